@@ -1,0 +1,105 @@
+//! Command-line types (clap derive) only; the commands live in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "recon",
+    version,
+    about = "Audit-focused reconciliation of two systems' snapshots"
+)]
+pub struct Cli {
+    /// Log format on stderr (logs are filtered by RUST_LOG, default `warn`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Never show progress bars (they are also hidden when stderr is not a terminal).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Reconcile the sources of SPEC and write a signed run folder.
+    Run(RunArgs),
+    /// Validate SPEC and the columns of its sources; compare nothing.
+    Check(CheckArgs),
+    /// Verify the hashes and signatures of a run folder.
+    Verify(VerifyArgs),
+    /// Create an Ed25519 signing key and its minisign public key (recon.pub).
+    Keygen(KeygenArgs),
+    /// Generate the demo fixtures (or a larger pair) with their ground truth.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    pub spec: PathBuf,
+    /// Reports folder; the run folder is OUT/RUN_ID.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// Run id (default: UTC timestamp YYYYMMDDTHHMMSSZ).
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Previous run folder (default: the newest earlier run in OUT).
+    #[arg(long)]
+    pub prev: Option<PathBuf>,
+    /// Signing key (default: $RECON_SIGNING_KEY, else ~/.config/recon/recon.key, created on first use).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// `json` prints summary.json to stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    pub spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    pub run_dir: PathBuf,
+    /// Trusted public key (minisign format; default: the local key's recon.pub).
+    #[arg(long)]
+    pub pubkey: Option<PathBuf>,
+    /// Also verify every run folder beside RUN_DIR and the hash chain linking them.
+    #[arg(long)]
+    pub chain: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Secret key path (default: ~/.config/recon/recon.key); recon.pub is written beside it.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Output folder (gets callcenter/, crm/ and ground_truth.jsonl).
+    #[arg(long, default_value = "fixtures")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Customers to generate (calls and tickets scale with it).
+    #[arg(long, default_value_t = 60)]
+    pub customers: usize,
+}

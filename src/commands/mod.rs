@@ -1,0 +1,8 @@
+//! One file per command: each turns parsed arguments into library calls and
+//! returns the exit code; errors go back to `main` for printing.
+
+pub mod check;
+pub mod generate;
+pub mod keygen;
+pub mod run;
+pub mod verify;

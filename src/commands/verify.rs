@@ -1,0 +1,49 @@
+//! `recon verify RUN_DIR [--pubkey FILE] [--chain]`: recompute every hash,
+//! check both signatures and, with `--chain`, the links between runs.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::VerifyArgs;
+use crate::error::{Error, Result};
+use crate::evidence::{self, PublicKey};
+use crate::exit::ExitCode;
+use crate::keys::default_signing_key;
+
+pub fn execute(args: &VerifyArgs) -> Result<ExitCode> {
+    let pub_path = args.pubkey.clone().unwrap_or_else(default_public_key);
+    if !pub_path.exists() {
+        return Err(Error::usage(
+            format!("public key {} does not exist", pub_path.display()),
+            Some("pass the trusted key with --pubkey recon.pub".into()),
+        ));
+    }
+    let pk = PublicKey::read_file(&pub_path)?;
+    eprintln!("trusting key id {} from {}", pk.key_id_hex(), pub_path.display());
+    let reports = if args.chain {
+        let dir = args.run_dir.canonicalize().map_err(|e| Error::io(&args.run_dir, e))?;
+        let parent = if dir.join(evidence::MANIFEST).exists() {
+            dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+        } else {
+            dir
+        };
+        evidence::verify_chain(&parent, &pk)?
+    } else {
+        vec![evidence::verify_run(&args.run_dir, &pk)?]
+    };
+    let mut ok = true;
+    for r in &reports {
+        if r.ok() {
+            eprintln!("ok: {} ({} files)", r.run_dir.display(), r.checked_files);
+        } else {
+            ok = false;
+            for p in &r.problems {
+                eprintln!("FAIL: {}: {}", r.run_dir.display(), p.what);
+            }
+        }
+    }
+    Ok(if ok { ExitCode::Ok } else { ExitCode::Failed })
+}
+
+fn default_public_key() -> PathBuf {
+    default_signing_key().with_file_name("recon.pub")
+}

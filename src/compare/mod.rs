@@ -1,0 +1,340 @@
+//! Drift: joins the two prepared sides on the mapped key and reports missing
+//! rows, duplicate and null keys, unconvertible cells and value mismatches,
+//! with a coverage account that proves every row was looked at.
+//!
+//! Keys are tuples of typed values, hashed and compared part by part: no
+//! concatenation, so `("1","23")` and `("12","3")` never meet, and null, `""`
+//! and `"null"` stay three different things.
+
+use polars::prelude::PlHashMap;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::finding::{Category, Finding};
+use crate::normalize::{values_equal, Value};
+use crate::prepare::{Cell, PreparedSide};
+use crate::spec::{Entity, Side};
+
+/// How the rows of one side were accounted for. The buckets are disjoint and
+/// must add up to `rows_read`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Coverage {
+    pub rows_read: usize,
+    pub rows_matched: usize,
+    pub rows_missing_other_side: usize,
+    pub rows_duplicate_key: usize,
+    pub rows_paired_with_duplicate: usize,
+    pub rows_null_key: usize,
+    pub rows_unconvertible_key: usize,
+    pub fields_compared_per_matched_row: usize,
+    pub cells_compared: usize,
+}
+
+impl Coverage {
+    pub fn accounted(&self) -> usize {
+        self.rows_matched
+            + self.rows_missing_other_side
+            + self.rows_duplicate_key
+            + self.rows_paired_with_duplicate
+            + self.rows_null_key
+            + self.rows_unconvertible_key
+    }
+
+    pub fn adds_up(&self) -> bool {
+        self.accounted() == self.rows_read
+    }
+}
+
+/// Per-row key of one side, as computed once and shared with quality and masking.
+#[derive(Debug)]
+pub struct SideKeys {
+    /// Key JSON for every row (display form; sensitive parts tokenized).
+    pub json: Vec<String>,
+    /// Typed key tuple; None when a part is null, empty or unconvertible.
+    pub tuple: Vec<Option<Vec<Value>>>,
+}
+
+#[derive(Debug)]
+pub struct Drift {
+    pub findings: Vec<Finding>,
+    pub coverage: [Coverage; 2],
+    /// Matched row pairs (left row, right row).
+    pub pairs: Vec<(u32, u32)>,
+    /// Keys present on one side only: (side that has it, row).
+    pub only: Vec<(Side, u32)>,
+    /// Distinct keys with at least one drift finding.
+    pub drifted_keys: usize,
+}
+
+/// Display text of a value in reports: masked when the field is personal data.
+pub trait Display: Sync {
+    fn value(&self, entity: &Entity, field: usize, value: &Value) -> String;
+    fn key_part(&self, entity: &Entity, field: usize, value: Option<&Value>) -> serde_json::Value;
+}
+
+pub fn side_keys(entity: &Entity, side: &PreparedSide, display: &dyn Display) -> SideKeys {
+    let (json, tuple) = (0..side.rows)
+        .into_par_iter()
+        .map(|row| {
+            let mut obj = serde_json::Map::new();
+            let mut tuple = Some(Vec::with_capacity(entity.key.len()));
+            for &f in &entity.key {
+                let cell = side.cell(f, row);
+                let part = match cell {
+                    Cell::Val(Value::Str(s)) if s.is_empty() => {
+                        tuple = None;
+                        serde_json::Value::String(String::new())
+                    }
+                    Cell::Val(v) => {
+                        if let Some(t) = tuple.as_mut() {
+                            t.push(v.clone());
+                        }
+                        display.key_part(entity, f, Some(v))
+                    }
+                    Cell::Null | Cell::Bad => {
+                        tuple = None;
+                        display.key_part(entity, f, None)
+                    }
+                };
+                obj.insert(entity.fields[f].name.clone(), part);
+            }
+            (serde_json::Value::Object(obj).to_string(), tuple)
+        })
+        .unzip();
+    SideKeys { json, tuple }
+}
+
+#[derive(Default)]
+struct Rows {
+    left: Vec<u32>,
+    right: Vec<u32>,
+}
+
+pub fn compare(
+    entity: &Entity,
+    sides: [&PreparedSide; 2],
+    keys: [&SideKeys; 2],
+    business_tz: chrono_tz::Tz,
+    display: &dyn Display,
+) -> Drift {
+    let mut findings = Vec::new();
+    let mut coverage = [Coverage::default(), Coverage::default()];
+    let mut index: PlHashMap<&[Value], Rows> = PlHashMap::default();
+    for side in Side::BOTH {
+        let cov = &mut coverage[side.idx()];
+        cov.rows_read = sides[side.idx()].rows;
+        for (row, tuple) in keys[side.idx()].tuple.iter().enumerate() {
+            match tuple {
+                Some(t) => {
+                    let e = index.entry(t.as_slice()).or_default();
+                    match side {
+                        Side::Left => e.left.push(row as u32),
+                        Side::Right => e.right.push(row as u32),
+                    }
+                }
+                None => {
+                    let bad = entity.key.iter().any(|&f| sides[side.idx()].cell(f, row) == &Cell::Bad);
+                    if bad {
+                        cov.rows_unconvertible_key += 1;
+                    } else {
+                        cov.rows_null_key += 1;
+                        findings.push(key_finding(
+                            entity,
+                            side,
+                            &keys[side.idx()].json[row],
+                            "null_key",
+                            "key is null or empty; the row cannot be joined".into(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let mut pairs = Vec::new();
+    let mut only = Vec::new();
+    for rows in index.values() {
+        let by_side = [&rows.left, &rows.right];
+        for side in Side::BOTH {
+            let mine = by_side[side.idx()];
+            let theirs = by_side[side.other().idx()];
+            let cov = &mut coverage[side.idx()];
+            if mine.len() > 1 {
+                cov.rows_duplicate_key += mine.len();
+                findings.push(key_finding(
+                    entity,
+                    side,
+                    &keys[side.idx()].json[mine[0] as usize],
+                    "duplicate_key",
+                    format!(
+                        "key appears {} times on the {} side; its rows are not compared",
+                        mine.len(),
+                        side.as_str()
+                    ),
+                ));
+            } else if mine.len() == 1 && theirs.is_empty() {
+                cov.rows_missing_other_side += 1;
+                only.push((side, mine[0]));
+            } else if mine.len() == 1 && theirs.len() > 1 {
+                cov.rows_paired_with_duplicate += 1;
+            } else if mine.len() == 1 {
+                cov.rows_matched += 1;
+            }
+            if !mine.is_empty() && theirs.is_empty() {
+                let missing = side.other();
+                let kind = match missing {
+                    Side::Left => "missing_left",
+                    Side::Right => "missing_right",
+                };
+                findings.push(key_finding(
+                    entity,
+                    missing,
+                    &keys[side.idx()].json[mine[0] as usize],
+                    kind,
+                    format!("row exists only on the {} side", side.as_str()),
+                ));
+            }
+        }
+        if rows.left.len() == 1 && rows.right.len() == 1 {
+            pairs.push((rows.left[0], rows.right[0]));
+        }
+    }
+    pairs.sort_unstable();
+    only.sort_unstable();
+    findings.extend(unconvertible(entity, sides, keys, display));
+    let comparable: Vec<usize> = (0..entity.fields.len())
+        .filter(|f| {
+            entity.fields[*f].compare
+                && !entity.key.contains(f)
+                && sides[0].fields[*f].present
+                && sides[1].fields[*f].present
+        })
+        .collect();
+    let mismatches: Vec<Finding> = comparable
+        .par_iter()
+        .flat_map_iter(|&f| compare_field(entity, f, sides, keys, &pairs, business_tz, display))
+        .collect();
+    findings.extend(mismatches);
+    for cov in &mut coverage {
+        cov.fields_compared_per_matched_row = comparable.len();
+        cov.cells_compared = comparable.len() * pairs.len();
+    }
+    let drifted_keys = findings
+        .iter()
+        .map(|f| f.key.as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    Drift {
+        findings,
+        coverage,
+        pairs,
+        only,
+        drifted_keys,
+    }
+}
+
+fn key_finding(entity: &Entity, side: Side, key: &str, kind: &str, detail: String) -> Finding {
+    Finding {
+        entity: entity.name.clone(),
+        category: Category::Drift,
+        kind: kind.to_string(),
+        rule: kind.to_string(),
+        severity: entity.drift_severity(kind),
+        side: side.as_str(),
+        key: key.to_string(),
+        field: None,
+        left_value: None,
+        right_value: None,
+        detail,
+    }
+}
+
+fn unconvertible(
+    entity: &Entity,
+    sides: [&PreparedSide; 2],
+    keys: [&SideKeys; 2],
+    display: &dyn Display,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for side in Side::BOTH {
+        for (f, prepared) in sides[side.idx()].fields.iter().enumerate() {
+            let field = &entity.fields[f];
+            for bad in &prepared.bad {
+                let shown = display.value(entity, f, &Value::Str(bad.raw.clone()));
+                let (left_value, right_value) = match side {
+                    Side::Left => (Some(shown), None),
+                    Side::Right => (None, Some(shown)),
+                };
+                let reason = if field.is_pii() {
+                    "not a valid value".to_string()
+                } else {
+                    bad.reason.clone()
+                };
+                out.push(Finding {
+                    entity: entity.name.clone(),
+                    category: Category::Drift,
+                    kind: "unconvertible".into(),
+                    rule: field.name.clone(),
+                    severity: entity.drift_severity("unconvertible"),
+                    side: side.as_str(),
+                    key: keys[side.idx()].json[bad.row].clone(),
+                    field: Some(field.name.clone()),
+                    left_value,
+                    right_value,
+                    detail: format!("cannot convert to {}: {reason}", field.ty[side.idx()].name()),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn compare_field(
+    entity: &Entity,
+    f: usize,
+    sides: [&PreparedSide; 2],
+    keys: [&SideKeys; 2],
+    pairs: &[(u32, u32)],
+    business_tz: chrono_tz::Tz,
+    display: &dyn Display,
+) -> Vec<Finding> {
+    let field = &entity.fields[f];
+    let mut out = Vec::new();
+    for &(l, r) in pairs {
+        let (a, b) = (sides[0].cell(f, l as usize), sides[1].cell(f, r as usize));
+        let equal = match (a, b) {
+            (Cell::Bad, _) | (_, Cell::Bad) => continue,
+            (Cell::Null, Cell::Null) => true,
+            (Cell::Val(x), Cell::Val(y)) => values_equal(x, y, &field.tolerance, business_tz),
+            _ => false,
+        };
+        if equal {
+            continue;
+        }
+        let show = |c: &Cell| c.value().map(|v| display.value(entity, f, v));
+        out.push(Finding {
+            entity: entity.name.clone(),
+            category: Category::Drift,
+            kind: "value_mismatch".into(),
+            rule: field.name.clone(),
+            severity: field
+                .severity
+                .unwrap_or_else(|| entity.drift_severity("value_mismatch")),
+            side: "both",
+            key: keys[0].json[l as usize].clone(),
+            field: Some(field.name.clone()),
+            left_value: show(a),
+            right_value: show(b),
+            detail: mismatch_detail(a, b, field.tolerance.is_exact()),
+        });
+    }
+    out
+}
+
+fn mismatch_detail(a: &Cell, b: &Cell, exact: bool) -> String {
+    match (a, b) {
+        (Cell::Null, _) => "left is null, right has a value".into(),
+        (_, Cell::Null) => "left has a value, right is null".into(),
+        _ if exact => "values differ".into(),
+        _ => "values differ beyond the declared tolerance".into(),
+    }
+}

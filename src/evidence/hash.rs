@@ -1,0 +1,77 @@
+//! SHA-256 of files (streaming, optionally in parallel) and of byte slices.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use ring::digest;
+
+use super::EvidenceError;
+
+const BUF_SIZE: usize = 256 * 1024;
+
+/// SHA-256 (lower-case hex) and size in bytes of the file at `path`, read in
+/// 256 KiB chunks.
+pub fn sha256_file(path: &Path) -> Result<(String, u64), EvidenceError> {
+    let mut file = File::open(path).map_err(|e| EvidenceError::io(path, e))?;
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut size: u64 = 0;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(EvidenceError::io(path, e)),
+        };
+        ctx.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hex::encode(ctx.finish().as_ref()), size))
+}
+
+/// [`sha256_file`] for each path, in parallel; results in the order of `paths`.
+pub fn sha256_files_parallel(paths: &[PathBuf]) -> Vec<Result<(String, u64), EvidenceError>> {
+    paths.par_iter().map(|p| sha256_file(p)).collect()
+}
+
+/// SHA-256 of `bytes`, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(digest::digest(&digest::SHA256, bytes).as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    const ABC: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    #[test]
+    fn known_answers() {
+        assert_eq!(sha256_hex(b""), EMPTY);
+        assert_eq!(sha256_hex(b"abc"), ABC);
+    }
+
+    #[test]
+    fn files_streaming_and_parallel() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        let big = dir.path().join("big");
+        std::fs::write(&a, b"abc").unwrap();
+        std::fs::write(&b, b"").unwrap();
+        // larger than one buffer, not a multiple of it
+        let data: Vec<u8> = (0..(BUF_SIZE * 2 + 12345)).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&big, &data).unwrap();
+        assert_eq!(sha256_file(&a).unwrap(), (ABC.to_string(), 3));
+        let r = sha256_files_parallel(&[a.clone(), b, big, dir.path().join("missing")]);
+        assert_eq!(r.len(), 4);
+        assert_eq!(r[0].as_ref().unwrap().0, ABC);
+        assert_eq!(r[1].as_ref().unwrap(), &(EMPTY.to_string(), 0));
+        assert_eq!(r[2].as_ref().unwrap(), &(sha256_hex(&data), data.len() as u64));
+        let err = r[3].as_ref().unwrap_err().to_string();
+        assert!(err.contains("missing"), "{err}");
+    }
+}

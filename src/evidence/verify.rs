@@ -1,0 +1,955 @@
+//! Verification of a run folder's evidence, and of the hash chain between the
+//! run folders of a reports directory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::dsse::{self, Envelope};
+use super::hash::{sha256_files_parallel, sha256_hex};
+use super::keys::PublicKey;
+use super::manifest::{list_folder, DSSE, EVIDENCE_FILES, MANIFEST, MINISIG, PREDICATE_TYPE, STATEMENT_TYPE};
+use super::{minisign, EvidenceError};
+
+/// One thing wrong with the evidence: a plain sentence naming the file,
+/// signature or chain link, with expected and actual digests where relevant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub what: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+/// The outcome of verifying one run folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub run_dir: PathBuf,
+    /// Id of the public key used to verify (16 upper-case hex digits).
+    pub key_id: String,
+    pub problems: Vec<Problem>,
+    /// Files listed in the manifest that were found and hashed.
+    pub checked_files: usize,
+}
+
+impl Report {
+    /// True when no problem was found.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    fn problem(&mut self, what: impl Into<String>) {
+        self.problems.push(Problem { what: what.into() });
+    }
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A subject name must be a plain relative path inside the folder.
+fn is_safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('/')
+        && !name.contains('\\')
+        && !name.contains('\0')
+        && name.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// What the chain check needs from a run's manifest.
+struct RunInfo {
+    folder: String,
+    run_id: Option<String>,
+    started_at: Option<String>,
+    previous: Link,
+    manifest_sha: String,
+}
+
+enum Link {
+    Null,
+    Hash(String),
+    Absent,
+    Invalid,
+}
+
+impl RunInfo {
+    /// "run <id>" (with the folder when it differs from the id).
+    fn label(&self) -> String {
+        match &self.run_id {
+            Some(id) if *id == self.folder => format!("run {id}"),
+            Some(id) => format!("run {id} (folder {})", self.folder),
+            None => format!("run in folder {}", self.folder),
+        }
+    }
+}
+
+/// Verify the evidence of one run folder with `pk`:
+///
+/// * `manifest.json` parses and is an in-toto Statement v1 with recon's
+///   predicate type;
+/// * every subject exists and its SHA-256 matches;
+/// * the folder holds exactly the subjects and the three evidence files;
+/// * `manifest.dsse.json` verifies with `pk` and its payload is byte-identical
+///   to `manifest.json`;
+/// * `manifest.json.minisig` verifies against `manifest.json` with `pk`;
+/// * `predicate.signing_key_id` is `pk`'s key id.
+///
+/// Problems are collected in the [`Report`]; `Err` only when `run_dir` is not
+/// a run folder at all (not a directory, no `manifest.json`) or cannot be read.
+pub fn verify_run(run_dir: &Path, pk: &PublicKey) -> Result<Report, EvidenceError> {
+    check_run(run_dir, pk).map(|checked| checked.report)
+}
+
+/// A verified run with what the chain check needs from it.
+struct Checked {
+    report: Report,
+    /// `manifest.json`, when it parses.
+    parsed: Option<Value>,
+    /// SHA-256 (hex) of `manifest.json`'s bytes, as read for verification.
+    manifest_sha: String,
+}
+
+fn check_run(run_dir: &Path, pk: &PublicKey) -> Result<Checked, EvidenceError> {
+    let meta = fs::metadata(run_dir).map_err(|e| EvidenceError::io(run_dir, e))?;
+    if !meta.is_dir() {
+        return Err(EvidenceError::NotARunFolder {
+            path: run_dir.to_path_buf(),
+            reason: "not a directory".into(),
+        });
+    }
+    let manifest_path = run_dir.join(MANIFEST);
+    let manifest = match fs::read(&manifest_path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Err(EvidenceError::NotARunFolder {
+                path: run_dir.to_path_buf(),
+                reason: format!("it has no {MANIFEST}"),
+            })
+        }
+        Err(e) => return Err(EvidenceError::io(&manifest_path, e)),
+    };
+    let mut report = Report {
+        run_dir: run_dir.to_path_buf(),
+        key_id: pk.key_id_hex(),
+        problems: Vec::new(),
+        checked_files: 0,
+    };
+
+    let parsed: Option<Value> = match serde_json::from_slice::<Value>(&manifest) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            report.problem(format!("{MANIFEST}: not valid JSON ({e})"));
+            None
+        }
+    };
+    let subjects = match &parsed {
+        Some(v) => check_statement(v, pk, &mut report),
+        None => None,
+    };
+    check_files(run_dir, subjects.as_ref(), &mut report)?;
+    check_dsse(run_dir, pk, &manifest, &mut report)?;
+    check_minisig(run_dir, pk, &manifest, &mut report)?;
+    Ok(Checked {
+        report,
+        parsed,
+        manifest_sha: sha256_hex(&manifest),
+    })
+}
+
+/// Statement-level checks; returns the subjects (name → sha256) when the
+/// subject list could be read.
+fn check_statement(v: &Value, pk: &PublicKey, report: &mut Report) -> Option<BTreeMap<String, String>> {
+    let Some(obj) = v.as_object() else {
+        report.problem(format!("{MANIFEST}: not a JSON object"));
+        return None;
+    };
+    match obj.get("_type").and_then(Value::as_str) {
+        Some(STATEMENT_TYPE) => {}
+        other => report.problem(format!(
+            "{MANIFEST}: _type is {}, expected \"{STATEMENT_TYPE}\"",
+            show(other)
+        )),
+    }
+    match obj.get("predicateType").and_then(Value::as_str) {
+        Some(PREDICATE_TYPE) => {}
+        other => report.problem(format!(
+            "{MANIFEST}: predicateType is {}, expected \"{PREDICATE_TYPE}\"",
+            show(other)
+        )),
+    }
+    let want = pk.key_id_hex();
+    match obj
+        .get("predicate")
+        .and_then(|p| p.get("signing_key_id"))
+        .and_then(Value::as_str)
+    {
+        Some(id) if id.eq_ignore_ascii_case(&want) => {}
+        Some(id) => report.problem(format!(
+            "{MANIFEST}: predicate.signing_key_id is {id}, but the public key's id is {want}"
+        )),
+        None => report.problem(format!(
+            "{MANIFEST}: predicate.signing_key_id is missing (expected {want})"
+        )),
+    }
+
+    let Some(list) = obj.get("subject").and_then(Value::as_array) else {
+        report.problem(format!("{MANIFEST}: has no subject list"));
+        return None;
+    };
+    let mut subjects = BTreeMap::new();
+    for (i, s) in list.iter().enumerate() {
+        let name = s.get("name").and_then(Value::as_str);
+        let digest = s.get("digest").and_then(|d| d.get("sha256")).and_then(Value::as_str);
+        match (name, digest) {
+            (Some(n), _) if !is_safe_name(n) || EVIDENCE_FILES.contains(&n) => {
+                report.problem(format!("{MANIFEST}: subject {i} has an invalid name {n:?}"));
+            }
+            (Some(n), Some(d)) if is_sha256_hex(d) => {
+                if subjects.insert(n.to_string(), d.to_string()).is_some() {
+                    report.problem(format!("{MANIFEST}: subject {n} is listed twice"));
+                }
+            }
+            (Some(n), _) => report.problem(format!("{MANIFEST}: subject {n} has no valid sha256 digest")),
+            (None, _) => report.problem(format!("{MANIFEST}: subject {i} has no name")),
+        }
+    }
+    Some(subjects)
+}
+
+fn show(s: Option<&str>) -> String {
+    match s {
+        Some(s) => format!("\"{s}\""),
+        None => "missing".to_string(),
+    }
+}
+
+/// Subjects against the folder's content.
+fn check_files(
+    run_dir: &Path,
+    subjects: Option<&BTreeMap<String, String>>,
+    report: &mut Report,
+) -> Result<(), EvidenceError> {
+    let entries = list_folder(run_dir)?;
+    let present: HashMap<&str, bool> = entries.iter().map(|e| (e.name.as_str(), e.regular)).collect();
+    let empty = BTreeMap::new();
+    let listed = subjects.unwrap_or(&empty);
+
+    // Extra entries (only meaningful when the subject list was readable).
+    if subjects.is_some() {
+        for e in &entries {
+            if EVIDENCE_FILES.contains(&e.name.as_str()) || listed.contains_key(&e.name) {
+                continue;
+            }
+            if !e.utf8 {
+                report.problem(format!(
+                    "{}: file with a non-UTF-8 name, not listed in {MANIFEST} (added after sealing)",
+                    e.name
+                ));
+            } else {
+                report.problem(format!(
+                    "{}: file not listed in {MANIFEST} (added after sealing)",
+                    e.name
+                ));
+            }
+        }
+    }
+
+    let mut to_hash: Vec<(&str, &str)> = Vec::new();
+    for (name, want) in listed {
+        match present.get(name.as_str()) {
+            None => report.problem(format!("{name}: listed in {MANIFEST} but missing from the run folder")),
+            Some(false) => report.problem(format!(
+                "{name}: is a symbolic link or special file, not the regular file listed in {MANIFEST}"
+            )),
+            Some(true) => to_hash.push((name, want)),
+        }
+    }
+    let paths: Vec<PathBuf> = to_hash.iter().map(|(n, _)| run_dir.join(n)).collect();
+    for ((name, want), got) in to_hash.into_iter().zip(sha256_files_parallel(&paths)) {
+        match got {
+            Ok((got, _)) => {
+                report.checked_files += 1;
+                if got != want {
+                    report.problem(format!("{name}: sha256 mismatch (manifest {want}, file {got})"));
+                }
+            }
+            Err(EvidenceError::Io { source, .. }) => report.problem(format!("{name}: cannot be read ({source})")),
+            Err(e) => report.problem(format!("{name}: cannot be read ({e})")),
+        }
+    }
+    Ok(())
+}
+
+/// Read an evidence file; `None` (with a problem) when it is missing.
+fn read_evidence(run_dir: &Path, name: &str, report: &mut Report) -> Result<Option<Vec<u8>>, EvidenceError> {
+    let path = run_dir.join(name);
+    match fs::read(&path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            report.problem(format!("{name}: missing"));
+            Ok(None)
+        }
+        Err(e) => Err(EvidenceError::io(&path, e)),
+    }
+}
+
+fn check_dsse(run_dir: &Path, pk: &PublicKey, manifest: &[u8], report: &mut Report) -> Result<(), EvidenceError> {
+    let Some(bytes) = read_evidence(run_dir, DSSE, report)? else {
+        return Ok(());
+    };
+    let env: Envelope = match serde_json::from_slice(&bytes) {
+        Ok(env) => env,
+        Err(e) => {
+            report.problem(format!("{DSSE}: not a valid DSSE envelope ({e})"));
+            return Ok(());
+        }
+    };
+    match dsse::verify_envelope(pk, &env) {
+        Ok(payload) if payload == manifest => {}
+        Ok(payload) => report.problem(format!(
+            "{DSSE}: the signed payload is not {MANIFEST} (payload sha256 {}, {MANIFEST} sha256 {})",
+            sha256_hex(&payload),
+            sha256_hex(manifest)
+        )),
+        Err(reason) => report.problem(format!("{DSSE}: {reason}")),
+    }
+    Ok(())
+}
+
+fn check_minisig(run_dir: &Path, pk: &PublicKey, manifest: &[u8], report: &mut Report) -> Result<(), EvidenceError> {
+    let Some(bytes) = read_evidence(run_dir, MINISIG, report)? else {
+        return Ok(());
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        report.problem(format!("{MINISIG}: not a text file"));
+        return Ok(());
+    };
+    match minisign::verify(pk, manifest, &text) {
+        Ok(comment) => {
+            // The trusted comment is signed; check the digest it names.
+            let sha = sha256_hex(manifest);
+            if let Some((_, named)) = comment.rsplit_once(" manifest sha256 ") {
+                if named != sha {
+                    report.problem(format!(
+                        "{MINISIG}: trusted comment names manifest sha256 {named}, but {MANIFEST} has sha256 {sha}"
+                    ));
+                }
+            }
+        }
+        Err(reason) => report.problem(format!("{MINISIG}: {reason} ({MANIFEST})")),
+    }
+    Ok(())
+}
+
+/// Verify every run folder of `reports_dir` (its subdirectories holding a
+/// `manifest.json`; names starting with `.` are ignored) and the hash chain
+/// between them. Runs are ordered by `predicate.started_at` (compared as
+/// strings: RFC 3339 UTC timestamps) then run id; each run's
+/// `predicate.previous_manifest_sha256` must be the SHA-256 of the previous
+/// run's `manifest.json`, and the first run's must be null. Broken links are
+/// reported, naming the runs involved, in the report of the run whose link is
+/// broken. Returns the reports in chain order.
+///
+/// The chain cannot reveal a replaced or removed *last* run: keep the newest
+/// manifest's sha256 elsewhere (the run's output, a log) to anchor it.
+pub fn verify_chain(reports_dir: &Path, pk: &PublicKey) -> Result<Vec<Report>, EvidenceError> {
+    let meta = fs::metadata(reports_dir).map_err(|e| EvidenceError::io(reports_dir, e))?;
+    if !meta.is_dir() {
+        return Err(EvidenceError::NotARunFolder {
+            path: reports_dir.to_path_buf(),
+            reason: "the reports directory is not a directory".into(),
+        });
+    }
+    let mut dirs = Vec::new();
+    let rd = fs::read_dir(reports_dir).map_err(|e| EvidenceError::io(reports_dir, e))?;
+    for entry in rd {
+        let entry = entry.map_err(|e| EvidenceError::io(reports_dir, e))?;
+        let path = entry.path();
+        let ft = entry.file_type().map_err(|e| EvidenceError::io(&path, e))?;
+        let folder = entry.file_name().to_string_lossy().into_owned();
+        if !ft.is_dir() || folder.starts_with('.') {
+            continue;
+        }
+        if fs::symlink_metadata(path.join(MANIFEST)).is_ok() {
+            dirs.push((path, folder));
+        }
+    }
+
+    let mut runs: Vec<(Report, RunInfo)> = Vec::with_capacity(dirs.len());
+    for (dir, folder) in dirs {
+        let Checked {
+            report,
+            parsed,
+            manifest_sha,
+        } = check_run(&dir, pk)?;
+        let pred = parsed.as_ref().and_then(|v| v.get("predicate"));
+        let get_str = |k: &str| pred.and_then(|p| p.get(k)).and_then(Value::as_str).map(str::to_string);
+        let previous = match pred.and_then(|p| p.get("previous_manifest_sha256")) {
+            None => Link::Absent,
+            Some(Value::Null) => Link::Null,
+            Some(Value::String(h)) => Link::Hash(h.to_ascii_lowercase()),
+            Some(_) => Link::Invalid,
+        };
+        let info = RunInfo {
+            run_id: get_str("run_id"),
+            started_at: get_str("started_at"),
+            folder,
+            previous,
+            manifest_sha,
+        };
+        runs.push((report, info));
+    }
+    runs.sort_by(|a, b| {
+        let ka = (&a.1.started_at, a.1.run_id.as_ref().unwrap_or(&a.1.folder), &a.1.folder);
+        let kb = (&b.1.started_at, b.1.run_id.as_ref().unwrap_or(&b.1.folder), &b.1.folder);
+        ka.cmp(&kb)
+    });
+
+    let mut by_sha: HashMap<&str, usize> = HashMap::new();
+    let mut chain_problems: Vec<Vec<String>> = vec![Vec::new(); runs.len()];
+    for (i, (_, info)) in runs.iter().enumerate() {
+        if let Some(&j) = by_sha.get(info.manifest_sha.as_str()) {
+            chain_problems[i].push(format!(
+                "{}: {MANIFEST} is identical to that of {} (a copied run folder)",
+                info.label(),
+                runs[j].1.label()
+            ));
+        } else {
+            by_sha.insert(info.manifest_sha.as_str(), i);
+        }
+    }
+    let mut seen_ids: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, (_, info)) in runs.iter().enumerate() {
+        if let Some(id) = info.run_id.as_deref() {
+            if let Some(&j) = seen_ids.get(id) {
+                chain_problems[i].push(format!(
+                    "run id {id} appears in two folders ({} and {})",
+                    runs[j].1.folder, info.folder
+                ));
+            } else {
+                seen_ids.insert(id, i);
+            }
+        }
+    }
+
+    for i in 0..runs.len() {
+        let info = &runs[i].1;
+        let me = info.label();
+        let prev = if i == 0 { None } else { Some(&runs[i - 1].1) };
+        let msg = match (&info.previous, prev) {
+            (Link::Null, None) => None,
+            (Link::Hash(h), Some(p)) if *h == p.manifest_sha => None,
+            (Link::Absent, _) => Some(format!(
+                "{me}: {MANIFEST} has no predicate.previous_manifest_sha256, so its link to the previous run cannot be checked"
+            )),
+            (Link::Invalid, _) => Some(format!(
+                "{me}: predicate.previous_manifest_sha256 in {MANIFEST} is neither a sha256 string nor null"
+            )),
+            (Link::Null, Some(p)) => Some(format!(
+                "{me}: previous_manifest_sha256 is null, but {} (manifest sha256 {}) precedes it: the chain was restarted or {} was inserted",
+                p.label(),
+                p.manifest_sha,
+                p.label()
+            )),
+            (Link::Hash(h), None) => Some(match by_sha.get(h.as_str()) {
+                Some(&j) if j == i => format!("{me}: links to itself"),
+                Some(&j) => format!(
+                    "{me}: first run by started_at, but it links to {} (manifest sha256 {h}), which starts later: runs were reordered",
+                    runs[j].1.label()
+                ),
+                None => format!(
+                    "{me}: first run links to a missing run (previous_manifest_sha256 {h} matches no manifest in {})",
+                    reports_dir.display()
+                ),
+            }),
+            (Link::Hash(h), Some(p)) => Some(match by_sha.get(h.as_str()) {
+                Some(&j) if j == i => format!("{me}: links to itself"),
+                Some(&j) => format!(
+                    "{me}: links to {} (manifest sha256 {h}), but {} precedes it by started_at: runs were reordered or the chain forks",
+                    runs[j].1.label(),
+                    p.label()
+                ),
+                None => format!(
+                    "{me}: links to a missing run (previous_manifest_sha256 {h} matches no manifest in {}); the run before it is {} (manifest sha256 {}): a run between them was removed, or {} was replaced",
+                    reports_dir.display(),
+                    p.label(),
+                    p.manifest_sha,
+                    p.label()
+                ),
+            }),
+        };
+        if let Some(m) = msg {
+            chain_problems[i].push(m);
+        }
+    }
+
+    let mut out = Vec::with_capacity(runs.len());
+    for ((mut report, _), extra) in runs.into_iter().zip(chain_problems) {
+        for what in extra {
+            report.problem(what);
+        }
+        out.push(report);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::keys::SigningKey;
+    use crate::evidence::manifest::seal;
+    use serde_json::json;
+
+    const DATA_FILES: [&str; 3] = ["findings.parquet", "run.json", "sub/data.csv"];
+
+    /// A run folder `reports/<id>` with a few files, sealed with `key`.
+    fn make_run(
+        reports: &Path,
+        id: &str,
+        started_at: &str,
+        previous: Option<&str>,
+        key: &SigningKey,
+    ) -> (PathBuf, String) {
+        let dir = reports.join(id);
+        fs::create_dir_all(dir.join("sub")).unwrap();
+        fs::write(dir.join("findings.parquet"), format!("PAR1 findings of {id} PAR1")).unwrap();
+        fs::write(dir.join("run.json"), format!("{{\"run_id\": \"{id}\"}}\n")).unwrap();
+        fs::write(dir.join("sub/data.csv"), b"id,amount\n1,10.00\n2,20.00\n").unwrap();
+        let sha = seal(
+            &dir,
+            id,
+            json!({
+                "run_id": id,
+                "started_at": started_at,
+                "previous_manifest_sha256": previous,
+            }),
+            key,
+        )
+        .unwrap();
+        (dir, sha)
+    }
+
+    fn mentions(report: &Report, needle: &str) -> bool {
+        report.problems.iter().any(|p| p.what.contains(needle))
+    }
+
+    fn flip(path: &Path, at: usize) -> Vec<u8> {
+        let orig = fs::read(path).unwrap();
+        let mut b = orig.clone();
+        b[at] ^= 0x01;
+        fs::write(path, b).unwrap();
+        orig
+    }
+
+    #[test]
+    fn fresh_run_verifies() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let (dir, _) = make_run(tmp.path(), "r1", "2024-01-01T00:00:00Z", None, &key);
+        let r = verify_run(&dir, &key.public()).unwrap();
+        assert!(r.ok(), "{:?}", r.problems);
+        assert_eq!(r.checked_files, 3);
+        assert_eq!(r.key_id, key.key_id_hex());
+        assert_eq!(r.run_dir, dir);
+    }
+
+    #[test]
+    fn not_a_run_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pk = SigningKey::generate().unwrap().public();
+        let err = verify_run(tmp.path(), &pk).unwrap_err();
+        assert!(matches!(err, EvidenceError::NotARunFolder { .. }), "{err}");
+        assert!(err.to_string().contains("manifest.json"), "{err}");
+        assert!(matches!(
+            verify_run(&tmp.path().join("nope"), &pk),
+            Err(EvidenceError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn flipping_a_byte_in_a_data_file_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let (dir, _) = make_run(tmp.path(), "r1", "t", None, &key);
+        for name in DATA_FILES {
+            let path = dir.join(name);
+            let orig = flip(&path, 3);
+            let r = verify_run(&dir, &key.public()).unwrap();
+            assert_eq!(r.problems.len(), 1, "{name}: {:?}", r.problems);
+            let what = &r.problems[0].what;
+            assert!(
+                what.starts_with(&format!("{name}: sha256 mismatch (manifest ")),
+                "{what}"
+            );
+            assert!(what.contains(&sha256_hex(&orig)), "{what}");
+            assert!(what.contains(&sha256_hex(&fs::read(&path).unwrap())), "{what}");
+            fs::write(&path, orig).unwrap();
+            assert!(verify_run(&dir, &key.public()).unwrap().ok());
+        }
+    }
+
+    /// Every single-byte change of every evidence file is detected and the
+    /// problem names the file (the minisig's untrusted comment excepted: it is
+    /// unsigned by design).
+    #[test]
+    fn flipping_any_byte_of_an_evidence_file_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let pk = key.public();
+        let (dir, _) = make_run(tmp.path(), "r1", "t", None, &key);
+        for name in EVIDENCE_FILES {
+            let path = dir.join(name);
+            let orig = fs::read(&path).unwrap();
+            let start = if name == MINISIG {
+                orig.iter().position(|&b| b == b'\n').unwrap() + 1
+            } else {
+                0
+            };
+            for at in start..orig.len() {
+                flip(&path, at);
+                let r = verify_run(&dir, &pk).unwrap();
+                assert!(
+                    mentions(&r, name),
+                    "{name} byte {at} flipped, not detected: {:?}",
+                    r.problems
+                );
+                fs::write(&path, &orig).unwrap();
+            }
+        }
+        assert!(verify_run(&dir, &pk).unwrap().ok());
+    }
+
+    #[test]
+    fn deleted_and_added_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let pk = key.public();
+        let (dir, _) = make_run(tmp.path(), "r1", "t", None, &key);
+
+        let orig = fs::read(dir.join("sub/data.csv")).unwrap();
+        fs::remove_file(dir.join("sub/data.csv")).unwrap();
+        let r = verify_run(&dir, &pk).unwrap();
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert_eq!(
+            r.problems[0].what,
+            "sub/data.csv: listed in manifest.json but missing from the run folder"
+        );
+        assert_eq!(r.checked_files, 2);
+        fs::write(dir.join("sub/data.csv"), orig).unwrap();
+
+        for name in [DSSE, MINISIG] {
+            let orig = fs::read(dir.join(name)).unwrap();
+            fs::remove_file(dir.join(name)).unwrap();
+            let r = verify_run(&dir, &pk).unwrap();
+            assert_eq!(
+                r.problems,
+                vec![Problem {
+                    what: format!("{name}: missing")
+                }]
+            );
+            fs::write(dir.join(name), orig).unwrap();
+        }
+
+        fs::write(dir.join("extra.csv"), b"x").unwrap();
+        fs::create_dir_all(dir.join("sub/deeper")).unwrap();
+        fs::write(dir.join("sub/deeper/more.txt"), b"y").unwrap();
+        let r = verify_run(&dir, &pk).unwrap();
+        assert_eq!(r.problems.len(), 2, "{:?}", r.problems);
+        assert!(mentions(&r, "extra.csv: file not listed in manifest.json"));
+        assert!(mentions(&r, "sub/deeper/more.txt: file not listed"));
+        fs::remove_file(dir.join("extra.csv")).unwrap();
+        fs::remove_dir_all(dir.join("sub/deeper")).unwrap();
+        // an empty directory is not a file
+        fs::create_dir_all(dir.join("empty")).unwrap();
+        assert!(verify_run(&dir, &pk).unwrap().ok());
+
+        #[cfg(unix)]
+        {
+            let orig = fs::read(dir.join("run.json")).unwrap();
+            fs::remove_file(dir.join("run.json")).unwrap();
+            let copy = tmp.path().join("run.json.copy");
+            fs::write(&copy, orig).unwrap();
+            std::os::unix::fs::symlink(&copy, dir.join("run.json")).unwrap();
+            let r = verify_run(&dir, &pk).unwrap();
+            assert!(mentions(&r, "run.json: is a symbolic link"), "{:?}", r.problems);
+        }
+    }
+
+    #[test]
+    fn manifest_resigned_with_another_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let other = SigningKey::generate().unwrap();
+        let (dir, _) = make_run(tmp.path(), "r1", "t", None, &key);
+        // attacker edits a file and re-seals with their own key
+        fs::write(dir.join("findings.parquet"), b"doctored").unwrap();
+        seal(
+            &dir,
+            "r1",
+            json!({"run_id": "r1", "started_at": "t", "previous_manifest_sha256": null}),
+            &other,
+        )
+        .unwrap();
+        let r = verify_run(&dir, &key.public()).unwrap();
+        assert!(!r.ok());
+        assert!(
+            mentions(&r, &format!("{DSSE}: no signature by key {}", key.key_id_hex())),
+            "{:?}",
+            r.problems
+        );
+        assert!(
+            mentions(&r, &format!("{MINISIG}: signed by key {}", other.key_id_hex())),
+            "{:?}",
+            r.problems
+        );
+        assert!(mentions(&r, "predicate.signing_key_id"), "{:?}", r.problems);
+        // the file itself matches the forged manifest
+        assert!(!mentions(&r, "findings.parquet"));
+        // the attacker's key does verify it: the public key is the trust anchor
+        assert!(verify_run(&dir, &other.public()).unwrap().ok());
+
+        // same key id, different key material
+        let impostor = PublicKey {
+            key_id: other.public().key_id,
+            bytes: key.public().bytes,
+        };
+        let r = verify_run(&dir, &impostor).unwrap();
+        assert!(mentions(&r, &format!("{DSSE}: signature by key")), "{:?}", r.problems);
+        assert!(
+            mentions(&r, &format!("{MINISIG}: signature does not match")),
+            "{:?}",
+            r.problems
+        );
+    }
+
+    #[test]
+    fn swapped_signature_files_between_runs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let pk = key.public();
+        let (a, _) = make_run(tmp.path(), "ra", "1", None, &key);
+        let (b, _) = make_run(tmp.path(), "rb", "2", None, &key);
+        for name in [DSSE, MINISIG] {
+            let x = fs::read(a.join(name)).unwrap();
+            let y = fs::read(b.join(name)).unwrap();
+            fs::write(a.join(name), y).unwrap();
+            fs::write(b.join(name), x).unwrap();
+        }
+        for dir in [&a, &b] {
+            let r = verify_run(dir, &pk).unwrap();
+            assert_eq!(r.problems.len(), 2, "{:?}", r.problems);
+            assert!(mentions(
+                &r,
+                &format!("{DSSE}: the signed payload is not manifest.json")
+            ));
+            assert!(mentions(&r, &format!("{MINISIG}: signature does not match")));
+        }
+        // swapping the whole evidence (manifest too) moves the mismatch to the files
+        for name in [MANIFEST, DSSE, MINISIG] {
+            let x = fs::read(a.join(name)).unwrap();
+            let y = fs::read(b.join(name)).unwrap();
+            fs::write(a.join(name), y).unwrap();
+            fs::write(b.join(name), x).unwrap();
+        }
+        let r = verify_run(&a, &pk).unwrap();
+        assert!(mentions(&r, "findings.parquet: sha256 mismatch"), "{:?}", r.problems);
+        assert!(mentions(&r, "run.json: sha256 mismatch"), "{:?}", r.problems);
+    }
+
+    #[test]
+    fn statement_checks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let pk = key.public();
+        let dir = tmp.path().join("r");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("a.txt"), b"a").unwrap();
+        // a hand-made, correctly signed manifest with bad content
+        let manifest = crate::evidence::manifest::to_canonical_bytes(&json!({
+            "_type": "https://in-toto.io/Statement/v0.1",
+            "predicateType": "other",
+            "predicate": {"signing_key_id": key.key_id_hex()},
+            "subject": [
+                {"name": "../etc/passwd", "digest": {"sha256": sha256_hex(b"a")}},
+                {"name": "a.txt", "digest": {"sha256": "XYZ"}},
+                {"digest": {"sha256": sha256_hex(b"a")}},
+            ]
+        }));
+        fs::write(dir.join(MANIFEST), &manifest).unwrap();
+        fs::write(
+            dir.join(DSSE),
+            serde_json::to_vec(&dsse::sign_envelope(&key, &manifest)).unwrap(),
+        )
+        .unwrap();
+        fs::write(dir.join(MINISIG), minisign::sign(&key, &manifest, "x")).unwrap();
+        let r = verify_run(&dir, &pk).unwrap();
+        let all: Vec<&str> = r.problems.iter().map(|p| p.what.as_str()).collect();
+        assert!(
+            mentions(&r, "_type is \"https://in-toto.io/Statement/v0.1\""),
+            "{all:?}"
+        );
+        assert!(mentions(&r, "predicateType is \"other\""), "{all:?}");
+        assert!(mentions(&r, "invalid name \"../etc/passwd\""), "{all:?}");
+        assert!(mentions(&r, "a.txt has no valid sha256"), "{all:?}");
+        assert!(mentions(&r, "subject 2 has no name"), "{all:?}");
+        assert!(mentions(&r, "a.txt: file not listed"), "{all:?}");
+        assert_eq!(r.checked_files, 0);
+        assert!(!mentions(&r, DSSE) && !mentions(&r, MINISIG), "{all:?}");
+    }
+
+    /// Three chained runs in `reports/`.
+    fn three_runs(reports: &Path, key: &SigningKey) -> [(PathBuf, String); 3] {
+        let a = make_run(reports, "run-a", "2024-01-01T00:00:00Z", None, key);
+        let b = make_run(reports, "run-b", "2024-01-02T00:00:00Z", Some(&a.1), key);
+        let c = make_run(reports, "run-c", "2024-01-03T00:00:00Z", Some(&b.1), key);
+        [a, b, c]
+    }
+
+    fn chain_problems(reports: &[Report]) -> Vec<String> {
+        reports
+            .iter()
+            .flat_map(|r| r.problems.iter().map(|p| p.what.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn intact_chain() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let runs = three_runs(tmp.path(), &key);
+        // ignored: dot folders, plain files, folders without a manifest
+        fs::create_dir_all(tmp.path().join(".staging-run-d")).unwrap();
+        fs::write(tmp.path().join(".staging-run-d/manifest.json"), b"{}").unwrap();
+        fs::create_dir_all(tmp.path().join("notes")).unwrap();
+        fs::write(tmp.path().join("README"), b"x").unwrap();
+        let reports = verify_chain(tmp.path(), &key.public()).unwrap();
+        assert_eq!(reports.len(), 3);
+        for (r, (dir, _)) in reports.iter().zip(&runs) {
+            assert_eq!(&r.run_dir, dir);
+            assert!(r.ok(), "{:?}", r.problems);
+        }
+        let empty = tempfile::tempdir().unwrap();
+        assert!(verify_chain(empty.path(), &key.public()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn chain_with_middle_run_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let [_, (b, b_sha), _] = three_runs(tmp.path(), &key);
+        fs::remove_dir_all(&b).unwrap();
+        let reports = verify_chain(tmp.path(), &key.public()).unwrap();
+        assert_eq!(reports.len(), 2);
+        assert!(reports[0].ok());
+        let p = chain_problems(&reports);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("run run-c: links to a missing run"), "{p:?}");
+        assert!(p[0].contains(&b_sha) && p[0].contains("run run-a"), "{p:?}");
+    }
+
+    #[test]
+    fn chain_with_middle_run_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let [(_, a_sha), (b, b_sha), _] = three_runs(tmp.path(), &key);
+        // re-made with different content, correctly signed, linked to run-a
+        fs::remove_dir_all(&b).unwrap();
+        fs::create_dir_all(&b).unwrap();
+        fs::write(b.join("findings.parquet"), b"nothing to see").unwrap();
+        let b2_sha = seal(
+            &b,
+            "run-b",
+            json!({
+                "run_id": "run-b",
+                "started_at": "2024-01-02T00:00:00Z",
+                "previous_manifest_sha256": a_sha,
+            }),
+            &key,
+        )
+        .unwrap();
+        assert_ne!(b_sha, b2_sha);
+        let reports = verify_chain(tmp.path(), &key.public()).unwrap();
+        assert!(reports[0].ok() && reports[1].ok(), "{:?}", chain_problems(&reports));
+        let p = chain_problems(&reports);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("run run-c: links to a missing run"), "{p:?}");
+        assert!(p[0].contains(&b_sha) && p[0].contains(&b2_sha), "{p:?}");
+        assert!(p[0].contains("run run-b was replaced"), "{p:?}");
+    }
+
+    #[test]
+    fn chain_first_run_removed_and_reordered() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let [(a, a_sha), _, _] = three_runs(tmp.path(), &key);
+        fs::remove_dir_all(&a).unwrap();
+        let p = chain_problems(&verify_chain(tmp.path(), &key.public()).unwrap());
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("run run-b: first run links to a missing run"), "{p:?}");
+        assert!(p[0].contains(&a_sha), "{p:?}");
+
+        // reordered: run-y claims to start after run-z but run-z links to it
+        let tmp = tempfile::tempdir().unwrap();
+        let (_, x) = make_run(tmp.path(), "run-x", "2024-01-01", None, &key);
+        let (_, y) = make_run(tmp.path(), "run-y", "2024-01-09", Some(&x), &key);
+        make_run(tmp.path(), "run-z", "2024-01-03", Some(&y), &key);
+        let reports = verify_chain(tmp.path(), &key.public()).unwrap();
+        let order: Vec<String> = reports
+            .iter()
+            .map(|r| r.run_dir.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(order, ["run-x", "run-z", "run-y"]);
+        let p = chain_problems(&reports);
+        assert!(
+            p.iter().any(|m| m.starts_with("run run-z: links to run run-y")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|m| m.starts_with("run run-y: links to run run-x")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn chain_restart_copy_and_tampered_member() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let [(a, _), _, (c, _)] = three_runs(tmp.path(), &key);
+        // a run that starts a new chain in the middle
+        make_run(tmp.path(), "run-b2", "2024-01-02T12:00:00Z", None, &key);
+        // a copy of run-a under another name
+        let copy = tmp.path().join("run-a-copy");
+        fs::create_dir_all(copy.join("sub")).unwrap();
+        for name in DATA_FILES.iter().chain(EVIDENCE_FILES.iter()) {
+            fs::copy(a.join(name), copy.join(name)).unwrap();
+        }
+        // tampered data in run-c
+        fs::write(c.join("run.json"), b"{}").unwrap();
+        let reports = verify_chain(tmp.path(), &key.public()).unwrap();
+        let p = chain_problems(&reports);
+        assert!(
+            p.iter().any(|m| m.contains("is identical to that of run run-a")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|m| m.contains("run id run-a appears in two folders")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("run run-b2: previous_manifest_sha256 is null")),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|m| m.starts_with("run.json: sha256 mismatch")), "{p:?}");
+        let c_report = reports.iter().find(|r| r.run_dir == c).unwrap();
+        assert!(!c_report.ok());
+    }
+}

@@ -1,0 +1,20 @@
+//! The documented exit codes of `recon`. Scripts depend on them: they are part
+//! of the public surface (CONTRACT.md, README.md).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Ran; no finding reached its failure threshold / evidence verified.
+    Ok = 0,
+    /// Ran; findings reached a failure threshold / `verify`: evidence invalid.
+    Failed = 1,
+    /// Usage, spec or input error; no partial run folder is left behind.
+    InputError = 2,
+    /// Internal error: a bug in recon.
+    Internal = 3,
+}
+
+impl ExitCode {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}

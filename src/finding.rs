@@ -1,0 +1,121 @@
+//! The finding: one problem found in one run, and its stable id.
+//!
+//! Every detector (compare, quality, masking) produces [`Finding`]s; report
+//! writes them, repair plans from them. The id depends only on what the
+//! problem is, never on the run, so the same problem keeps its id.
+
+use serde::Serialize;
+
+use crate::spec::Severity;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    Drift,
+    Quality,
+    Masking,
+    Schema,
+}
+
+impl Category {
+    pub const ALL: [Category; 4] = [Category::Drift, Category::Quality, Category::Masking, Category::Schema];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Drift => "drift",
+            Category::Quality => "quality",
+            Category::Masking => "masking",
+            Category::Schema => "schema",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub entity: String,
+    pub category: Category,
+    pub kind: String,
+    /// Rule id, or the field name for drift.
+    pub rule: String,
+    pub severity: Severity,
+    /// `left`, `right` or `both`.
+    pub side: &'static str,
+    /// JSON object of mapped key fields (sensitive parts tokenized).
+    pub key: String,
+    pub field: Option<String>,
+    pub left_value: Option<String>,
+    pub right_value: Option<String>,
+    pub detail: String,
+}
+
+impl Finding {
+    /// Stable id over (entity, category, kind, rule, key, field, side): each
+    /// part is length-prefixed so no two tuples share an encoding.
+    pub fn id(&self) -> String {
+        let parts: [&[u8]; 7] = [
+            self.entity.as_bytes(),
+            self.category.as_str().as_bytes(),
+            self.kind.as_bytes(),
+            self.rule.as_bytes(),
+            self.key.as_bytes(),
+            self.field.as_deref().map_or(b"\x00null" as &[u8], str::as_bytes),
+            self.side.as_bytes(),
+        ];
+        hex::encode(&digest_parts(&parts)[..16])
+    }
+}
+
+/// SHA-256 over an unambiguous, length-prefixed encoding of `parts`.
+pub fn digest_parts(parts: &[&[u8]]) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for p in parts {
+        ctx.update(&(p.len() as u64).to_be_bytes());
+        ctx.update(p);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(key: &str, field: Option<&str>) -> Finding {
+        Finding {
+            entity: "e".into(),
+            category: Category::Drift,
+            kind: "value_mismatch".into(),
+            rule: "x".into(),
+            severity: Severity::Error,
+            side: "both",
+            key: key.into(),
+            field: field.map(String::from),
+            left_value: Some("a".into()),
+            right_value: None,
+            detail: "d".into(),
+        }
+    }
+
+    #[test]
+    fn id_is_stable_and_ignores_values() {
+        let mut a = f(r#"{"id":"1"}"#, Some("x"));
+        let id = a.id();
+        a.left_value = Some("other".into());
+        a.detail = "other".into();
+        assert_eq!(id, a.id());
+        assert_eq!(id.len(), 32);
+    }
+
+    #[test]
+    fn id_distinguishes_null_field_from_text_null() {
+        assert_ne!(f("{}", None).id(), f("{}", Some("null")).id());
+        assert_ne!(f("{}", Some("")).id(), f("{}", None).id());
+    }
+
+    #[test]
+    fn length_prefix_prevents_shifted_boundaries() {
+        assert_ne!(digest_parts(&[b"1", b"23"]), digest_parts(&[b"12", b"3"]));
+        assert_ne!(digest_parts(&[b"a|b", b"c"]), digest_parts(&[b"a", b"b|c"]));
+    }
+}

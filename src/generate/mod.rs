@@ -1,0 +1,539 @@
+//! Deterministic demo data: a call-center export and a CRM export of the same
+//! customers, calls and tickets, with drift, quality and format noise
+//! injected on purpose, and the ground truth of every finding recon must
+//! report (`ground_truth.jsonl`).
+//!
+//! Every injected defect touches its own rows, so the expected findings are
+//! exact; everything else differs only in ways the spec's mapping absorbs
+//! (phone formats, full-width digits, time zones, code lists, tolerances).
+
+mod write;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::error::Result;
+
+/// One expected finding.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub struct Expected {
+    pub entity: String,
+    pub category: String,
+    pub kind: String,
+    pub side: String,
+    pub key: String,
+    pub field: Option<String>,
+}
+
+#[derive(Default)]
+pub struct Truth(pub BTreeSet<Expected>);
+
+impl Truth {
+    fn add(&mut self, entity: &str, category: &str, kind: &str, side: &str, key: &str, field: Option<&str>) {
+        self.0.insert(Expected {
+            entity: entity.into(),
+            category: category.into(),
+            kind: kind.into(),
+            side: side.into(),
+            key: key.into(),
+            field: field.map(String::from),
+        });
+    }
+}
+
+/// A table as rows of optional text cells, written by `write`.
+pub struct Table {
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+impl Table {
+    fn new(columns: &[&'static str]) -> Table {
+        Table {
+            columns: columns.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+}
+
+pub struct Config {
+    pub seed: u64,
+    pub customers: usize,
+}
+
+pub struct Generated {
+    pub truth: Truth,
+}
+
+fn key1(name: &str, v: &str) -> String {
+    let mut m = serde_json::Map::new();
+    m.insert(name.into(), serde_json::Value::String(v.into()));
+    serde_json::Value::Object(m).to_string()
+}
+
+fn call_key(call_id: &str, leg: u32) -> String {
+    let mut m = serde_json::Map::new();
+    m.insert("call_id".into(), serde_json::Value::String(call_id.into()));
+    m.insert("leg".into(), serde_json::Value::String(leg.to_string()));
+    serde_json::Value::Object(m).to_string()
+}
+
+/// Hands out distinct row indices so that injected defects never overlap.
+struct Picker {
+    free: Vec<usize>,
+}
+
+impl Picker {
+    fn new(n: usize, rng: &mut ChaCha8Rng) -> Picker {
+        let mut free: Vec<usize> = (0..n).collect();
+        free.shuffle(rng);
+        Picker { free }
+    }
+    fn take(&mut self, n: usize) -> Vec<usize> {
+        let k = n.min(self.free.len());
+        self.free.split_off(self.free.len() - k)
+    }
+}
+
+fn mobile(rng: &mut ChaCha8Rng) -> String {
+    const PREFIX: [&str; 8] = ["139", "138", "137", "186", "158", "150", "177", "199"];
+    format!(
+        "{}{:08}",
+        PREFIX[rng.random_range(0..PREFIX.len())],
+        rng.random_range(0..100_000_000u32)
+    )
+}
+
+/// The national number written the way call-center agents type it.
+fn messy_phone(national: &str, style: usize) -> String {
+    let (a, b, c) = (&national[..3], &national[3..7], &national[7..]);
+    match style % 6 {
+        0 => national.to_string(),
+        1 => format!("+86 {a} {b} {c}"),
+        2 => format!("0086-{a}-{b}-{c}"),
+        3 => national
+            .chars()
+            .map(|ch| char::from_u32(ch as u32 - '0' as u32 + 0xFF10).unwrap_or(ch))
+            .collect(),
+        4 => format!(" {national} "),
+        _ => format!("+86-{national}"),
+    }
+}
+
+fn cents(c: i64) -> String {
+    let sign = if c < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", c.abs() / 100, c.abs() % 100)
+}
+
+const SURNAMES: [&str; 10] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
+const GIVEN: [&str; 10] = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军"];
+
+fn base_time() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2026, 11, 23)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default()
+}
+
+fn utc_text(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn shanghai(t: NaiveDateTime) -> NaiveDateTime {
+    t + Duration::hours(8)
+}
+
+/// Generates the demo pair into `out` (callcenter/, crm/, ground_truth.jsonl).
+pub fn generate(out: &Path, cfg: &Config) -> Result<Generated> {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut truth = Truth::default();
+    let n = cfg.customers.max(30);
+    let k = (n / 30).max(1);
+    let customers = customers(&mut rng, n, k, &mut truth);
+    let calls = calls(&mut rng, &customers.ids, k, &mut truth);
+    let tickets = tickets(&mut rng, &customers.ids, &calls.ids, k, &mut truth);
+    write::all(out, &customers.tables, &calls.tables, &tickets.tables, &truth)?;
+    Ok(Generated { truth })
+}
+
+struct Built {
+    ids: Vec<String>,
+    tables: (Table, Table),
+}
+
+fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Built {
+    let e = "customer";
+    let mut left = Table::new(&[
+        "cust_no",
+        "full_name",
+        "caller_number",
+        "balance",
+        "state",
+        "vip",
+        "updated_at",
+    ]);
+    let mut right = Table::new(&[
+        "External_Id__c",
+        "Name",
+        "Phone",
+        "Balance__c",
+        "StatusCode",
+        "VIP__c",
+        "LastModifiedDate",
+    ]);
+    let mut pick = Picker::new(n, rng);
+    let only_left: BTreeSet<usize> = pick.take(k + 1).into_iter().collect();
+    let only_right: BTreeSet<usize> = pick.take(k + 1).into_iter().collect();
+    let phone_diff: BTreeSet<usize> = pick.take(k + 1).into_iter().collect();
+    let balance_diff: BTreeSet<usize> = pick.take(k + 1).into_iter().collect();
+    let balance_near: BTreeSet<usize> = pick.take(k + 2).into_iter().collect();
+    let status_diff: BTreeSet<usize> = pick.take(k + 1).into_iter().collect();
+    let name_diff: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let dup_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let bad_balance_left: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let bad_balance_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let bad_phone_left: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let null_phone_left: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let negative: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = format!("C{:06}", 100 + i);
+        let key = key1("customer_id", &id);
+        ids.push(id.clone());
+        let name = format!(
+            "{}{}{}",
+            SURNAMES[rng.random_range(0..10)],
+            GIVEN[rng.random_range(0..10)],
+            GIVEN[rng.random_range(0..10)]
+        );
+        let phone = mobile(rng);
+        let mut bal: i64 = rng.random_range(0..5_000_000);
+        if negative.contains(&i) {
+            bal = -rng.random_range(1..10_000);
+            truth.add(e, "quality", "range", "left", &key, Some("balance"));
+            truth.add(e, "quality", "range", "right", &key, Some("balance"));
+        }
+        let active = rng.random_bool(0.8);
+        let vip = rng.random_bool(0.2);
+        let updated = base_time() + Duration::seconds(rng.random_range(0..86_400));
+        let mut l = vec![
+            Some(id.clone()),
+            Some(if i % 7 == 0 { format!(" {name} ") } else { name.clone() }),
+            Some(messy_phone(&phone, i)),
+            Some(cents(bal)),
+            Some(if active { "1" } else { "0" }.to_string()),
+            Some(if vip { "Y" } else { "N" }.to_string()),
+            Some(utc_text(updated)),
+        ];
+        let mut r = vec![
+            Some(id.clone()),
+            Some(name.clone()),
+            Some(format!("+86{phone}")),
+            Some(cents(bal)),
+            Some(if active { "Active" } else { "Inactive" }.to_string()),
+            Some(vip.to_string()),
+            Some(utc_text(shanghai(updated))),
+        ];
+        if phone_diff.contains(&i) {
+            r[2] = Some(format!("+86{}", mobile(rng)));
+            truth.add(e, "drift", "value_mismatch", "both", &key, Some("phone"));
+        }
+        if balance_diff.contains(&i) {
+            r[3] = Some(cents(bal + 50));
+            truth.add(e, "drift", "value_mismatch", "both", &key, Some("balance"));
+        }
+        if balance_near.contains(&i) {
+            r[3] = Some(cents(bal + 1)); // within abs = 0.01
+        }
+        if status_diff.contains(&i) {
+            r[4] = Some(if active { "Inactive" } else { "Active" }.to_string());
+            truth.add(e, "drift", "value_mismatch", "both", &key, Some("status"));
+        }
+        if name_diff.contains(&i) {
+            r[1] = Some(format!("{name}{}", GIVEN[(i + 3) % 10]));
+            truth.add(e, "drift", "value_mismatch", "both", &key, Some("name"));
+        }
+        if bad_balance_left.contains(&i) {
+            l[3] = Some(format!("{},{:03}.00", 1 + i % 9, i % 1000));
+            truth.add(e, "drift", "unconvertible", "left", &key, Some("balance"));
+        }
+        if bad_balance_right.contains(&i) {
+            r[3] = Some("12O4.50".into());
+            truth.add(e, "drift", "unconvertible", "right", &key, Some("balance"));
+        }
+        if bad_phone_left.contains(&i) {
+            l[2] = Some("n/a".into());
+            truth.add(e, "drift", "unconvertible", "left", &key, Some("phone"));
+        }
+        if null_phone_left.contains(&i) {
+            l[2] = Some(String::new());
+            truth.add(e, "quality", "not_null", "left", &key, Some("phone"));
+            truth.add(e, "drift", "value_mismatch", "both", &key, Some("phone"));
+        }
+        if !only_right.contains(&i) {
+            left.rows.push(l);
+        } else {
+            truth.add(e, "drift", "missing_left", "left", &key, None);
+        }
+        if !only_left.contains(&i) {
+            if dup_right.contains(&i) {
+                right.rows.push(r.clone());
+                truth.add(e, "drift", "duplicate_key", "right", &key, None);
+            }
+            right.rows.push(r);
+        } else {
+            truth.add(e, "drift", "missing_right", "right", &key, None);
+        }
+    }
+    // A row exported without its id: reported, never joined.
+    left.rows.push(vec![
+        Some(String::new()),
+        Some("匿名".into()),
+        Some(mobile(rng)),
+        Some("0.00".into()),
+        Some("1".into()),
+        Some("N".into()),
+        Some(utc_text(base_time())),
+    ]);
+    truth.add(e, "drift", "null_key", "left", &key1("customer_id", ""), None);
+    truth.add(
+        e,
+        "quality",
+        "pattern",
+        "left",
+        &key1("customer_id", ""),
+        Some("customer_id"),
+    );
+    Built {
+        ids,
+        tables: (left, right),
+    }
+}
+
+fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth) -> Built {
+    let e = "interaction";
+    let mut left = Table::new(&[
+        "call_id",
+        "leg",
+        "direction",
+        "started_at",
+        "duration_s",
+        "disposition",
+        "agent_id",
+        "queue",
+        "needs_ticket",
+    ]);
+    let mut right = Table::new(&[
+        "CallId",
+        "Leg",
+        "Direction",
+        "StartTime",
+        "DurationSeconds",
+        "Result",
+        "AgentCode",
+        "Queue",
+    ]);
+    let n = customers.len() * 3;
+    let mut pick = Picker::new(n, rng);
+    let only_left: BTreeSet<usize> = pick.take(k + 1).into_iter().collect();
+    let only_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let dup_left: BTreeSet<usize> = pick.take(k + 1).into_iter().collect();
+    let transfer: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let dur_one: BTreeSet<usize> = pick.take(k + 2).into_iter().collect();
+    let dur_minutes: BTreeSet<usize> = pick.take(k + 1).into_iter().collect();
+    let start_off: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let disp_diff: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let bad_dur: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    const DISP: [(&str, &str); 3] = [("ANSWERED", "Connected"), ("NO_ANSWER", "Missed"), ("BUSY", "Busy")];
+    const QUEUES: [&str; 3] = ["sales", "support", "billing"];
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let call_id = format!("CL{:07}", 5000 + i);
+        ids.push(call_id.clone());
+        let inbound = rng.random_bool(0.7);
+        let start = base_time() + Duration::seconds(rng.random_range(0..86_400));
+        let dur: i64 = rng.random_range(5..1200);
+        let disp = rng.random_range(0..3);
+        let agent = rng.random_range(1..40);
+        let queue = QUEUES[rng.random_range(0..3)];
+        let needs_ticket = rng.random_bool(0.2);
+        let legs = if transfer.contains(&i) { 2 } else { 1 };
+        for leg in 1..=legs {
+            let key = call_key(&call_id, leg);
+            let mut l = vec![
+                Some(call_id.clone()),
+                Some(leg.to_string()),
+                Some(if inbound { "IN" } else { "OUT" }.to_string()),
+                Some(utc_text(start)),
+                Some(dur.to_string()),
+                Some(DISP[disp].0.to_string()),
+                Some(format!("a{agent:03} ")),
+                Some(queue.to_string()),
+                Some(if needs_ticket { "1" } else { "0" }.to_string()),
+            ];
+            let mut r = vec![
+                Some(call_id.clone()),
+                Some(leg.to_string()),
+                Some(if inbound { "Inbound" } else { "Outbound" }.to_string()),
+                Some(format!("{}+08:00", shanghai(start).format("%Y-%m-%dT%H:%M:%S"))),
+                Some(dur.to_string()),
+                Some(DISP[disp].1.to_string()),
+                Some(format!("A{agent:03}")),
+                Some(queue.to_string()),
+            ];
+            if leg == 2 {
+                // The transfer's second leg never reached the CRM.
+                left.rows.push(l);
+                truth.add(e, "drift", "missing_right", "right", &key, None);
+                continue;
+            }
+            if dur_one.contains(&i) {
+                r[4] = Some((dur + 1).to_string());
+            }
+            if dur_minutes.contains(&i) {
+                r[4] = Some((dur + 180).to_string());
+                truth.add(e, "drift", "value_mismatch", "both", &key, Some("duration_s"));
+            }
+            if start_off.contains(&i) {
+                r[3] = Some(format!(
+                    "{}+08:00",
+                    shanghai(start + Duration::minutes(5)).format("%Y-%m-%dT%H:%M:%S")
+                ));
+                truth.add(e, "drift", "value_mismatch", "both", &key, Some("started_at"));
+            }
+            if disp_diff.contains(&i) {
+                r[5] = Some(DISP[(disp + 1) % 3].1.to_string());
+                truth.add(e, "drift", "value_mismatch", "both", &key, Some("disposition"));
+            }
+            if bad_dur.contains(&i) {
+                l[4] = Some("n/a".into());
+                truth.add(e, "drift", "unconvertible", "left", &key, Some("duration_s"));
+            }
+            if !only_right.contains(&i) {
+                if dup_left.contains(&i) {
+                    left.rows.push(l.clone());
+                    truth.add(e, "drift", "duplicate_key", "left", &key, None);
+                }
+                left.rows.push(l);
+            } else {
+                truth.add(e, "drift", "missing_left", "left", &key, None);
+            }
+            if !only_left.contains(&i) {
+                right.rows.push(r);
+            } else {
+                truth.add(e, "drift", "missing_right", "right", &key, None);
+            }
+        }
+    }
+    Built {
+        ids,
+        tables: (left, right),
+    }
+}
+
+fn tickets(rng: &mut ChaCha8Rng, customers: &[String], calls: &[String], k: usize, truth: &mut Truth) -> Built {
+    let e = "ticket";
+    let mut left = Table::new(&["ticket_no", "call_id", "cust_no", "status", "priority", "created_at"]);
+    let mut right = Table::new(&[
+        "CaseNumber",
+        "Origin_Call__c",
+        "Contact_External__c",
+        "Status",
+        "Priority",
+        "CreatedDate",
+    ]);
+    let n = customers.len();
+    let mut pick = Picker::new(n, rng);
+    let only_left: BTreeSet<usize> = pick.take(k + 1).into_iter().collect();
+    let only_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let status_diff: BTreeSet<usize> = pick.take(k + 1).into_iter().collect();
+    let prio_diff: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let created_off: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let bad_status: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    const STATUS: [(&str, &str); 3] = [("待处理", "New"), ("处理中", "Working"), ("已关闭", "Closed")];
+    const PRIO: [(&str, &str); 3] = [("高", "High"), ("中", "Medium"), ("低", "Low")];
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = format!("T{:06}", 700 + i);
+        let key = key1("ticket_id", &id);
+        ids.push(id.clone());
+        let call = &calls[rng.random_range(0..calls.len())];
+        let cust = &customers[rng.random_range(0..customers.len())];
+        let s = rng.random_range(0..3);
+        let p = rng.random_range(0..3);
+        let created = base_time() + Duration::seconds(rng.random_range(0..86_400));
+        let mut l = vec![
+            Some(id.clone()),
+            Some(call.clone()),
+            Some(cust.clone()),
+            Some(STATUS[s].0.into()),
+            Some(PRIO[p].0.into()),
+            Some(utc_text(created)),
+        ];
+        let mut r = vec![
+            Some(id.clone()),
+            Some(call.clone()),
+            Some(cust.clone()),
+            Some(STATUS[s].1.into()),
+            Some(PRIO[p].1.into()),
+            Some(shanghai(created).format("%Y/%m/%d %H:%M:%S").to_string()),
+        ];
+        if status_diff.contains(&i) {
+            r[3] = Some(STATUS[(s + 1) % 3].1.into());
+            truth.add(e, "drift", "value_mismatch", "both", &key, Some("status"));
+        }
+        if prio_diff.contains(&i) {
+            r[4] = Some(PRIO[(p + 1) % 3].1.into());
+            truth.add(e, "drift", "value_mismatch", "both", &key, Some("priority"));
+        }
+        if created_off.contains(&i) {
+            r[5] = Some(
+                shanghai(created + Duration::hours(1))
+                    .format("%Y/%m/%d %H:%M:%S")
+                    .to_string(),
+            );
+            truth.add(e, "drift", "value_mismatch", "both", &key, Some("created_at"));
+        }
+        if bad_status.contains(&i) {
+            l[3] = Some("已取消".into());
+            truth.add(e, "drift", "unconvertible", "left", &key, Some("status"));
+        }
+        if !only_right.contains(&i) {
+            left.rows.push(l);
+        } else {
+            truth.add(e, "drift", "missing_left", "left", &key, None);
+        }
+        if !only_left.contains(&i) {
+            right.rows.push(r);
+        } else {
+            truth.add(e, "drift", "missing_right", "right", &key, None);
+        }
+    }
+    Built {
+        ids,
+        tables: (left, right),
+    }
+}
+
+/// Reads a ground-truth file written by `generate`.
+pub fn read_truth(path: &Path) -> Result<BTreeSet<Expected>> {
+    let text = std::fs::read_to_string(path).map_err(|e| crate::error::Error::io(path, e))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| crate::error::Error::Input {
+                path: path.to_path_buf(),
+                line: Some(i as u64 + 1),
+                field: None,
+                message: e.to_string(),
+                hint: None,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,186 @@
+//! Where recon's keys live and how a run gets them: the Ed25519 signing key
+//! (`--key`, `RECON_SIGNING_KEY`, or a default created on first use) and the
+//! HMAC token key for personal data (`RECON_TOKEN_KEY`, or a key file created
+//! on first use). Neither key is ever written into a run folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use crate::error::{Error, Result};
+use crate::evidence::{self, SigningKey};
+use crate::pii::Tokenizer;
+
+pub struct KeyRing {
+    signing_path: PathBuf,
+    /// False when the path is the default one, which may be created.
+    explicit: bool,
+    token_file: PathBuf,
+    tokenizer: OnceLock<Tokenizer>,
+    notes: Mutex<Vec<String>>,
+}
+
+/// `$RECON_HOME`, else `$HOME/.config/recon`.
+pub fn config_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("RECON_HOME") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".config").join("recon")
+}
+
+pub fn default_signing_key() -> PathBuf {
+    config_dir().join("recon.key")
+}
+
+impl KeyRing {
+    pub fn new(key_arg: Option<PathBuf>) -> KeyRing {
+        let (signing_path, explicit) =
+            match key_arg.or_else(|| std::env::var_os("RECON_SIGNING_KEY").map(PathBuf::from)) {
+                Some(p) => (p, true),
+                None => (default_signing_key(), false),
+            };
+        let token_file = std::env::var_os("RECON_TOKEN_KEY_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| config_dir().join("token.key"));
+        KeyRing {
+            signing_path,
+            explicit,
+            token_file,
+            tokenizer: OnceLock::new(),
+            notes: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Messages for the user about keys created on first use.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes.lock().map(|n| n.clone()).unwrap_or_default()
+    }
+
+    fn note(&self, text: String) {
+        if let Ok(mut n) = self.notes.lock() {
+            n.push(text);
+        }
+    }
+
+    pub fn signing_path(&self) -> &Path {
+        &self.signing_path
+    }
+
+    /// Reads the signing key; creates the default one on first use.
+    pub fn signing_key(&self) -> Result<SigningKey> {
+        if !self.signing_path.exists() {
+            if self.explicit {
+                return Err(Error::usage(
+                    format!("signing key {} does not exist", self.signing_path.display()),
+                    Some(format!(
+                        "create one with `recon keygen --out {}`",
+                        self.signing_path.display()
+                    )),
+                ));
+            }
+            let (key, public) = evidence::write_keypair(&self.signing_path)?;
+            self.note(format!(
+                "created signing key {} (public key {}, key id {})",
+                self.signing_path.display(),
+                public.display(),
+                key.key_id_hex()
+            ));
+            return Ok(key);
+        }
+        Ok(evidence::read_secret(&self.signing_path)?)
+    }
+
+    /// Loads (or creates on first use) the token key. Call before any `token`.
+    pub fn prepare_tokens(&self) -> Result<()> {
+        if self.tokenizer.get().is_some() {
+            return Ok(());
+        }
+        let key = match std::env::var("RECON_TOKEN_KEY") {
+            Ok(hexkey) => hex::decode(hexkey.trim()).map_err(|_| {
+                Error::usage(
+                    "RECON_TOKEN_KEY is not hex",
+                    Some("generate one with `openssl rand -hex 32`".into()),
+                )
+            })?,
+            Err(_) => self.token_key_file()?,
+        };
+        let t = Tokenizer::new(&key).map_err(|m| {
+            Error::usage(
+                format!("token key: {m}"),
+                Some("use at least 32 random bytes, e.g. `openssl rand -hex 32`".into()),
+            )
+        })?;
+        let _ = self.tokenizer.set(t);
+        Ok(())
+    }
+
+    fn token_key_file(&self) -> Result<Vec<u8>> {
+        let path = &self.token_file;
+        if path.exists() {
+            check_private(path)?;
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            return hex::decode(text.trim()).map_err(|_| {
+                Error::input(path, "token key file is not hex").with_hint("it must hold 64 hex characters")
+            });
+        }
+        let mut key = [0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
+            .map_err(|_| Error::Internal("system random generator failed".into()))?;
+        write_private(path, format!("{}\n", hex::encode(key)).as_bytes())?;
+        self.note(format!(
+            "created token key {} (keep it: tokens in reports depend on it)",
+            path.display()
+        ));
+        Ok(key.to_vec())
+    }
+
+    /// Keyed HMAC token of a personal value; `domain` separates uses.
+    pub fn token(&self, domain: &str, value: &str) -> String {
+        match self.tokenizer.get() {
+            Some(t) => t.token(domain, value),
+            // Never reached in a run (prepare_tokens runs first); never leak the value.
+            None => "tok_unavailable".to_string(),
+        }
+    }
+
+    pub fn mac(&self, domain: &str, value: &str) -> String {
+        match self.tokenizer.get() {
+            Some(t) => t.mac_hex(domain, value),
+            None => "mac_unavailable".to_string(),
+        }
+    }
+}
+
+fn check_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(
+            Error::input(path, format!("key file is readable by others (mode {mode:o})"))
+                .with_hint(format!("chmod 600 {}", path.display())),
+        );
+    }
+    Ok(())
+}
+
+/// Creates a new file readable only by its owner, atomically.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}

@@ -1,0 +1,24 @@
+//! recon: audit-focused reconciliation of two systems' snapshots.
+//!
+//! Data flows one way: [`spec`] → [`source`] → [`prepare`] (via
+//! [`normalize`]) → [`compare`] / [`quality`] → [`finding`]s → [`report`] →
+//! [`evidence`]. [`run`] strings the stages together; [`commands`] are the
+//! thin CLI layer over it.
+
+pub mod cli;
+pub mod commands;
+pub mod compare;
+pub mod error;
+pub mod evidence;
+pub mod exit;
+pub mod finding;
+pub mod generate;
+pub mod keys;
+pub mod normalize;
+pub mod pii;
+pub mod prepare;
+pub mod quality;
+pub mod report;
+pub mod run;
+pub mod source;
+pub mod spec;

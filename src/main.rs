@@ -1,0 +1,54 @@
+//! The `recon` binary: parse arguments, run one command, map the outcome to
+//! the documented exit codes. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use recon::cli::{Cli, Command, LogFormat};
+use recon::commands;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.log_format);
+    let progress = !cli.no_progress;
+    let result = std::panic::catch_unwind(|| match &cli.command {
+        Command::Run(a) => commands::run::execute(a, progress),
+        Command::Check(a) => commands::check::execute(a),
+        Command::Verify(a) => commands::verify::execute(a),
+        Command::Keygen(a) => commands::keygen::execute(a),
+        Command::Generate(a) => commands::generate::execute(a),
+    });
+    match result {
+        Ok(Ok(code)) => ExitCode::from(code.code()),
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            if let Some(h) = e.hint() {
+                eprintln!("\nhint: {h}");
+            }
+            ExitCode::from(e.exit_code().code())
+        }
+        Err(_) => {
+            eprintln!("error: internal error (a bug in recon); please report it");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

@@ -1,0 +1,11 @@
+//! Per-field, per-side normalization: text steps, phone numbers, typed
+//! conversion of raw text to canonical values, and tolerance-aware equality.
+//! Owns no I/O.
+
+pub mod phone;
+pub mod text;
+pub mod value;
+
+pub use phone::to_e164;
+pub use text::{apply_steps, Step, STEP_NAMES};
+pub use value::{business_date, values_equal, FieldType, Tolerance, TypeOptions, Value};

@@ -1,0 +1,1600 @@
+//! Typed conversion of normalized text to canonical values, and the
+//! tolerance-aware equality used by drift comparison.
+//!
+//! Conversion is exact or it fails: nothing is rounded, truncated or guessed,
+//! because a silently altered value would make an audit finding wrong.
+
+use chrono::format::{Item, ParseErrorKind, StrftimeItems};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike};
+use chrono_tz::Tz;
+use std::fmt::Write as _;
+
+/// Days from 0001-01-01 (CE day 1) to 1970-01-01.
+const EPOCH_DAYS_FROM_CE: i32 = 719_163;
+const MICROS_PER_SEC: i64 = 1_000_000;
+const MICROS_PER_DAY: i128 = 86_400 * 1_000_000;
+const NANOS_PER_MICRO: u32 = 1_000;
+const NANOS_PER_SEC: u32 = 1_000_000_000;
+/// 10^38 - 1 is the largest 38-digit number and still fits in i128.
+const MAX_PRECISION: u32 = 38;
+
+/// Pseudo-format naming RFC 3339 (`2026-11-24T08:00:00Z`,
+/// `2026-11-24T08:00:00.5+08:00`; a space instead of `T` is accepted).
+pub const RFC3339_FORMAT: &str = "rfc3339";
+/// ISO 8601 shapes always accepted after the declared formats. Formats are
+/// declared per field (both sides), but a typed side (parquet, ndjson) is
+/// rendered by the reader in these shapes, so it must convert whatever the
+/// text side declares. They are unambiguous, so accepting them cannot
+/// misread a value meant for a declared format.
+const ISO_DATE_FORMATS: &[&str] = &["%Y-%m-%d"];
+const ISO_TIMESTAMP_FORMATS: &[&str] = &[RFC3339_FORMAT, "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"];
+const UTC_SUFFIX: &str = " UTC";
+
+const DEFAULT_TRUE: &[&str] = &["true", "1", "yes", "y", "t"];
+const DEFAULT_FALSE: &[&str] = &["false", "0", "no", "n", "f"];
+const DEFAULT_DATE_FORMATS: &[&str] = &["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"];
+const DEFAULT_TIMESTAMP_FORMATS: &[&str] = &[
+    RFC3339_FORMAT,
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+];
+const TYPE_NAMES: &str = "string, int, decimal(p,s) with 1<=p<=38 and 0<=s<=p, bool, date, timestamp";
+
+/// A canonical typed value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+    /// Exact decimal `units / 10^scale`, always stored at the field's
+    /// declared scale (at most 38).
+    Dec {
+        units: i128,
+        scale: u32,
+    },
+    Bool(bool),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since the Unix epoch, a UTC instant.
+    Ts(i64),
+}
+
+impl Value {
+    /// Canonical display: `Str` as-is; `Int` decimal; `Dec` with exactly
+    /// `scale` fraction digits (`12.30`, `-0.05`, `7`); `Bool`
+    /// `true`/`false`; `Date` `YYYY-MM-DD`; `Ts` RFC 3339 UTC, microseconds
+    /// shown only when non-zero (`2026-11-24T08:00:00Z`,
+    /// `2026-11-24T08:00:00.123456Z`).
+    pub fn display(&self) -> String {
+        match self {
+            Value::Str(s) => s.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Dec { units, scale } => display_decimal(*units, *scale),
+            Value::Bool(b) => b.to_string(),
+            Value::Date(days) => display_date(*days),
+            Value::Ts(micros) => display_timestamp(*micros),
+        }
+    }
+}
+
+fn display_decimal(units: i128, scale: u32) -> String {
+    let digits = units.unsigned_abs().to_string();
+    let sign = if units < 0 { "-" } else { "" };
+    let scale = scale as usize;
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    // Left-pad so there is at least one integer digit ("5" at scale 2 -> "0.05").
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (int_part, frac_part) = padded.split_at(padded.len() - scale);
+    format!("{sign}{int_part}.{frac_part}")
+}
+
+fn date_from_days(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days.checked_add(EPOCH_DAYS_FROM_CE)?)
+}
+
+fn display_date(days: i32) -> String {
+    match date_from_days(days) {
+        Some(date) => date.format("%Y-%m-%d").to_string(),
+        // Only reachable for hand-built values beyond chrono's range.
+        None => format!("<date out of range: {days} days since 1970-01-01>"),
+    }
+}
+
+fn display_timestamp(micros: i64) -> String {
+    match DateTime::from_timestamp_micros(micros) {
+        Some(dt) if dt.timestamp_subsec_micros() == 0 => dt.naive_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Some(dt) => dt.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        None => format!("<timestamp out of range: {micros} us since epoch>"),
+    }
+}
+
+/// Declared type of a field on one side.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldType {
+    String,
+    Int,
+    Decimal {
+        precision: u32,
+        scale: u32,
+    },
+    /// Spellings are stored lower-case and matched case-insensitively.
+    Bool {
+        true_values: Vec<String>,
+        false_values: Vec<String>,
+    },
+    /// chrono strftime formats, tried in order.
+    Date {
+        formats: Vec<String>,
+    },
+    /// chrono strftime formats (or [`RFC3339_FORMAT`]), tried in order.
+    /// Naive text is local time in `timezone`.
+    Timestamp {
+        formats: Vec<String>,
+        timezone: Tz,
+    },
+}
+
+/// Optional per-type settings from the spec. Options that do not apply to
+/// the declared type are rejected rather than ignored, so a misplaced option
+/// cannot silently change nothing.
+#[derive(Debug, Clone, Default)]
+pub struct TypeOptions {
+    /// Date/timestamp formats (chrono strftime; `"rfc3339"` for timestamps).
+    pub formats: Option<Vec<String>>,
+    /// IANA zone for naive timestamps, e.g. `"Asia/Shanghai"`.
+    pub timezone: Option<String>,
+    pub true_values: Option<Vec<String>>,
+    pub false_values: Option<Vec<String>>,
+}
+
+impl FieldType {
+    /// Parse `"string" | "int" | "decimal(p,s)" | "bool" | "date" |
+    /// "timestamp"` (case-insensitive, spaces allowed inside `decimal(...)`).
+    ///
+    /// Defaults: bool true = `true,1,yes,y,t`, false = `false,0,no,n,f`;
+    /// date formats `%Y-%m-%d`, `%Y/%m/%d`, `%Y%m%d`; timestamp formats
+    /// `rfc3339`, `%Y-%m-%d %H:%M:%S%.f`, `%Y-%m-%dT%H:%M:%S%.f`,
+    /// `%Y/%m/%d %H:%M:%S`, `%Y-%m-%d %H:%M`. Naive timestamps are read in
+    /// `opts.timezone`, else `default_tz`. Unknown zones, invalid formats,
+    /// empty or overlapping bool spellings and options that do not apply to
+    /// the type are errors.
+    pub fn from_spec(ty: &str, opts: &TypeOptions, default_tz: Tz) -> Result<FieldType, String> {
+        let spec = ty.trim().to_ascii_lowercase();
+        let field = match spec.as_str() {
+            "string" => FieldType::String,
+            "int" => FieldType::Int,
+            "bool" => bool_type(opts)?,
+            "date" => FieldType::Date {
+                formats: formats_or_default(opts, DEFAULT_DATE_FORMATS, false)?,
+            },
+            "timestamp" => FieldType::Timestamp {
+                formats: formats_or_default(opts, DEFAULT_TIMESTAMP_FORMATS, true)?,
+                timezone: resolve_timezone(opts.timezone.as_deref(), default_tz)?,
+            },
+            other => decimal_type(other)?.ok_or_else(|| format!("unknown type `{ty}`; valid types: {TYPE_NAMES}"))?,
+        };
+        reject_inapplicable_options(&field, opts)?;
+        Ok(field)
+    }
+
+    /// Spec name, e.g. `"decimal(18,2)"`; parses back with [`FieldType::from_spec`].
+    pub fn name(&self) -> String {
+        match self {
+            FieldType::String => "string".into(),
+            FieldType::Int => "int".into(),
+            FieldType::Decimal { precision, scale } => format!("decimal({precision},{scale})"),
+            FieldType::Bool { .. } => "bool".into(),
+            FieldType::Date { .. } => "date".into(),
+            FieldType::Timestamp { .. } => "timestamp".into(),
+        }
+    }
+
+    /// Convert normalized text to a typed value, exactly or not at all.
+    ///
+    /// Rules: for non-string types surrounding whitespace is ignored (it
+    /// carries no value) and empty or blank text is an error (use the
+    /// `empty_is_null` step to make it null); int/decimal accept a
+    /// leading `+`/`-` and leading zeros, reject scientific notation and
+    /// thousands separators; decimal fraction digits beyond the scale are
+    /// accepted only if they are zeros (anything else would lose precision);
+    /// integer digits beyond `precision - scale` overflow. Compact date
+    /// formats (adjacent fields such as `%Y%m%d`) require zero-padded fields
+    /// because otherwise the split is ambiguous. Timestamps with `Z`/offset
+    /// (or a trailing ` UTC`) are instants; naive ones are local time in the
+    /// field's zone: a nonexistent local time (DST gap) is an error, an
+    /// ambiguous one (DST fold) takes the earlier instant. Sub-microsecond
+    /// digits must be zero. Besides the declared formats, ISO 8601 dates
+    /// (`%Y-%m-%d`) and timestamps (RFC 3339, `%Y-%m-%d[T ]%H:%M:%S%.f`, and
+    /// `... UTC`) are always accepted, as typed sources render them so.
+    pub fn convert(&self, text: &str) -> Result<Value, String> {
+        let text = match self {
+            FieldType::String => text,
+            _ => non_blank(text, self)?,
+        };
+        match self {
+            FieldType::String => Ok(Value::Str(text.to_string())),
+            FieldType::Int => parse_int(text).map(Value::Int),
+            FieldType::Decimal { precision, scale } => {
+                let units = parse_decimal(text, *precision, *scale)?;
+                Ok(Value::Dec { units, scale: *scale })
+            }
+            FieldType::Bool {
+                true_values,
+                false_values,
+            } => parse_bool(text, true_values, false_values).map(Value::Bool),
+            FieldType::Date { formats } => parse_date(text, formats).map(Value::Date),
+            FieldType::Timestamp { formats, timezone } => parse_timestamp(text, formats, *timezone).map(Value::Ts),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// from_spec helpers
+
+fn decimal_type(spec: &str) -> Result<Option<FieldType>, String> {
+    let Some(args) = spec
+        .strip_prefix("decimal")
+        .map(str::trim_start)
+        .and_then(|s| s.strip_prefix('('))
+        .and_then(|s| s.strip_suffix(')'))
+    else {
+        return Ok(None);
+    };
+    let bad = || format!("invalid decimal type `{spec}`: expected decimal(p,s) with 1<=p<=38 and 0<=s<=p");
+    let (p, s) = args.split_once(',').ok_or_else(bad)?;
+    let precision: u32 = p.trim().parse().map_err(|_| bad())?;
+    let scale: u32 = s.trim().parse().map_err(|_| bad())?;
+    if !(1..=MAX_PRECISION).contains(&precision) || scale > precision {
+        return Err(bad());
+    }
+    Ok(Some(FieldType::Decimal { precision, scale }))
+}
+
+fn bool_type(opts: &TypeOptions) -> Result<FieldType, String> {
+    let true_values = spellings(opts.true_values.as_deref(), DEFAULT_TRUE, "true_values")?;
+    let false_values = spellings(opts.false_values.as_deref(), DEFAULT_FALSE, "false_values")?;
+    if let Some(both) = true_values.iter().find(|v| false_values.contains(v)) {
+        return Err(format!(
+            "bool spelling `{both}` is in both true_values and false_values"
+        ));
+    }
+    Ok(FieldType::Bool {
+        true_values,
+        false_values,
+    })
+}
+
+/// Lower-cased spellings, so conversion lower-cases only the input.
+fn spellings(given: Option<&[String]>, default: &[&str], what: &str) -> Result<Vec<String>, String> {
+    let values: Vec<String> = match given {
+        Some(list) => list.iter().map(|v| v.to_lowercase()).collect(),
+        None => default.iter().map(|v| v.to_string()).collect(),
+    };
+    if values.is_empty() {
+        return Err(format!("bool option `{what}` must not be empty"));
+    }
+    if values.iter().any(String::is_empty) {
+        return Err(format!(
+            "bool option `{what}` must not contain an empty string; use the empty_is_null step for empty cells"
+        ));
+    }
+    Ok(values)
+}
+
+fn formats_or_default(opts: &TypeOptions, default: &[&str], timestamp: bool) -> Result<Vec<String>, String> {
+    let Some(formats) = &opts.formats else {
+        return Ok(default.iter().map(|f| f.to_string()).collect());
+    };
+    if formats.is_empty() {
+        return Err("option `formats` must not be empty".into());
+    }
+    for format in formats {
+        validate_format(format, timestamp)?;
+    }
+    Ok(formats.clone())
+}
+
+fn validate_format(format: &str, timestamp: bool) -> Result<(), String> {
+    if format == RFC3339_FORMAT {
+        return if timestamp {
+            Ok(())
+        } else {
+            Err("format `rfc3339` is only valid for timestamps".into())
+        };
+    }
+    let invalid = StrftimeItems::new(format).any(|item| matches!(item, Item::Error));
+    if format.is_empty() || invalid {
+        return Err(format!(
+            "invalid date/time format `{format}` (chrono strftime syntax expected)"
+        ));
+    }
+    // A date format must be renderable from a date alone (no %H, %z, ...).
+    if !timestamp && render_date(NaiveDate::MIN, format).is_none() {
+        return Err(format!("date format `{format}` uses time or zone fields"));
+    }
+    Ok(())
+}
+
+fn resolve_timezone(name: Option<&str>, default_tz: Tz) -> Result<Tz, String> {
+    match name {
+        None => Ok(default_tz),
+        Some(name) => name
+            .trim()
+            .parse::<Tz>()
+            .map_err(|_| format!("unknown timezone `{name}`; expected an IANA name such as Asia/Shanghai or UTC")),
+    }
+}
+
+fn reject_inapplicable_options(field: &FieldType, opts: &TypeOptions) -> Result<(), String> {
+    let date_like = matches!(field, FieldType::Date { .. } | FieldType::Timestamp { .. });
+    let checks = [
+        ("formats", opts.formats.is_some() && !date_like),
+        (
+            "timezone",
+            opts.timezone.is_some() && !matches!(field, FieldType::Timestamp { .. }),
+        ),
+        (
+            "true_values",
+            opts.true_values.is_some() && !matches!(field, FieldType::Bool { .. }),
+        ),
+        (
+            "false_values",
+            opts.false_values.is_some() && !matches!(field, FieldType::Bool { .. }),
+        ),
+    ];
+    match checks.iter().find(|(_, bad)| *bad) {
+        Some((option, _)) => Err(format!("option `{option}` does not apply to type {}", field.name())),
+        None => Ok(()),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// convert helpers
+
+/// The text without surrounding whitespace, which no typed value can carry;
+/// empty (or blank) text is an error because null is the caller's decision.
+fn non_blank<'a>(text: &'a str, field: &FieldType) -> Result<&'a str, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(format!(
+            "empty value cannot be a {}; add the empty_is_null step to make it null",
+            field.name()
+        ));
+    }
+    Ok(trimmed)
+}
+
+/// Declared formats, then the ISO fallbacks not already declared.
+fn with_iso<'a>(formats: &'a [String], iso: &'a [&'a str]) -> impl Iterator<Item = &'a str> + Clone {
+    let extra = iso.iter().copied().filter(|f| !formats.iter().any(|d| d == f));
+    formats.iter().map(String::as_str).chain(extra)
+}
+
+/// Sign and digit runs of a plain decimal literal (`[+-]?\d*(\.\d*)?`).
+struct NumberParts<'a> {
+    negative: bool,
+    int_digits: &'a str,
+    frac_digits: &'a str,
+}
+
+/// Split a plain decimal literal, explaining the most likely mistake when
+/// it is not one. Reasons name no type: callers add "cannot convert to T".
+fn lex_number(text: &str) -> Result<NumberParts<'_>, String> {
+    let (negative, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (int_digits, frac_digits) = body.split_once('.').unwrap_or((body, ""));
+    let bad_char = int_digits
+        .chars()
+        .chain(frac_digits.chars())
+        .find(|c| !c.is_ascii_digit());
+    if let Some(c) = bad_char {
+        let why = match c {
+            'e' | 'E' => "scientific notation is not accepted",
+            ',' | '_' | '\'' | ' ' => "thousands separators are not accepted",
+            '.' => "more than one decimal point",
+            _ => "not a number",
+        };
+        return Err(why.into());
+    }
+    if int_digits.is_empty() && frac_digits.is_empty() {
+        return Err("no digits".into());
+    }
+    Ok(NumberParts {
+        negative,
+        int_digits,
+        frac_digits,
+    })
+}
+
+fn parse_int(text: &str) -> Result<i64, String> {
+    let parts = lex_number(text)?;
+    if text.contains('.') {
+        return Err("has a decimal point; declare decimal(p,s) for fractional values".into());
+    }
+    if parts.int_digits.is_empty() {
+        return Err("no digits".into());
+    }
+    // The text is now `[+-]?\d+`, so the only possible failure is overflow.
+    text.parse::<i64>()
+        .map_err(|_| "out of range for a 64-bit integer".to_string())
+}
+
+/// Exact units at `scale`, e.g. "12.3" at scale 2 -> 1230.
+fn parse_decimal(text: &str, precision: u32, scale: u32) -> Result<i128, String> {
+    let parts = lex_number(text)?;
+    let frac = fraction_within_scale(parts.frac_digits, scale)?;
+    let int = parts.int_digits.trim_start_matches('0');
+    // saturating: FieldType is public, so scale > precision is constructible.
+    let max_int_digits = precision.saturating_sub(scale) as usize;
+    if int.len() > max_int_digits {
+        return Err(format!(
+            "overflow: {} integer digits where decimal({precision},{scale}) allows {max_int_digits}",
+            int.len()
+        ));
+    }
+    let missing_zeros = (scale as usize).saturating_sub(frac.len());
+    let digits = int
+        .bytes()
+        .chain(frac.bytes())
+        .chain(std::iter::repeat_n(b'0', missing_zeros));
+    let magnitude = accumulate_digits(digits).ok_or_else(|| "overflow".to_string())?;
+    Ok(if parts.negative { -magnitude } else { magnitude })
+}
+
+/// Fraction digits trimmed to `scale`; extra digits must be zeros because
+/// dropping anything else would change the value.
+fn fraction_within_scale(frac: &str, scale: u32) -> Result<&str, String> {
+    let scale = scale as usize;
+    if frac.len() <= scale {
+        return Ok(frac);
+    }
+    let (kept, extra) = frac.split_at(scale);
+    if extra.bytes().all(|b| b == b'0') {
+        Ok(kept)
+    } else {
+        Err(format!(
+            "{} fraction digits exceed scale {scale}; converting would lose precision",
+            frac.len()
+        ))
+    }
+}
+
+fn accumulate_digits(mut digits: impl Iterator<Item = u8>) -> Option<i128> {
+    digits.try_fold(0i128, |acc, d| acc.checked_mul(10)?.checked_add(i128::from(d - b'0')))
+}
+
+fn parse_bool(text: &str, true_values: &[String], false_values: &[String]) -> Result<bool, String> {
+    let lower = text.to_lowercase();
+    if true_values.contains(&lower) {
+        Ok(true)
+    } else if false_values.contains(&lower) {
+        Ok(false)
+    } else {
+        Err(format!(
+            "expected one of true [{}] or false [{}] (case-insensitive)",
+            true_values.join(", "),
+            false_values.join(", ")
+        ))
+    }
+}
+
+fn parse_date(text: &str, formats: &[String]) -> Result<i32, String> {
+    let mut errors = ParseErrors::default();
+    for format in with_iso(formats, ISO_DATE_FORMATS) {
+        match NaiveDate::parse_from_str(text, format) {
+            Ok(date) if !canonical_if_compact(text, format, date) => {
+                errors.note_ambiguous(format);
+            }
+            Ok(date) => return days_since_epoch(date),
+            Err(e) => errors.note(e.kind()),
+        }
+    }
+    Err(errors.message("date", formats))
+}
+
+/// For formats whose numeric fields touch (`%Y%m%d`), chrono would read
+/// `2024111` as 2024-11-1; only the zero-padded rendering is unambiguous.
+fn canonical_if_compact(text: &str, format: &str, date: NaiveDate) -> bool {
+    !has_adjacent_fields(format) || render_date(date, format).is_some_and(|r| text.eq_ignore_ascii_case(&r))
+}
+
+/// `date.format(format).to_string()` panics when the format names fields a
+/// date lacks (`%H`); writing through `fmt::Write` reports it instead.
+fn render_date(date: NaiveDate, format: &str) -> Option<String> {
+    let mut out = String::new();
+    write!(out, "{}", date.format(format)).ok()?;
+    Some(out)
+}
+
+fn has_adjacent_fields(format: &str) -> bool {
+    let mut items = StrftimeItems::new(format).peekable();
+    while let Some(item) = items.next() {
+        let next_is_field = matches!(items.peek(), Some(Item::Numeric(..)));
+        if matches!(item, Item::Numeric(..)) && next_is_field {
+            return true;
+        }
+    }
+    false
+}
+
+fn days_since_epoch(date: NaiveDate) -> Result<i32, String> {
+    date.num_days_from_ce()
+        .checked_sub(EPOCH_DAYS_FROM_CE)
+        .ok_or_else(|| "date out of range".to_string())
+}
+
+/// Keeps the most useful failure across several attempted formats: a value
+/// that fit a format's shape but named an impossible date beats a shape
+/// mismatch.
+#[derive(Default)]
+struct ParseErrors {
+    impossible: bool,
+    ambiguous: Option<String>,
+}
+
+impl ParseErrors {
+    fn note(&mut self, kind: ParseErrorKind) {
+        if matches!(kind, ParseErrorKind::OutOfRange | ParseErrorKind::Impossible) {
+            self.impossible = true;
+        }
+    }
+
+    fn note_ambiguous(&mut self, format: &str) {
+        self.ambiguous.get_or_insert_with(|| format.to_string());
+    }
+
+    fn message(&self, what: &str, formats: &[String]) -> String {
+        if self.impossible {
+            return "no such calendar date or time (e.g. 2023-02-29), or a field is out of range".into();
+        }
+        if let Some(format) = &self.ambiguous {
+            return format!("fields must be zero-padded for compact format `{format}`");
+        }
+        format!(
+            "does not match any {what} format ({}; ISO 8601 is also accepted)",
+            formats.join(", ")
+        )
+    }
+}
+
+/// A parsed timestamp before it is pinned to an instant.
+enum Parsed {
+    Instant(DateTime<FixedOffset>),
+    Utc(NaiveDateTime),
+    Local(NaiveDateTime),
+}
+
+/// What a format yields when it parses.
+#[derive(Clone, Copy, PartialEq)]
+enum FormatKind {
+    Rfc3339,
+    /// Contains an offset (`%z`, `%:z`, `%#z`, `%+`): an instant.
+    Offset,
+    /// Contains `%s` (seconds since the epoch): an instant without offset.
+    Epoch,
+    Naive,
+}
+
+fn format_kind(format: &str) -> FormatKind {
+    if format == RFC3339_FORMAT {
+        return FormatKind::Rfc3339;
+    }
+    let mut kind = FormatKind::Naive;
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        // Skip padding/width/colon modifiers to reach the specifier letter.
+        let spec = chars.find(|c| !matches!(c, '-' | '_' | '#' | ':' | '.' | '0'..='9'));
+        match spec {
+            Some('z') | Some('+') => return FormatKind::Offset,
+            Some('s') => kind = FormatKind::Epoch,
+            _ => {}
+        }
+    }
+    kind
+}
+
+fn parse_with(text: &str, format: &str) -> Result<Parsed, chrono::ParseError> {
+    match format_kind(format) {
+        FormatKind::Rfc3339 => DateTime::parse_from_rfc3339(text).map(Parsed::Instant),
+        FormatKind::Offset => DateTime::parse_from_str(text, format).map(Parsed::Instant),
+        FormatKind::Epoch => NaiveDateTime::parse_from_str(text, format).map(Parsed::Utc),
+        FormatKind::Naive => NaiveDateTime::parse_from_str(text, format).map(Parsed::Local),
+    }
+}
+
+fn parse_timestamp(text: &str, formats: &[String], tz: Tz) -> Result<i64, String> {
+    let candidates = with_iso(formats, ISO_TIMESTAMP_FORMATS);
+    let mut errors = ParseErrors::default();
+    // Rendered zone-aware columns look like "2026-11-24 08:00:00 UTC": the
+    // naive part is already UTC.
+    if let Some(naive_text) = text.strip_suffix(UTC_SUFFIX) {
+        for format in candidates.filter(|f| format_kind(f) == FormatKind::Naive) {
+            match NaiveDateTime::parse_from_str(naive_text, format) {
+                Ok(naive) => return instant_micros(Parsed::Utc(naive), tz),
+                Err(e) => errors.note(e.kind()),
+            }
+        }
+        return Err(errors.message("timestamp", formats));
+    }
+    for format in candidates {
+        match parse_with(text, format) {
+            Ok(parsed) => return instant_micros(parsed, tz),
+            Err(e) => errors.note(e.kind()),
+        }
+    }
+    Err(errors.message("timestamp", formats))
+}
+
+fn instant_micros(parsed: Parsed, tz: Tz) -> Result<i64, String> {
+    let instant = match parsed {
+        Parsed::Instant(dt) => dt.to_utc(),
+        Parsed::Utc(naive) => naive.and_utc(),
+        Parsed::Local(naive) => tz
+            .from_local_datetime(&naive)
+            // Ambiguous (DST fold): documented choice of the earlier instant.
+            .earliest()
+            .ok_or_else(|| format!("local time {naive} does not exist in {tz} (skipped by a DST change)"))?
+            .to_utc(),
+    };
+    let nanos = instant.nanosecond();
+    if nanos >= NANOS_PER_SEC {
+        return Err("leap seconds are not supported".into());
+    }
+    if nanos % NANOS_PER_MICRO != 0 {
+        return Err("sub-microsecond digits are not zero; converting would lose precision".into());
+    }
+    Ok(instant.timestamp_micros())
+}
+
+// ---------------------------------------------------------------------------
+// tolerance and equality
+
+/// Tolerance for equality after conversion; all `None`/`false` = exact.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tolerance {
+    /// Absolute tolerance as exact decimal `(units, scale)`: `(1, 2)` = 0.01.
+    pub abs: Option<(i128, u32)>,
+    /// Relative tolerance, a fraction of the larger magnitude.
+    pub rel: Option<f64>,
+    /// Timestamp tolerance in whole seconds.
+    pub seconds: Option<i64>,
+    /// Timestamps are equal when they fall on the same business date.
+    pub date: bool,
+}
+
+impl Tolerance {
+    /// Build from spec values. `abs` is the number's text as written in the
+    /// spec (`"0.01"`, `"1"`, also `"1e-2"` and TOML `_` digit separators)
+    /// and is parsed exactly. `abs` must be >= 0, `rel` finite and >= 0,
+    /// `seconds` >= 0.
+    pub fn from_spec(
+        abs: Option<&str>,
+        rel: Option<f64>,
+        seconds: Option<i64>,
+        date: bool,
+    ) -> Result<Tolerance, String> {
+        let abs = abs.map(parse_tolerance_decimal).transpose()?;
+        if let Some(rel) = rel {
+            if !rel.is_finite() || rel < 0.0 {
+                return Err(format!("relative tolerance must be finite and >= 0, got {rel}"));
+            }
+        }
+        if let Some(seconds) = seconds {
+            if seconds < 0 {
+                return Err(format!("seconds tolerance must be >= 0, got {seconds}"));
+            }
+        }
+        Ok(Tolerance {
+            abs,
+            rel,
+            seconds,
+            date,
+        })
+    }
+
+    /// True when no tolerance can make unequal values equal (zero-valued
+    /// tolerances count as exact).
+    pub fn is_exact(&self) -> bool {
+        self.abs.is_none_or(|(units, _)| units == 0)
+            && self.rel.is_none_or(|rel| rel == 0.0)
+            && self.seconds.is_none_or(|s| s == 0)
+            && !self.date
+    }
+}
+
+/// Exact `(units, scale)` of a non-negative decimal, optionally with an
+/// exponent, normalized so trailing fraction zeros are dropped.
+fn parse_tolerance_decimal(text: &str) -> Result<(i128, u32), String> {
+    let bad = || format!("absolute tolerance `{text}` is not a non-negative decimal number");
+    let cleaned: String = text.trim().chars().filter(|&c| c != '_').collect();
+    let body = cleaned.strip_prefix('+').unwrap_or(&cleaned);
+    let (mantissa, exponent) = match body.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().map_err(|_| bad())?),
+        None => (body, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    // Trailing fraction zeros carry no value; dropping them keeps "1.000…"
+    // from overflowing or exceeding the scale limit.
+    let frac = frac.trim_end_matches('0');
+    let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let has_digits = mantissa.bytes().any(|b| b.is_ascii_digit());
+    if !digits_ok(int) || !digits_ok(frac) || !has_digits {
+        return Err(bad());
+    }
+    let units = accumulate_digits(int.bytes().chain(frac.bytes())).ok_or_else(bad)?;
+    let scale = i64::try_from(frac.len()).map_err(|_| bad())? - i64::from(exponent);
+    let (units, scale) = apply_scale(units, scale).ok_or_else(bad)?;
+    Ok(normalize_scale(units, scale))
+}
+
+/// Express `units * 10^-scale` with a non-negative scale of at most 38.
+fn apply_scale(units: i128, scale: i64) -> Option<(i128, u32)> {
+    if scale >= 0 {
+        let scale = u32::try_from(scale).ok().filter(|s| *s <= MAX_PRECISION)?;
+        return Some((units, scale));
+    }
+    let factor = 10i128.checked_pow(u32::try_from(-scale).ok()?)?;
+    Some((units.checked_mul(factor)?, 0))
+}
+
+fn normalize_scale(mut units: i128, mut scale: u32) -> (i128, u32) {
+    while scale > 0 && units % 10 == 0 {
+        units /= 10;
+        scale -= 1;
+    }
+    (units, scale)
+}
+
+/// Equality used by drift comparison.
+///
+/// Different variants are never equal. Str/Bool/Date compare exactly (date
+/// tolerance is trivially satisfied by equal dates). Int/Dec: exact, within
+/// `abs` (exact i128 arithmetic, scales aligned), or within `rel` of the
+/// larger magnitude (f64, only for `rel`). Ts: exact, within `seconds`, or —
+/// with `date` — on the same calendar date in `business_tz`. Any arithmetic
+/// overflow counts as not equal.
+pub fn values_equal(a: &Value, b: &Value, tol: &Tolerance, business_tz: Tz) -> bool {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Date(x), Value::Date(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) => numbers_equal((i128::from(*x), 0), (i128::from(*y), 0), tol),
+        (Value::Dec { units: x, scale: sx }, Value::Dec { units: y, scale: sy }) => {
+            numbers_equal((*x, *sx), (*y, *sy), tol)
+        }
+        (Value::Ts(x), Value::Ts(y)) => timestamps_equal(*x, *y, tol, business_tz),
+        _ => false,
+    }
+}
+
+fn numbers_equal(a: (i128, u32), b: (i128, u32), tol: &Tolerance) -> bool {
+    let Some((a, b, scale)) = align_scales(a, b) else {
+        return false;
+    };
+    if a == b {
+        return true;
+    }
+    let Some(diff) = a.checked_sub(b).map(i128::unsigned_abs) else {
+        return false;
+    };
+    within_abs(diff, scale, tol.abs) || within_rel(diff, a, b, tol.rel)
+}
+
+/// Both numbers as units of the larger scale.
+fn align_scales((a, sa): (i128, u32), (b, sb): (i128, u32)) -> Option<(i128, i128, u32)> {
+    let scale = sa.max(sb);
+    let a = a.checked_mul(10i128.checked_pow(scale - sa)?)?;
+    let b = b.checked_mul(10i128.checked_pow(scale - sb)?)?;
+    Some((a, b, scale))
+}
+
+/// `diff / 10^scale <= units / 10^tol_scale`, cross-multiplied to stay exact.
+fn within_abs(diff: u128, scale: u32, abs: Option<(i128, u32)>) -> bool {
+    let Some((units, tol_scale)) = abs else {
+        return false;
+    };
+    let Ok(units) = u128::try_from(units) else {
+        return false;
+    };
+    let lhs = 10u128.checked_pow(tol_scale).and_then(|p| diff.checked_mul(p));
+    let rhs = 10u128.checked_pow(scale).and_then(|p| units.checked_mul(p));
+    matches!((lhs, rhs), (Some(l), Some(r)) if l <= r)
+}
+
+fn within_rel(diff: u128, a: i128, b: i128, rel: Option<f64>) -> bool {
+    let Some(rel) = rel.filter(|r| r.is_finite() && *r >= 0.0) else {
+        return false;
+    };
+    // Scale-free ratio, so comparing units directly is fine.
+    let larger = a.unsigned_abs().max(b.unsigned_abs()) as f64;
+    diff as f64 <= rel * larger
+}
+
+fn timestamps_equal(a: i64, b: i64, tol: &Tolerance, business_tz: Tz) -> bool {
+    if a == b {
+        return true;
+    }
+    let diff = (i128::from(a) - i128::from(b)).unsigned_abs();
+    let within_seconds = tol.seconds.is_some_and(|s| {
+        u128::try_from(s)
+            .ok()
+            .and_then(|s| s.checked_mul(MICROS_PER_SEC as u128))
+            .is_some_and(|limit| diff <= limit)
+    });
+    within_seconds || (tol.date && business_date(a, business_tz) == business_date(b, business_tz))
+}
+
+/// Business date (days since 1970-01-01) of an instant in a time zone.
+///
+/// Computed from the zone's UTC offset with i128 arithmetic so no input can
+/// overflow; instants beyond chrono's range use the UTC date.
+pub fn business_date(ts_micros: i64, tz: Tz) -> i32 {
+    let offset_secs = DateTime::from_timestamp_micros(ts_micros)
+        .map(|utc| tz.offset_from_utc_datetime(&utc.naive_utc()).fix().local_minus_utc())
+        .unwrap_or(0);
+    let local_micros = i128::from(ts_micros) + i128::from(offset_secs) * i128::from(MICROS_PER_SEC);
+    let days = local_micros.div_euclid(MICROS_PER_DAY);
+    // |i64 micros| / 86.4e9 < 2^27, so this always fits; saturate anyway.
+    i32::try_from(days).unwrap_or(if days < 0 { i32::MIN } else { i32::MAX })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::{America::New_York, Asia::Shanghai, UTC};
+
+    fn ty(spec: &str) -> FieldType {
+        FieldType::from_spec(spec, &TypeOptions::default(), UTC).unwrap()
+    }
+
+    fn ty_tz(spec: &str, tz: &str) -> FieldType {
+        let opts = TypeOptions {
+            timezone: Some(tz.into()),
+            ..TypeOptions::default()
+        };
+        FieldType::from_spec(spec, &opts, UTC).unwrap()
+    }
+
+    fn dec(text: &str, spec: &str) -> Result<Value, String> {
+        ty(spec).convert(text)
+    }
+
+    fn ts(text: &str) -> i64 {
+        match ty("timestamp").convert(text).unwrap() {
+            Value::Ts(t) => t,
+            other => panic!("not a timestamp: {other:?}"),
+        }
+    }
+
+    fn tol(abs: Option<&str>, rel: Option<f64>, seconds: Option<i64>, date: bool) -> Tolerance {
+        Tolerance::from_spec(abs, rel, seconds, date).unwrap()
+    }
+
+    // --- Value::display -----------------------------------------------------
+
+    #[test]
+    fn display_values() {
+        assert_eq!(Value::Str(" a ".into()).display(), " a ");
+        assert_eq!(Value::Int(-42).display(), "-42");
+        assert_eq!(Value::Int(i64::MIN).display(), "-9223372036854775808");
+        assert_eq!(Value::Dec { units: 1230, scale: 2 }.display(), "12.30");
+        assert_eq!(Value::Dec { units: -5, scale: 2 }.display(), "-0.05");
+        assert_eq!(Value::Dec { units: 7, scale: 0 }.display(), "7");
+        assert_eq!(Value::Dec { units: 0, scale: 3 }.display(), "0.000");
+        assert_eq!(
+            Value::Dec {
+                units: i128::MIN,
+                scale: 2
+            }
+            .display(),
+            "-1701411834604692317316873037158841057.28"
+        );
+        assert_eq!(Value::Bool(true).display(), "true");
+        assert_eq!(Value::Bool(false).display(), "false");
+        assert_eq!(Value::Date(0).display(), "1970-01-01");
+        assert_eq!(Value::Date(-719_162).display(), "0001-01-01");
+        assert!(Value::Date(i32::MAX).display().contains("out of range"));
+        assert_eq!(Value::Ts(0).display(), "1970-01-01T00:00:00Z");
+        assert_eq!(Value::Ts(-1).display(), "1969-12-31T23:59:59.999999Z");
+        assert!(Value::Ts(i64::MAX).display().contains("out of range"));
+    }
+
+    #[test]
+    fn display_round_trips_through_convert() {
+        let t = ts("2026-11-24T08:00:00.123456Z");
+        assert_eq!(Value::Ts(t).display(), "2026-11-24T08:00:00.123456Z");
+        assert_eq!(ty("timestamp").convert(&Value::Ts(t).display()), Ok(Value::Ts(t)));
+        assert_eq!(Value::Ts(ts("2026-11-24T08:00:00Z")).display(), "2026-11-24T08:00:00Z");
+        let d = ty("date").convert("2024-02-29").unwrap();
+        assert_eq!(d.display(), "2024-02-29");
+        let x = dec("-12.3", "decimal(10,4)").unwrap();
+        assert_eq!(x.display(), "-12.3000");
+        assert_eq!(dec(&x.display(), "decimal(10,4)"), Ok(x));
+    }
+
+    // --- FieldType::from_spec / name -----------------------------------------
+
+    #[test]
+    fn type_names_round_trip() {
+        for spec in [
+            "string",
+            "int",
+            "decimal(18,2)",
+            "decimal(38,38)",
+            "decimal(1,0)",
+            "bool",
+            "date",
+            "timestamp",
+        ] {
+            assert_eq!(ty(spec).name(), spec);
+            assert_eq!(ty(&ty(spec).name()), ty(spec));
+        }
+        assert_eq!(ty(" Decimal( 10 , 3 ) ").name(), "decimal(10,3)");
+        assert_eq!(ty("INT"), FieldType::Int);
+    }
+
+    #[test]
+    fn type_spec_errors() {
+        let no = TypeOptions::default();
+        for bad in [
+            "",
+            "integer",
+            "float",
+            "decimal",
+            "decimal()",
+            "decimal(0,0)",
+            "decimal(39,2)",
+            "decimal(5,6)",
+            "decimal(5)",
+            "decimal(5,-1)",
+            "decimal(a,b)",
+            "decimal(5,2,1)",
+            "decimal(5,2",
+        ] {
+            let err = FieldType::from_spec(bad, &no, UTC).unwrap_err();
+            assert!(err.contains("decimal"), "{bad}: {err}");
+        }
+        let err = FieldType::from_spec("float", &no, UTC).unwrap_err();
+        for name in ["string", "int", "decimal(p,s)", "bool", "date", "timestamp"] {
+            assert!(err.contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn type_defaults() {
+        assert_eq!(
+            ty("bool"),
+            FieldType::Bool {
+                true_values: ["true", "1", "yes", "y", "t"].map(String::from).to_vec(),
+                false_values: ["false", "0", "no", "n", "f"].map(String::from).to_vec(),
+            }
+        );
+        assert_eq!(
+            ty("date"),
+            FieldType::Date {
+                formats: ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"].map(String::from).to_vec()
+            }
+        );
+        let FieldType::Timestamp { formats, timezone } =
+            FieldType::from_spec("timestamp", &TypeOptions::default(), Shanghai).unwrap()
+        else {
+            panic!("not a timestamp type");
+        };
+        assert_eq!(timezone, Shanghai);
+        assert_eq!(formats[0], "rfc3339");
+        assert_eq!(formats.len(), 5);
+    }
+
+    #[test]
+    fn type_options_validation() {
+        let opts = |f: fn(&mut TypeOptions)| {
+            let mut o = TypeOptions::default();
+            f(&mut o);
+            o
+        };
+        let tz_opts = opts(|o| o.timezone = Some("Mars/Olympus".into()));
+        assert!(FieldType::from_spec("timestamp", &tz_opts, UTC)
+            .unwrap_err()
+            .contains("Mars/Olympus"));
+        let tz_opts = opts(|o| o.timezone = Some("America/New_York".into()));
+        assert!(matches!(
+            FieldType::from_spec("timestamp", &tz_opts, UTC),
+            Ok(FieldType::Timestamp { timezone, .. }) if timezone == New_York
+        ));
+        // Options that do not apply to the type are errors, not ignored.
+        assert!(FieldType::from_spec("date", &tz_opts, UTC)
+            .unwrap_err()
+            .contains("timezone"));
+        let fmt = opts(|o| o.formats = Some(vec!["%d.%m.%Y".into()]));
+        assert!(FieldType::from_spec("int", &fmt, UTC).unwrap_err().contains("formats"));
+        assert!(FieldType::from_spec("date", &fmt, UTC).is_ok());
+        let empty = opts(|o| o.formats = Some(vec![]));
+        assert!(FieldType::from_spec("date", &empty, UTC).is_err());
+        let bad_fmt = opts(|o| o.formats = Some(vec!["%Q-%m".into()]));
+        assert!(FieldType::from_spec("date", &bad_fmt, UTC).unwrap_err().contains("%Q"));
+        let timey = opts(|o| o.formats = Some(vec!["%Y%m%d%H".into()]));
+        assert!(FieldType::from_spec("date", &timey, UTC).unwrap_err().contains("time"));
+        // Hand-built (unvalidated) types must not panic either.
+        let raw = FieldType::Date {
+            formats: vec!["%Y%m%d%H".into()],
+        };
+        assert!(raw.convert("2024010112").is_err());
+        let rfc = opts(|o| o.formats = Some(vec!["rfc3339".into()]));
+        assert!(FieldType::from_spec("date", &rfc, UTC).is_err());
+        assert!(FieldType::from_spec("timestamp", &rfc, UTC).is_ok());
+        let tv = opts(|o| o.true_values = Some(vec!["ja".into()]));
+        assert!(FieldType::from_spec("string", &tv, UTC)
+            .unwrap_err()
+            .contains("true_values"));
+        let overlap = opts(|o| {
+            o.true_values = Some(vec!["Y".into()]);
+            o.false_values = Some(vec!["y".into()]);
+        });
+        assert!(FieldType::from_spec("bool", &overlap, UTC)
+            .unwrap_err()
+            .contains("both"));
+        let empty_spelling = opts(|o| o.false_values = Some(vec!["".into()]));
+        assert!(FieldType::from_spec("bool", &empty_spelling, UTC).is_err());
+        let no_spelling = opts(|o| o.true_values = Some(vec![]));
+        assert!(FieldType::from_spec("bool", &no_spelling, UTC).is_err());
+    }
+
+    // --- convert: string, empty, whitespace -----------------------------------
+
+    #[test]
+    fn string_is_verbatim() {
+        let s = ty("string");
+        assert_eq!(s.convert(""), Ok(Value::Str(String::new())));
+        assert_eq!(s.convert("\u{3000}x "), Ok(Value::Str("\u{3000}x ".into())));
+    }
+
+    #[test]
+    fn empty_and_blank_rejected_for_typed() {
+        for spec in ["int", "decimal(10,2)", "bool", "date", "timestamp"] {
+            for blank in ["", " ", "\u{3000}", "\u{00A0}\t"] {
+                let err = ty(spec).convert(blank).unwrap_err();
+                assert!(err.contains("empty_is_null"), "{spec} {blank:?}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn surrounding_whitespace_ignored_for_typed() {
+        assert_eq!(ty("int").convert(" 1\u{3000}"), Ok(Value::Int(1)));
+        assert_eq!(ty("bool").convert("\u{00A0}y "), Ok(Value::Bool(true)));
+        assert_eq!(ty("date").convert(" 1970-01-01\t"), Ok(Value::Date(0)));
+        assert_eq!(ty("timestamp").convert(" 1970-01-01T00:00:00Z "), Ok(Value::Ts(0)));
+        assert_eq!(ty("string").convert(" x "), Ok(Value::Str(" x ".into())));
+    }
+
+    // --- convert: int ---------------------------------------------------------
+
+    #[test]
+    fn int_conversion() {
+        let int = ty("int");
+        assert_eq!(int.convert("007"), Ok(Value::Int(7)));
+        assert_eq!(int.convert("+42"), Ok(Value::Int(42)));
+        assert_eq!(int.convert("-0"), Ok(Value::Int(0)));
+        assert_eq!(int.convert("9223372036854775807"), Ok(Value::Int(i64::MAX)));
+        assert_eq!(int.convert("-9223372036854775808"), Ok(Value::Int(i64::MIN)));
+        assert!(int.convert("9223372036854775808").unwrap_err().contains("out of range"));
+        assert!(int
+            .convert("-9223372036854775809")
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(int.convert("1E+10").unwrap_err().contains("scientific"));
+        assert!(int.convert("1e5").unwrap_err().contains("scientific"));
+        assert!(int.convert("1,000").unwrap_err().contains("thousands"));
+        assert!(int.convert("12.0").unwrap_err().contains("decimal point"));
+        for bad in ["abc", "+", "-", "--1", "+-1", "0x10", "１２", "1.2.3", "NaN", "inf"] {
+            assert!(int.convert(bad).is_err(), "{bad}");
+        }
+    }
+
+    // --- convert: decimal -----------------------------------------------------
+
+    #[test]
+    fn decimal_conversion() {
+        let d = |t: &str| dec(t, "decimal(18,2)");
+        assert_eq!(d("12.3"), Ok(Value::Dec { units: 1230, scale: 2 }));
+        assert_eq!(d("12"), Ok(Value::Dec { units: 1200, scale: 2 }));
+        assert_eq!(d("+0012.34"), Ok(Value::Dec { units: 1234, scale: 2 }));
+        assert_eq!(d("-0.05"), Ok(Value::Dec { units: -5, scale: 2 }));
+        assert_eq!(d(".5"), Ok(Value::Dec { units: 50, scale: 2 }));
+        assert_eq!(d("5."), Ok(Value::Dec { units: 500, scale: 2 }));
+        assert_eq!(d("-0.00"), d("0"));
+        assert_eq!(d("-0.00"), Ok(Value::Dec { units: 0, scale: 2 }));
+        // Trailing zeros beyond the scale lose nothing.
+        assert_eq!(d("12.3000"), Ok(Value::Dec { units: 1230, scale: 2 }));
+        assert_eq!(dec("12.0", "decimal(5,0)"), Ok(Value::Dec { units: 12, scale: 0 }));
+        assert!(d("12.345").unwrap_err().contains("lose precision"));
+        assert!(d("1E+10").unwrap_err().contains("scientific"));
+        assert!(d("1.5e3").unwrap_err().contains("scientific"));
+        assert!(d("1,234.50").unwrap_err().contains("thousands"));
+        for bad in ["abc", ".", "-", "+.", "1..2", "1.2.3", "1 000", "NaN"] {
+            assert!(d(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn decimal_precision_limits() {
+        let d = |t: &str| dec(t, "decimal(5,2)");
+        assert_eq!(
+            d("999.99"),
+            Ok(Value::Dec {
+                units: 99_999,
+                scale: 2
+            })
+        );
+        assert_eq!(
+            d("-999.99"),
+            Ok(Value::Dec {
+                units: -99_999,
+                scale: 2
+            })
+        );
+        assert_eq!(
+            d("000999.99"),
+            Ok(Value::Dec {
+                units: 99_999,
+                scale: 2
+            })
+        );
+        assert!(d("1000").unwrap_err().contains("overflow"));
+        assert!(d("1000.00").unwrap_err().contains("overflow"));
+        let max38 = "9".repeat(38);
+        assert_eq!(
+            dec(&max38, "decimal(38,0)"),
+            Ok(Value::Dec {
+                units: max38.parse().unwrap(),
+                scale: 0
+            })
+        );
+        assert!(dec(&format!("1{max38}"), "decimal(38,0)").is_err());
+        assert_eq!(
+            dec("0.5", "decimal(38,38)").unwrap().display(),
+            format!("0.5{}", "0".repeat(37))
+        );
+        assert!(dec("1", "decimal(38,38)").unwrap_err().contains("overflow"));
+        // A hand-built type with scale > precision must not panic.
+        let odd = FieldType::Decimal { precision: 2, scale: 5 };
+        assert!(odd.convert("1").is_err());
+    }
+
+    // --- convert: bool --------------------------------------------------------
+
+    #[test]
+    fn bool_conversion() {
+        let b = ty("bool");
+        for t in ["true", "TRUE", "1", "Yes", "y", "T"] {
+            assert_eq!(b.convert(t), Ok(Value::Bool(true)), "{t}");
+        }
+        for f in ["false", "False", "0", "NO", "n", "f"] {
+            assert_eq!(b.convert(f), Ok(Value::Bool(false)), "{f}");
+        }
+        for bad in ["2", "on", "是", "truee"] {
+            assert!(b.convert(bad).is_err(), "{bad}");
+        }
+        let opts = TypeOptions {
+            true_values: Some(vec!["是".into(), "Ja".into()]),
+            false_values: Some(vec!["否".into()]),
+            ..TypeOptions::default()
+        };
+        let custom = FieldType::from_spec("bool", &opts, UTC).unwrap();
+        assert_eq!(custom.convert("是"), Ok(Value::Bool(true)));
+        assert_eq!(custom.convert("JA"), Ok(Value::Bool(true)));
+        assert_eq!(custom.convert("否"), Ok(Value::Bool(false)));
+        assert!(custom.convert("true").is_err());
+    }
+
+    // --- convert: date --------------------------------------------------------
+
+    #[test]
+    fn date_conversion() {
+        let d = ty("date");
+        assert_eq!(d.convert("1970-01-01"), Ok(Value::Date(0)));
+        assert_eq!(d.convert("1970/01/02"), Ok(Value::Date(1)));
+        assert_eq!(d.convert("19691231"), Ok(Value::Date(-1)));
+        assert_eq!(d.convert("0001-01-01"), Ok(Value::Date(-719_162)));
+        assert_eq!(d.convert("1900-02-28").unwrap().display(), "1900-02-28");
+        assert!(d.convert("1900-02-29").is_err());
+        assert_eq!(d.convert("2024-02-29").unwrap().display(), "2024-02-29");
+        let err = d.convert("2023-02-29").unwrap_err();
+        assert!(err.contains("no such calendar date"), "{err}");
+        assert!(d.convert("20230229").is_err());
+        assert!(d.convert("2023-13-01").is_err());
+        assert!(d.convert("2024-01-01T00:00:00").is_err());
+        assert!(d.convert("abc").unwrap_err().contains("does not match"));
+    }
+
+    #[test]
+    fn compact_date_must_be_zero_padded() {
+        let d = ty("date");
+        assert_eq!(d.convert("20241101").unwrap().display(), "2024-11-01");
+        // 2024111 could be 2024-11-1 or 2024-1-11.
+        assert!(d.convert("2024111").unwrap_err().contains("zero-padded"));
+        // With separators, unpadded fields are unambiguous and accepted.
+        assert_eq!(d.convert("2024/2/9").unwrap().display(), "2024-02-09");
+    }
+
+    #[test]
+    fn date_custom_formats() {
+        let opts = TypeOptions {
+            formats: Some(vec!["%d.%m.%Y".into(), "%b %d %Y".into()]),
+            ..TypeOptions::default()
+        };
+        let d = FieldType::from_spec("date", &opts, UTC).unwrap();
+        assert_eq!(d.convert("24.11.2026").unwrap().display(), "2026-11-24");
+        assert_eq!(d.convert("Nov 24 2026").unwrap().display(), "2026-11-24");
+        // ISO dates, as typed sources render them, are always accepted.
+        assert_eq!(d.convert("2026-11-24").unwrap().display(), "2026-11-24");
+        assert!(d.convert("2026/11/24").is_err());
+        assert!(d.convert("11.24.2026").unwrap_err().contains("no such calendar date"));
+        assert!(d.convert("24-11-2026").unwrap_err().contains("%d.%m.%Y"));
+    }
+
+    // --- convert: timestamp ---------------------------------------------------
+
+    const T0: i64 = 1_795_507_200_000_000; // 2026-11-24T08:00:00Z
+
+    #[test]
+    fn timestamp_instants() {
+        assert_eq!(ts("2026-11-24T08:00:00Z"), T0);
+        assert_eq!(ts("2026-11-24T16:00:00+08:00"), T0);
+        assert_eq!(ts("2026-11-24 08:00:00Z"), T0);
+        assert_eq!(ts("2026-11-24T08:00:00.5Z"), T0 + 500_000);
+        assert_eq!(ts("2026-11-24 08:00:00 UTC"), T0);
+        assert_eq!(ts("2026-11-24 08:00:00.123456 UTC"), T0 + 123_456);
+        // Offsets and UTC markers are honoured whatever the field's zone.
+        let sh = ty_tz("timestamp", "Asia/Shanghai");
+        assert_eq!(sh.convert("2026-11-24T08:00:00Z"), Ok(Value::Ts(T0)));
+        assert_eq!(sh.convert("2026-11-24 08:00:00 UTC"), Ok(Value::Ts(T0)));
+    }
+
+    #[test]
+    fn timestamp_naive_formats() {
+        assert_eq!(ts("2026-11-24 08:00:00"), T0);
+        assert_eq!(ts("2026-11-24T08:00:00"), T0);
+        assert_eq!(ts("2026/11/24 08:00:00"), T0);
+        assert_eq!(ts("2026-11-24 08:00"), T0);
+        assert_eq!(ts("2026-11-24 08:00:00.000001"), T0 + 1);
+        assert_eq!(ts("0001-01-01 00:00:00"), -62_135_596_800_000_000);
+        assert_eq!(ts("2024-02-29 12:00:00"), 1_709_208_000_000_000);
+        let t = ty("timestamp");
+        assert!(t
+            .convert("2023-02-29 12:00:00")
+            .unwrap_err()
+            .contains("no such calendar date"));
+        assert!(t.convert("2026-11-24").is_err());
+        assert!(t.convert("2026-11-24 25:00:00").is_err());
+        assert!(t.convert("yesterday").unwrap_err().contains("does not match"));
+    }
+
+    #[test]
+    fn timestamp_precision_is_exact() {
+        let t = ty("timestamp");
+        assert_eq!(t.convert("2026-11-24T08:00:00.123456000Z"), Ok(Value::Ts(T0 + 123_456)));
+        assert!(t
+            .convert("2026-11-24T08:00:00.123456789Z")
+            .unwrap_err()
+            .contains("precision"));
+        assert!(t.convert("2026-11-24 08:00:00.0000001").is_err());
+    }
+
+    #[test]
+    fn timestamp_zone_shift_without_dst() {
+        // Asia/Shanghai is UTC+8 all year: naive local minus 8 hours.
+        let sh = ty_tz("timestamp", "Asia/Shanghai");
+        assert_eq!(sh.convert("2026-11-24 16:00:00"), Ok(Value::Ts(T0)));
+        assert_eq!(
+            sh.convert("2026-07-01 08:00:00").unwrap().display(),
+            "2026-07-01T00:00:00Z"
+        );
+        // default_tz is used when the options name no zone.
+        let dflt = FieldType::from_spec("timestamp", &TypeOptions::default(), Shanghai).unwrap();
+        assert_eq!(dflt.convert("2026-11-24 16:00:00"), Ok(Value::Ts(T0)));
+    }
+
+    #[test]
+    fn timestamp_dst_gap_and_fold() {
+        let ny = ty_tz("timestamp", "America/New_York");
+        let err = ny.convert("2026-03-08 02:30:00").unwrap_err();
+        assert!(err.contains("does not exist"), "{err}");
+        assert_eq!(
+            ny.convert("2026-03-08 03:30:00").unwrap().display(),
+            "2026-03-08T07:30:00Z"
+        );
+        // 01:30 happens twice on 2026-11-01: the earlier (EDT, UTC-4) wins.
+        assert_eq!(
+            ny.convert("2026-11-01 01:30:00").unwrap().display(),
+            "2026-11-01T05:30:00Z"
+        );
+    }
+
+    #[test]
+    fn timestamp_custom_formats() {
+        let opts = TypeOptions {
+            formats: Some(vec!["%d/%m/%Y %H:%M".into(), "%Y%m%d%H%M%S %z".into(), "%s".into()]),
+            timezone: Some("Asia/Shanghai".into()),
+            ..TypeOptions::default()
+        };
+        let t = FieldType::from_spec("timestamp", &opts, UTC).unwrap();
+        assert_eq!(t.convert("24/11/2026 16:00"), Ok(Value::Ts(T0)));
+        assert_eq!(t.convert("20261124080000 +0000"), Ok(Value::Ts(T0)));
+        // Epoch seconds are an instant, not Shanghai local time.
+        assert_eq!(t.convert("1795507200"), Ok(Value::Ts(T0)));
+        // ISO shapes, as typed sources render them, are always accepted.
+        assert_eq!(t.convert("2026-11-24 16:00:00.000000"), Ok(Value::Ts(T0)));
+        assert_eq!(t.convert("2026-11-24T16:00:00.000000"), Ok(Value::Ts(T0)));
+        assert_eq!(t.convert("2026-11-24T08:00:00.000000Z"), Ok(Value::Ts(T0)));
+        assert_eq!(t.convert("2026-11-24 08:00:00 UTC"), Ok(Value::Ts(T0)));
+        assert!(t.convert("24/11/2026").is_err());
+        assert!(t.convert("2026-11-24").is_err());
+    }
+
+    #[test]
+    fn format_kinds() {
+        assert!(format_kind("rfc3339") == FormatKind::Rfc3339);
+        assert!(format_kind("%Y-%m-%d %H:%M:%S%:z") == FormatKind::Offset);
+        assert!(format_kind("%Y %#z") == FormatKind::Offset);
+        assert!(format_kind("%+") == FormatKind::Offset);
+        assert!(format_kind("%s") == FormatKind::Epoch);
+        assert!(format_kind("%Y-%m-%d %H:%M:%S%.f") == FormatKind::Naive);
+        assert!(format_kind("100%%z %Y") == FormatKind::Naive);
+    }
+
+    // --- Tolerance ------------------------------------------------------------
+
+    #[test]
+    fn tolerance_from_spec() {
+        assert_eq!(tol(Some("0.01"), None, None, false).abs, Some((1, 2)));
+        assert_eq!(tol(Some("1"), None, None, false).abs, Some((1, 0)));
+        assert_eq!(tol(Some("0.0100"), None, None, false).abs, Some((1, 2)));
+        assert_eq!(tol(Some("1e-2"), None, None, false).abs, Some((1, 2)));
+        assert_eq!(tol(Some("2.5E1"), None, None, false).abs, Some((25, 0)));
+        assert_eq!(tol(Some("1_000"), None, None, false).abs, Some((1000, 0)));
+        assert_eq!(tol(Some("+0.5"), None, None, false).abs, Some((5, 1)));
+        assert_eq!(tol(Some("0.0"), None, None, false).abs, Some((0, 0)));
+        assert_eq!(tol(Some("10e-1"), None, None, false).abs, Some((1, 0)));
+        let long = format!("1.{}", "0".repeat(60));
+        assert_eq!(tol(Some(&long), None, None, false).abs, Some((1, 0)));
+        for bad in ["-0.01", "abc", "", ".", "1e", "inf", "nan", "1e400", "0.1.2"] {
+            assert!(Tolerance::from_spec(Some(bad), None, None, false).is_err(), "{bad}");
+        }
+        assert!(Tolerance::from_spec(None, Some(-0.1), None, false).is_err());
+        assert!(Tolerance::from_spec(None, Some(f64::NAN), None, false).is_err());
+        assert!(Tolerance::from_spec(None, Some(f64::INFINITY), None, false).is_err());
+        assert!(Tolerance::from_spec(None, None, Some(-1), false).is_err());
+    }
+
+    #[test]
+    fn tolerance_is_exact() {
+        assert!(Tolerance::default().is_exact());
+        assert!(tol(Some("0"), Some(0.0), Some(0), false).is_exact());
+        assert!(!tol(Some("0.01"), None, None, false).is_exact());
+        assert!(!tol(None, Some(0.01), None, false).is_exact());
+        assert!(!tol(None, None, Some(1), false).is_exact());
+        assert!(!tol(None, None, None, true).is_exact());
+    }
+
+    // --- values_equal ---------------------------------------------------------
+
+    fn eq(a: &Value, b: &Value, t: &Tolerance) -> bool {
+        values_equal(a, b, t, UTC)
+    }
+
+    fn d2(text: &str) -> Value {
+        dec(text, "decimal(18,3)").unwrap()
+    }
+
+    #[test]
+    fn exact_equality() {
+        let exact = Tolerance::default();
+        assert!(eq(&Value::Str("a".into()), &Value::Str("a".into()), &exact));
+        assert!(!eq(&Value::Str("a".into()), &Value::Str("A".into()), &exact));
+        assert!(eq(&Value::Bool(true), &Value::Bool(true), &exact));
+        assert!(!eq(&Value::Bool(true), &Value::Bool(false), &exact));
+        assert!(eq(&Value::Int(7), &Value::Int(7), &exact));
+        assert!(!eq(&Value::Int(7), &Value::Int(8), &exact));
+        assert!(eq(&Value::Date(3), &Value::Date(3), &exact));
+        assert!(!eq(&Value::Date(3), &Value::Date(4), &exact));
+        assert!(eq(&d2("-0.00"), &d2("0"), &exact));
+        // Scales are aligned before comparing.
+        assert!(eq(
+            &Value::Dec { units: 1230, scale: 2 },
+            &Value::Dec { units: 123, scale: 1 },
+            &exact
+        ));
+    }
+
+    #[test]
+    fn variant_mismatch_is_never_equal() {
+        let loose = tol(Some("1000"), Some(1.0), Some(1000), true);
+        assert!(!eq(&Value::Int(1), &Value::Dec { units: 1, scale: 0 }, &loose));
+        assert!(!eq(&Value::Str("1".into()), &Value::Int(1), &loose));
+        assert!(!eq(&Value::Date(0), &Value::Ts(0), &loose));
+        assert!(!eq(&Value::Bool(true), &Value::Int(1), &loose));
+    }
+
+    #[test]
+    fn abs_tolerance_is_exact_decimal() {
+        let t = tol(Some("0.01"), None, None, false);
+        assert!(eq(&d2("10.005"), &d2("10.00"), &t));
+        assert!(eq(&d2("10.01"), &d2("10.00"), &t));
+        assert!(!eq(&d2("10.02"), &d2("10.00"), &t));
+        assert!(!eq(&d2("10.011"), &d2("10.00"), &t));
+        assert!(eq(&d2("-10.00"), &d2("-10.01"), &t));
+        let one = tol(Some("1"), None, None, false);
+        assert!(eq(&Value::Int(5), &Value::Int(6), &one));
+        assert!(!eq(&Value::Int(5), &Value::Int(7), &one));
+        // 0.5 allows no integer difference.
+        let half = tol(Some("0.5"), None, None, false);
+        assert!(!eq(&Value::Int(5), &Value::Int(6), &half));
+    }
+
+    #[test]
+    fn rel_tolerance() {
+        let t = tol(None, Some(0.01), None, false);
+        assert!(eq(&Value::Int(100), &Value::Int(101), &t));
+        assert!(!eq(&Value::Int(100), &Value::Int(102), &t));
+        assert!(eq(&d2("100"), &d2("101"), &t));
+        assert!(eq(&d2("-100"), &d2("-101"), &t));
+        assert!(!eq(&Value::Int(0), &Value::Int(1), &t));
+    }
+
+    #[test]
+    fn no_overflow_panics() {
+        let t = tol(Some("0.01"), Some(0.5), None, false);
+        assert!(!eq(
+            &Value::Int(i64::MAX),
+            &Value::Int(i64::MIN),
+            &tol(Some("1"), None, None, false)
+        ));
+        assert!(eq(&Value::Int(i64::MAX), &Value::Int(i64::MAX - 1), &t));
+        let huge = Value::Dec {
+            units: i128::MAX,
+            scale: 0,
+        };
+        let tiny = Value::Dec {
+            units: i128::MIN,
+            scale: 0,
+        };
+        assert!(!eq(&huge, &tiny, &t));
+        // Aligning i128::MAX to scale 2 overflows: not equal, no panic.
+        assert!(!eq(&huge, &Value::Dec { units: 1, scale: 2 }, &t));
+        let wide = Tolerance {
+            abs: Some((i128::MAX, 38)),
+            ..Tolerance::default()
+        };
+        assert!(!eq(
+            &Value::Dec { units: 1, scale: 38 },
+            &Value::Dec { units: 3, scale: 38 },
+            &wide
+        ));
+        let negative = Tolerance {
+            abs: Some((-1, 0)),
+            seconds: Some(-5),
+            ..Tolerance::default()
+        };
+        assert!(!eq(&Value::Int(1), &Value::Int(2), &negative));
+        // i64::MAX seconds spans any two instants; computed in u128, no overflow.
+        assert!(eq(
+            &Value::Ts(i64::MIN),
+            &Value::Ts(i64::MAX),
+            &tol(None, None, Some(i64::MAX), false)
+        ));
+        assert!(!eq(
+            &Value::Ts(i64::MIN),
+            &Value::Ts(i64::MAX),
+            &tol(None, None, Some(1), false)
+        ));
+        assert!(!eq(&Value::Ts(0), &Value::Ts(10_000_000), &negative));
+    }
+
+    #[test]
+    fn seconds_tolerance() {
+        let t = tol(None, None, Some(1), false);
+        let base = ts("2026-11-24T08:00:00Z");
+        assert!(eq(&Value::Ts(base), &Value::Ts(base + 1_000_000), &t));
+        assert!(eq(&Value::Ts(base + 1_000_000), &Value::Ts(base), &t));
+        assert!(!eq(&Value::Ts(base), &Value::Ts(base + 2_000_000), &t));
+        assert!(!eq(&Value::Ts(base), &Value::Ts(base + 1_000_001), &t));
+        assert!(!eq(&Value::Ts(base), &Value::Ts(base + 1), &Tolerance::default()));
+    }
+
+    #[test]
+    fn date_tolerance_uses_business_zone() {
+        let t = tol(None, None, None, true);
+        let a = Value::Ts(ts("2026-11-24T15:59:59Z"));
+        let b = Value::Ts(ts("2026-11-24T16:00:01Z"));
+        assert!(values_equal(&a, &b, &t, UTC));
+        assert!(!values_equal(&a, &b, &t, Shanghai));
+        assert!(!values_equal(&a, &b, &Tolerance::default(), UTC));
+        let c = Value::Ts(ts("2026-11-23T16:00:00Z"));
+        assert!(values_equal(&a, &c, &t, Shanghai));
+        assert!(values_equal(&Value::Date(5), &Value::Date(5), &t, Shanghai));
+        assert!(!values_equal(&Value::Date(5), &Value::Date(6), &t, Shanghai));
+    }
+
+    #[test]
+    fn business_dates() {
+        let day = |s: &str| match ty("date").convert(s).unwrap() {
+            Value::Date(d) => d,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(business_date(ts("2026-11-24T15:59:59Z"), Shanghai), day("2026-11-24"));
+        assert_eq!(business_date(ts("2026-11-24T16:00:00Z"), Shanghai), day("2026-11-25"));
+        assert_eq!(business_date(ts("2026-11-24T03:00:00Z"), New_York), day("2026-11-23"));
+        assert_eq!(business_date(-1, UTC), -1);
+        assert_eq!(business_date(0, UTC), 0);
+        // Extremes must not panic.
+        assert!(business_date(i64::MIN, Shanghai) < 0);
+        assert!(business_date(i64::MAX, Shanghai) > 0);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let long_digits = "9".repeat(200);
+        let inputs = [
+            "",
+            "\u{0}",
+            "+",
+            "-",
+            ".",
+            "e",
+            "E5",
+            "-.e",
+            "1e",
+            "0x1F",
+            "💥",
+            "９９",
+            "NaN",
+            "-inf",
+            "2024-02-30T25:61:61Z",
+            "9999-12-31T23:59:59.999999999+14:00",
+            "-262144-01-01",
+            "+262143-12-31 23:59:59",
+            "99999999999999999999",
+            "1970-01-01 00:00:00 UTC UTC",
+            " UTC",
+            "%",
+            "%%",
+            long_digits.as_str(),
+        ];
+        let opts = TypeOptions {
+            formats: Some(vec!["%s".into(), "%Y%m%d%H%M%S".into(), "%+".into()]),
+            ..TypeOptions::default()
+        };
+        let mut types: Vec<FieldType> = [
+            "string",
+            "int",
+            "decimal(38,0)",
+            "decimal(38,38)",
+            "decimal(1,0)",
+            "bool",
+            "date",
+            "timestamp",
+        ]
+        .iter()
+        .map(|t| ty(t))
+        .collect();
+        types.push(FieldType::from_spec("timestamp", &opts, New_York).unwrap());
+        for field in &types {
+            for input in inputs {
+                if let Ok(v) = field.convert(input) {
+                    let _ = v.display();
+                    assert!(values_equal(&v, &v, &Tolerance::default(), Shanghai));
+                }
+            }
+        }
+    }
+}

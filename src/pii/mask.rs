@@ -1,0 +1,712 @@
+//! Mask styles, mask-shape audit and the display mask used in reports.
+//!
+//! All functions work on Unicode scalar values (`char`), never on bytes, so a
+//! hostile multi-byte value cannot be split mid-character, and none of them
+//! ever returns the clear value except [`MaskStyle::Clear`]'s `apply`.
+
+use crate::pii::validate::Validator;
+
+/// A masking policy for one field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MaskStyle {
+    /// Stored in clear.
+    Clear,
+    /// Everything but the last 4 characters replaced by `*`.
+    KeepLast4,
+    /// Mainland mobile: first 3 + `****` + last 4 of the national form.
+    Phone,
+    /// Payment card: first 6 + `*`… + last 4.
+    Card,
+    /// Resident ID: first 6 + `********` + last 4.
+    CnId,
+    /// Every character replaced by `*`.
+    Full,
+    /// Keyed HMAC token (see [`crate::pii::token::Tokenizer`]).
+    Token,
+    /// The field must not be stored at all.
+    Absent,
+}
+
+const ALL_STYLES: &[MaskStyle] = &[
+    MaskStyle::Clear,
+    MaskStyle::KeepLast4,
+    MaskStyle::Phone,
+    MaskStyle::Card,
+    MaskStyle::CnId,
+    MaskStyle::Full,
+    MaskStyle::Token,
+    MaskStyle::Absent,
+];
+
+/// Every accepted mask style name, in declaration order.
+pub const MASK_STYLE_NAMES: &[&str] = &[
+    "clear",
+    "keep_last4",
+    "phone",
+    "card",
+    "cn_id",
+    "full",
+    "token",
+    "absent",
+];
+
+impl MaskStyle {
+    /// Parse a style name (ASCII case-insensitive, surrounding whitespace
+    /// ignored). The error lists the valid names but never echoes the input.
+    pub fn parse(name: &str) -> Result<MaskStyle, String> {
+        let wanted = name.trim();
+        ALL_STYLES
+            .iter()
+            .copied()
+            .find(|s| s.name().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| {
+                format!(
+                    "unknown mask style name ({} chars); expected one of: {}",
+                    name.chars().count(),
+                    MASK_STYLE_NAMES.join(", ")
+                )
+            })
+    }
+
+    /// The canonical configuration name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MaskStyle::Clear => "clear",
+            MaskStyle::KeepLast4 => "keep_last4",
+            MaskStyle::Phone => "phone",
+            MaskStyle::Card => "card",
+            MaskStyle::CnId => "cn_id",
+            MaskStyle::Full => "full",
+            MaskStyle::Token => "token",
+            MaskStyle::Absent => "absent",
+        }
+    }
+
+    /// Apply the style to a clear value. Lengths are in `char`s.
+    ///
+    /// | style        | result                                                                                  | example                                   |
+    /// |--------------|-----------------------------------------------------------------------------------------|-------------------------------------------|
+    /// | `clear`      | unchanged                                                                               | `13912345678` → `13912345678`             |
+    /// | `keep_last4` | all but the last 4 chars → `*`; values of ≤ 4 chars fully masked                       | `abcdef` → `**cdef`, `abc` → `***`        |
+    /// | `phone`      | spaces/dashes removed, leading `+86`/`0086`/`86` stripped; if the result is 11 ASCII digits: first 3 + `****` + last 4; otherwise `keep_last4` of the original value | `+86 139-1234-5678` → `139****5678`        |
+    /// | `card`       | spaces/dashes removed; if 13–19 ASCII digits: first 6 + `*` × (n − 10) + last 4; otherwise `keep_last4` of the original value | `6222021234567894` → `622202******7894`; 19 digits → 9 stars |
+    /// | `cn_id`      | 18 chars (17 digits + digit/`X`/`x`): first 6 + `********` + last 4; 15 digits: first 6 + `*****` + last 4; otherwise `keep_last4` | `11010519491231002X` → `110105********002X` |
+    /// | `full`       | every char → `*` (same length)                                                          | `abc` → `***`                             |
+    /// | `token`      | `None`: a token needs a key, use [`crate::pii::token::Tokenizer::token`]               |                                           |
+    /// | `absent`     | `None`: the value must not be stored                                                    |                                           |
+    pub fn apply(&self, clear: &str) -> Option<String> {
+        match self {
+            MaskStyle::Clear => Some(clear.to_string()),
+            MaskStyle::KeepLast4 => Some(keep_last4(clear)),
+            MaskStyle::Phone => Some(match phone_national(clear) {
+                Some(n) => {
+                    let mut out = String::with_capacity(11);
+                    out.push_str(&n[..3]);
+                    out.push_str("****");
+                    out.push_str(&n[7..]);
+                    out
+                }
+                None => keep_last4(clear),
+            }),
+            MaskStyle::Card => Some(match card_digits(clear) {
+                Some(d) => {
+                    let n = d.len();
+                    let mut out = String::with_capacity(n);
+                    out.push_str(&d[..6]);
+                    out.extend(std::iter::repeat_n('*', n - 10));
+                    out.push_str(&d[n - 4..]);
+                    out
+                }
+                None => keep_last4(clear),
+            }),
+            MaskStyle::CnId => Some(if is_id_like(clear) {
+                let n = clear.len();
+                let mut out = String::with_capacity(n);
+                out.push_str(&clear[..6]);
+                out.extend(std::iter::repeat_n('*', n - 10));
+                out.push_str(&clear[n - 4..]);
+                out
+            } else {
+                keep_last4(clear)
+            }),
+            MaskStyle::Full => Some("*".repeat(clear.chars().count())),
+            MaskStyle::Token | MaskStyle::Absent => None,
+        }
+    }
+
+    /// Does `observed` have this style's shape?
+    ///
+    /// * `clear`: any value.
+    /// * `keep_last4`: ≤ 4 chars all `*`; otherwise `*` everywhere except the
+    ///   last 4 chars, which are not `*`.
+    /// * `phone`: `DDD****DDDD` (ASCII digits), or the `keep_last4` shape
+    ///   (what `apply` yields for non-mobile values; it reveals less).
+    /// * `card`: 13–19 chars, 6 ASCII digits + `*`… + 4 ASCII digits, or the
+    ///   `keep_last4` shape.
+    /// * `cn_id`: `DDDDDD********DDDC` (C = digit/`X`/`x`) or the 15-char
+    ///   `DDDDDD*****DDDD`, or the `keep_last4` shape.
+    /// * `full`: every char `*`.
+    /// * `token`: 64 lowercase hex chars, or `tok_` + 32 lowercase hex chars.
+    /// * `absent`: only the empty string (callers handle null themselves).
+    ///
+    /// The empty string has every shape except `token` (masking "" yields "").
+    pub fn has_shape(&self, observed: &str) -> bool {
+        match self {
+            MaskStyle::Clear => true,
+            MaskStyle::KeepLast4 => keep_last4_shape(observed),
+            MaskStyle::Phone => phone_shape(observed) || keep_last4_shape(observed),
+            MaskStyle::Card => card_shape(observed) || keep_last4_shape(observed),
+            MaskStyle::CnId => id_shape(observed) || keep_last4_shape(observed),
+            MaskStyle::Full => observed.chars().all(|c| c == '*'),
+            MaskStyle::Token => is_token_shape(observed),
+            MaskStyle::Absent => observed.is_empty(),
+        }
+    }
+
+    /// Upper bound of clear characters the style reveals for a value of `n`
+    /// chars (used to say "reveals more than policy").
+    ///
+    /// `clear`: n; `keep_last4`: 0 if n ≤ 4 else 4; `phone`: 7 if n ≥ 11
+    /// (separators/prefix may make the raw value longer than 11) else as
+    /// `keep_last4`; `card`: 10 if n ≥ 13 else as `keep_last4`; `cn_id`: 10 if
+    /// n is 15 or 18 else as `keep_last4`; `full`, `token`, `absent`: 0.
+    pub fn revealed_chars(&self, n: usize) -> usize {
+        let kl4 = if n <= 4 { 0 } else { 4 };
+        match self {
+            MaskStyle::Clear => n,
+            MaskStyle::KeepLast4 => kl4,
+            MaskStyle::Phone => {
+                if n >= 11 {
+                    7
+                } else {
+                    kl4
+                }
+            }
+            MaskStyle::Card => {
+                if n >= 13 {
+                    10
+                } else {
+                    kl4
+                }
+            }
+            MaskStyle::CnId => {
+                if n == 15 || n == 18 {
+                    10
+                } else {
+                    kl4
+                }
+            }
+            MaskStyle::Full | MaskStyle::Token | MaskStyle::Absent => 0,
+        }
+    }
+}
+
+/// Mask audit of one observed value against its policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaskVerdict {
+    /// Conforms to the policy.
+    Ok,
+    /// A clear, valid value where the policy needs a mask (or, for `absent`,
+    /// any non-empty value).
+    Unmasked,
+    /// Masked, but not in the policy's shape or revealing more than it.
+    WrongMask,
+}
+
+/// Audit one observed value against its policy. `validator` tells whether a
+/// value "looks clear" (e.g. `CnMobile` for phones).
+///
+/// * `clear` → always `Ok`.
+/// * `absent` → `Unmasked` for any non-empty value (null is the caller's job).
+/// * other styles → `Ok` if [`MaskStyle::has_shape`]; else `Unmasked` if the
+///   value contains no `*` and (no validator, or the validator accepts the
+///   value with spaces and dashes removed); else `WrongMask`.
+pub fn audit(observed: &str, policy: MaskStyle, validator: Option<Validator>) -> MaskVerdict {
+    match policy {
+        MaskStyle::Clear => MaskVerdict::Ok,
+        MaskStyle::Absent => {
+            if observed.is_empty() {
+                MaskVerdict::Ok
+            } else {
+                MaskVerdict::Unmasked
+            }
+        }
+        _ => {
+            if policy.has_shape(observed) {
+                MaskVerdict::Ok
+            } else if !observed.contains('*') && validator.is_none_or(|v| v.is_valid(&strip_separators(observed))) {
+                MaskVerdict::Unmasked
+            } else {
+                MaskVerdict::WrongMask
+            }
+        }
+    }
+}
+
+/// Do the visible (non-`*`) characters of `masked` contradict `clear`?
+/// `true` = contradiction (an `inconsistent_mask` finding).
+///
+/// Comparison is ASCII case-insensitive (`x` = `X`). `clear` is tried as-is,
+/// with spaces/dashes removed, and additionally with a leading
+/// `+86`/`0086`/`86` removed (the `phone` style works on the national form).
+/// For a candidate of the same length as `masked` the comparison is
+/// positional. Otherwise, if `masked` is `prefix` + one run of `*` + `suffix`,
+/// it is consistent when the candidate starts with `prefix` and ends with
+/// `suffix` (masks with a different star count). Returns `false` when `masked`
+/// shows nothing (no visible chars) or is token-shaped (checking a token needs
+/// the key), and `true` when no alignment is possible.
+pub fn contradicts(masked: &str, clear: &str) -> bool {
+    if is_token_shape(masked) || !masked.chars().any(|c| c != '*') {
+        return false;
+    }
+    let stripped = strip_separators(clear);
+    let national = strip_cn_prefix(&stripped);
+    let candidates: [&str; 3] = [clear, &stripped, national];
+    let m_len = masked.chars().count();
+    let mut any_same_len = false;
+    for cand in candidates {
+        if cand.chars().count() == m_len {
+            any_same_len = true;
+            let consistent = masked
+                .chars()
+                .zip(cand.chars())
+                .all(|(m, c)| m == '*' || m.eq_ignore_ascii_case(&c));
+            if consistent {
+                return false;
+            }
+        }
+    }
+    if any_same_len {
+        return true;
+    }
+    // Different lengths: accept `prefix *+ suffix` masks.
+    let Some(first_star) = masked.find('*') else {
+        return true;
+    };
+    let prefix = &masked[..first_star];
+    let rest = masked[first_star..].trim_start_matches('*');
+    if rest.contains('*') {
+        return true;
+    }
+    let suffix = rest;
+    !candidates.iter().any(|cand| {
+        cand.chars().count() >= prefix.chars().count() + suffix.chars().count()
+            && starts_with_ci(cand, prefix)
+            && ends_with_ci(cand, suffix)
+    })
+}
+
+/// Display mask used in every report for a value of a personal-data field,
+/// regardless of policy; never the raw value.
+///
+/// Style by validator: `CnMobile` → `phone`; `BankCard`/`Luhn` → `card`;
+/// `CnResidentId`/`CnResidentIdOrLegacy` → `cn_id`; `Email` → first char +
+/// `***@` + domain (no `@`: `keep_last4`); anything else → `keep_last4`.
+/// A value already containing `*` is returned as-is only if it reveals no
+/// more characters than the display mask would for a value of its length;
+/// otherwise it is re-masked.
+pub fn display_mask(value: &str, validator: Option<Validator>) -> String {
+    let style = match validator {
+        Some(Validator::CnMobile) => MaskStyle::Phone,
+        Some(Validator::BankCard) | Some(Validator::Luhn) => MaskStyle::Card,
+        Some(Validator::CnResidentId) | Some(Validator::CnResidentIdOrLegacy) => MaskStyle::CnId,
+        Some(Validator::Email) => {
+            let masked = email_mask(value);
+            if value.contains('*') && visible_count(value) <= visible_count(&masked) {
+                return value.to_string();
+            }
+            return masked;
+        }
+        _ => MaskStyle::KeepLast4,
+    };
+    if value.contains('*') && visible_count(value) <= style.revealed_chars(value.chars().count()) {
+        return value.to_string();
+    }
+    style.apply(value).unwrap_or_else(|| "*".repeat(value.chars().count()))
+}
+
+// ---------------------------------------------------------------------------
+// helpers
+// ---------------------------------------------------------------------------
+
+fn visible_count(s: &str) -> usize {
+    s.chars().filter(|&c| c != '*').count()
+}
+
+fn keep_last4(s: &str) -> String {
+    let n = s.chars().count();
+    if n <= 4 {
+        return "*".repeat(n);
+    }
+    let mut out = String::with_capacity(s.len());
+    for (i, c) in s.chars().enumerate() {
+        out.push(if i < n - 4 { '*' } else { c });
+    }
+    out
+}
+
+fn keep_last4_shape(s: &str) -> bool {
+    let n = s.chars().count();
+    if n <= 4 {
+        return s.chars().all(|c| c == '*');
+    }
+    s.chars()
+        .enumerate()
+        .all(|(i, c)| if i < n - 4 { c == '*' } else { c != '*' })
+}
+
+fn email_mask(value: &str) -> String {
+    match value.rfind('@') {
+        Some(at) => {
+            let local = &value[..at];
+            let domain = &value[at + 1..];
+            let mut out = String::with_capacity(domain.len() + 8);
+            if let Some(c) = local.chars().next() {
+                out.push(c);
+            }
+            out.push_str("***@");
+            out.push_str(domain);
+            out
+        }
+        None => keep_last4(value),
+    }
+}
+
+pub(crate) fn strip_separators(s: &str) -> String {
+    s.chars().filter(|&c| c != ' ' && c != '-').collect()
+}
+
+/// Remove one leading `+86`, `0086` or `86` if what remains is 11 chars.
+fn strip_cn_prefix(s: &str) -> &str {
+    for p in ["+86", "0086", "86"] {
+        if let Some(rest) = s.strip_prefix(p) {
+            if rest.len() == 11 {
+                return rest;
+            }
+        }
+    }
+    s
+}
+
+/// National 11-digit form of a phone value, if it has one.
+fn phone_national(clear: &str) -> Option<String> {
+    let stripped = strip_separators(clear);
+    let national = strip_cn_prefix(&stripped);
+    if national.len() == 11 && national.bytes().all(|b| b.is_ascii_digit()) {
+        Some(national.to_string())
+    } else {
+        None
+    }
+}
+
+fn card_digits(clear: &str) -> Option<String> {
+    let stripped = strip_separators(clear);
+    if (13..=19).contains(&stripped.len()) && stripped.bytes().all(|b| b.is_ascii_digit()) {
+        Some(stripped)
+    } else {
+        None
+    }
+}
+
+fn is_id_like(s: &str) -> bool {
+    let b = s.as_bytes();
+    match b.len() {
+        18 => b[..17].iter().all(u8::is_ascii_digit) && (b[17].is_ascii_digit() || b[17] == b'X' || b[17] == b'x'),
+        15 => b.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
+}
+
+/// `digits` ASCII digits, then `stars` '*', then `tail` ASCII digits (the very
+/// last may be X/x when `x_last`). Byte-exact, so non-ASCII fails.
+fn masked_pattern(s: &str, head: usize, stars: usize, tail: usize, x_last: bool) -> bool {
+    let b = s.as_bytes();
+    if b.len() != head + stars + tail {
+        return false;
+    }
+    let (h, rest) = b.split_at(head);
+    let (m, t) = rest.split_at(stars);
+    h.iter().all(u8::is_ascii_digit)
+        && m.iter().all(|&c| c == b'*')
+        && t.iter()
+            .enumerate()
+            .all(|(i, &c)| c.is_ascii_digit() || (x_last && i + 1 == tail && (c == b'X' || c == b'x')))
+}
+
+fn phone_shape(s: &str) -> bool {
+    masked_pattern(s, 3, 4, 4, false)
+}
+
+fn card_shape(s: &str) -> bool {
+    let n = s.len();
+    (13..=19).contains(&n) && masked_pattern(s, 6, n - 10, 4, false)
+}
+
+fn id_shape(s: &str) -> bool {
+    masked_pattern(s, 6, 8, 4, true) || masked_pattern(s, 6, 5, 4, false)
+}
+
+fn is_lower_hex(b: &[u8]) -> bool {
+    b.iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+}
+
+/// 64 lowercase hex chars, or `tok_` + 32 lowercase hex chars.
+pub(crate) fn is_token_shape(s: &str) -> bool {
+    let b = s.as_bytes();
+    match b.strip_prefix(b"tok_") {
+        Some(h) => h.len() == 32 && is_lower_hex(h),
+        None => b.len() == 64 && is_lower_hex(b),
+    }
+}
+
+fn starts_with_ci(s: &str, p: &str) -> bool {
+    let mut sc = s.chars();
+    p.chars()
+        .all(|pc| sc.next().is_some_and(|c| c.eq_ignore_ascii_case(&pc)))
+}
+
+fn ends_with_ci(s: &str, p: &str) -> bool {
+    let mut sc = s.chars().rev();
+    p.chars()
+        .rev()
+        .all(|pc| sc.next().is_some_and(|c| c.eq_ignore_ascii_case(&pc)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        assert_eq!(ALL_STYLES.len(), MASK_STYLE_NAMES.len());
+        for (s, n) in ALL_STYLES.iter().zip(MASK_STYLE_NAMES) {
+            assert_eq!(s.name(), *n);
+            assert_eq!(MaskStyle::parse(n).unwrap(), *s);
+        }
+        let err = MaskStyle::parse("13912345678").unwrap_err();
+        assert!(err.contains("keep_last4"));
+        assert!(!err.contains("13912345678"));
+    }
+
+    #[test]
+    fn apply_patterns() {
+        let a = |s: MaskStyle, v: &str| s.apply(v).unwrap();
+        assert_eq!(a(MaskStyle::Clear, "abc"), "abc");
+        assert_eq!(a(MaskStyle::KeepLast4, "abcdef"), "**cdef");
+        assert_eq!(a(MaskStyle::KeepLast4, "abcd"), "****");
+        assert_eq!(a(MaskStyle::KeepLast4, "ab"), "**");
+        assert_eq!(a(MaskStyle::KeepLast4, ""), "");
+        assert_eq!(a(MaskStyle::KeepLast4, "张三丰先生"), "*三丰先生");
+        assert_eq!(a(MaskStyle::Phone, "13912341234"), "139****1234");
+        assert_eq!(a(MaskStyle::Phone, "+8613912341234"), "139****1234");
+        assert_eq!(a(MaskStyle::Phone, "008613912341234"), "139****1234");
+        assert_eq!(a(MaskStyle::Phone, "8613912341234"), "139****1234");
+        assert_eq!(a(MaskStyle::Phone, "+86 139-1234-1234"), "139****1234");
+        assert_eq!(a(MaskStyle::Phone, "010-12345678"), "010****5678");
+        assert_eq!(a(MaskStyle::Phone, "010-1234567"), "*******4567");
+        assert_eq!(a(MaskStyle::Phone, "12345"), "*2345");
+        assert_eq!(a(MaskStyle::Card, "6222021234567894"), "622202******7894");
+        assert_eq!(a(MaskStyle::Card, "6212261234567890128"), "621226*********0128");
+        assert_eq!(a(MaskStyle::Card, "6222 0212 3456 7894"), "622202******7894");
+        assert_eq!(a(MaskStyle::Card, "1234567"), "***4567");
+        assert_eq!(a(MaskStyle::CnId, "11010519491231002X"), "110105********002X");
+        assert_eq!(a(MaskStyle::CnId, "110105491231002"), "110105*****1002");
+        assert_eq!(a(MaskStyle::CnId, "ABC"), "***");
+        assert_eq!(a(MaskStyle::Full, "ab张"), "***");
+        assert_eq!(MaskStyle::Token.apply("x"), None);
+        assert_eq!(MaskStyle::Absent.apply("x"), None);
+    }
+
+    #[test]
+    fn apply_output_always_has_shape() {
+        let samples = [
+            "",
+            "a",
+            "abcd",
+            "abcde",
+            "13912345678",
+            "+86 139 1234 5678",
+            "0086-139-1234-5678",
+            "6212261234567890128",
+            "6222 0212 3456 7894",
+            "11010519491231002X",
+            "110105491231002",
+            "alice@example.com",
+            "张三丰先生在此",
+            "010-12345678",
+        ];
+        for st in ALL_STYLES {
+            for s in samples {
+                if let Some(m) = st.apply(s) {
+                    assert!(st.has_shape(&m), "{} {s:?} -> {m:?}", st.name());
+                    assert!(
+                        m.chars().filter(|&c| c != '*').count() <= st.revealed_chars(s.chars().count()),
+                        "{} {s:?}",
+                        st.name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shapes() {
+        assert!(MaskStyle::Phone.has_shape("139****1234"));
+        assert!(MaskStyle::Phone.has_shape("*******1234"));
+        assert!(!MaskStyle::Phone.has_shape("1391234****"));
+        assert!(!MaskStyle::Phone.has_shape("139***1234"));
+        assert!(!MaskStyle::Phone.has_shape("13912341234"));
+        assert!(!MaskStyle::Phone.has_shape("１３９****1234"));
+        assert!(MaskStyle::Card.has_shape("622202******7894"));
+        assert!(MaskStyle::Card.has_shape("621226*********0128"));
+        assert!(MaskStyle::Card.has_shape("************7894"));
+        assert!(!MaskStyle::Card.has_shape("6222********7894"));
+        assert!(!MaskStyle::Card.has_shape("62220****7894"));
+        assert!(MaskStyle::CnId.has_shape("110105********002X"));
+        assert!(MaskStyle::CnId.has_shape("110105********002x"));
+        assert!(MaskStyle::CnId.has_shape("110105*****1002"));
+        assert!(!MaskStyle::CnId.has_shape("110105********0X21"));
+        assert!(!MaskStyle::CnId.has_shape("11010519491231002X"));
+        assert!(MaskStyle::Full.has_shape("*****"));
+        assert!(!MaskStyle::Full.has_shape("****5"));
+        assert!(MaskStyle::KeepLast4.has_shape("***"));
+        assert!(!MaskStyle::KeepLast4.has_shape("abc"));
+        assert!(MaskStyle::KeepLast4.has_shape("**cdef"));
+        assert!(!MaskStyle::KeepLast4.has_shape("*bcdef"));
+        assert!(!MaskStyle::KeepLast4.has_shape("***d*f"));
+        assert!(MaskStyle::Token.has_shape(&"a1".repeat(32)));
+        assert!(MaskStyle::Token.has_shape(&format!("tok_{}", "0f".repeat(16))));
+        assert!(!MaskStyle::Token.has_shape(&"A1".repeat(32)));
+        assert!(!MaskStyle::Token.has_shape(&format!("tok_{}", "0f".repeat(15))));
+        assert!(!MaskStyle::Token.has_shape(""));
+        assert!(MaskStyle::Absent.has_shape(""));
+        assert!(!MaskStyle::Absent.has_shape("x"));
+        assert!(MaskStyle::Clear.has_shape("anything"));
+    }
+
+    #[test]
+    fn revealed() {
+        assert_eq!(MaskStyle::Clear.revealed_chars(11), 11);
+        assert_eq!(MaskStyle::KeepLast4.revealed_chars(4), 0);
+        assert_eq!(MaskStyle::KeepLast4.revealed_chars(5), 4);
+        assert_eq!(MaskStyle::Phone.revealed_chars(11), 7);
+        assert_eq!(MaskStyle::Card.revealed_chars(19), 10);
+        assert_eq!(MaskStyle::CnId.revealed_chars(18), 10);
+        assert_eq!(MaskStyle::Full.revealed_chars(18), 0);
+        assert_eq!(MaskStyle::Token.revealed_chars(18), 0);
+    }
+
+    #[test]
+    fn audit_rules() {
+        use MaskVerdict::*;
+        let mob = Some(Validator::CnMobile);
+        assert_eq!(audit("13912345678", MaskStyle::Clear, mob), Ok);
+        assert_eq!(audit("13912345678", MaskStyle::Phone, mob), Unmasked);
+        assert_eq!(audit("139 1234 5678", MaskStyle::Phone, mob), Unmasked);
+        assert_eq!(audit("+86-139-1234-5678", MaskStyle::Phone, mob), Unmasked);
+        assert_eq!(audit("139****5678", MaskStyle::Phone, mob), Ok);
+        assert_eq!(audit("1391234****", MaskStyle::Phone, mob), WrongMask);
+        assert_eq!(audit("hello", MaskStyle::Phone, mob), WrongMask);
+        assert_eq!(audit("hello", MaskStyle::Full, None), Unmasked);
+        assert_eq!(audit("*****", MaskStyle::Full, None), Ok);
+        assert_eq!(audit("139****5678", MaskStyle::Full, mob), WrongMask);
+        assert_eq!(audit("", MaskStyle::Absent, None), Ok);
+        assert_eq!(audit("x", MaskStyle::Absent, None), Unmasked);
+        assert_eq!(audit("***", MaskStyle::Absent, None), Unmasked);
+        let card = Some(Validator::BankCard);
+        assert_eq!(audit("6212261234567890128", MaskStyle::Card, card), Unmasked);
+        assert_eq!(audit("6212-2612-3456-7890-128", MaskStyle::Card, card), Unmasked);
+        assert_eq!(audit("621226*********0128", MaskStyle::Card, card), Ok);
+        assert_eq!(audit("62122612345*****0128", MaskStyle::Card, card), WrongMask);
+        let id = Some(Validator::CnResidentId);
+        assert_eq!(audit("11010519491231002X", MaskStyle::CnId, id), Unmasked);
+        assert_eq!(audit("110105********002X", MaskStyle::CnId, id), Ok);
+        assert_eq!(audit("1101051949****002X", MaskStyle::CnId, id), WrongMask);
+        let tok = format!("tok_{}", "ab".repeat(16));
+        assert_eq!(audit(&tok, MaskStyle::Token, mob), Ok);
+        assert_eq!(audit("13912345678", MaskStyle::Token, mob), Unmasked);
+        assert_eq!(audit("139****5678", MaskStyle::Token, mob), WrongMask);
+    }
+
+    #[test]
+    fn contradiction() {
+        assert!(!contradicts("139****5678", "13912345678"));
+        assert!(contradicts("139****5679", "13912345678"));
+        assert!(!contradicts("139****5678", "+86 139 1234 5678"));
+        assert!(!contradicts("139****5678", "008613912345678"));
+        assert!(!contradicts("*******5678", "139-1234-5678"));
+        assert!(!contradicts("110105********002X", "11010519491231002x"));
+        assert!(contradicts("110105********002X", "11010519491231003X"));
+        assert!(!contradicts("****5678", "13912345678"));
+        assert!(contradicts("****5679", "13912345678"));
+        assert!(!contradicts("********", "13912345678"));
+        assert!(!contradicts(&"ab".repeat(32), "13912345678"));
+        assert!(contradicts("1*3*5", "13912345678"));
+        assert!(!contradicts("", ""));
+        assert!(!contradicts("张*丰", "张三丰"));
+        assert!(contradicts("李*丰", "张三丰"));
+    }
+
+    #[test]
+    fn display_masks() {
+        assert_eq!(display_mask("13912345678", Some(Validator::CnMobile)), "139****5678");
+        assert_eq!(
+            display_mask("+86 139 1234 5678", Some(Validator::CnMobile)),
+            "139****5678"
+        );
+        assert_eq!(
+            display_mask("6212261234567890128", Some(Validator::BankCard)),
+            "621226*********0128"
+        );
+        assert_eq!(
+            display_mask("6212261234567890128", Some(Validator::Luhn)),
+            "621226*********0128"
+        );
+        assert_eq!(
+            display_mask("11010519491231002X", Some(Validator::CnResidentIdOrLegacy)),
+            "110105********002X"
+        );
+        assert_eq!(
+            display_mask("alice@example.com", Some(Validator::Email)),
+            "a***@example.com"
+        );
+        assert_eq!(display_mask("alice", Some(Validator::Email)), "*lice");
+        assert_eq!(
+            display_mask("DE89370400440532013000", Some(Validator::Iban)),
+            "******************3000"
+        );
+        assert_eq!(display_mask("secret", None), "**cret");
+        assert_eq!(display_mask("abc", None), "***");
+        // already masked, reveals no more -> as is
+        assert_eq!(display_mask("139****5678", Some(Validator::CnMobile)), "139****5678");
+        assert_eq!(
+            display_mask("a***@example.com", Some(Validator::Email)),
+            "a***@example.com"
+        );
+        assert_eq!(display_mask("**cret", None), "**cret");
+        // already masked but revealing too much -> re-masked
+        assert_eq!(display_mask("1391234567*", Some(Validator::CnMobile)), "*******567*");
+        assert_eq!(display_mask("*ecret", None), "**cret");
+        assert_eq!(
+            display_mask("alice@ex*mple.com", Some(Validator::Email)),
+            "a***@ex*mple.com"
+        );
+    }
+
+    #[test]
+    fn display_mask_never_returns_raw_valid_values() {
+        let vals = [
+            ("13912345678", Some(Validator::CnMobile)),
+            ("6212261234567890128", Some(Validator::BankCard)),
+            ("11010519491231002X", Some(Validator::CnResidentId)),
+            ("DE89370400440532013000", Some(Validator::Iban)),
+            ("91350100M000100Y43", Some(Validator::CnUscc)),
+            ("13912345678", None),
+        ];
+        for (v, val) in vals {
+            let m = display_mask(v, val);
+            assert_ne!(m, v);
+            assert_eq!(m.chars().count(), v.chars().count());
+        }
+    }
+}

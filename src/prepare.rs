@@ -1,0 +1,121 @@
+//! Applies an entity's declared mapping to a loaded side: text steps, value
+//! maps, defaults and type conversion, cell by cell, giving typed columns.
+//!
+//! A cell that cannot be converted becomes [`Cell::Bad`] and is remembered
+//! with its raw text: it is reported, never turned into null, and never
+//! equal to anything.
+
+use rayon::prelude::*;
+
+use crate::normalize::{apply_steps, FieldType, Value};
+use crate::source::Loaded;
+use crate::spec::{Entity, Field, Side};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Cell {
+    Null,
+    Val(Value),
+    Bad,
+}
+
+impl Cell {
+    pub fn value(&self) -> Option<&Value> {
+        match self {
+            Cell::Val(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BadCell {
+    pub row: usize,
+    pub raw: String,
+    pub reason: String,
+}
+
+#[derive(Debug)]
+pub struct PreparedField {
+    /// False when the source lacks the column (a schema finding).
+    pub present: bool,
+    pub cells: Vec<Cell>,
+    pub bad: Vec<BadCell>,
+}
+
+#[derive(Debug)]
+pub struct PreparedSide {
+    pub side: Side,
+    pub rows: usize,
+    pub fields: Vec<PreparedField>,
+}
+
+impl PreparedSide {
+    pub fn cell(&self, field: usize, row: usize) -> &Cell {
+        &self.fields[field].cells[row]
+    }
+}
+
+pub fn prepare(entity: &Entity, side: Side, loaded: &Loaded) -> PreparedSide {
+    let rows = loaded.rows;
+    let fields = entity
+        .fields
+        .par_iter()
+        .map(|field| match loaded.column(&field.columns[side.idx()]) {
+            None => PreparedField {
+                present: false,
+                cells: vec![Cell::Null; rows],
+                bad: Vec::new(),
+            },
+            Some(col) => prepare_column(field, side, col.iter()),
+        })
+        .collect();
+    PreparedSide { side, rows, fields }
+}
+
+fn prepare_column<'a>(field: &Field, side: Side, raw: impl Iterator<Item = Option<&'a str>>) -> PreparedField {
+    let mut cells = Vec::new();
+    let mut bad = Vec::new();
+    for (row, value) in raw.enumerate() {
+        match convert(field, side, value) {
+            Ok(None) => cells.push(Cell::Null),
+            Ok(Some(v)) => cells.push(Cell::Val(v)),
+            Err(reason) => {
+                cells.push(Cell::Bad);
+                bad.push(BadCell {
+                    row,
+                    raw: value.unwrap_or_default().to_string(),
+                    reason,
+                });
+            }
+        }
+    }
+    PreparedField {
+        present: true,
+        cells,
+        bad,
+    }
+}
+
+/// One cell through the declared chain: steps → map → default → type.
+pub fn convert(field: &Field, side: Side, raw: Option<&str>) -> Result<Option<Value>, String> {
+    let i = side.idx();
+    let text = apply_steps(&field.steps[i], raw)?;
+    let text = match (text, &field.map[i]) {
+        (Some(v), Some(map)) => match map.get(&v) {
+            Some(mapped) => Some(mapped.clone()),
+            None if field.keep_unmapped => Some(v),
+            None => return Err("value is not in the declared value map".into()),
+        },
+        (text, _) => text,
+    };
+    let ty = &field.ty[i];
+    // Outside text fields an empty cell (CSV's only way to write null) is null.
+    let text = match text {
+        Some(t) if t.trim().is_empty() && !matches!(ty, FieldType::String) => None,
+        t => t,
+    };
+    match text.or_else(|| field.default[i].clone()) {
+        None => Ok(None),
+        Some(t) => ty.convert(&t).map(Some),
+    }
+}

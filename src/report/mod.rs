@@ -1,0 +1,84 @@
+//! Writing what a run found: findings.parquet, summary.json, the human
+//! summary on stderr, and the atomic run folder that holds them.
+//!
+//! Owns file layout and serialization only; deciding what is a finding or
+//! whether the run failed happens upstream.
+
+mod folder;
+pub mod summary;
+
+pub use folder::{previous_runs, PreviousRun, RunFolder};
+pub use summary::{human_summary, EntitySummary, SideInfo, Summary};
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::finding::Finding;
+
+/// One finding row as written, with its id and first sighting.
+pub struct FindingRow<'a> {
+    pub finding: &'a Finding,
+    pub id: String,
+    pub first_seen: String,
+}
+
+pub fn write_findings(path: &Path, run_id: &str, rows: &[FindingRow<'_>]) -> Result<()> {
+    let col = |name: &str, v: Vec<Option<String>>| Column::new(name.into(), v);
+    let s = |f: &dyn Fn(&FindingRow<'_>) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
+    let columns = vec![
+        col("run_id", s(&|_| Some(run_id.to_string()))),
+        col("finding_id", s(&|r| Some(r.id.clone()))),
+        col("entity", s(&|r| Some(r.finding.entity.clone()))),
+        col("category", s(&|r| Some(r.finding.category.as_str().to_string()))),
+        col("kind", s(&|r| Some(r.finding.kind.clone()))),
+        col("rule", s(&|r| Some(r.finding.rule.clone()))),
+        col("severity", s(&|r| Some(r.finding.severity.as_str().to_string()))),
+        col("side", s(&|r| Some(r.finding.side.to_string()))),
+        col("key", s(&|r| Some(r.finding.key.clone()))),
+        col("field", s(&|r| r.finding.field.clone())),
+        col("left_value", s(&|r| r.finding.left_value.clone())),
+        col("right_value", s(&|r| r.finding.right_value.clone())),
+        col("detail", s(&|r| Some(r.finding.detail.clone()))),
+        col("first_seen", s(&|r| Some(r.first_seen.clone()))),
+    ];
+    write_parquet(path, columns, rows.len())
+}
+
+/// Writes string columns as a zstd Parquet file (the caller's folder is the
+/// temporary run folder, so no partial file can surface).
+pub fn write_parquet(path: &Path, columns: Vec<Column>, height: usize) -> Result<()> {
+    let mut df = DataFrame::new(height, columns).map_err(|e| Error::Internal(e.to_string()))?;
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    ParquetWriter::new(&file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(&mut df)
+        .map_err(|e| Error::Internal(format!("writing {}: {e}", path.display())))?;
+    file.sync_all().map_err(|e| Error::io(path, e))?;
+    Ok(())
+}
+
+/// `finding_id → first_seen` from a previous run's findings.parquet.
+pub fn read_first_seen(run_dir: &Path) -> Result<std::collections::HashMap<String, String>> {
+    let path = run_dir.join("findings.parquet");
+    let mut out = std::collections::HashMap::new();
+    if !path.exists() {
+        return Ok(out);
+    }
+    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let df = ParquetReader::new(file)
+        .with_columns(Some(vec!["finding_id".into(), "first_seen".into()]))
+        .finish()
+        .map_err(|e| Error::input(&path, format!("previous findings unreadable: {e}")))?;
+    let ids = df.column("finding_id").and_then(|c| c.str().cloned());
+    let seen = df.column("first_seen").and_then(|c| c.str().cloned());
+    if let (Ok(ids), Ok(seen)) = (ids, seen) {
+        for (id, s) in ids.iter().zip(seen.iter()) {
+            if let (Some(id), Some(s)) = (id, s) {
+                out.insert(id.to_string(), s.to_string());
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,121 @@
+//! summary.json: counts per entity, category, kind, field, side and severity;
+//! coverage; inputs; thresholds hit. Also the short human summary.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::compare::Coverage;
+use crate::finding::Finding;
+
+#[derive(Debug, Default, Serialize)]
+pub struct Counts {
+    pub total: usize,
+    pub by_category: BTreeMap<String, usize>,
+    pub by_kind: BTreeMap<String, usize>,
+    pub by_field: BTreeMap<String, usize>,
+    pub by_side: BTreeMap<String, usize>,
+    pub by_severity: BTreeMap<String, usize>,
+}
+
+impl Counts {
+    pub fn add(&mut self, f: &Finding) {
+        self.total += 1;
+        *self.by_category.entry(f.category.as_str().into()).or_default() += 1;
+        *self
+            .by_kind
+            .entry(format!("{}.{}", f.category.as_str(), f.kind))
+            .or_default() += 1;
+        if let Some(field) = &f.field {
+            *self.by_field.entry(field.clone()).or_default() += 1;
+        }
+        *self.by_side.entry(f.side.into()).or_default() += 1;
+        *self.by_severity.entry(f.severity.as_str().into()).or_default() += 1;
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SideInfo {
+    pub rows: usize,
+    pub coverage: Coverage,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EntitySummary {
+    pub left: SideInfo,
+    pub right: SideInfo,
+    pub matched: usize,
+    pub drifted_keys: usize,
+    pub drift_ratio: f64,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InputFile {
+    pub entity: String,
+    pub side: String,
+    /// Path relative to the spec file's folder (never absolute).
+    pub path: String,
+    pub format: String,
+    pub sha256: String,
+    pub size: u64,
+    pub rows: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub run_id: String,
+    pub tool: BTreeMap<String, String>,
+    pub spec: BTreeMap<String, String>,
+    pub sides: BTreeMap<String, String>,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: u128,
+    pub exit_code: u8,
+    pub status: String,
+    pub thresholds_hit: Vec<String>,
+    pub previous_run: Option<String>,
+    pub totals: Counts,
+    pub entities: BTreeMap<String, EntitySummary>,
+    pub inputs: Vec<InputFile>,
+    pub metrics: BTreeMap<String, serde_json::Value>,
+}
+
+/// The few lines a person reads on stderr after a run.
+pub fn human_summary(s: &Summary, folder: &str) -> String {
+    let mut out = String::new();
+    let status = if s.exit_code == 0 { "PASS" } else { "FAIL" };
+    out.push_str(&format!(
+        "recon {} — {} finding(s) — {status}\n",
+        s.run_id, s.totals.total
+    ));
+    for (name, e) in &s.entities {
+        let kinds: Vec<String> = e.counts.by_kind.iter().map(|(k, n)| format!("{k}={n}")).collect();
+        out.push_str(&format!(
+            "  {name}: {} left / {} right rows, {} matched, {} finding(s){}\n",
+            e.left.rows,
+            e.right.rows,
+            e.matched,
+            e.counts.total,
+            if kinds.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", kinds.join(", "))
+            }
+        ));
+        for (side, info) in [("left", &e.left), ("right", &e.right)] {
+            let c = &info.coverage;
+            out.push_str(&format!(
+                "    coverage {side}: {} read = {} matched + {} missing on other side + {} duplicate key + {} paired with duplicate + {} null key + {} unconvertible key; {} field(s) compared per matched row\n",
+                c.rows_read, c.rows_matched, c.rows_missing_other_side, c.rows_duplicate_key,
+                c.rows_paired_with_duplicate, c.rows_null_key, c.rows_unconvertible_key,
+                c.fields_compared_per_matched_row
+            ));
+        }
+    }
+    for t in &s.thresholds_hit {
+        out.push_str(&format!("  threshold hit: {t}\n"));
+    }
+    out.push_str(&format!("  run folder: {folder}\n"));
+    out
+}

@@ -1,0 +1,467 @@
+//! One reconciliation run, start to finish: load → prepare → compare and
+//! check → findings → summary → sealed run folder.
+//!
+//! This is the library entry point the `run` command calls; it owns the
+//! order of stages and the failure decision, not the stages themselves.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::compare::{self, Coverage, Display, SideKeys};
+use crate::error::{Error, Result};
+use crate::evidence;
+use crate::exit::ExitCode;
+use crate::finding::{Category, Finding};
+use crate::keys::KeyRing;
+use crate::normalize::Value;
+use crate::prepare::{self, PreparedSide};
+use crate::report::{self, EntitySummary, FindingRow, RunFolder, SideInfo, Summary};
+use crate::source::{self, Loaded};
+use crate::spec::{self, Entity, Side, Spec};
+
+pub struct RunOptions {
+    pub spec: PathBuf,
+    pub out: PathBuf,
+    pub run_id: Option<String>,
+    pub prev: Option<PathBuf>,
+    pub keys: KeyRing,
+}
+
+pub struct RunOutcome {
+    pub folder: PathBuf,
+    pub summary: Summary,
+    pub summary_json: String,
+    pub exit: ExitCode,
+}
+
+/// Everything computed for one entity before it is written.
+pub struct EntityResult {
+    pub name: String,
+    pub findings: Vec<Finding>,
+    pub coverage: [Coverage; 2],
+    pub matched: usize,
+    pub drifted_keys: usize,
+    pub rows: [usize; 2],
+    pub inputs: [InputMeta; 2],
+}
+
+pub struct InputMeta {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    pub rows: usize,
+    pub physical_types: BTreeMap<String, String>,
+}
+
+/// Display of values and keys in reports: personal data masked or tokenized.
+pub struct ReportDisplay<'a> {
+    pub keys: &'a KeyRing,
+}
+
+impl Display for ReportDisplay<'_> {
+    fn value(&self, entity: &Entity, field: usize, value: &Value) -> String {
+        let f = &entity.fields[field];
+        match f.pii {
+            Some(v) => crate::pii::display_mask(&value.display(), Some(v)),
+            None => value.display(),
+        }
+    }
+
+    fn key_part(&self, entity: &Entity, field: usize, value: Option<&Value>) -> serde_json::Value {
+        let f = &entity.fields[field];
+        match (value, f.pii) {
+            (None, _) => serde_json::Value::Null,
+            (Some(v), Some(_)) => {
+                serde_json::Value::String(self.keys.token(&format!("{}.{}", entity.name, f.name), &v.display()))
+            }
+            (Some(v), None) => serde_json::Value::String(v.display()),
+        }
+    }
+}
+
+pub fn default_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
+    now.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
+    let started = chrono::Utc::now();
+    let clock = Instant::now();
+    let spec = spec::load(&opts.spec)?;
+    let run_id = opts.run_id.clone().unwrap_or_else(|| default_run_id(started));
+    let signing = opts.keys.signing_key()?;
+    if spec.entities.iter().any(|e| e.fields.iter().any(|f| f.is_pii())) {
+        opts.keys.prepare_tokens()?;
+    }
+    let folder = RunFolder::create(&opts.out, &run_id)?;
+    let history = report::previous_runs(&opts.out);
+    let previous = match &opts.prev {
+        Some(p) => Some(p.clone()),
+        None => history.last().map(|r| r.path.clone()),
+    };
+    if let Some(p) = &previous {
+        if !p.join("summary.json").exists() {
+            return Err(Error::usage(
+                format!("--prev {} is not a run folder (no summary.json)", p.display()),
+                None,
+            ));
+        }
+    }
+    let display = ReportDisplay { keys: &opts.keys };
+    let stage = Instant::now();
+    let results: Vec<EntityResult> = spec
+        .entities
+        .par_iter()
+        .map(|e| reconcile_entity(&spec, e, &display))
+        .collect::<Result<_>>()?;
+    let compare_ms = stage.elapsed().as_millis();
+    for r in &results {
+        for (side, c) in Side::BOTH.iter().zip(&r.coverage) {
+            if !c.adds_up() {
+                return Err(Error::Internal(format!(
+                    "coverage of entity `{}` {} side does not add up: {} rows read, {} accounted",
+                    r.name,
+                    side.as_str(),
+                    c.rows_read,
+                    c.accounted()
+                )));
+            }
+        }
+    }
+    let first_seen = match &previous {
+        Some(p) => report::read_first_seen(p)?,
+        None => HashMap::new(),
+    };
+    let mut findings: Vec<&Finding> = results.iter().flat_map(|r| &r.findings).collect();
+    findings.sort_by(|a, b| {
+        (&a.entity, a.category, &a.kind, &a.key, &a.field, a.side)
+            .cmp(&(&b.entity, b.category, &b.kind, &b.key, &b.field, b.side))
+    });
+    let rows: Vec<FindingRow<'_>> = findings
+        .iter()
+        .map(|f| {
+            let id = f.id();
+            let first = first_seen.get(&id).cloned().unwrap_or_else(|| run_id.clone());
+            FindingRow {
+                finding: f,
+                id,
+                first_seen: first,
+            }
+        })
+        .collect();
+    let (exit, thresholds_hit) = decide(&spec, &results);
+    report::write_findings(&folder.path().join("findings.parquet"), &run_id, &rows)?;
+    let finished = chrono::Utc::now();
+    let mut metrics = BTreeMap::new();
+    metrics.insert("compare_ms".to_string(), serde_json::json!(compare_ms));
+    let summary = build_summary(
+        &spec,
+        &run_id,
+        &results,
+        started,
+        finished,
+        clock,
+        exit,
+        thresholds_hit,
+        previous.as_deref(),
+        metrics,
+    );
+    let summary_json = serde_json::to_string_pretty(&summary).map_err(|e| Error::Internal(e.to_string()))? + "\n";
+    write_file(&folder.path().join("summary.json"), summary_json.as_bytes())?;
+    let predicate = predicate(&spec, &summary, previous.as_deref())?;
+    evidence::seal(folder.path(), &run_id, predicate, &signing)?;
+    let path = folder.commit()?;
+    Ok(RunOutcome {
+        folder: path,
+        summary,
+        summary_json,
+        exit,
+    })
+}
+
+fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display) -> Result<EntityResult> {
+    let (left, right) = rayon::join(|| load_side(entity, Side::Left), || load_side(entity, Side::Right));
+    let loaded = [left?, right?];
+    let (pl, pr) = rayon::join(
+        || prepare::prepare(entity, Side::Left, &loaded[0]),
+        || prepare::prepare(entity, Side::Right, &loaded[1]),
+    );
+    let prepared: [PreparedSide; 2] = [pl, pr];
+    let keys: [SideKeys; 2] = [
+        compare::side_keys(entity, &prepared[0], display),
+        compare::side_keys(entity, &prepared[1], display),
+    ];
+    let mut findings = schema_findings(entity, &loaded);
+    let drift = compare::compare(
+        entity,
+        [&prepared[0], &prepared[1]],
+        [&keys[0], &keys[1]],
+        spec.timezone,
+        display,
+    );
+    findings.extend(drift.findings);
+    findings.extend(crate::quality::check(
+        entity,
+        [&prepared[0], &prepared[1]],
+        [&keys[0], &keys[1]],
+        display,
+    ));
+    Ok(EntityResult {
+        name: entity.name.clone(),
+        findings,
+        coverage: drift.coverage,
+        matched: drift.pairs.len(),
+        drifted_keys: drift.drifted_keys,
+        rows: [loaded[0].rows, loaded[1].rows],
+        inputs: loaded.map(|l| InputMeta {
+            path: l.path.clone(),
+            sha256: l.sha256.clone(),
+            size: l.size,
+            rows: l.rows,
+            physical_types: l.physical_types.clone(),
+        }),
+    })
+}
+
+fn load_side(entity: &Entity, side: Side) -> Result<Loaded> {
+    let mut columns: Vec<String> = Vec::new();
+    for f in &entity.fields {
+        let c = &f.columns[side.idx()];
+        if !columns.contains(c) {
+            columns.push(c.clone());
+        }
+    }
+    let source = &entity.sources[side.idx()];
+    let loaded = source::load(source, &columns)?;
+    for &k in &entity.key {
+        let col = &entity.fields[k].columns[side.idx()];
+        if loaded.missing.contains(col) {
+            return Err(Error::Input {
+                path: source.path.clone(),
+                line: None,
+                field: Some(col.clone()),
+                message: format!("key column `{col}` (field `{}`) is missing", entity.fields[k].name),
+                hint: Some("a key column must exist on both sides; check the column name in the spec".into()),
+            });
+        }
+    }
+    Ok(loaded)
+}
+
+fn schema_findings(entity: &Entity, loaded: &[Loaded; 2]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for side in Side::BOTH {
+        let l = &loaded[side.idx()];
+        for f in &entity.fields {
+            let col = &f.columns[side.idx()];
+            if l.missing.contains(col) {
+                out.push(Finding {
+                    entity: entity.name.clone(),
+                    category: Category::Schema,
+                    kind: "column_missing".into(),
+                    rule: f.name.clone(),
+                    severity: entity.drift_severity("column_missing"),
+                    side: side.as_str(),
+                    key: "{}".into(),
+                    field: Some(f.name.clone()),
+                    left_value: None,
+                    right_value: None,
+                    detail: format!(
+                        "column `{col}` is missing from {}; the field is skipped",
+                        l.path
+                            .file_name()
+                            .map(|n| n.to_string_lossy().to_string())
+                            .unwrap_or_default()
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Exit 1 when a counted finding reaches `[fail] on`, or when an entity's
+/// drift ratio exceeds `max_drift_ratio` (when set, drift is judged by ratio).
+fn decide(spec: &Spec, results: &[EntityResult]) -> (ExitCode, Vec<String>) {
+    let mut hit = Vec::new();
+    let silent: BTreeSet<(&str, &str)> = spec
+        .entities
+        .iter()
+        .flat_map(|e| {
+            e.rules
+                .iter()
+                .filter(|r| !r.fail)
+                .map(move |r| (e.name.as_str(), r.id.as_str()))
+        })
+        .collect();
+    for r in results {
+        let rows = r.rows[0].max(r.rows[1]).max(1) as f64;
+        let ratio = r.drifted_keys as f64 / rows;
+        let mut counted = BTreeMap::<String, usize>::new();
+        for f in &r.findings {
+            if f.severity < spec.fail.on || silent.contains(&(f.entity.as_str(), f.rule.as_str())) {
+                continue;
+            }
+            if f.category == Category::Drift && spec.fail.max_drift_ratio.is_some() {
+                continue;
+            }
+            *counted
+                .entry(format!("{}.{}", f.category.as_str(), f.kind))
+                .or_default() += 1;
+        }
+        for (kind, n) in counted {
+            hit.push(format!(
+                "{}: {n} {kind} finding(s) at or above severity {}",
+                r.name,
+                spec.fail.on.as_str()
+            ));
+        }
+        if let Some(max) = spec.fail.max_drift_ratio {
+            if ratio > max {
+                hit.push(format!(
+                    "{}: drift ratio {ratio:.6} exceeds max_drift_ratio {max}",
+                    r.name
+                ));
+            }
+        }
+    }
+    let code = if hit.is_empty() { ExitCode::Ok } else { ExitCode::Failed };
+    (code, hit)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_summary(
+    spec: &Spec,
+    run_id: &str,
+    results: &[EntityResult],
+    started: chrono::DateTime<chrono::Utc>,
+    finished: chrono::DateTime<chrono::Utc>,
+    clock: Instant,
+    exit: ExitCode,
+    thresholds_hit: Vec<String>,
+    previous: Option<&Path>,
+    metrics: BTreeMap<String, serde_json::Value>,
+) -> Summary {
+    let mut totals = report::summary::Counts::default();
+    let mut entities = BTreeMap::new();
+    let mut inputs = Vec::new();
+    let spec_dir = spec.path.parent().unwrap_or(Path::new(""));
+    for r in results {
+        let mut counts = report::summary::Counts::default();
+        for f in &r.findings {
+            counts.add(f);
+            totals.add(f);
+        }
+        let rows = r.rows[0].max(r.rows[1]).max(1) as f64;
+        entities.insert(
+            r.name.clone(),
+            EntitySummary {
+                left: SideInfo {
+                    rows: r.rows[0],
+                    coverage: r.coverage[0].clone(),
+                },
+                right: SideInfo {
+                    rows: r.rows[1],
+                    coverage: r.coverage[1].clone(),
+                },
+                matched: r.matched,
+                drifted_keys: r.drifted_keys,
+                drift_ratio: r.drifted_keys as f64 / rows,
+                counts,
+            },
+        );
+        let entity = spec.entity(&r.name);
+        for side in Side::BOTH {
+            let m = &r.inputs[side.idx()];
+            inputs.push(report::summary::InputFile {
+                entity: r.name.clone(),
+                side: side.as_str().into(),
+                path: relative(&m.path, spec_dir),
+                format: entity
+                    .map(|e| e.sources[side.idx()].format.as_str().to_string())
+                    .unwrap_or_default(),
+                sha256: m.sha256.clone(),
+                size: m.size,
+                rows: m.rows,
+            });
+        }
+    }
+    let mut tool = BTreeMap::new();
+    tool.insert("name".into(), "recon".into());
+    tool.insert("version".into(), env!("CARGO_PKG_VERSION").into());
+    let mut spec_info = BTreeMap::new();
+    spec_info.insert("name".into(), spec.name.clone());
+    spec_info.insert(
+        "file".into(),
+        spec.path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
+    );
+    spec_info.insert("sha256".into(), spec.sha256.clone());
+    let mut sides = BTreeMap::new();
+    sides.insert("left".into(), spec.sides[0].clone());
+    sides.insert("right".into(), spec.sides[1].clone());
+    Summary {
+        run_id: run_id.to_string(),
+        tool,
+        spec: spec_info,
+        sides,
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        finished_at: finished.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        duration_ms: clock.elapsed().as_millis(),
+        exit_code: exit.code(),
+        status: if exit == ExitCode::Ok {
+            "passed".into()
+        } else {
+            "failed".into()
+        },
+        thresholds_hit,
+        previous_run: previous
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().to_string()),
+        totals,
+        entities,
+        inputs,
+        metrics,
+    }
+}
+
+fn relative(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+fn predicate(spec: &Spec, s: &Summary, previous: Option<&Path>) -> Result<serde_json::Value> {
+    let previous_manifest_sha256 = match previous {
+        Some(p) => evidence::manifest_sha256(p)?,
+        None => None,
+    };
+    let by_category: BTreeMap<&str, usize> = Category::ALL
+        .iter()
+        .map(|c| (c.as_str(), s.totals.by_category.get(c.as_str()).copied().unwrap_or(0)))
+        .collect();
+    Ok(serde_json::json!({
+        "run_id": s.run_id,
+        "tool": s.tool,
+        "spec": { "name": spec.name, "file": s.spec.get("file"), "sha256": spec.sha256 },
+        "inputs": s.inputs,
+        "started_at": s.started_at,
+        "finished_at": s.finished_at,
+        "exit_code": s.exit_code,
+        "totals": { "findings": s.totals.total, "by_category": by_category },
+        "previous_manifest_sha256": previous_manifest_sha256,
+    }))
+}
+
+/// Writes a whole file and fsyncs it (the folder itself is renamed into place later).
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    f.sync_all().map_err(|e| Error::io(path, e))
+}

@@ -1,0 +1,364 @@
+//! Loading one side of an entity into a polars frame of raw text columns.
+//!
+//! Owns file formats (CSV with encodings and dialects, Parquet, NDJSON), the
+//! projection to the declared columns, input hashing and every input error.
+//! All columns come out as text: typing is the spec's job (`normalize`), so a
+//! leading zero, a long card number or `1E+10` never changes by inference.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::spec::{Encoding, Format, Source};
+
+/// One loaded snapshot file.
+#[derive(Debug)]
+pub struct Loaded {
+    pub path: PathBuf,
+    /// Declared columns that exist, as text, in declared order.
+    pub frame: DataFrame,
+    /// Declared columns the file does not have.
+    pub missing: Vec<String>,
+    /// Physical type of each present column as the file stores it.
+    pub physical_types: BTreeMap<String, String>,
+    pub rows: usize,
+    pub sha256: String,
+    pub size: u64,
+}
+
+impl Loaded {
+    pub fn column(&self, name: &str) -> Option<&StringChunked> {
+        self.frame.column(name).ok().and_then(|c| c.str().ok())
+    }
+}
+
+/// Loads `columns` (deduplicated by the caller) from `source`.
+pub fn load(source: &Source, columns: &[String]) -> Result<Loaded> {
+    let path = &source.path;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Error::input(path, format!("cannot open: {e}"))
+            .with_hint("paths in the spec are relative to the spec file's folder")
+    })?;
+    if meta.is_dir() {
+        return Err(Error::input(path, "is a directory, expected a data file"));
+    }
+    if meta.len() == 0 {
+        return Err(
+            Error::input(path, "file is empty").with_hint("a snapshot needs at least a header row (CSV) or one record")
+        );
+    }
+    match source.format {
+        Format::Csv => load_csv(source, columns),
+        Format::Parquet => load_parquet(path, columns),
+        Format::Ndjson => load_ndjson(path, columns),
+    }
+}
+
+/// Column names a source file offers, without loading rows (for `recon check`).
+pub fn column_names(source: &Source) -> Result<Vec<String>> {
+    let loaded = match source.format {
+        Format::Csv => load_csv(source, &[])?,
+        Format::Parquet => {
+            let mut reader = open_parquet(&source.path)?;
+            let schema = reader.schema().map_err(|e| not_parquet(&source.path, e))?;
+            return Ok(schema.iter_names().map(|n| n.to_string()).collect());
+        }
+        Format::Ndjson => load_ndjson(&source.path, &[])?,
+    };
+    Ok(loaded.physical_types.keys().cloned().collect())
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
+}
+
+fn read_all(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// Decodes the file to UTF-8 text, stripping a BOM.
+fn decode(path: &Path, bytes: &[u8], encoding: Encoding) -> Result<String> {
+    match encoding {
+        Encoding::Gbk => {
+            let (text, _, had_errors) = encoding_rs::GB18030.decode(bytes);
+            if had_errors {
+                return Err(Error::input(path, "contains bytes that are not valid GBK/GB18030"));
+            }
+            Ok(text.trim_start_matches('\u{feff}').to_string())
+        }
+        Encoding::Utf8 => {
+            let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            match std::str::from_utf8(bytes) {
+                Ok(s) => Ok(s.to_string()),
+                Err(e) => {
+                    let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() as u64 + 1;
+                    Err(Error::Input {
+                        path: path.to_path_buf(),
+                        line: Some(line),
+                        field: None,
+                        message: "invalid UTF-8".into(),
+                        hint: Some("if the export is GBK-encoded, add encoding = \"gbk\" to the source".into()),
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn load_csv(source: &Source, columns: &[String]) -> Result<Loaded> {
+    let path = &source.path;
+    let bytes = read_all(path)?;
+    let size = bytes.len() as u64;
+    let digest = sha256(&bytes);
+    let text = decode(path, &bytes, source.encoding)?;
+    drop(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(source.delimiter)
+        .quote(source.quote)
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    if headers.iter().all(|h| h.is_empty()) {
+        return Err(
+            Error::input(path, "has no header row").with_hint("CSV sources need a header row naming the columns")
+        );
+    }
+    let wanted: Vec<(String, Option<usize>)> = columns
+        .iter()
+        .map(|c| (c.clone(), headers.iter().position(|h| h == c)))
+        .collect();
+    let mut values: Vec<Vec<Option<String>>> = vec![Vec::new(); wanted.len()];
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0usize;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(csv_error(path, e)),
+        }
+        rows += 1;
+        for (slot, (_, idx)) in values.iter_mut().zip(&wanted) {
+            if let Some(i) = idx {
+                slot.push(record.get(*i).map(str::to_string));
+            }
+        }
+    }
+    if rows == 0 {
+        return Err(Error::input(path, "has a header but no data rows")
+            .with_hint("an empty export usually means the export job failed; check it before reconciling"));
+    }
+    let mut frame_cols = Vec::new();
+    let mut missing = Vec::new();
+    let mut physical_types = BTreeMap::new();
+    for ((name, idx), vals) in wanted.into_iter().zip(values) {
+        match idx {
+            Some(_) => {
+                physical_types.insert(name.clone(), "utf8".to_string());
+                frame_cols.push(Column::new(name.as_str().into(), vals));
+            }
+            None => missing.push(name),
+        }
+    }
+    if columns.is_empty() {
+        for h in headers {
+            physical_types.insert(h, "utf8".to_string());
+        }
+    }
+    let frame = DataFrame::new(rows, frame_cols).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Loaded {
+        path: path.clone(),
+        frame,
+        missing,
+        physical_types,
+        rows,
+        sha256: digest,
+        size,
+    })
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> Error {
+    let line = e.position().map(|p| p.line());
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("row has {len} fields but the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".to_string(),
+        _ => e.to_string(),
+    };
+    Error::Input {
+        path: path.to_path_buf(),
+        line,
+        field: None,
+        message,
+        hint: None,
+    }
+}
+
+fn open_parquet(path: &Path) -> Result<ParquetReader<std::fs::File>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(ParquetReader::new(file))
+}
+
+fn not_parquet(path: &Path, e: PolarsError) -> Error {
+    Error::input(path, format!("cannot be read as Parquet: {e}"))
+        .with_hint("check `format` in the spec, or the file extension")
+}
+
+fn load_parquet(path: &Path, columns: &[String]) -> Result<Loaded> {
+    let bytes = read_all(path)?;
+    let size = bytes.len() as u64;
+    let digest = sha256(&bytes);
+    let mut reader = ParquetReader::new(std::io::Cursor::new(bytes));
+    let schema = reader.schema().map_err(|e| not_parquet(path, e))?;
+    let present: Vec<String> = columns.iter().filter(|c| schema.contains(c)).cloned().collect();
+    let missing: Vec<String> = columns.iter().filter(|c| !schema.contains(c)).cloned().collect();
+    let frame = reader
+        .with_columns(Some(present.clone()))
+        .finish()
+        .map_err(|e| not_parquet(path, e))?;
+    let rows = frame.height();
+    let mut physical_types = BTreeMap::new();
+    let mut text_cols = Vec::new();
+    for name in &present {
+        let col = frame.column(name).map_err(|e| Error::Internal(e.to_string()))?;
+        physical_types.insert(name.clone(), col.dtype().to_string());
+        text_cols.push(as_text(col).map_err(|e| Error::Input {
+            path: path.to_path_buf(),
+            line: None,
+            field: Some(name.clone()),
+            message: format!("column cannot be read as text: {e}"),
+            hint: None,
+        })?);
+    }
+    let frame = DataFrame::new(rows, text_cols).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        frame,
+        missing,
+        physical_types,
+        rows,
+        sha256: digest,
+        size,
+    })
+}
+
+/// Renders a typed column as text the normalizers understand. Datetimes
+/// become RFC 3339 (with `Z` when the column carries a time zone, naive
+/// otherwise) so that no precision or zone information is lost.
+fn as_text(col: &Column) -> PolarsResult<Column> {
+    match col.dtype() {
+        DataType::String => Ok(col.clone()),
+        DataType::Datetime(unit, tz) => {
+            let micros_per = match unit {
+                TimeUnit::Nanoseconds => -1000i64,
+                TimeUnit::Microseconds => 1,
+                TimeUnit::Milliseconds => 1000,
+            };
+            let aware = tz.is_some();
+            let phys = col.cast(&DataType::Int64)?;
+            let out: StringChunked = phys
+                .i64()?
+                .iter()
+                .map(|v| {
+                    v.map(|v| {
+                        let micros = if micros_per < 0 {
+                            v.div_euclid(1000)
+                        } else {
+                            v * micros_per
+                        };
+                        render_micros(micros, aware)
+                    })
+                })
+                .collect();
+            Ok(out.with_name(col.name().clone()).into_column())
+        }
+        _ => col.cast(&DataType::String),
+    }
+}
+
+fn render_micros(micros: i64, aware: bool) -> String {
+    let dt = chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default();
+    let s = dt.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
+    if aware {
+        format!("{s}Z")
+    } else {
+        s
+    }
+}
+
+fn load_ndjson(path: &Path, columns: &[String]) -> Result<Loaded> {
+    let bytes = read_all(path)?;
+    let size = bytes.len() as u64;
+    let digest = sha256(&bytes);
+    let text = decode(path, &bytes, Encoding::Utf8)?;
+    let mut values: Vec<Vec<Option<String>>> = vec![Vec::new(); columns.len()];
+    let mut seen = vec![false; columns.len()];
+    let mut all_names = std::collections::BTreeSet::new();
+    let mut rows = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).map_err(|e| Error::Input {
+            path: path.to_path_buf(),
+            line: Some(i as u64 + 1),
+            field: None,
+            message: format!("not a JSON object: {e}"),
+            hint: Some("NDJSON sources hold one JSON object per line".into()),
+        })?;
+        rows += 1;
+        if columns.is_empty() {
+            all_names.extend(obj.keys().cloned());
+        }
+        for (c, name) in columns.iter().enumerate() {
+            let v = obj.get(name);
+            seen[c] |= v.is_some();
+            values[c].push(v.and_then(json_text));
+        }
+    }
+    if rows == 0 {
+        return Err(Error::input(path, "holds no records"));
+    }
+    let mut frame_cols = Vec::new();
+    let mut missing = Vec::new();
+    let mut physical_types = BTreeMap::new();
+    for ((name, vals), seen) in columns.iter().zip(values).zip(seen) {
+        if seen {
+            physical_types.insert(name.clone(), "json".to_string());
+            frame_cols.push(Column::new(name.as_str().into(), vals));
+        } else {
+            missing.push(name.clone());
+        }
+    }
+    for n in all_names {
+        physical_types.insert(n, "json".to_string());
+    }
+    let frame = DataFrame::new(rows, frame_cols).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        frame,
+        missing,
+        physical_types,
+        rows,
+        sha256: digest,
+        size,
+    })
+}
+
+fn json_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        other => Some(other.to_string()),
+    }
+}

@@ -1,0 +1,193 @@
+//! The spec file as written: serde types that mirror the TOML one to one.
+//!
+//! Everything here is raw and unchecked; `spec::compile` turns it into the
+//! validated [`crate::spec::Spec`]. Values whose errors must point at a line
+//! are wrapped in [`Spanned`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpec {
+    pub run: RawRun,
+    pub sides: RawSides,
+    #[serde(rename = "entity")]
+    pub entities: Vec<RawEntity>,
+    #[serde(default)]
+    pub fail: RawFail,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    pub name: String,
+    #[serde(default)]
+    pub timezone: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSides {
+    pub left: String,
+    pub right: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEntity {
+    pub name: Spanned<String>,
+    pub key: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub authority: Option<Spanned<String>>,
+    pub left: RawSource,
+    pub right: RawSource,
+    #[serde(rename = "field")]
+    pub fields: Vec<RawField>,
+    #[serde(rename = "rule", default)]
+    pub rules: Vec<RawRule>,
+    /// Severity of drift findings by kind, e.g. `{ missing_left = "warning" }`.
+    #[serde(default)]
+    pub severity: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub path: Spanned<String>,
+    #[serde(default)]
+    pub format: Option<Spanned<String>>,
+    #[serde(default)]
+    pub encoding: Option<Spanned<String>>,
+    #[serde(default)]
+    pub delimiter: Option<Spanned<String>>,
+    #[serde(default)]
+    pub quote: Option<Spanned<String>>,
+    /// Time zone of naive timestamps exported by this system.
+    #[serde(default)]
+    pub timezone: Option<Spanned<String>>,
+}
+
+/// A value given once for both sides or per side: `x` or `{ left = x, right = y }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum PerSide<T> {
+    Sides {
+        #[serde(default = "none")]
+        left: Option<T>,
+        #[serde(default = "none")]
+        right: Option<T>,
+    },
+    Both(T),
+}
+
+fn none<T>() -> Option<T> {
+    None
+}
+
+impl<T: Clone> PerSide<T> {
+    pub fn left(&self) -> Option<T> {
+        match self {
+            PerSide::Sides { left, .. } => left.clone(),
+            PerSide::Both(v) => Some(v.clone()),
+        }
+    }
+    pub fn right(&self) -> Option<T> {
+        match self {
+            PerSide::Sides { right, .. } => right.clone(),
+            PerSide::Both(v) => Some(v.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawField {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub left: Option<String>,
+    #[serde(default)]
+    pub right: Option<String>,
+    #[serde(default, rename = "type")]
+    pub ty: Option<Spanned<String>>,
+    #[serde(default)]
+    pub formats: Option<Vec<String>>,
+    #[serde(default)]
+    pub timezone: Option<Spanned<String>>,
+    #[serde(default)]
+    pub true_values: Option<Vec<String>>,
+    #[serde(default)]
+    pub false_values: Option<Vec<String>>,
+    #[serde(default)]
+    pub normalize: Option<Spanned<PerSide<Vec<String>>>>,
+    #[serde(default)]
+    pub map: Option<Spanned<PerSide<BTreeMap<String, String>>>>,
+    /// What happens to a value absent from `map`: "error" (unconvertible) or "keep".
+    #[serde(default)]
+    pub unmapped: Option<Spanned<String>>,
+    #[serde(default)]
+    pub default: Option<PerSide<String>>,
+    #[serde(default)]
+    pub tolerance: Option<Spanned<RawTolerance>>,
+    #[serde(default)]
+    pub compare: Option<bool>,
+    #[serde(default)]
+    pub severity: Option<Spanned<String>>,
+    #[serde(default)]
+    pub pii: Option<Spanned<String>>,
+    #[serde(default)]
+    pub mask: Option<Spanned<PerSide<String>>>,
+    #[serde(default)]
+    pub scan: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTolerance {
+    #[serde(default)]
+    pub abs: Option<toml::Value>,
+    #[serde(default)]
+    pub rel: Option<f64>,
+    #[serde(default)]
+    pub seconds: Option<i64>,
+    #[serde(default)]
+    pub date: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub id: Spanned<String>,
+    pub check: Spanned<String>,
+    #[serde(default)]
+    pub field: Option<Spanned<String>>,
+    #[serde(default)]
+    pub fields: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pub side: Option<Spanned<String>>,
+    #[serde(default)]
+    pub severity: Option<Spanned<String>>,
+    #[serde(default)]
+    pub fail: Option<bool>,
+    #[serde(default)]
+    pub pattern: Option<Spanned<String>>,
+    #[serde(default)]
+    pub values: Option<Vec<String>>,
+    #[serde(default)]
+    pub min: Option<toml::Value>,
+    #[serde(default)]
+    pub max: Option<toml::Value>,
+    #[serde(default)]
+    pub validator: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFail {
+    #[serde(default)]
+    pub on: Option<Spanned<String>>,
+    #[serde(default)]
+    pub max_drift_ratio: Option<f64>,
+}

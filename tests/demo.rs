@@ -1,0 +1,148 @@
+//! End to end on the bundled demo and on freshly generated pairs: the set of
+//! findings equals the generator's ground truth exactly.
+
+use crate::util::*;
+use recon::generate::{generate, read_truth, Config};
+
+#[test]
+fn demo_findings_equal_ground_truth_and_exit_follows_fail() {
+    let env = Env::new();
+    let spec = project_root().join("rules/callcenter-crm.toml");
+    let out = env.run(&spec, "demo1");
+    assert_eq!(code(&out), 1, "the demo has error findings: {}", stderr(&out));
+    let run = env.reports().join("demo1");
+    let truth = read_truth(&project_root().join("fixtures/ground_truth.jsonl")).unwrap();
+    assert!(truth.len() > 40, "ground truth is substantial: {}", truth.len());
+    assert_same(&finding_set(&run), &truth);
+    for f in [
+        "findings.parquet",
+        "summary.json",
+        "manifest.json",
+        "manifest.dsse.json",
+        "manifest.json.minisig",
+    ] {
+        assert!(run.join(f).is_file(), "{f} exists");
+    }
+    let err = stderr(&out);
+    assert!(err.contains("customer:") && err.contains("coverage left:"), "{err}");
+}
+
+#[test]
+fn committed_fixtures_are_what_the_generator_makes() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(
+        dir.path(),
+        &Config {
+            seed: 42,
+            customers: 60,
+        },
+    )
+    .unwrap();
+    for f in [
+        "ground_truth.jsonl",
+        "callcenter/customers.csv",
+        "callcenter/calls.csv",
+        "callcenter/tickets.csv",
+        "crm/cases.csv",
+        "crm/activities.ndjson",
+    ] {
+        let a = std::fs::read(dir.path().join(f)).unwrap();
+        let b = std::fs::read(project_root().join("fixtures").join(f)).unwrap();
+        assert!(
+            a == b,
+            "fixtures/{f} differs from `recon generate --seed 42 --customers 60`"
+        );
+    }
+}
+
+#[test]
+fn generated_pair_with_other_seed_and_thousands_of_rows() {
+    let env = Env::new();
+    let spec = copy_demo(env.path());
+    let g = generate(
+        &env.path().join("fixtures"),
+        &Config {
+            seed: 7,
+            customers: 1500,
+        },
+    )
+    .unwrap();
+    let out = env.run(&spec, "big");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let run = env.reports().join("big");
+    assert!(g.truth.0.len() > 300, "{}", g.truth.0.len());
+    assert_same(&finding_set(&run), &g.truth.0);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["entities"]["interaction"]["left"]["rows"].as_u64().unwrap() > 4000);
+}
+
+#[test]
+fn coverage_adds_up_on_the_demo() {
+    let env = Env::new();
+    let out = env.run(&project_root().join("rules/callcenter-crm.toml"), "cov");
+    assert_eq!(code(&out), 1);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.reports().join("cov/summary.json")).unwrap()).unwrap();
+    for (name, e) in summary["entities"].as_object().unwrap() {
+        for side in ["left", "right"] {
+            let c = &e[side]["coverage"];
+            let sum: u64 = [
+                "rows_matched",
+                "rows_missing_other_side",
+                "rows_duplicate_key",
+                "rows_paired_with_duplicate",
+                "rows_null_key",
+                "rows_unconvertible_key",
+            ]
+            .iter()
+            .map(|k| c[k].as_u64().unwrap())
+            .sum();
+            assert_eq!(sum, c["rows_read"].as_u64().unwrap(), "{name} {side}: {c}");
+            assert_eq!(c["rows_read"], e[side]["rows"]);
+        }
+    }
+}
+
+#[test]
+fn passing_run_exits_zero_and_json_goes_to_stdout() {
+    let env = Env::new();
+    let spec = env.write(
+        "s.toml",
+        r#"
+[run]
+name = "t"
+[sides]
+left = "a"
+right = "b"
+[[entity]]
+name = "e"
+key = ["id"]
+left = { path = "l.csv" }
+right = { path = "r.csv" }
+  [[entity.field]]
+  name = "id"
+  [[entity.field]]
+  name = "amount"
+  type = "decimal(10,2)"
+"#,
+    );
+    env.write("l.csv", "id,amount\n1,1.50\n2,2\n");
+    env.write("r.csv", "id,amount\n2,2.00\n1,1.5\n");
+    let reports = env.reports();
+    let out = env.recon(&[
+        "run",
+        spec.to_str().unwrap(),
+        "--out",
+        reports.to_str().unwrap(),
+        "--run-id",
+        "ok",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is summary.json");
+    assert_eq!(v["run_id"], "ok");
+    assert_eq!(v["totals"]["total"], 0);
+    assert!(stderr(&out).contains("created signing key"), "{}", stderr(&out));
+}

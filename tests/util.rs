@@ -1,0 +1,156 @@
+//! Shared helpers: run the `recon` binary in an isolated home, read findings.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use polars::prelude::*;
+use recon::generate::Expected;
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.path().join("home")
+    }
+
+    pub fn reports(&self) -> PathBuf {
+        self.path().join("reports")
+    }
+
+    /// Runs recon with HOME and RECON_HOME inside the temp dir.
+    pub fn recon(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_recon"))
+            .args(args)
+            .env("HOME", self.home())
+            .env("RECON_HOME", self.home().join("recon"))
+            .env_remove("RECON_SIGNING_KEY")
+            .env_remove("RECON_TOKEN_KEY")
+            .env_remove("RUST_LOG")
+            .current_dir(self.path())
+            .output()
+            .expect("run recon")
+    }
+
+    /// `recon run SPEC --out <reports> --run-id ID`.
+    pub fn run(&self, spec: &Path, run_id: &str) -> Output {
+        let reports = self.reports();
+        self.recon(&[
+            "run",
+            spec.to_str().unwrap(),
+            "--out",
+            reports.to_str().unwrap(),
+            "--run-id",
+            run_id,
+        ])
+    }
+
+    /// Writes a file relative to the temp dir.
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+}
+
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+pub fn read_parquet(path: &Path) -> DataFrame {
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ParquetReader::new(f).finish().expect("read parquet")
+}
+
+pub fn strings(df: &DataFrame, col: &str) -> Vec<Option<String>> {
+    df.column(col)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.map(String::from))
+        .collect()
+}
+
+/// Findings of a run folder as ground-truth tuples.
+pub fn finding_set(run_dir: &Path) -> BTreeSet<Expected> {
+    let df = read_parquet(&run_dir.join("findings.parquet"));
+    let cols = ["entity", "category", "kind", "side", "key", "field"].map(|c| strings(&df, c));
+    (0..df.height())
+        .map(|i| Expected {
+            entity: cols[0][i].clone().unwrap(),
+            category: cols[1][i].clone().unwrap(),
+            kind: cols[2][i].clone().unwrap(),
+            side: cols[3][i].clone().unwrap(),
+            key: cols[4][i].clone().unwrap(),
+            field: cols[5][i].clone(),
+        })
+        .collect()
+}
+
+/// Asserts equality and prints what differs, with precision and recall.
+pub fn assert_same(found: &BTreeSet<Expected>, truth: &BTreeSet<Expected>) {
+    let tp = found.intersection(truth).count() as f64;
+    let precision = if found.is_empty() { 1.0 } else { tp / found.len() as f64 };
+    let recall = if truth.is_empty() { 1.0 } else { tp / truth.len() as f64 };
+    let extra: Vec<_> = found.difference(truth).collect();
+    let missed: Vec<_> = truth.difference(found).collect();
+    assert!(
+        extra.is_empty() && missed.is_empty(),
+        "precision {precision:.3}, recall {recall:.3}\nunexpected findings: {extra:#?}\nmissed findings: {missed:#?}"
+    );
+}
+
+/// Copies the rules and fixtures into `dir` so a test can edit them.
+pub fn copy_demo(dir: &Path) -> PathBuf {
+    let root = project_root();
+    copy_dir(&root.join("fixtures"), &dir.join("fixtures"));
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    let spec = dir.join("rules/callcenter-crm.toml");
+    std::fs::copy(root.join("rules/callcenter-crm.toml"), &spec).unwrap();
+    spec
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// Entries of the reports folder (run folders and any leftovers).
+pub fn report_entries(env: &Env) -> Vec<String> {
+    match std::fs::read_dir(env.reports()) {
+        Err(_) => Vec::new(),
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect(),
+    }
+}
