@@ -18,6 +18,7 @@ use crate::finding::{Category, Finding};
 use crate::keys::KeyRing;
 use crate::normalize::Value;
 use crate::prepare::{self, PreparedSide};
+use crate::repair;
 use crate::report::{self, EntitySummary, FindingRow, RunFolder, SideInfo, Summary};
 use crate::source::{self, Loaded};
 use crate::spec::{self, Entity, Side, Spec};
@@ -28,6 +29,8 @@ pub struct RunOptions {
     pub run_id: Option<String>,
     pub prev: Option<PathBuf>,
     pub keys: KeyRing,
+    /// Also write `repairs-<target>.csv` per target system.
+    pub repairs_csv: bool,
 }
 
 pub struct RunOutcome {
@@ -46,6 +49,17 @@ pub struct EntityResult {
     pub drifted_keys: usize,
     pub rows: [usize; 2],
     pub inputs: [InputMeta; 2],
+    pub repairs: Vec<repair::Repair>,
+    pub state: repair::state::EntityState,
+    /// Rows inserted/updated/deleted per side since the previous state.
+    pub changes: Option<[repair::state::Changes; 2]>,
+}
+
+/// What repair planning needs besides the entity itself.
+struct RepairCtx<'a> {
+    previous: Option<&'a repair::state::State>,
+    previous_run: Option<String>,
+    keys: &'a KeyRing,
 }
 
 pub struct InputMeta {
@@ -110,11 +124,23 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         }
     }
     let display = ReportDisplay { keys: &opts.keys };
+    let previous_state = match &previous {
+        Some(p) => repair::state::read_state(p)?,
+        None => None,
+    };
+    let ctx = RepairCtx {
+        previous: previous_state.as_ref(),
+        previous_run: previous
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().to_string()),
+        keys: &opts.keys,
+    };
     let stage = Instant::now();
     let results: Vec<EntityResult> = spec
         .entities
         .par_iter()
-        .map(|e| reconcile_entity(&spec, e, &display))
+        .map(|e| reconcile_entity(&spec, e, &display, &ctx))
         .collect::<Result<_>>()?;
     let compare_ms = stage.elapsed().as_millis();
     for r in &results {
@@ -153,6 +179,14 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         .collect();
     let (exit, thresholds_hit) = decide(&spec, &results);
     report::write_findings(&folder.path().join("findings.parquet"), &run_id, &rows)?;
+    let repairs = repair::finish(results.iter().flat_map(|r| r.repairs.clone()).collect(), &run_id);
+    repair::write(folder.path(), &repairs)?;
+    if opts.repairs_csv {
+        repair::write_csv(folder.path(), &spec, &repairs)?;
+    }
+    let states: Vec<(&str, &repair::state::EntityState)> =
+        results.iter().map(|r| (r.name.as_str(), &r.state)).collect();
+    repair::state::write_state(&folder.path().join(repair::state::STATE_FILE), &states)?;
     let finished = chrono::Utc::now();
     let mut metrics = BTreeMap::new();
     metrics.insert("compare_ms".to_string(), serde_json::json!(compare_ms));
@@ -168,7 +202,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         previous.as_deref(),
         metrics,
     );
-    let summary_json = serde_json::to_string_pretty(&summary).map_err(|e| Error::Internal(e.to_string()))? + "\n";
+    let summary_json = summary_with_repairs(&summary, &results, &repairs)?;
     write_file(&folder.path().join("summary.json"), summary_json.as_bytes())?;
     let predicate = predicate(&spec, &summary, previous.as_deref())?;
     evidence::seal(folder.path(), &run_id, predicate, &signing)?;
@@ -181,7 +215,37 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     })
 }
 
-fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display) -> Result<EntityResult> {
+/// summary.json: the summary plus `repairs` (counts per entity, target and
+/// action) and `changes` (rows inserted/updated/deleted per entity and side
+/// since the previous run; null without a previous state).
+fn summary_with_repairs(summary: &Summary, results: &[EntityResult], repairs: &[repair::Repair]) -> Result<String> {
+    let internal = |e: serde_json::Error| Error::Internal(e.to_string());
+    let changes: serde_json::Map<String, serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            let c = r
+                .changes
+                .as_ref()
+                .map(|[l, rt]| serde_json::json!({ "left": l, "right": rt }));
+            (r.name.clone(), c.unwrap_or(serde_json::Value::Null))
+        })
+        .collect();
+    // Appended after the summary's own keys, keeping their order.
+    let base = serde_json::to_string_pretty(summary).map_err(internal)?;
+    let body = base.trim_end().strip_suffix('}').unwrap_or(&base).trim_end();
+    let mut out = body.to_string();
+    for (name, value) in [
+        ("repairs", repair::counts(repairs)),
+        ("changes", serde_json::Value::Object(changes)),
+    ] {
+        let pretty = serde_json::to_string_pretty(&value).map_err(internal)?;
+        out.push_str(&format!(",\n  \"{name}\": {}", pretty.replace('\n', "\n  ")));
+    }
+    out.push_str("\n}\n");
+    Ok(out)
+}
+
+fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display, ctx: &RepairCtx<'_>) -> Result<EntityResult> {
     let (left, right) = rayon::join(|| load_side(entity, Side::Left), || load_side(entity, Side::Right));
     let loaded = [left?, right?];
     let (pl, pr) = rayon::join(
@@ -201,6 +265,25 @@ fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display) -> Resu
         spec.timezone,
         display,
     );
+    let state = repair::state::entity_state(entity, [&prepared[0], &prepared[1]], [&keys[0], &keys[1]], ctx.keys);
+    let previous = ctx.previous.map(|p| p.get(&entity.name).cloned().unwrap_or_default());
+    let repairs = repair::plan::plan(&repair::plan::Inputs {
+        entity,
+        side_names: &spec.sides,
+        sides: [&prepared[0], &prepared[1]],
+        keys: [&keys[0], &keys[1]],
+        drift: &drift,
+        current: &state,
+        previous: previous.as_ref(),
+        previous_run: ctx.previous_run.as_deref(),
+        ring: ctx.keys,
+    });
+    let changes = previous.as_ref().map(|p| {
+        [
+            repair::state::changes(p, &state, Side::Left),
+            repair::state::changes(p, &state, Side::Right),
+        ]
+    });
     findings.extend(drift.findings);
     findings.extend(crate::quality::check(
         entity,
@@ -222,6 +305,9 @@ fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display) -> Resu
             rows: l.rows,
             physical_types: l.physical_types.clone(),
         }),
+        repairs,
+        state,
+        changes,
     })
 }
 
@@ -401,6 +487,8 @@ fn build_summary(
             .unwrap_or_default(),
     );
     spec_info.insert("sha256".into(), spec.sha256.clone());
+    // As given on the command line; `recon apply` reads the spec from here.
+    spec_info.insert("path".into(), spec.path.to_string_lossy().to_string());
     let mut sides = BTreeMap::new();
     sides.insert("left".into(), spec.sides[0].clone());
     sides.insert("right".into(), spec.sides[1].clone());

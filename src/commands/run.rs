@@ -23,6 +23,7 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
         run_id: args.run_id.clone(),
         prev: args.prev.clone(),
         keys: KeyRing::new(args.key.clone()),
+        repairs_csv: args.repairs_format == Some(crate::cli::RepairsFormat::Csv),
     };
     let outcome = run(&opts);
     if let Some(bar) = spinner {
