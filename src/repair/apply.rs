@@ -177,6 +177,15 @@ fn load_spec(o: &ApplyOptions) -> Result<Spec> {
             }
         },
     };
+    if o.spec.is_none() && !spec_path.exists() {
+        return Err(Error::usage(
+            format!(
+                "the run's spec {} does not exist (the path is as given to `recon run`)",
+                spec_path.display()
+            ),
+            Some("pass the spec with --spec SPEC".into()),
+        ));
+    }
     let spec = spec::load(&spec_path)?;
     if Some(spec.sha256.as_str()) != summary["spec"]["sha256"].as_str() {
         return Err(Error::input(
