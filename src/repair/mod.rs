@@ -243,3 +243,62 @@ pub fn counts(repairs: &[Repair]) -> serde_json::Value {
     }
     serde_json::json!({ "total": repairs.len(), "by_entity": m })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r() -> Repair {
+        Repair {
+            entity: "e".into(),
+            target: "crm".into(),
+            target_side: "right".into(),
+            action: "update".into(),
+            key: r#"{"id":"1"}"#.into(),
+            field: Some("name".into()),
+            new_value: Some("x".into()),
+            expected: Some("y".into()),
+            ..Repair::default()
+        }
+    }
+
+    #[test]
+    fn repair_id_is_deterministic_and_covers_the_instruction() {
+        let a = r();
+        assert_eq!(a.compute_id(), r().compute_id());
+        assert_eq!(a.compute_id().len(), 32);
+        let mut b = r();
+        b.run_id = "other run".into();
+        b.detail = "other words".into();
+        assert_eq!(a.compute_id(), b.compute_id(), "run and detail are not part of the id");
+        for change in [
+            |x: &mut Repair| x.new_value = None,
+            |x: &mut Repair| x.expected = None,
+            |x: &mut Repair| x.expected = Some("z".into()),
+            |x: &mut Repair| x.field = None,
+            |x: &mut Repair| x.action = "insert".into(),
+            |x: &mut Repair| x.target = "callcenter".into(),
+        ] {
+            let mut c = r();
+            change(&mut c);
+            assert_ne!(a.compute_id(), c.compute_id());
+        }
+        // a value and a value_ref with the same text differ
+        let mut v = r();
+        v.new_value = None;
+        v.value_ref = Some("x".into());
+        assert_ne!(a.compute_id(), v.compute_id());
+    }
+
+    #[test]
+    fn finish_sorts_and_sets_ids() {
+        let mut a = r();
+        a.key = r#"{"id":"2"}"#.into();
+        let mut d = r();
+        d.action = "delete".into();
+        let out = finish(vec![a, r(), d, r()], "run1");
+        assert_eq!(out.len(), 3, "identical instructions collapse");
+        assert_eq!(out[0].action, "delete");
+        assert!(out.iter().all(|x| x.run_id == "run1" && x.repair_id == x.compute_id()));
+    }
+}

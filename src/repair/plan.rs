@@ -238,7 +238,8 @@ impl Inputs<'_> {
         let mut out = Vec::new();
         let mut problem: Option<String> = None;
         for (f, field) in entity.fields.iter().enumerate() {
-            if !self.sides[has.idx()].fields[f].present {
+            // Only values the source has, into columns the target has.
+            if !self.sides[has.idx()].fields[f].present || !self.sides[lacking.idx()].fields[f].present {
                 continue;
             }
             let cell = self.sides[has.idx()].cell(f, row);

@@ -134,3 +134,125 @@ pub fn expected_of(entity: &Entity, field: usize, side: Side, cell: &Cell, keys:
         _ => Some(v.display()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Spec;
+
+    fn spec(fields: &str) -> Spec {
+        let text = format!(
+            r#"
+[run]
+name = "t"
+timezone = "Asia/Shanghai"
+[sides]
+left = "a"
+right = "b"
+[[entity]]
+name = "e"
+key = ["id"]
+left = {{ path = "l.csv", timezone = "UTC" }}
+right = {{ path = "r.csv" }}
+  [[entity.field]]
+  name = "id"
+{fields}
+"#
+        );
+        crate::spec::parse(std::path::Path::new("t.toml"), &text, String::new()).unwrap()
+    }
+
+    fn target(s: &Spec, side: Side, v: Option<Value>) -> Result<Option<String>, String> {
+        to_target(&s.entities[0].fields[1], side, v.as_ref())
+    }
+
+    #[test]
+    fn value_maps_are_reversed_exactly_or_not_at_all() {
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "status"
+  map = { left = { "1" = "active", "0" = "inactive" }, right = { "Active" = "active", "A" = "active", "Inactive" = "inactive" } }"#,
+        );
+        let active = Some(Value::Str("active".into()));
+        assert_eq!(target(&s, Side::Left, active.clone()), Ok(Some("1".into())));
+        let err = target(&s, Side::Right, active).unwrap_err();
+        assert!(err.contains("no exact inverse"), "{err}");
+        assert_eq!(
+            target(&s, Side::Right, Some(Value::Str("inactive".into()))),
+            Ok(Some("Inactive".into()))
+        );
+        let err = target(&s, Side::Left, Some(Value::Str("gone".into()))).unwrap_err();
+        assert!(err.contains("not in the left side's value map"), "{err}");
+    }
+
+    #[test]
+    fn types_are_formatted_for_the_target() {
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "amount"
+  type = "decimal(10,2)""#,
+        );
+        let v = Value::Dec { units: 1230, scale: 2 };
+        assert_eq!(target(&s, Side::Right, Some(v)), Ok(Some("12.30".into())));
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "vip"
+  type = "bool"
+  true_values = ["Y", "true"]
+  false_values = ["N", "false"]"#,
+        );
+        assert_eq!(target(&s, Side::Left, Some(Value::Bool(true))), Ok(Some("y".into())));
+        assert_eq!(target(&s, Side::Left, Some(Value::Bool(false))), Ok(Some("n".into())));
+    }
+
+    #[test]
+    fn timestamps_take_the_target_zone_and_write_format() {
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "at"
+  type = "timestamp"
+  write = { right = "%Y/%m/%d %H:%M:%S" }"#,
+        );
+        // 2026-11-23T00:03:44Z
+        let v = Value::Ts(1_795_392_224_000_000);
+        assert_eq!(
+            target(&s, Side::Left, Some(v.clone())),
+            Ok(Some("2026-11-23T00:03:44Z".into()))
+        );
+        assert_eq!(target(&s, Side::Right, Some(v)), Ok(Some("2026/11/23 08:03:44".into())));
+        // sub-second precision the write format drops: no exact representation
+        let err = target(&s, Side::Right, Some(Value::Ts(1_795_392_224_500_000))).unwrap_err();
+        assert!(err.contains("reads back"), "{err}");
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "at"
+  type = "timestamp""#,
+        );
+        assert_eq!(
+            target(&s, Side::Right, Some(Value::Ts(1_795_392_224_500_000))),
+            Ok(Some("2026-11-23T08:03:44.500+08:00".into()))
+        );
+    }
+
+    #[test]
+    fn null_is_written_only_when_it_reads_back_as_null() {
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "v"
+  default = { right = "x" }"#,
+        );
+        assert_eq!(target(&s, Side::Left, None), Ok(None));
+        assert!(target(&s, Side::Right, None).is_err());
+    }
+
+    #[test]
+    fn write_formats_are_checked() {
+        let ts = FieldType::from_spec("timestamp", &Default::default(), chrono_tz::Tz::UTC).unwrap();
+        assert!(check_write_format(&ts, "%Y/%m/%d %H:%M:%S").is_ok());
+        assert!(check_write_format(&ts, "rfc3339").is_ok());
+        assert!(check_write_format(&ts, "%Q").is_err());
+        assert!(check_write_format(&FieldType::Int, "%Y").is_err());
+        let date = FieldType::from_spec("date", &Default::default(), chrono_tz::Tz::UTC).unwrap();
+        assert!(check_write_format(&date, "rfc3339").is_err());
+    }
+}
