@@ -15,12 +15,26 @@ const RFC3339: &str = "rfc3339";
 
 /// Validates a field's `write` format against its type on that side.
 pub fn check_write_format(ty: &FieldType, format: &str) -> Result<(), String> {
+    if let FieldType::Bool {
+        true_values,
+        false_values,
+    } = ty
+    {
+        let (t, f) = bool_spellings(format)
+            .ok_or_else(|| format!("`write` of a bool field is \"<true>/<false>\", e.g. \"Y/N\", not `{format}`"))?;
+        if !true_values.contains(&t.to_lowercase()) || !false_values.contains(&f.to_lowercase()) {
+            return Err(format!(
+                "`write = \"{format}\"` must use spellings declared in true_values / false_values"
+            ));
+        }
+        return Ok(());
+    }
     let timestamp = match ty {
         FieldType::Timestamp { .. } => true,
         FieldType::Date { .. } => false,
         other => {
             return Err(format!(
-                "`write` applies to date and timestamp fields, not {}",
+                "`write` applies to bool, date and timestamp fields, not {}",
                 other.name()
             ))
         }
@@ -41,8 +55,17 @@ pub fn check_write_format(ty: &FieldType, format: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `"Y/N"` → (`Y`, `N`).
+fn bool_spellings(write: &str) -> Option<(&str, &str)> {
+    let (t, f) = write.split_once('/')?;
+    (!t.is_empty() && !f.is_empty() && !f.contains('/')).then_some((t, f))
+}
+
 /// Text of `value` for the declared type, before the value map is reversed.
 fn format_typed(ty: &FieldType, write: Option<&str>, value: &Value) -> Result<String, String> {
+    if let (Some((t, f)), Value::Bool(b)) = (write.and_then(bool_spellings), value) {
+        return Ok(if *b { t } else { f }.to_string());
+    }
     Ok(match (ty, value) {
         (FieldType::Bool { true_values, .. }, Value::Bool(true)) => true_values[0].clone(),
         (FieldType::Bool { false_values, .. }, Value::Bool(false)) => false_values[0].clone(),
@@ -203,6 +226,22 @@ right = {{ path = "r.csv" }}
         );
         assert_eq!(target(&s, Side::Left, Some(Value::Bool(true))), Ok(Some("y".into())));
         assert_eq!(target(&s, Side::Left, Some(Value::Bool(false))), Ok(Some("n".into())));
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "vip"
+  type = "bool"
+  true_values = ["Y", "true"]
+  false_values = ["N", "false"]
+  write = { left = "Y/N", right = "true/false" }"#,
+        );
+        assert_eq!(target(&s, Side::Left, Some(Value::Bool(true))), Ok(Some("Y".into())));
+        assert_eq!(
+            target(&s, Side::Right, Some(Value::Bool(false))),
+            Ok(Some("false".into()))
+        );
+        let bool_ty = s.entities[0].fields[1].ty[0].clone();
+        assert!(check_write_format(&bool_ty, "yes/no").is_err());
+        assert!(check_write_format(&bool_ty, "Y").is_err());
     }
 
     #[test]
