@@ -181,6 +181,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     report::write_findings(&folder.path().join("findings.parquet"), &run_id, &rows)?;
     let repairs = repair::finish(results.iter().flat_map(|r| r.repairs.clone()).collect(), &run_id);
     repair::write(folder.path(), &repairs)?;
+    tracing::info!(repairs = repairs.len(), "repair instructions written");
     if opts.repairs_csv {
         repair::write_csv(folder.path(), &spec, &repairs)?;
     }
@@ -265,8 +266,15 @@ fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display, ctx: &R
         spec.timezone,
         display,
     );
-    let state = repair::state::entity_state(entity, [&prepared[0], &prepared[1]], [&keys[0], &keys[1]], ctx.keys);
+    let mut state = repair::state::entity_state(entity, [&prepared[0], &prepared[1]], [&keys[0], &keys[1]], ctx.keys);
     let previous = ctx.previous.map(|p| p.get(&entity.name).cloned().unwrap_or_default());
+    state.set_bases(
+        entity,
+        [&prepared[0], &prepared[1]],
+        [&keys[0], &keys[1]],
+        &drift,
+        previous.as_ref(),
+    );
     let repairs = repair::plan::plan(&repair::plan::Inputs {
         entity,
         side_names: &spec.sides,

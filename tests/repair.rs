@@ -302,8 +302,9 @@ fn three_way_over_three_runs() {
         set(&[
             ("a", "update", "2", "name", "b2", "three_way"),
             ("both", "review", "3", "amount", "<null>", "three_way"),
-            // unchanged since run 2: old drift again, the authority decides
-            ("a", "update", "1", "name", "a", "authority:b"),
+            // not repaired since run 2: the base is still the value both
+            // sides last agreed on, so the left's edit is still propagated
+            ("b", "update", "1", "name", "a2", "three_way"),
             ("a", "update", "4", "amount", "4.50", "authority:b"),
             // deleted on the authority: review by default
             ("a", "review", "5", "<null>", "<null>", "authority:b"),
@@ -323,6 +324,20 @@ fn three_way_over_three_runs() {
     assert_eq!(
         ch["right"],
         serde_json::json!({"inserted": 0, "updated": 2, "deleted": 1})
+    );
+    // run 4: everything resolved; then nothing is left, and the agreed values
+    // are the new base
+    let agreed = "id,name,amount\n1,a2,1.00\n2,b2,2.00\n3,c,3.10\n4,d,4.50\n";
+    env.write("l.csv", agreed);
+    env.write("r.csv", agreed);
+    env.run(&spec, "4");
+    assert!(repairs(&env, "4").is_empty(), "{:#?}", repairs(&env, "4"));
+    // run 5: the authority changes row 4 again; a one-sided change
+    env.write("r.csv", agreed.replace("4,d,4.50", "4,d,4.75"));
+    env.run(&spec, "5");
+    assert_eq!(
+        rows(&env, "5"),
+        set(&[("a", "update", "4", "amount", "4.75", "three_way")])
     );
 }
 

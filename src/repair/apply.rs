@@ -708,13 +708,19 @@ impl Doc {
                 }
                 let height = self.kept().count() + self.inserts.len();
                 let tmp = temp_path(out);
-                crate::report::write_parquet(&tmp, cols, height)?;
-                return finish_rename(&tmp, out);
+                return crate::report::write_parquet(&tmp, cols, height)
+                    .and_then(|()| finish_rename(&tmp, out))
+                    .inspect_err(|_| {
+                        let _ = std::fs::remove_file(&tmp);
+                    });
             }
         };
         let tmp = temp_path(out);
-        crate::run::write_file(&tmp, &bytes)?;
-        finish_rename(&tmp, out)
+        crate::run::write_file(&tmp, &bytes)
+            .and_then(|()| finish_rename(&tmp, out))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })
     }
 
     /// One output column: kept rows (edited or original) then inserted rows,

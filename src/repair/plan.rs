@@ -86,7 +86,7 @@ impl Inputs<'_> {
             let changed: Vec<Option<bool>> = Side::BOTH
                 .iter()
                 .map(|&s| {
-                    let base = prev.get(s, key, Some(name))?;
+                    let base = prev.base(s, key, name)?;
                     let now = self.current.get(s, key, Some(name))?;
                     Some(base != now)
                 })

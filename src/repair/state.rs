@@ -24,6 +24,9 @@ pub const STATE_FILE: &str = "state.parquet";
 #[derive(Debug, Default, Clone)]
 pub struct EntityState {
     pub hashes: HashMap<(Side, String, Option<String>), String>,
+    /// Three-way merge base per (side, key, field): the side's hash when the
+    /// two sides last agreed on the field (carried forward while they differ).
+    pub bases: HashMap<(Side, String, String), String>,
 }
 
 impl EntityState {
@@ -31,6 +34,58 @@ impl EntityState {
         self.hashes
             .get(&(side, key.to_string(), field.map(str::to_string)))
             .map(String::as_str)
+    }
+
+    pub fn base(&self, side: Side, key: &str, field: &str) -> Option<&str> {
+        self.bases
+            .get(&(side, key.to_string(), field.to_string()))
+            .map(String::as_str)
+    }
+
+    /// Sets the merge base of every compared field of every matched pair:
+    /// this run's hashes where the sides agree (no mismatch, both
+    /// convertible), else the previous base, if any.
+    pub fn set_bases(
+        &mut self,
+        entity: &Entity,
+        sides: [&PreparedSide; 2],
+        keys: [&SideKeys; 2],
+        drift: &crate::compare::Drift,
+        previous: Option<&EntityState>,
+    ) {
+        let mismatched: std::collections::HashSet<(&str, &str)> = drift
+            .findings
+            .iter()
+            .filter(|f| f.kind == "value_mismatch")
+            .filter_map(|f| Some((f.key.as_str(), f.field.as_deref()?)))
+            .collect();
+        let fields: Vec<usize> = state_fields(entity, sides[0])
+            .into_iter()
+            .filter(|f| sides[1].fields[*f].present)
+            .collect();
+        let mut bases = HashMap::new();
+        for &(l, r) in &drift.pairs {
+            let key = keys[0].json[l as usize].as_str();
+            let rows = [l as usize, r as usize];
+            for &f in &fields {
+                let name = entity.fields[f].name.as_str();
+                let bad = Side::BOTH
+                    .iter()
+                    .any(|s| sides[s.idx()].cell(f, rows[s.idx()]) == &Cell::Bad);
+                let agreed = !bad && !mismatched.contains(&(key, name));
+                for side in Side::BOTH {
+                    let base = if agreed {
+                        self.get(side, key, Some(name))
+                    } else {
+                        previous.and_then(|p| p.base(side, key, name))
+                    };
+                    if let Some(b) = base {
+                        bases.insert((side, key.to_string(), name.to_string()), b.to_string());
+                    }
+                }
+            }
+        }
+        self.bases = bases;
     }
 
     pub fn has_row(&self, side: Side, key: &str) -> bool {
@@ -137,7 +192,10 @@ pub fn entity_state(entity: &Entity, sides: [&PreparedSide; 2], keys: [&SideKeys
             hashes.insert((side, key.to_string(), None), rh);
         }
     }
-    EntityState { hashes }
+    EntityState {
+        hashes,
+        bases: HashMap::new(),
+    }
 }
 
 /// Rows inserted, updated and deleted on one side since the previous state.
@@ -164,10 +222,12 @@ pub fn changes(prev: &EntityState, cur: &EntityState, side: Side) -> Changes {
 
 /// Writes the state of every entity, sorted, as state.parquet.
 pub fn write_state(path: &Path, states: &[(&str, &EntityState)]) -> Result<()> {
-    let mut rows: Vec<(&str, &str, &str, Option<&str>, &str)> = Vec::new();
+    type Row<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, &'a str, Option<&'a str>);
+    let mut rows: Vec<Row<'_>> = Vec::new();
     for (entity, st) in states {
         for ((side, key, field), hash) in &st.hashes {
-            rows.push((entity, side.as_str(), key, field.as_deref(), hash));
+            let base = field.as_deref().and_then(|f| st.base(*side, key, f));
+            rows.push((entity, side.as_str(), key, field.as_deref(), hash, base));
         }
     }
     rows.sort_unstable();
@@ -178,6 +238,7 @@ pub fn write_state(path: &Path, states: &[(&str, &EntityState)]) -> Result<()> {
         col("key", rows.iter().map(|r| Some(r.2)).collect()),
         col("field", rows.iter().map(|r| r.3).collect()),
         col("hash", rows.iter().map(|r| Some(r.4)).collect()),
+        col("base", rows.iter().map(|r| r.5).collect()),
     ];
     crate::report::write_parquet(path, columns, rows.len())
 }
@@ -195,6 +256,8 @@ pub fn read_state(run_dir: &Path) -> Result<Option<State>> {
     let bad = |e: PolarsError| Error::input(&path, format!("previous state has an unexpected shape: {e}"));
     let get = |name: &str| -> Result<StringChunked> { df.column(name).and_then(|c| c.str().cloned()).map_err(bad) };
     let (entity, side, key, field, hash) = (get("entity")?, get("side")?, get("key")?, get("field")?, get("hash")?);
+    // Older state files have no merge bases.
+    let base = get("base").ok();
     let mut state = State::new();
     for i in 0..df.height() {
         let (Some(e), Some(s), Some(k), Some(h)) = (entity.get(i), side.get(i), key.get(i), hash.get(i)) else {
@@ -205,10 +268,11 @@ pub fn read_state(run_dir: &Path) -> Result<Option<State>> {
             "right" => Side::Right,
             _ => continue,
         };
-        state
-            .entry(e.to_string())
-            .or_default()
-            .hashes
+        let st = state.entry(e.to_string()).or_default();
+        if let (Some(f), Some(b)) = (field.get(i), base.as_ref().and_then(|b| b.get(i))) {
+            st.bases.insert((side, k.to_string(), f.to_string()), b.to_string());
+        }
+        st.hashes
             .insert((side, k.to_string(), field.get(i).map(str::to_string)), h.to_string());
     }
     Ok(Some(state))
