@@ -106,7 +106,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     let spec = spec::load(&opts.spec)?;
     let run_id = opts.run_id.clone().unwrap_or_else(|| default_run_id(started));
     let signing = opts.keys.signing_key()?;
-    if spec.entities.iter().any(|e| e.fields.iter().any(|f| f.is_pii())) {
+    if spec.entities.iter().any(|e| e.fields.iter().any(repair::sensitive)) {
         opts.keys.prepare_tokens()?;
     }
     let folder = RunFolder::create(&opts.out, &run_id)?;

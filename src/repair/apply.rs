@@ -82,7 +82,7 @@ pub fn apply(o: &ApplyOptions) -> Result<ApplyResult> {
         ));
     }
     let spec = load_spec(o)?;
-    if spec.entities.iter().any(|e| e.fields.iter().any(|f| f.is_pii())) {
+    if spec.entities.iter().any(|e| e.fields.iter().any(super::sensitive)) {
         o.keys.prepare_tokens()?;
     }
     let side = parse_side(&spec, &o.target)?;

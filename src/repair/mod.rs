@@ -24,6 +24,14 @@ use crate::spec::Spec;
 
 pub use repr::check_write_format;
 
+/// Fields whose values never appear in repairs or state: personal data
+/// (`pii`) and free text scanned for personal data (`scan = true`). They
+/// carry `value_ref` instead of `new_value`, and keyed MACs instead of values
+/// and hashes.
+pub fn sensitive(field: &crate::spec::Field) -> bool {
+    field.is_pii() || field.scan
+}
+
 pub const REPAIRS_PARQUET: &str = "repairs.parquet";
 pub const REPAIRS_JSONL: &str = "repairs.jsonl";
 

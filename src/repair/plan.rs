@@ -168,7 +168,7 @@ impl Inputs<'_> {
             }
             Ok(raw) => {
                 r.detail = format!("set `{}` to the {} value", field.name, self.name(source));
-                if field.is_pii() {
+                if super::sensitive(field) {
                     r.value_ref = Some(self.value_ref(source, rows[source.idx()], f));
                 } else {
                     r.new_value = raw;
@@ -268,7 +268,7 @@ impl Inputs<'_> {
             r.finding_id = Some(finding_id.to_string());
             r.field = Some(field.name.clone());
             r.column = Some(field.columns[lacking.idx()].clone());
-            if field.is_pii() {
+            if super::sensitive(field) {
                 r.value_ref = Some(self.value_ref(has, row, f));
             } else {
                 r.new_value = raw;

@@ -149,7 +149,7 @@ pub fn domain(entity: &Entity, field: usize) -> String {
 pub fn expected_of(entity: &Entity, field: usize, side: Side, cell: &Cell, keys: &KeyRing) -> Option<String> {
     let f = &entity.fields[field];
     let v = cell.value()?;
-    if f.is_pii() {
+    if super::sensitive(f) {
         return Some(keys.mac(&domain(entity, field), &v.display()));
     }
     match to_target(f, side, Some(v)) {

@@ -122,7 +122,7 @@ pub fn cell_hash(entity: &Entity, field: usize, cell: &Cell, raw_bad: Option<&st
         Cell::Bad => ("bad", raw_bad.unwrap_or_default().to_string()),
         Cell::Val(v) => (tag(v), v.display()),
     };
-    if entity.fields[field].is_pii() {
+    if super::sensitive(&entity.fields[field]) {
         let mac = keys.mac(&super::repr::domain(entity, field), &format!("{}\u{1f}{}", t, text));
         return mac.chars().take(32).collect();
     }
