@@ -342,6 +342,59 @@ fn three_way_over_three_runs() {
 }
 
 #[test]
+fn three_way_authority_reviews_old_drift_and_none_reports_only() {
+    let env = Env::new();
+    let spec = env.write(
+        "s.toml",
+        SMALL
+            .replace("authority = \"b\"", "authority = \"three_way\"")
+            .replace("DELETES", "")
+            .replace("  name = \"name\"", "  name = \"name\"\n  authority = \"none\""),
+    );
+    env.write("l.csv", "id,name,amount\n1,a,1.00\n2,b,2.00\n3,c,3.00\n");
+    env.write("r.csv", "id,name,amount\n1,x,1.50\n2,b,2.00\n");
+    env.run(&spec, "1");
+    // name: report only; amount: no base yet, so a person decides; the
+    // missing row is inserted
+    assert_eq!(
+        rows(&env, "1"),
+        set(&[
+            ("both", "review", "1", "amount", "<null>", "three_way"),
+            ("b", "insert", "3", "id", "3", "only_on:a"),
+            ("b", "insert", "3", "name", "c", "only_on:a"),
+            ("b", "insert", "3", "amount", "3.00", "only_on:a"),
+        ])
+    );
+    // the left changes a value both agreed on: propagated
+    env.write("l.csv", "id,name,amount\n1,a,1.00\n2,b,2.25\n3,c,3.00\n");
+    env.run(&spec, "2");
+    let got = rows(&env, "2");
+    assert!(
+        got.contains(&(
+            "b".into(),
+            "update".into(),
+            "2".into(),
+            "amount".into(),
+            "2.25".into(),
+            "three_way".into()
+        )),
+        "{got:#?}"
+    );
+    assert!(
+        got.contains(&(
+            "both".into(),
+            "review".into(),
+            "1".into(),
+            "amount".into(),
+            "<null>".into(),
+            "three_way".into()
+        )),
+        "{got:#?}"
+    );
+    assert!(!got.iter().any(|r| r.3 == "name" && r.1 != "insert"), "{got:#?}");
+}
+
+#[test]
 fn propagated_delete_is_applied_with_its_row_precondition() {
     let (env, spec) = small("deletes = \"propagate\"");
     let l = "id,name,amount\n1,a,1.00\n2,b,2.00\n3,c,3.00\n";

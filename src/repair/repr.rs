@@ -78,7 +78,10 @@ fn format_typed(ty: &FieldType, write: Option<&str>, value: &Value) -> Result<St
             }
         }
         (FieldType::Date { .. }, Value::Date(days)) => {
-            let date = NaiveDate::from_num_days_from_ce_opt(days + 719_163).ok_or("date out of range")?;
+            let date = days
+                .checked_add(719_163)
+                .and_then(NaiveDate::from_num_days_from_ce_opt)
+                .ok_or("date out of range")?;
             date.format(write.unwrap_or("%Y-%m-%d")).to_string()
         }
         (_, v) => v.display(),

@@ -159,7 +159,8 @@ pub struct Field {
     pub scan: bool,
     /// Field-level repair authority; None: the entity's.
     pub authority: Option<Authority>,
-    /// Date/timestamp format repairs write on each side (None: ISO / RFC 3339).
+    /// How repairs write values on each side: a date/timestamp format or
+    /// `<true>/<false>` spellings for bools (None: ISO / RFC 3339 / first spelling).
     pub write: [Option<String>; 2],
 }
 
