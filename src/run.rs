@@ -267,13 +267,14 @@ fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display, ctx: &R
         display,
     );
     let mut state = repair::state::entity_state(entity, [&prepared[0], &prepared[1]], [&keys[0], &keys[1]], ctx.keys);
-    let previous = ctx.previous.map(|p| p.get(&entity.name).cloned().unwrap_or_default());
+    let empty = repair::state::EntityState::default();
+    let previous = ctx.previous.map(|p| p.get(&entity.name).unwrap_or(&empty));
     state.set_bases(
         entity,
         [&prepared[0], &prepared[1]],
         [&keys[0], &keys[1]],
         &drift,
-        previous.as_ref(),
+        previous,
     );
     let repairs = repair::plan::plan(&repair::plan::Inputs {
         entity,
@@ -282,11 +283,11 @@ fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display, ctx: &R
         keys: [&keys[0], &keys[1]],
         drift: &drift,
         current: &state,
-        previous: previous.as_ref(),
+        previous,
         previous_run: ctx.previous_run.as_deref(),
         ring: ctx.keys,
     });
-    let changes = previous.as_ref().map(|p| {
+    let changes = previous.map(|p| {
         [
             repair::state::changes(p, &state, Side::Left),
             repair::state::changes(p, &state, Side::Right),

@@ -447,7 +447,7 @@ impl Ctx<'_> {
             Err(e) => return skip(out, r, e),
         };
         let (_, hash) = row_hashes(self.entity, self.prepared, row, self.keys);
-        if Some(hash) != r.expected {
+        if Some(hex::encode(hash)) != r.expected {
             return skip(out, r, "precondition failed: the row changed since the run");
         }
         doc.deleted[row] = true;

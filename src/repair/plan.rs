@@ -87,7 +87,7 @@ impl Inputs<'_> {
                 .iter()
                 .map(|&s| {
                     let base = prev.base(s, key, name)?;
-                    let now = self.current.get(s, key, Some(name))?;
+                    let now = self.current.field_hash(s, key, name)?;
                     Some(base != now)
                 })
                 .collect();
@@ -208,12 +208,12 @@ impl Inputs<'_> {
             let reason = entity.authority.reason(self.side_names);
             let changed_here = self
                 .previous
-                .and_then(|p| p.get(has, key, None))
-                .is_some_and(|h| Some(h) != self.current.get(has, key, None));
+                .and_then(|p| p.row_hash(has, key))
+                .is_some_and(|h| Some(h) != self.current.row_hash(has, key));
             let (_, row_hash) = row_hashes(entity, self.sides[has.idx()], row, self.ring);
             let mut r = self.repair(has, "delete", key, reason, String::new());
             r.finding_id = Some(finding_id.to_string());
-            r.expected = Some(row_hash);
+            r.expected = Some(hex::encode(row_hash));
             if changed_here {
                 r.action = "review".into();
                 r.detail = format!(

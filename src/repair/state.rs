@@ -20,26 +20,60 @@ use crate::spec::{Entity, Side};
 
 pub const STATE_FILE: &str = "state.parquet";
 
-/// Hashes of one entity: (side, key JSON, field or None for the row) → hash.
+/// A 128-bit hash.
+pub type Hash = [u8; 16];
+
+/// One row's fingerprint: row hash, and per field (index into the entity
+/// state's `names`) its hash and three-way merge base.
+#[derive(Debug, Default, Clone)]
+pub struct RowState {
+    pub hash: Hash,
+    pub fields: Vec<(u16, Hash, Option<Hash>)>,
+}
+
+/// Fingerprint of one entity: per side, key JSON → row.
 #[derive(Debug, Default, Clone)]
 pub struct EntityState {
-    pub hashes: HashMap<(Side, String, Option<String>), String>,
-    /// Three-way merge base per (side, key, field): the side's hash when the
-    /// two sides last agreed on the field (carried forward while they differ).
-    pub bases: HashMap<(Side, String, String), String>,
+    /// Field names the rows' field indices point at.
+    names: Vec<String>,
+    rows: [HashMap<String, RowState>; 2],
 }
 
 impl EntityState {
-    pub fn get(&self, side: Side, key: &str, field: Option<&str>) -> Option<&str> {
-        self.hashes
-            .get(&(side, key.to_string(), field.map(str::to_string)))
-            .map(String::as_str)
+    fn name_idx(&self, field: &str) -> Option<u16> {
+        self.names.iter().position(|n| n == field).map(|i| i as u16)
     }
 
-    pub fn base(&self, side: Side, key: &str, field: &str) -> Option<&str> {
-        self.bases
-            .get(&(side, key.to_string(), field.to_string()))
-            .map(String::as_str)
+    fn intern(&mut self, field: &str) -> u16 {
+        match self.name_idx(field) {
+            Some(i) => i,
+            None => {
+                self.names.push(field.to_string());
+                (self.names.len() - 1) as u16
+            }
+        }
+    }
+
+    fn field(&self, side: Side, key: &str, field: &str) -> Option<&(u16, Hash, Option<Hash>)> {
+        let i = self.name_idx(field)?;
+        self.rows[side.idx()].get(key)?.fields.iter().find(|f| f.0 == i)
+    }
+
+    pub fn has_row(&self, side: Side, key: &str) -> bool {
+        self.rows[side.idx()].contains_key(key)
+    }
+
+    pub fn row_hash(&self, side: Side, key: &str) -> Option<Hash> {
+        self.rows[side.idx()].get(key).map(|r| r.hash)
+    }
+
+    pub fn field_hash(&self, side: Side, key: &str, field: &str) -> Option<Hash> {
+        self.field(side, key, field).map(|f| f.1)
+    }
+
+    /// The side's hash when both sides last agreed on the field.
+    pub fn base(&self, side: Side, key: &str, field: &str) -> Option<Hash> {
+        self.field(side, key, field).and_then(|f| f.2)
     }
 
     /// Sets the merge base of every compared field of every matched pair:
@@ -63,7 +97,6 @@ impl EntityState {
             .into_iter()
             .filter(|f| sides[1].fields[*f].present)
             .collect();
-        let mut bases = HashMap::new();
         for &(l, r) in &drift.pairs {
             let key = keys[0].json[l as usize].as_str();
             let rows = [l as usize, r as usize];
@@ -73,35 +106,24 @@ impl EntityState {
                     .iter()
                     .any(|s| sides[s.idx()].cell(f, rows[s.idx()]) == &Cell::Bad);
                 let agreed = !bad && !mismatched.contains(&(key, name));
+                let Some(idx) = self.name_idx(name) else { continue };
                 for side in Side::BOTH {
-                    let base = if agreed {
-                        self.get(side, key, Some(name))
-                    } else {
-                        previous.and_then(|p| p.base(side, key, name))
-                    };
-                    if let Some(b) = base {
-                        bases.insert((side, key.to_string(), name.to_string()), b.to_string());
+                    if let Some(row) = self.rows[side.idx()].get_mut(key) {
+                        if let Some(slot) = row.fields.iter_mut().find(|x| x.0 == idx) {
+                            slot.2 = if agreed {
+                                Some(slot.1)
+                            } else {
+                                previous.and_then(|p| p.base(side, key, name))
+                            };
+                        }
                     }
                 }
             }
         }
-        self.bases = bases;
-    }
-
-    pub fn has_row(&self, side: Side, key: &str) -> bool {
-        self.get(side, key, None).is_some()
-    }
-
-    fn rows(&self, side: Side) -> BTreeMap<&str, &str> {
-        self.hashes
-            .iter()
-            .filter(|((s, _, f), _)| *s == side && f.is_none())
-            .map(|((_, k, _), h)| (k.as_str(), h.as_str()))
-            .collect()
     }
 }
 
-/// Whole state of a run: entity name → its hashes.
+/// Whole state of a run: entity name → its fingerprint.
 pub type State = HashMap<String, EntityState>;
 
 fn tag(v: &Value) -> &'static str {
@@ -115,18 +137,27 @@ fn tag(v: &Value) -> &'static str {
     }
 }
 
-/// 128-bit hash of one normalized cell.
-pub fn cell_hash(entity: &Entity, field: usize, cell: &Cell, raw_bad: Option<&str>, keys: &KeyRing) -> String {
+fn truncate(d: &[u8]) -> Hash {
+    let mut h = [0u8; 16];
+    h.copy_from_slice(&d[..16]);
+    h
+}
+
+/// 128-bit hash of one normalized cell (keyed MAC for sensitive fields).
+pub fn cell_hash(entity: &Entity, field: usize, cell: &Cell, raw_bad: Option<&str>, keys: &KeyRing) -> Hash {
     let (t, text): (&str, String) = match cell {
         Cell::Null => ("null", String::new()),
         Cell::Bad => ("bad", raw_bad.unwrap_or_default().to_string()),
         Cell::Val(v) => (tag(v), v.display()),
     };
     if super::sensitive(&entity.fields[field]) {
-        let mac = keys.mac(&super::repr::domain(entity, field), &format!("{}\u{1f}{}", t, text));
-        return mac.chars().take(32).collect();
+        let mac = keys.mac(&super::repr::domain(entity, field), &format!("{t}\u{1f}{text}"));
+        return match hex::decode(mac.get(..32).unwrap_or_default()) {
+            Ok(b) if b.len() == 16 => truncate(&b),
+            _ => truncate(&digest_parts(&[mac.as_bytes()])),
+        };
     }
-    hex::encode(&digest_parts(&[t.as_bytes(), text.as_bytes()])[..16])
+    truncate(&digest_parts(&[t.as_bytes(), text.as_bytes()]))
 }
 
 /// Fields fingerprinted in the state: compared, non-key fields.
@@ -137,18 +168,18 @@ pub fn state_fields(entity: &Entity, side: &PreparedSide) -> Vec<usize> {
 }
 
 /// Hash of a whole row from its field hashes.
-pub fn row_hash(entity: &Entity, fields: &[(usize, String)]) -> String {
+pub fn row_hash(entity: &Entity, fields: &[(usize, Hash)]) -> Hash {
     let mut parts: Vec<&[u8]> = Vec::new();
     for (f, h) in fields {
         parts.push(entity.fields[*f].name.as_bytes());
-        parts.push(h.as_bytes());
+        parts.push(h);
     }
-    hex::encode(&digest_parts(&parts)[..16])
+    truncate(&digest_parts(&parts))
 }
 
 /// Field hashes and row hash of one row.
-pub fn row_hashes(entity: &Entity, side: &PreparedSide, row: usize, keys: &KeyRing) -> (Vec<(usize, String)>, String) {
-    let fields: Vec<(usize, String)> = state_fields(entity, side)
+pub fn row_hashes(entity: &Entity, side: &PreparedSide, row: usize, keys: &KeyRing) -> (Vec<(usize, Hash)>, Hash) {
+    let fields: Vec<(usize, Hash)> = state_fields(entity, side)
         .into_iter()
         .map(|f| {
             let cell = side.cell(f, row);
@@ -179,23 +210,21 @@ pub fn unique_rows(keys: &SideKeys) -> BTreeMap<&str, usize> {
         .collect()
 }
 
-/// The current state of one entity.
+/// The current state of one entity (merge bases are set by `set_bases`).
 pub fn entity_state(entity: &Entity, sides: [&PreparedSide; 2], keys: [&SideKeys; 2], ring: &KeyRing) -> EntityState {
-    let mut hashes = HashMap::new();
+    let mut st = EntityState {
+        names: entity.fields.iter().map(|f| f.name.clone()).collect(),
+        ..EntityState::default()
+    };
     for side in Side::BOTH {
         let prepared = sides[side.idx()];
         for (key, row) in unique_rows(keys[side.idx()]) {
-            let (fields, rh) = row_hashes(entity, prepared, row, ring);
-            for (f, h) in fields {
-                hashes.insert((side, key.to_string(), Some(entity.fields[f].name.clone())), h);
-            }
-            hashes.insert((side, key.to_string(), None), rh);
+            let (fields, hash) = row_hashes(entity, prepared, row, ring);
+            let fields = fields.into_iter().map(|(f, h)| (f as u16, h, None)).collect();
+            st.rows[side.idx()].insert(key.to_string(), RowState { hash, fields });
         }
     }
-    EntityState {
-        hashes,
-        bases: HashMap::new(),
-    }
+    st
 }
 
 /// Rows inserted, updated and deleted on one side since the previous state.
@@ -207,12 +236,12 @@ pub struct Changes {
 }
 
 pub fn changes(prev: &EntityState, cur: &EntityState, side: Side) -> Changes {
-    let (p, c) = (prev.rows(side), cur.rows(side));
+    let (p, c) = (&prev.rows[side.idx()], &cur.rows[side.idx()]);
     let mut out = Changes::default();
-    for (k, h) in &c {
+    for (k, r) in c {
         match p.get(k) {
             None => out.inserted += 1,
-            Some(ph) if ph != h => out.updated += 1,
+            Some(pr) if pr.hash != r.hash => out.updated += 1,
             _ => {}
         }
     }
@@ -222,25 +251,46 @@ pub fn changes(prev: &EntityState, cur: &EntityState, side: Side) -> Changes {
 
 /// Writes the state of every entity, sorted, as state.parquet.
 pub fn write_state(path: &Path, states: &[(&str, &EntityState)]) -> Result<()> {
-    type Row<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, &'a str, Option<&'a str>);
-    let mut rows: Vec<Row<'_>> = Vec::new();
-    for (entity, st) in states {
-        for ((side, key, field), hash) in &st.hashes {
-            let base = field.as_deref().and_then(|f| st.base(*side, key, f));
-            rows.push((entity, side.as_str(), key, field.as_deref(), hash, base));
+    let mut cols: [Vec<Option<String>>; 6] = Default::default();
+    let mut sorted: Vec<&(&str, &EntityState)> = states.iter().collect();
+    sorted.sort_by_key(|(e, _)| *e);
+    for (entity, st) in sorted {
+        for side in Side::BOTH {
+            let mut keys: Vec<&String> = st.rows[side.idx()].keys().collect();
+            keys.sort_unstable();
+            for key in keys {
+                let row = &st.rows[side.idx()][key];
+                let mut fields: Vec<&(u16, Hash, Option<Hash>)> = row.fields.iter().collect();
+                fields.sort_by_key(|f| &st.names[f.0 as usize]);
+                let entries = std::iter::once((None, row.hash, None)).chain(
+                    fields
+                        .into_iter()
+                        .map(|f| (Some(st.names[f.0 as usize].clone()), f.1, f.2)),
+                );
+                for (field, hash, base) in entries {
+                    cols[0].push(Some(entity.to_string()));
+                    cols[1].push(Some(side.as_str().to_string()));
+                    cols[2].push(Some(key.clone()));
+                    cols[3].push(field);
+                    cols[4].push(Some(hex::encode(hash)));
+                    cols[5].push(base.map(hex::encode));
+                }
+            }
         }
     }
-    rows.sort_unstable();
-    let col = |name: &str, v: Vec<Option<&str>>| Column::new(name.into(), v);
-    let columns = vec![
-        col("entity", rows.iter().map(|r| Some(r.0)).collect()),
-        col("side", rows.iter().map(|r| Some(r.1)).collect()),
-        col("key", rows.iter().map(|r| Some(r.2)).collect()),
-        col("field", rows.iter().map(|r| r.3).collect()),
-        col("hash", rows.iter().map(|r| Some(r.4)).collect()),
-        col("base", rows.iter().map(|r| r.5).collect()),
-    ];
-    crate::report::write_parquet(path, columns, rows.len())
+    let height = cols[0].len();
+    let names = ["entity", "side", "key", "field", "hash", "base"];
+    let columns = names
+        .iter()
+        .zip(cols)
+        .map(|(n, v)| Column::new((*n).into(), v))
+        .collect();
+    crate::report::write_parquet(path, columns, height)
+}
+
+fn unhex(s: &str) -> Option<Hash> {
+    let b = hex::decode(s).ok()?;
+    (b.len() == 16).then(|| truncate(&b))
 }
 
 /// Reads a previous run's state; None when the run has none.
@@ -268,12 +318,23 @@ pub fn read_state(run_dir: &Path) -> Result<Option<State>> {
             "right" => Side::Right,
             _ => continue,
         };
-        let st = state.entry(e.to_string()).or_default();
-        if let (Some(f), Some(b)) = (field.get(i), base.as_ref().and_then(|b| b.get(i))) {
-            st.bases.insert((side, k.to_string(), f.to_string()), b.to_string());
+        let Some(h) = unhex(h) else { continue };
+        if !state.contains_key(e) {
+            state.insert(e.to_string(), EntityState::default());
         }
-        st.hashes
-            .insert((side, k.to_string(), field.get(i).map(str::to_string)), h.to_string());
+        let Some(st) = state.get_mut(e) else { continue };
+        let field = field
+            .get(i)
+            .map(|f| (st.intern(f), base.as_ref().and_then(|b| b.get(i)).and_then(unhex)));
+        let rows = &mut st.rows[side.idx()];
+        if !rows.contains_key(k) {
+            rows.insert(k.to_string(), RowState::default());
+        }
+        let Some(row) = rows.get_mut(k) else { continue };
+        match field {
+            None => row.hash = h,
+            Some((idx, b)) => row.fields.push((idx, h, b)),
+        }
     }
     Ok(Some(state))
 }
