@@ -38,6 +38,8 @@ pub struct RunOutcome {
     pub summary: Summary,
     pub summary_json: String,
     pub exit: ExitCode,
+    /// Repair instructions written, by action.
+    pub repairs: BTreeMap<String, usize>,
 }
 
 /// Everything computed for one entity before it is written.
@@ -208,11 +210,16 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     let predicate = predicate(&spec, &summary, previous.as_deref())?;
     evidence::seal(folder.path(), &run_id, predicate, &signing)?;
     let path = folder.commit()?;
+    let mut by_action = BTreeMap::new();
+    for r in &repairs {
+        *by_action.entry(r.action.clone()).or_default() += 1;
+    }
     Ok(RunOutcome {
         folder: path,
         summary,
         summary_json,
         exit,
+        repairs: by_action,
     })
 }
 

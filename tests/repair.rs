@@ -79,6 +79,11 @@ fn demo_round_trip_leaves_only_review_drift_and_apply_is_idempotent() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let r1 = repairs(&env, "r1");
     assert!(r1.len() > 50, "{}", r1.len());
+    assert!(
+        stderr(&out).contains(&format!("repairs: {} instruction(s)", r1.len())),
+        "{}",
+        stderr(&out)
+    );
     for a in ["insert", "update"] {
         assert!(r1.iter().any(|r| r["action"] == a), "demo has {a}s");
     }
