@@ -104,6 +104,13 @@ fn demo_round_trip_leaves_only_review_drift_and_apply_is_idempotent() {
     for (i, r) in r1.iter().enumerate() {
         assert_eq!(ids[i].as_deref(), r["repair_id"].as_str());
     }
+    // every instruction points at a finding of the run
+    let findings = read_parquet(&run1.join("findings.parquet"));
+    let finding_ids: BTreeSet<Option<String>> = strings(&findings, "finding_id").into_iter().collect();
+    for r in &r1 {
+        let id = r["finding_id"].as_str().map(String::from);
+        assert!(finding_ids.contains(&id), "{r}");
+    }
     // every repair id is unique and deterministic across runs of the same data
     assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), ids.len());
     let again = Env::new();
