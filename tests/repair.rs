@@ -557,6 +557,42 @@ fn stale_precondition_skips_exactly_those_instructions() {
         .count()
         - stale.len();
     assert!(err.contains(&format!("{applied} updated")), "{err}");
+    // the source of a value_ref changed after the run: that instruction is skipped
+    let phone = r1
+        .iter()
+        .find(|r| {
+            r["entity"] == "customer" && r["action"] == "update" && r["field"] == "phone" && r["target"] == "callcenter"
+        })
+        .unwrap();
+    let key: Json = serde_json::from_str(s(&phone["key"])).unwrap();
+    let id = s(&key["customer_id"]).to_string();
+    let contacts = env.path().join("fixtures/crm/contacts.parquet");
+    let mut df = read_parquet(&contacts);
+    let ids = strings(&df, "External_Id__c");
+    let phones: Vec<Option<String>> = strings(&df, "Phone")
+        .into_iter()
+        .zip(&ids)
+        .map(|(p, i)| {
+            if i.as_deref() == Some(id.as_str()) {
+                Some("13800000000".into())
+            } else {
+                p
+            }
+        })
+        .collect();
+    df.with_column(polars::prelude::Column::new("Phone".into(), phones))
+        .unwrap();
+    let f = std::fs::File::create(&contacts).unwrap();
+    polars::prelude::ParquetWriter::new(f).finish(&mut df).unwrap();
+    let o = apply(&env, "r1", "callcenter", &file, &output, &[]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 0, "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with(&format!("skipped {}", s(&phone["repair_id"]))))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("source value changed"), "{line}");
+    assert!(!err.contains("13800000000"), "no personal data in messages");
 }
 
 /// Mobile numbers (last 11 digits) of every phone value in the demo.

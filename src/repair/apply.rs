@@ -348,10 +348,15 @@ impl Ctx<'_> {
             .rows
             .get(&key)
             .ok_or_else(|| "the value_ref row is not (uniquely) in the source snapshot".to_string())?;
-        match s.prepared.cell(f, row) {
-            Cell::Bad => Err("the source value can no longer be converted".into()),
-            c => to_target(&self.entity.fields[f], self.side, c.value()),
+        let cell = s.prepared.cell(f, row);
+        if cell == &Cell::Bad {
+            return Err("the source value can no longer be converted".into());
         }
+        let mac = expected_of(self.entity, f, from, cell, self.keys);
+        if vr.get("mac").is_some() && vr["mac"].as_str() != mac.as_deref() {
+            return Err("the source value changed since the run".into());
+        }
+        to_target(&self.entity.fields[f], self.side, cell.value())
     }
 
     /// The canonical value `raw` reads as on the target side.

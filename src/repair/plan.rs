@@ -186,6 +186,8 @@ impl Inputs<'_> {
             "entity": self.entity.name,
             "key": key,
             "column": self.entity.fields[f].columns[side.idx()],
+            // The source value the instruction was planned with, as a keyed MAC.
+            "mac": expected_of(self.entity, f, side, self.sides[side.idx()].cell(f, row), self.ring),
         })
         .to_string()
     }
