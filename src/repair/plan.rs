@@ -97,7 +97,10 @@ impl Inputs<'_> {
                 (Some(true), Some(true)) => {
                     return Decision::Review(
                         "three_way".into(),
-                        format!("both sides changed `{name}` since {} to different values", self.base()),
+                        format!(
+                            "both sides changed `{name}` since they last agreed (base in {}), to different values",
+                            self.base()
+                        ),
                     )
                 }
                 _ => {}
@@ -110,7 +113,7 @@ impl Inputs<'_> {
             Authority::ThreeWay => Decision::Review(
                 reason,
                 format!(
-                    "neither side changed `{name}` since {} (or there is no base); a person decides",
+                    "neither side changed `{name}` since they last agreed (base in {}), or there is no base; a person decides",
                     self.base()
                 ),
             ),
