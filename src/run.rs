@@ -66,6 +66,7 @@ impl Display for ReportDisplay<'_> {
         let f = &entity.fields[field];
         match f.pii {
             Some(v) => crate::pii::display_mask(&value.display(), Some(v)),
+            None if f.scan => crate::masking::redact(&value.display()),
             None => value.display(),
         }
     }
@@ -139,6 +140,8 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         (&a.entity, a.category, &a.kind, &a.key, &a.field, a.side)
             .cmp(&(&b.entity, b.category, &b.kind, &b.key, &b.field, b.side))
     });
+    // Rows sharing a duplicated key can raise the very same finding: keep one.
+    findings.dedup_by(|a, b| a.id() == b.id());
     let rows: Vec<FindingRow<'_>> = findings
         .iter()
         .map(|f| {
@@ -201,6 +204,13 @@ fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display) -> Resu
         spec.timezone,
         display,
     );
+    findings.extend(crate::masking::audit(
+        entity,
+        [&prepared[0], &prepared[1]],
+        [&keys[0], &keys[1]],
+        &drift.pairs,
+        display,
+    ));
     findings.extend(drift.findings);
     findings.extend(crate::quality::check(
         entity,

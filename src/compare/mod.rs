@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::finding::{Category, Finding};
+use crate::masking::{self, Comparison};
 use crate::normalize::{values_equal, Value};
 use crate::prepare::{Cell, PreparedSide};
 use crate::spec::{Entity, Side};
@@ -207,6 +208,7 @@ pub fn compare(
                 && !entity.key.contains(f)
                 && sides[0].fields[*f].present
                 && sides[1].fields[*f].present
+                && masking::comparison(&entity.fields[*f]) != Comparison::Skip
         })
         .collect();
     let mismatches: Vec<Finding> = comparable
@@ -298,13 +300,23 @@ fn compare_field(
     display: &dyn Display,
 ) -> Vec<Finding> {
     let field = &entity.fields[f];
+    let how = masking::comparison(field);
     let mut out = Vec::new();
+    if how == Comparison::Skip {
+        return out;
+    }
     for &(l, r) in pairs {
         let (a, b) = (sides[0].cell(f, l as usize), sides[1].cell(f, r as usize));
-        let equal = match (a, b) {
-            (Cell::Bad, _) | (_, Cell::Bad) => continue,
-            (Cell::Null, Cell::Null) => true,
-            (Cell::Val(x), Cell::Val(y)) => values_equal(x, y, &field.tolerance, business_tz),
+        let equal = match (a, b, how) {
+            (Cell::Bad, _, _) | (_, Cell::Bad, _) => continue,
+            (Cell::Null, Cell::Null, _) => true,
+            (Cell::Val(x), Cell::Val(y), Comparison::MaskAware { masked: Side::Left }) => {
+                masking::mask_consistent(x, y)
+            }
+            (Cell::Val(x), Cell::Val(y), Comparison::MaskAware { masked: Side::Right }) => {
+                masking::mask_consistent(y, x)
+            }
+            (Cell::Val(x), Cell::Val(y), _) => values_equal(x, y, &field.tolerance, business_tz),
             _ => false,
         };
         if equal {

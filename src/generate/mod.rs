@@ -110,6 +110,63 @@ fn mobile(rng: &mut ChaCha8Rng) -> String {
     )
 }
 
+/// A valid 18-character resident ID (ISO 7064 MOD 11-2 check character).
+fn resident_id(rng: &mut ChaCha8Rng) -> String {
+    const REGIONS: [&str; 5] = ["110105", "360426", "440113", "310104", "320102"];
+    let region = REGIONS[rng.random_range(0..REGIONS.len())];
+    let birth = NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or_default() + Duration::days(rng.random_range(0..20_000));
+    let body = format!("{region}{}{:03}", birth.format("%Y%m%d"), rng.random_range(0..1000));
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body.bytes().zip(W).map(|(b, w)| (b - b'0') as u32 * w).sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{body}{check}")
+}
+
+/// A Luhn-valid UnionPay card number of 16 or 19 digits.
+fn card_number(rng: &mut ChaCha8Rng) -> String {
+    let (prefix, len) = if rng.random_bool(0.5) {
+        ("622202", 16)
+    } else {
+        ("621226", 19)
+    };
+    let mut digits: String = prefix.to_string();
+    while digits.len() < len - 1 {
+        digits.push(char::from(b'0' + rng.random_range(0..10u8)));
+    }
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = (b - b'0') as u32;
+            if i % 2 == 0 {
+                if d * 2 > 9 {
+                    d * 2 - 9
+                } else {
+                    d * 2
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    digits.push(char::from(b'0' + ((10 - sum % 10) % 10) as u8));
+    digits
+}
+
+fn mask_id(id: &str) -> String {
+    format!("{}********{}", &id[..6], &id[14..])
+}
+
+fn mask_card(card: &str) -> String {
+    format!(
+        "{}{}{}",
+        &card[..6],
+        "*".repeat(card.len() - 10),
+        &card[card.len() - 4..]
+    )
+}
+
 /// The national number written the way call-center agents type it.
 fn messy_phone(national: &str, style: usize) -> String {
     let (a, b, c) = (&national[..3], &national[3..7], &national[7..]);
@@ -176,6 +233,8 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
         "state",
         "vip",
         "updated_at",
+        "id_number",
+        "card_no",
     ]);
     let mut right = Table::new(&[
         "External_Id__c",
@@ -185,6 +244,8 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
         "StatusCode",
         "VIP__c",
         "LastModifiedDate",
+        "IdNumber__c",
+        "CardNo__c",
     ]);
     let mut pick = Picker::new(n, rng);
     let only_left: BTreeSet<usize> = pick.take(k + 1).into_iter().collect();
@@ -200,6 +261,11 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
     let bad_phone_left: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let null_phone_left: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let negative: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let id_clear_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let id_wrong_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let id_other_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let card_clear_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let card_wrong_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let mut ids = Vec::new();
     for i in 0..n {
         let id = format!("C{:06}", 100 + i);
@@ -221,6 +287,8 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
         let active = rng.random_bool(0.8);
         let vip = rng.random_bool(0.2);
         let updated = base_time() + Duration::seconds(rng.random_range(0..86_400));
+        let resident = resident_id(rng);
+        let card = card_number(rng);
         let mut l = vec![
             Some(id.clone()),
             Some(if i % 7 == 0 { format!(" {name} ") } else { name.clone() }),
@@ -229,6 +297,12 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
             Some(if active { "1" } else { "0" }.to_string()),
             Some(if vip { "Y" } else { "N" }.to_string()),
             Some(utc_text(updated)),
+            Some(resident.clone()),
+            Some(if i % 5 == 0 {
+                format!("{} {} {}", &card[..4], &card[4..8], &card[8..])
+            } else {
+                card.clone()
+            }),
         ];
         let mut r = vec![
             Some(id.clone()),
@@ -238,7 +312,41 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
             Some(if active { "Active" } else { "Inactive" }.to_string()),
             Some(vip.to_string()),
             Some(utc_text(shanghai(updated))),
+            Some(mask_id(&resident)),
+            Some(mask_card(&card)),
         ];
+        if id_clear_right.contains(&i) {
+            r[7] = Some(resident.clone());
+            truth.add(e, "masking", "unmasked", "right", &key, Some("id_number"));
+        }
+        if id_wrong_right.contains(&i) {
+            r[7] = Some(format!("{}****{}", &resident[..10], &resident[14..]));
+            truth.add(e, "masking", "wrong_mask", "right", &key, Some("id_number"));
+        }
+        if id_other_right.contains(&i) {
+            r[7] = Some(mask_id(&resident_id(rng)));
+            if r[7]
+                .as_deref()
+                .map(|m| m[14..] != resident[14..] || m[..6] != resident[..6])
+                .unwrap_or(false)
+            {
+                truth.add(e, "masking", "inconsistent_mask", "right", &key, Some("id_number"));
+                truth.add(e, "drift", "value_mismatch", "both", &key, Some("id_number"));
+            }
+        }
+        if card_clear_right.contains(&i) {
+            r[8] = Some(card.clone());
+            truth.add(e, "masking", "unmasked", "right", &key, Some("card_no"));
+        }
+        if card_wrong_right.contains(&i) {
+            r[8] = Some(format!(
+                "{}{}{}",
+                &card[..8],
+                "*".repeat(card.len() - 12),
+                &card[card.len() - 4..]
+            ));
+            truth.add(e, "masking", "wrong_mask", "right", &key, Some("card_no"));
+        }
         if phone_diff.contains(&i) {
             r[2] = Some(format!("+86{}", mobile(rng)));
             truth.add(e, "drift", "value_mismatch", "both", &key, Some("phone"));
@@ -299,6 +407,8 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
         Some("1".into()),
         Some("N".into()),
         Some(utc_text(base_time())),
+        Some(resident_id(rng)),
+        Some(card_number(rng)),
     ]);
     truth.add(e, "drift", "null_key", "left", &key1("customer_id", ""), None);
     truth.add(
@@ -327,6 +437,7 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
         "agent_id",
         "queue",
         "needs_ticket",
+        "notes",
     ]);
     let mut right = Table::new(&[
         "CallId",
@@ -337,6 +448,7 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
         "Result",
         "AgentCode",
         "Queue",
+        "Notes",
     ]);
     let n = customers.len() * 3;
     let mut pick = Picker::new(n, rng);
@@ -349,6 +461,7 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
     let start_off: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let disp_diff: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let bad_dur: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let pii_note: BTreeSet<usize> = pick.take(2 * k + 2).into_iter().collect();
     const DISP: [(&str, &str); 3] = [("ANSWERED", "Connected"), ("NO_ANSWER", "Missed"), ("BUSY", "Busy")];
     const QUEUES: [&str; 3] = ["sales", "support", "billing"];
     let mut ids = Vec::new();
@@ -363,6 +476,11 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
         let queue = QUEUES[rng.random_range(0..3)];
         let needs_ticket = rng.random_bool(0.2);
         let legs = if transfer.contains(&i) { 2 } else { 1 };
+        let note = if pii_note.contains(&i) {
+            pii_note_text(rng, i)
+        } else {
+            CLEAN_NOTES[i % CLEAN_NOTES.len()].to_string()
+        };
         for leg in 1..=legs {
             let key = call_key(&call_id, leg);
             let mut l = vec![
@@ -375,6 +493,7 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
                 Some(format!("a{agent:03} ")),
                 Some(queue.to_string()),
                 Some(if needs_ticket { "1" } else { "0" }.to_string()),
+                Some(if leg == 1 { note.clone() } else { String::new() }),
             ];
             let mut r = vec![
                 Some(call_id.clone()),
@@ -385,7 +504,11 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
                 Some(DISP[disp].1.to_string()),
                 Some(format!("A{agent:03}")),
                 Some(queue.to_string()),
+                Some(crate::masking::redact(&note)),
             ];
+            if leg == 1 && pii_note.contains(&i) && !only_right.contains(&i) {
+                truth.add(e, "masking", "pii_in_text", "left", &key, Some("notes"));
+            }
             if leg == 2 {
                 // The transfer's second leg never reached the CRM.
                 left.rows.push(l);
@@ -434,6 +557,46 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
         ids,
         tables: (left, right),
     }
+}
+
+/// Agent notes without personal data, including look-alikes the scan must
+/// leave alone (order numbers and timestamps that fail checksums).
+const CLEAN_NOTES: [&str; 6] = [
+    "客户咨询套餐资费，已解答。",
+    "Customer asked about the November invoice; resolved.",
+    "订单号20261124083015123 已处理",
+    "回访时间 2026-11-24 10:00，工号10086100861",
+    "Ref 12345678901 escalated to billing",
+    "",
+];
+
+/// A note in which the agent wrote down personal data.
+fn pii_note_text(rng: &mut ChaCha8Rng, i: usize) -> String {
+    let phone = mobile(rng);
+    match i % 5 {
+        0 => format!("客户来电，电话{phone}。要求回电"),
+        1 => format!(
+            "Customer read card {} to agent, please verify",
+            spaced(&card_number(rng))
+        ),
+        2 => format!("身份证号{}已核实", resident_id(rng)),
+        3 => format!("联系电话{}，邮箱 li.{}@example.com", messy_phone(&phone, 3), i),
+        _ => format!(
+            "Callback requested at +86 {} {} {}",
+            &phone[..3],
+            &phone[3..7],
+            &phone[7..]
+        ),
+    }
+}
+
+fn spaced(digits: &str) -> String {
+    digits
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn tickets(rng: &mut ChaCha8Rng, customers: &[String], calls: &[String], k: usize, truth: &mut Truth) -> Built {
