@@ -54,6 +54,7 @@ pub struct InputMeta {
     pub size: u64,
     pub rows: usize,
     pub physical_types: BTreeMap<String, String>,
+    pub hash_micros: u64,
 }
 
 /// Display of values and keys in reports: personal data masked or tokenized.
@@ -159,6 +160,14 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     let finished = chrono::Utc::now();
     let mut metrics = BTreeMap::new();
     metrics.insert("compare_ms".to_string(), serde_json::json!(compare_ms));
+    let hash_micros: u64 = results
+        .iter()
+        .flat_map(|r| r.inputs.iter().map(|i| i.hash_micros))
+        .sum();
+    metrics.insert(
+        "input_hash_ms".to_string(),
+        serde_json::json!(hash_micros as f64 / 1000.0),
+    );
     let summary = build_summary(
         &spec,
         &run_id,
@@ -231,6 +240,7 @@ fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display) -> Resu
             size: l.size,
             rows: l.rows,
             physical_types: l.physical_types.clone(),
+            hash_micros: l.hash_micros,
         }),
     })
 }

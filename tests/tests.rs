@@ -4,5 +4,6 @@ mod util;
 
 mod bad_input;
 mod demo;
+mod evidence;
 mod keys;
 mod masking;
