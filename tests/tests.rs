@@ -7,3 +7,4 @@ mod demo;
 mod evidence;
 mod keys;
 mod masking;
+mod scale;

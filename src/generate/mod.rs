@@ -7,7 +7,10 @@
 //! exact; everything else differs only in ways the spec's mapping absorbs
 //! (phone formats, full-width digits, time zones, code lists, tolerances).
 
+mod large;
 mod write;
+
+pub use large::{large, wide};
 
 use std::collections::BTreeSet;
 use std::path::Path;
