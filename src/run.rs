@@ -113,12 +113,16 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     }
     let display = ReportDisplay { keys: &opts.keys };
     let stage = Instant::now();
-    let results: Vec<EntityResult> = spec
+    let mut results: Vec<EntityResult> = spec
         .entities
         .par_iter()
         .map(|e| reconcile_entity(&spec, e, &display))
         .collect::<Result<_>>()?;
+    if let Some(p) = &previous {
+        type_changes(&spec, p, &mut results);
+    }
     let compare_ms = stage.elapsed().as_millis();
+    tracing::info!(compare_ms, "entities reconciled");
     for r in &results {
         for (side, c) in Side::BOTH.iter().zip(&r.coverage) {
             if !c.adds_up() {
@@ -196,6 +200,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
 fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display) -> Result<EntityResult> {
     let (left, right) = rayon::join(|| load_side(entity, Side::Left), || load_side(entity, Side::Right));
     let loaded = [left?, right?];
+    tracing::info!(entity = %entity.name, left_rows = loaded[0].rows, right_rows = loaded[1].rows, "loaded");
     let (pl, pr) = rayon::join(
         || prepare::prepare(entity, Side::Left, &loaded[0]),
         || prepare::prepare(entity, Side::Right, &loaded[1]),
@@ -302,6 +307,55 @@ fn schema_findings(entity: &Entity, loaded: &[Loaded; 2]) -> Vec<Finding> {
     out
 }
 
+/// `schema/type_changed` for every declared column whose physical type differs
+/// from the one the previous run's summary recorded for the same source.
+fn type_changes(spec: &Spec, previous: &Path, results: &mut [EntityResult]) {
+    let Ok(text) = std::fs::read_to_string(previous.join("summary.json")) else {
+        return;
+    };
+    let Ok(prev) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return;
+    };
+    let Some(inputs) = prev.get("inputs").and_then(|v| v.as_array()) else {
+        return;
+    };
+    for r in results.iter_mut() {
+        let Some(entity) = spec.entity(&r.name) else { continue };
+        for side in Side::BOTH {
+            let before = inputs
+                .iter()
+                .find(|i| i["entity"] == r.name.as_str() && i["side"] == side.as_str());
+            let Some(before) = before.and_then(|i| i.get("columns")) else {
+                continue;
+            };
+            for f in &entity.fields {
+                let col = &f.columns[side.idx()];
+                let (Some(old), Some(new)) = (
+                    before.get(col).and_then(|v| v.as_str()),
+                    r.inputs[side.idx()].physical_types.get(col),
+                ) else {
+                    continue;
+                };
+                if old != new {
+                    r.findings.push(Finding {
+                        entity: r.name.clone(),
+                        category: Category::Schema,
+                        kind: "type_changed".into(),
+                        rule: f.name.clone(),
+                        severity: entity.drift_severity("type_changed"),
+                        side: side.as_str(),
+                        key: "{}".into(),
+                        field: Some(f.name.clone()),
+                        left_value: None,
+                        right_value: None,
+                        detail: format!("column `{col}` changed type from {old} to {new} since the previous run"),
+                    });
+                }
+            }
+        }
+    }
+}
+
 /// Exit 1 when a counted finding reaches `[fail] on`, or when an entity's
 /// drift ratio exceeds `max_drift_ratio` (when set, drift is judged by ratio).
 fn decide(spec: &Spec, results: &[EntityResult]) -> (ExitCode, Vec<String>) {
@@ -405,6 +459,7 @@ fn build_summary(
                 sha256: m.sha256.clone(),
                 size: m.size,
                 rows: m.rows,
+                columns: m.physical_types.clone(),
             });
         }
     }

@@ -211,3 +211,27 @@ fn check_validates_columns_without_writing() {
     ]);
     assert_eq!(code(&demo), 0, "{}", stderr(&demo));
 }
+
+#[test]
+fn a_parquet_column_that_changes_type_between_runs_is_a_schema_finding() {
+    use polars::prelude::*;
+    let env = Env::new();
+    let spec = env.write("s.toml", SPEC.replace("r.csv", "r.parquet"));
+    env.write("l.csv", "id,v\n1,7\n");
+    let write = |v: Column| {
+        let mut df = DataFrame::new(1, vec![Column::new("id".into(), ["1"]), v]).unwrap();
+        let f = std::fs::File::create(env.path().join("r.parquet")).unwrap();
+        ParquetWriter::new(f).finish(&mut df).unwrap();
+    };
+    write(Column::new("v".into(), ["7"]));
+    assert_eq!(code(&env.run(&spec, "r1")), 0);
+    write(Column::new("v".into(), [7i64]));
+    let out = env.run(&spec, "r2");
+    assert_eq!(code(&out), 0, "type_changed is a warning: {}", stderr(&out));
+    let set = finding_set(&env.reports().join("r2"));
+    let got: Vec<(String, String, String)> = set
+        .iter()
+        .map(|f| (f.category.clone(), f.kind.clone(), f.side.clone()))
+        .collect();
+    assert_eq!(got, vec![("schema".into(), "type_changed".into(), "right".into())]);
+}

@@ -60,6 +60,9 @@ pub struct InputFile {
     pub sha256: String,
     pub size: u64,
     pub rows: usize,
+    /// Physical type of each declared column as the file stores it
+    /// (`utf8` for CSV, `json` for NDJSON, the Parquet type otherwise).
+    pub columns: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize)]
