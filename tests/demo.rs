@@ -174,3 +174,46 @@ recon snap — 3 finding(s) — FAIL
 ";
     assert_eq!(text, expected);
 }
+
+#[test]
+fn csv_dialects_and_text_columns_never_change_by_inference() {
+    let env = Env::new();
+    let spec = env.write(
+        "s.toml",
+        r#"
+[run]
+name = "t"
+[sides]
+left = "a"
+right = "b"
+[[entity]]
+name = "e"
+key = ["id"]
+left = { path = "l.tsv", delimiter = "\t", quote = "'" }
+right = { path = "r.ndjson" }
+  [[entity.field]]
+  name = "id"
+  [[entity.field]]
+  name = "code"
+  [[entity.field]]
+  name = "amount"
+  type = "decimal(20,2)"
+"#,
+    );
+    env.write(
+        "l.tsv",
+        "\u{feff}id\tcode\tamount\n007\t'6212261234567890123'\t12345678901234567.80\n008\t1E+10\t0.1\n009\t'a\tb'\t1\n",
+    );
+    env.write(
+        "r.ndjson",
+        "{\"id\":\"007\",\"code\":\"6212261234567890123\",\"amount\":\"12345678901234567.8\"}\n{\"id\":\"008\",\"code\":\"1E+10\",\"amount\":0.10}\n{\"id\":\"009\",\"code\":\"a\\tb\",\"amount\":1.00}\n",
+    );
+    let out = env.run(&spec, "r");
+    assert_eq!(
+        code(&out),
+        0,
+        "leading zeros, 19-digit codes, 1E+10 and quoted tabs survive: {}",
+        stderr(&out)
+    );
+    assert!(finding_set(&env.reports().join("r")).is_empty());
+}
