@@ -34,6 +34,14 @@ pub fn default_signing_key() -> PathBuf {
     config_dir().join("recon.key")
 }
 
+/// The signing key a command uses when none is named: `$RECON_SIGNING_KEY`,
+/// else the default path.
+pub fn configured_signing_key() -> PathBuf {
+    std::env::var_os("RECON_SIGNING_KEY")
+        .map(PathBuf::from)
+        .unwrap_or_else(default_signing_key)
+}
+
 impl KeyRing {
     pub fn new(key_arg: Option<PathBuf>) -> KeyRing {
         let (signing_path, explicit) =

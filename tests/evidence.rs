@@ -319,3 +319,15 @@ fn openssl_verifies_the_dsse_signature() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn a_run_folder_without_its_manifest_is_invalid_evidence() {
+    let env = Env::new();
+    let spec = small(&env);
+    assert_eq!(code(&env.run(&spec, "r")), 1);
+    let run = env.reports().join("r");
+    std::fs::remove_file(run.join("manifest.json")).unwrap();
+    let (c, err) = verify(&env, &[run.to_str().unwrap()]);
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("manifest.json"), "{err}");
+}
