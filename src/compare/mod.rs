@@ -74,14 +74,21 @@ pub trait Display: Sync {
 }
 
 pub fn side_keys(entity: &Entity, side: &PreparedSide, display: &dyn Display) -> SideKeys {
+    // Field names quoted once; each row's key JSON is then built by hand, in
+    // key order, without an intermediate map.
+    let names: Vec<String> = entity
+        .key
+        .iter()
+        .map(|&f| serde_json::Value::String(entity.fields[f].name.clone()).to_string())
+        .collect();
     let (json, tuple) = (0..side.rows)
         .into_par_iter()
         .map(|row| {
-            let mut obj = serde_json::Map::new();
+            let mut json = String::with_capacity(24 * names.len());
             let mut tuple = Some(Vec::with_capacity(entity.key.len()));
-            for &f in &entity.key {
-                let cell = side.cell(f, row);
-                let part = match cell {
+            json.push('{');
+            for (i, &f) in entity.key.iter().enumerate() {
+                let part = match side.cell(f, row) {
                     Cell::Val(Value::Str(s)) if s.is_empty() => {
                         tuple = None;
                         serde_json::Value::String(String::new())
@@ -97,9 +104,15 @@ pub fn side_keys(entity: &Entity, side: &PreparedSide, display: &dyn Display) ->
                         display.key_part(entity, f, None)
                     }
                 };
-                obj.insert(entity.fields[f].name.clone(), part);
+                if i > 0 {
+                    json.push(',');
+                }
+                json.push_str(&names[i]);
+                json.push(':');
+                json.push_str(&part.to_string());
             }
-            (serde_json::Value::Object(obj).to_string(), tuple)
+            json.push('}');
+            (json, tuple)
         })
         .unzip();
     SideKeys { json, tuple }
