@@ -46,6 +46,17 @@ pub struct EntityResult {
     pub drifted_keys: usize,
     pub rows: [usize; 2],
     pub inputs: [InputMeta; 2],
+    /// Column metrics and per-rule results.
+    pub quality: crate::quality::QualitySummary,
+}
+
+/// One entity loaded and prepared (typed cells and keys), before any check.
+/// Every entity is prepared before rules run, so `references` can read the
+/// other entity's prepared side.
+pub struct PreparedEntity {
+    pub loaded: [Loaded; 2],
+    pub sides: [PreparedSide; 2],
+    pub keys: [SideKeys; 2],
 }
 
 pub struct InputMeta {
@@ -111,12 +122,29 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
             ));
         }
     }
+    let baseline = report::Baseline::choose(&history, opts.prev.as_deref())?;
     let display = ReportDisplay { keys: &opts.keys };
     let stage = Instant::now();
-    let mut results: Vec<EntityResult> = spec
+    let prepared: Vec<PreparedEntity> = spec
         .entities
         .par_iter()
-        .map(|e| reconcile_entity(&spec, e, &display))
+        .map(|e| prepare_entity(e, &display))
+        .collect::<Result<_>>()?;
+    let prepare_ms = stage.elapsed().as_millis();
+    let stage = Instant::now();
+    let sides: Vec<[&PreparedSide; 2]> = prepared.iter().map(|p| [&p.sides[0], &p.sides[1]]).collect();
+    let keys: Vec<[&SideKeys; 2]> = prepared.iter().map(|p| [&p.keys[0], &p.keys[1]]).collect();
+    let rules = crate::quality::Context {
+        entities: &spec.entities,
+        sides: &sides,
+        keys: &keys,
+        display: &display,
+        now: started,
+        baseline: &baseline,
+    };
+    let mut results: Vec<EntityResult> = (0..spec.entities.len())
+        .into_par_iter()
+        .map(|i| reconcile_entity(&spec, i, &prepared[i], &rules, &display))
         .collect::<Result<_>>()?;
     if let Some(p) = &previous {
         type_changes(&spec, p, &mut results);
@@ -161,8 +189,18 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         .collect();
     let (exit, thresholds_hit) = decide(&spec, &results);
     report::write_findings(&folder.path().join("findings.parquet"), &run_id, &rows)?;
+    let entity_metrics: Vec<report::EntityMetrics<'_>> = results
+        .iter()
+        .map(|r| report::EntityMetrics {
+            entity: &r.name,
+            rows: r.rows,
+            quality: &r.quality,
+        })
+        .collect();
+    report::write_quality_metrics(&folder.path().join("quality_metrics.parquet"), &run_id, &entity_metrics)?;
     let finished = chrono::Utc::now();
     let mut metrics = BTreeMap::new();
+    metrics.insert("prepare_ms".to_string(), serde_json::json!(prepare_ms));
     metrics.insert("compare_ms".to_string(), serde_json::json!(compare_ms));
     let hash_micros: u64 = results
         .iter()
@@ -182,6 +220,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         exit,
         thresholds_hit,
         previous.as_deref(),
+        baseline.info(),
         metrics,
     );
     let summary_json = serde_json::to_string_pretty(&summary).map_err(|e| Error::Internal(e.to_string()))? + "\n";
@@ -197,7 +236,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     })
 }
 
-fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display) -> Result<EntityResult> {
+fn prepare_entity(entity: &Entity, display: &dyn Display) -> Result<PreparedEntity> {
     let (left, right) = rayon::join(|| load_side(entity, Side::Left), || load_side(entity, Side::Right));
     let loaded = [left?, right?];
     tracing::info!(entity = %entity.name, left_rows = loaded[0].rows, right_rows = loaded[1].rows, "loaded");
@@ -210,7 +249,23 @@ fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display) -> Resu
         compare::side_keys(entity, &prepared[0], display),
         compare::side_keys(entity, &prepared[1], display),
     ];
-    let mut findings = schema_findings(entity, &loaded);
+    Ok(PreparedEntity {
+        loaded,
+        sides: prepared,
+        keys,
+    })
+}
+
+fn reconcile_entity(
+    spec: &Spec,
+    index: usize,
+    p: &PreparedEntity,
+    rules: &crate::quality::Context<'_>,
+    display: &dyn Display,
+) -> Result<EntityResult> {
+    let entity = &spec.entities[index];
+    let (loaded, prepared, keys) = (&p.loaded, &p.sides, &p.keys);
+    let mut findings = schema_findings(entity, loaded);
     let drift = compare::compare(
         entity,
         [&prepared[0], &prepared[1]],
@@ -226,12 +281,9 @@ fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display) -> Resu
         display,
     ));
     findings.extend(drift.findings);
-    findings.extend(crate::quality::check(
-        entity,
-        [&prepared[0], &prepared[1]],
-        [&keys[0], &keys[1]],
-        display,
-    ));
+    let quality = crate::quality::check(rules, index);
+    findings.extend(quality.findings);
+    let fields = crate::quality::metrics::field_metrics(entity, [&prepared[0], &prepared[1]], display);
     Ok(EntityResult {
         name: entity.name.clone(),
         findings,
@@ -239,7 +291,7 @@ fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display) -> Resu
         matched: drift.pairs.len(),
         drifted_keys: drift.drifted_keys,
         rows: [loaded[0].rows, loaded[1].rows],
-        inputs: loaded.map(|l| InputMeta {
+        inputs: [&loaded[0], &loaded[1]].map(|l| InputMeta {
             path: l.path.clone(),
             sha256: l.sha256.clone(),
             size: l.size,
@@ -247,6 +299,10 @@ fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display) -> Resu
             physical_types: l.physical_types.clone(),
             hash_micros: l.hash_micros,
         }),
+        quality: crate::quality::QualitySummary {
+            fields,
+            rules: quality.rules,
+        },
     })
 }
 
@@ -416,6 +472,7 @@ fn build_summary(
     exit: ExitCode,
     thresholds_hit: Vec<String>,
     previous: Option<&Path>,
+    baseline: report::BaselineInfo,
     metrics: BTreeMap<String, serde_json::Value>,
 ) -> Summary {
     let mut totals = report::summary::Counts::default();
@@ -444,6 +501,7 @@ fn build_summary(
                 drifted_keys: r.drifted_keys,
                 drift_ratio: r.drifted_keys as f64 / rows,
                 counts,
+                quality: r.quality.clone(),
             },
         );
         let entity = spec.entity(&r.name);
@@ -497,6 +555,7 @@ fn build_summary(
         previous_run: previous
             .and_then(|p| p.file_name())
             .map(|n| n.to_string_lossy().to_string()),
+        baseline,
         totals,
         entities,
         inputs,

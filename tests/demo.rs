@@ -167,6 +167,7 @@ recon snap — 3 finding(s) — FAIL
   e: 3 left / 3 right rows, 2 matched, 3 finding(s) (drift.missing_left=1, drift.missing_right=1, drift.value_mismatch=1)
     coverage left: 3 read = 2 matched + 1 missing on other side + 0 duplicate key + 0 paired with duplicate + 0 null key + 0 unconvertible key; 1 field(s) compared per matched row
     coverage right: 3 read = 2 matched + 1 missing on other side + 0 duplicate key + 0 paired with duplicate + 0 null key + 0 unconvertible key; 1 field(s) compared per matched row
+  baseline: none: first run
   threshold hit: e: 1 drift.missing_left finding(s) at or above severity error
   threshold hit: e: 1 drift.missing_right finding(s) at or above severity error
   threshold hit: e: 1 drift.value_mismatch finding(s) at or above severity error

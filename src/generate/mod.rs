@@ -38,6 +38,12 @@ pub struct Expected {
 pub struct Truth(pub BTreeSet<Expected>);
 
 impl Truth {
+    /// Forgets the quality findings of a row that does not exist on `side`.
+    fn drop_quality(&mut self, entity: &str, side: &str, key: &str) {
+        self.0
+            .retain(|x| !(x.category == "quality" && x.entity == entity && x.side == side && x.key == key));
+    }
+
     fn add(&mut self, entity: &str, category: &str, kind: &str, side: &str, key: &str, field: Option<&str>) {
         self.0.insert(Expected {
             entity: entity.into(),
@@ -101,6 +107,18 @@ impl Picker {
     fn take(&mut self, n: usize) -> Vec<usize> {
         let k = n.min(self.free.len());
         self.free.split_off(self.free.len() - k)
+    }
+    /// Like `take`, but only indices for which `ok` holds.
+    fn take_where(&mut self, n: usize, ok: impl Fn(usize) -> bool) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut i = self.free.len();
+        while out.len() < n && i > 0 {
+            i -= 1;
+            if ok(self.free[i]) {
+                out.push(self.free.remove(i));
+            }
+        }
+        out
     }
 }
 
@@ -215,8 +233,13 @@ pub fn generate(out: &Path, cfg: &Config) -> Result<Generated> {
     let n = cfg.customers.max(30);
     let k = (n / 30).max(1);
     let customers = customers(&mut rng, n, k, &mut truth);
-    let calls = calls(&mut rng, &customers.ids, k, &mut truth);
-    let tickets = tickets(&mut rng, &customers.ids, &calls.ids, k, &mut truth);
+    // Which call each ticket was opened for; those calls carry needs_ticket.
+    let n_calls = customers.ids.len() * 3;
+    let ticket_calls: Vec<usize> = (0..customers.ids.len()).map(|_| rng.random_range(0..n_calls)).collect();
+    let ticketed: BTreeSet<usize> = ticket_calls.iter().copied().collect();
+    let calls = calls(&mut rng, &customers.ids, &ticketed, k, &mut truth);
+    let tickets = tickets(&mut rng, &customers.ids, &calls.ids, &ticket_calls, k, &mut truth);
+    reference_truth(&customers.tables, &calls.tables, &tickets.tables, &mut truth);
     write::all(out, &customers.tables, &calls.tables, &tickets.tables, &truth)?;
     Ok(Generated { truth })
 }
@@ -269,17 +292,24 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
     let id_other_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let card_clear_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let card_wrong_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let short_name: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let mut ids = Vec::new();
     for i in 0..n {
         let id = format!("C{:06}", 100 + i);
         let key = key1("customer_id", &id);
         ids.push(id.clone());
-        let name = format!(
+        let mut name = format!(
             "{}{}{}",
             SURNAMES[rng.random_range(0..10)],
             GIVEN[rng.random_range(0..10)],
             GIVEN[rng.random_range(0..10)]
         );
+        if short_name.contains(&i) {
+            // A one-character name: below the `length` rule's minimum on both sides.
+            name = SURNAMES[i % 10].to_string();
+            truth.add(e, "quality", "length", "left", &key, Some("name"));
+            truth.add(e, "quality", "length", "right", &key, Some("name"));
+        }
         let phone = mobile(rng);
         let mut bal: i64 = rng.random_range(0..5_000_000);
         if negative.contains(&i) {
@@ -428,7 +458,7 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
     }
 }
 
-fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth) -> Built {
+fn calls(rng: &mut ChaCha8Rng, customers: &[String], ticketed: &BTreeSet<usize>, k: usize, truth: &mut Truth) -> Built {
     let e = "interaction";
     let mut left = Table::new(&[
         "call_id",
@@ -440,6 +470,7 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
         "agent_id",
         "queue",
         "needs_ticket",
+        "ended_at",
         "notes",
     ]);
     let mut right = Table::new(&[
@@ -451,6 +482,8 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
         "Result",
         "AgentCode",
         "Queue",
+        "NeedsTicket__c",
+        "EndTime",
         "Notes",
     ]);
     let n = customers.len() * 3;
@@ -465,6 +498,12 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
     let disp_diff: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let bad_dur: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let pii_note: BTreeSet<usize> = pick.take(2 * k + 2).into_iter().collect();
+    // Quality defects, the same on both sides (so they are not drift):
+    // a call that ends before it starts, a negative duration, and a call
+    // flagged as needing a ticket that never got one.
+    let ends_early: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let negative: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let no_ticket: BTreeSet<usize> = pick.take_where(k + 1, |i| !ticketed.contains(&i)).into_iter().collect();
     const DISP: [(&str, &str); 3] = [("ANSWERED", "Connected"), ("NO_ANSWER", "Missed"), ("BUSY", "Busy")];
     const QUEUES: [&str; 3] = ["sales", "support", "billing"];
     let mut ids = Vec::new();
@@ -473,11 +512,18 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
         ids.push(call_id.clone());
         let inbound = rng.random_bool(0.7);
         let start = base_time() + Duration::seconds(rng.random_range(0..86_400));
-        let dur: i64 = rng.random_range(5..1200);
+        let mut dur: i64 = rng.random_range(5..1200);
         let disp = rng.random_range(0..3);
         let agent = rng.random_range(1..40);
         let queue = QUEUES[rng.random_range(0..3)];
-        let needs_ticket = rng.random_bool(0.2);
+        let needs_ticket = ticketed.contains(&i) || no_ticket.contains(&i);
+        if negative.contains(&i) {
+            dur = -dur;
+        }
+        let mut end = start + Duration::seconds(dur);
+        if ends_early.contains(&i) {
+            end = start - Duration::seconds(30);
+        }
         let legs = if transfer.contains(&i) { 2 } else { 1 };
         let note = if pii_note.contains(&i) {
             pii_note_text(rng, i)
@@ -486,6 +532,16 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
         };
         for leg in 1..=legs {
             let key = call_key(&call_id, leg);
+            if negative.contains(&i) {
+                for side in ["left", "right"] {
+                    truth.add(e, "quality", "range", side, &key, Some("duration_s"));
+                }
+            }
+            if negative.contains(&i) || ends_early.contains(&i) {
+                for side in ["left", "right"] {
+                    truth.add(e, "quality", "expr", side, &key, None);
+                }
+            }
             let mut l = vec![
                 Some(call_id.clone()),
                 Some(leg.to_string()),
@@ -496,6 +552,7 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
                 Some(format!("a{agent:03} ")),
                 Some(queue.to_string()),
                 Some(if needs_ticket { "1" } else { "0" }.to_string()),
+                Some(utc_text(end)),
                 Some(if leg == 1 { note.clone() } else { String::new() }),
             ];
             let mut r = vec![
@@ -507,6 +564,8 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
                 Some(DISP[disp].1.to_string()),
                 Some(format!("A{agent:03}")),
                 Some(queue.to_string()),
+                Some(needs_ticket.to_string()),
+                Some(format!("{}+08:00", shanghai(end).format("%Y-%m-%dT%H:%M:%S"))),
                 Some(crate::masking::redact(&note)),
             ];
             if leg == 1 && pii_note.contains(&i) && !only_right.contains(&i) {
@@ -516,6 +575,7 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
                 // The transfer's second leg never reached the CRM.
                 left.rows.push(l);
                 truth.add(e, "drift", "missing_right", "right", &key, None);
+                truth.drop_quality(e, "right", &key);
                 continue;
             }
             if dur_one.contains(&i) {
@@ -526,11 +586,17 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
                 truth.add(e, "drift", "value_mismatch", "both", &key, Some("duration_s"));
             }
             if start_off.contains(&i) {
+                // The CRM's clock runs five minutes ahead: start and end both move.
                 r[3] = Some(format!(
                     "{}+08:00",
                     shanghai(start + Duration::minutes(5)).format("%Y-%m-%dT%H:%M:%S")
                 ));
+                r[9] = Some(format!(
+                    "{}+08:00",
+                    shanghai(end + Duration::minutes(5)).format("%Y-%m-%dT%H:%M:%S")
+                ));
                 truth.add(e, "drift", "value_mismatch", "both", &key, Some("started_at"));
+                truth.add(e, "drift", "value_mismatch", "both", &key, Some("ended_at"));
             }
             if disp_diff.contains(&i) {
                 r[5] = Some(DISP[(disp + 1) % 3].1.to_string());
@@ -548,11 +614,13 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
                 left.rows.push(l);
             } else {
                 truth.add(e, "drift", "missing_left", "left", &key, None);
+                truth.drop_quality(e, "left", &key);
             }
             if !only_left.contains(&i) {
                 right.rows.push(r);
             } else {
                 truth.add(e, "drift", "missing_right", "right", &key, None);
+                truth.drop_quality(e, "right", &key);
             }
         }
     }
@@ -602,7 +670,14 @@ fn spaced(digits: &str) -> String {
         .join(" ")
 }
 
-fn tickets(rng: &mut ChaCha8Rng, customers: &[String], calls: &[String], k: usize, truth: &mut Truth) -> Built {
+fn tickets(
+    rng: &mut ChaCha8Rng,
+    customers: &[String],
+    calls: &[String],
+    ticket_calls: &[usize],
+    k: usize,
+    truth: &mut Truth,
+) -> Built {
     let e = "ticket";
     let mut left = Table::new(&["ticket_no", "call_id", "cust_no", "status", "priority", "created_at"]);
     let mut right = Table::new(&[
@@ -621,6 +696,12 @@ fn tickets(rng: &mut ChaCha8Rng, customers: &[String], calls: &[String], k: usiz
     let prio_diff: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let created_off: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let bad_status: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    // Broken references (found by `references` rules, see `reference_truth`):
+    // a call id that exists nowhere, on both sides; a customer that exists
+    // nowhere, on both sides; and a CRM case pointing at a wrong contact.
+    let ghost_call: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let ghost_customer: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let wrong_contact: BTreeSet<usize> = pick.take(k).into_iter().collect();
     const STATUS: [(&str, &str); 3] = [("待处理", "New"), ("处理中", "Working"), ("已关闭", "Closed")];
     const PRIO: [(&str, &str); 3] = [("高", "High"), ("中", "Medium"), ("低", "Low")];
     let mut ids = Vec::new();
@@ -628,8 +709,17 @@ fn tickets(rng: &mut ChaCha8Rng, customers: &[String], calls: &[String], k: usiz
         let id = format!("T{:06}", 700 + i);
         let key = key1("ticket_id", &id);
         ids.push(id.clone());
-        let call = &calls[rng.random_range(0..calls.len())];
-        let cust = &customers[rng.random_range(0..customers.len())];
+        let call = if ghost_call.contains(&i) {
+            format!("CL9{:06}", i)
+        } else {
+            calls[ticket_calls[i % ticket_calls.len()]].clone()
+        };
+        let cust = if ghost_customer.contains(&i) {
+            format!("C9{:05}", i)
+        } else {
+            customers[rng.random_range(0..customers.len())].clone()
+        };
+        let (call, cust) = (&call, &cust);
         let s = rng.random_range(0..3);
         let p = rng.random_range(0..3);
         let created = base_time() + Duration::seconds(rng.random_range(0..86_400));
@@ -669,6 +759,10 @@ fn tickets(rng: &mut ChaCha8Rng, customers: &[String], calls: &[String], k: usiz
             l[3] = Some("已取消".into());
             truth.add(e, "drift", "unconvertible", "left", &key, Some("status"));
         }
+        if wrong_contact.contains(&i) {
+            r[2] = Some(format!("C8{:05}", i));
+            truth.add(e, "drift", "value_mismatch", "both", &key, Some("customer_id"));
+        }
         if !only_right.contains(&i) {
             left.rows.push(l);
         } else {
@@ -683,6 +777,79 @@ fn tickets(rng: &mut ChaCha8Rng, customers: &[String], calls: &[String], k: usiz
     Built {
         ids,
         tables: (left, right),
+    }
+}
+
+/// Index of column `name` in `t`.
+fn col(t: &Table, name: &str) -> usize {
+    t.columns
+        .iter()
+        .position(|c| *c == name)
+        .unwrap_or_else(|| panic!("column {name}"))
+}
+
+fn cells<'a>(t: &'a Table, name: &str) -> impl Iterator<Item = &'a str> + 'a {
+    let c = col(t, name);
+    t.rows.iter().filter_map(move |r| r[c].as_deref())
+}
+
+/// The `references` findings of the demo spec, from the tables as written
+/// (the id columns are exported verbatim, so raw text is the mapped value):
+///
+/// - `ticket-call-exists`: every ticket, on each side, names a call that the
+///   call center (left) has;
+/// - `ticket-customer-exists`: every ticket names a customer on its own side;
+/// - `call-has-ticket`: every call-center call with `needs_ticket` has a CRM
+///   case (right).
+fn reference_truth(customers: &(Table, Table), calls: &(Table, Table), tickets: &(Table, Table), truth: &mut Truth) {
+    let left_calls: BTreeSet<&str> = cells(&calls.0, "call_id").collect();
+    let cust: [BTreeSet<&str>; 2] = [
+        cells(&customers.0, "cust_no").collect(),
+        cells(&customers.1, "External_Id__c").collect(),
+    ];
+    let sides = [
+        ("left", &tickets.0, ["ticket_no", "call_id", "cust_no"]),
+        (
+            "right",
+            &tickets.1,
+            ["CaseNumber", "Origin_Call__c", "Contact_External__c"],
+        ),
+    ];
+    for (i, (side, t, [id, call, customer])) in sides.iter().enumerate() {
+        let (id, call, customer) = (col(t, id), col(t, call), col(t, customer));
+        for row in &t.rows {
+            let key = key1("ticket_id", row[id].as_deref().unwrap_or_default());
+            if let Some(c) = row[call].as_deref() {
+                if !left_calls.contains(c) {
+                    truth.add("ticket", "quality", "references", side, &key, Some("call_id"));
+                }
+            }
+            if let Some(c) = row[customer].as_deref() {
+                if !cust[i].contains(c) {
+                    truth.add("ticket", "quality", "references", side, &key, Some("customer_id"));
+                }
+            }
+        }
+    }
+    let crm_cases: BTreeSet<&str> = cells(&tickets.1, "Origin_Call__c").collect();
+    let (id, leg, flag) = (
+        col(&calls.0, "call_id"),
+        col(&calls.0, "leg"),
+        col(&calls.0, "needs_ticket"),
+    );
+    for row in &calls.0.rows {
+        let call = row[id].as_deref().unwrap_or_default();
+        if row[flag].as_deref() == Some("1") && !crm_cases.contains(call) {
+            let leg: u32 = row[leg].as_deref().and_then(|l| l.parse().ok()).unwrap_or(1);
+            truth.add(
+                "interaction",
+                "quality",
+                "references",
+                "left",
+                &call_key(call, leg),
+                Some("call_id"),
+            );
+        }
     }
 }
 
