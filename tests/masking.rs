@@ -227,3 +227,29 @@ fn mask_without_pii_is_a_spec_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_named_token_key_file_that_is_missing_is_an_input_error() {
+    let env = Env::new();
+    let reports = env.reports();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recon"))
+        .args([
+            "run",
+            project_root().join("rules/callcenter-crm.toml").to_str().unwrap(),
+            "--out",
+            reports.to_str().unwrap(),
+        ])
+        .env("HOME", env.home())
+        .env("RECON_HOME", env.home().join("recon"))
+        .env("RECON_TOKEN_KEY_FILE", env.path().join("missing.key"))
+        .env_remove("RECON_TOKEN_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("missing.key") && stderr(&out).contains("hint: create one"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(report_entries(&env).is_empty());
+}
