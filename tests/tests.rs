@@ -7,4 +7,5 @@ mod demo;
 mod evidence;
 mod keys;
 mod masking;
+mod quality;
 mod scale;

@@ -71,16 +71,22 @@ pub struct RawSource {
 }
 
 /// A value given once for both sides or per side: `x` or `{ left = x, right = y }`.
+/// A table with any key besides `left` and `right` is one value for both
+/// sides (so a value map `{ "A" = "active" }` applies to both).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum PerSide<T> {
-    Sides {
-        #[serde(default = "none")]
-        left: Option<T>,
-        #[serde(default = "none")]
-        right: Option<T>,
-    },
+    Sides(BySide<T>),
     Both(T),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BySide<T> {
+    #[serde(default = "none")]
+    left: Option<T>,
+    #[serde(default = "none")]
+    right: Option<T>,
 }
 
 fn none<T>() -> Option<T> {
@@ -90,13 +96,13 @@ fn none<T>() -> Option<T> {
 impl<T: Clone> PerSide<T> {
     pub fn left(&self) -> Option<T> {
         match self {
-            PerSide::Sides { left, .. } => left.clone(),
+            PerSide::Sides(s) => s.left.clone(),
             PerSide::Both(v) => Some(v.clone()),
         }
     }
     pub fn right(&self) -> Option<T> {
         match self {
-            PerSide::Sides { right, .. } => right.clone(),
+            PerSide::Sides(s) => s.right.clone(),
             PerSide::Both(v) => Some(v.clone()),
         }
     }
