@@ -245,6 +245,11 @@ fn prepare_entity(entity: &Entity, display: &dyn Display) -> Result<PreparedEnti
         || prepare::prepare(entity, Side::Right, &loaded[1]),
     );
     let prepared: [PreparedSide; 2] = [pl, pr];
+    // The raw text is no longer needed once typed: free it before comparing.
+    let mut loaded = loaded;
+    for l in &mut loaded {
+        l.frame = polars::prelude::DataFrame::empty();
+    }
     let keys: [SideKeys; 2] = [
         compare::side_keys(entity, &prepared[0], display),
         compare::side_keys(entity, &prepared[1], display),
