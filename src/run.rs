@@ -436,7 +436,10 @@ fn decide(spec: &Spec, results: &[EntityResult]) -> (ExitCode, Vec<String>) {
         let ratio = r.drifted_keys as f64 / rows;
         let mut counted = BTreeMap::<String, usize>::new();
         for f in &r.findings {
-            if f.severity < spec.fail.on || silent.contains(&(f.entity.as_str(), f.rule.as_str())) {
+            // `fail = false` silences that quality rule only (a drift finding's
+            // `rule` is a field name, which a rule id may equal).
+            let silenced = f.category == Category::Quality && silent.contains(&(f.entity.as_str(), f.rule.as_str()));
+            if f.severity < spec.fail.on || silenced {
                 continue;
             }
             if f.category == Category::Drift && spec.fail.max_drift_ratio.is_some() {

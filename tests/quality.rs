@@ -313,6 +313,49 @@ right = { path = "r.csv" }
     assert!(stderr(&out).contains("quality.not_null"), "{}", stderr(&out));
 }
 
+#[test]
+fn fail_false_silences_only_its_own_rule() {
+    // The rule id equals the field name, which is also the `rule` of that
+    // field's drift findings: those must still fail the run.
+    let env = Env::new();
+    let spec = env.write(
+        "s.toml",
+        format!(
+            "{HEAD}{}",
+            r#"
+[[entity]]
+name = "e"
+key = ["id"]
+left = { path = "l.csv" }
+right = { path = "r.csv" }
+  [[entity.field]]
+  name = "id"
+  [[entity.field]]
+  name = "v"
+  [[entity.rule]]
+  id = "v"
+  check = "pattern"
+  field = "v"
+  pattern = "[a-z]"
+  fail = false
+"#
+        ),
+    );
+    env.write("l.csv", "id,v\n1,a\n2,B\n");
+    env.write("r.csv", "id,v\n1,b\n2,B\n");
+    let out = env.run(&spec, "r1");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("threshold hit: e: 1 drift.value_mismatch") && !err.contains("quality.pattern finding(s)"),
+        "{err}"
+    );
+    assert_eq!(
+        quality_set(&env.reports().join("r1")),
+        expect(&[("v", "left", &id("2")), ("v", "right", &id("2"))])
+    );
+}
+
 // ---------------------------------------------------------------------------
 // references
 

@@ -719,7 +719,6 @@ fn tickets(
         } else {
             customers[rng.random_range(0..customers.len())].clone()
         };
-        let (call, cust) = (&call, &cust);
         let s = rng.random_range(0..3);
         let p = rng.random_range(0..3);
         let created = base_time() + Duration::seconds(rng.random_range(0..86_400));

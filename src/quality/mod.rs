@@ -86,9 +86,10 @@ pub enum Check {
         min: Option<usize>,
         max: Option<usize>,
     },
+    /// Bounds converted per side (naive timestamps read in each side's zone).
     Range {
-        min: Option<Value>,
-        max: Option<Value>,
+        min: Option<[Value; 2]>,
+        max: Option<[Value; 2]>,
         min_exclusive: bool,
         max_exclusive: bool,
     },
@@ -452,26 +453,29 @@ fn compile_check(
                     Some("declare the field's `type`, or use `length` / `allowed` for text".into()),
                 ));
             }
-            let conv = |v: Option<&toml::Spanned<toml::Value>>| -> Result<Option<Value>, SpecError> {
+            let conv = |v: Option<&toml::Spanned<toml::Value>>| -> Result<Option<[Value; 2]>, SpecError> {
                 let Some(v) = v else { return Ok(None) };
                 let text = match v.get_ref() {
                     toml::Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                field.ty[0].convert(&text).map(Some).map_err(|m| {
-                    err(
-                        v.span(),
-                        format!("rule `{id}`: range bound `{text}` is not a {}: {m}", field.ty[0].name()),
-                        None,
-                    )
-                })
+                let one = |ty: &FieldType| {
+                    ty.convert(&text).map_err(|m| {
+                        err(
+                            v.span(),
+                            format!("rule `{id}`: range bound `{text}` is not a {}: {m}", ty.name()),
+                            None,
+                        )
+                    })
+                };
+                Ok(Some([one(&field.ty[0])?, one(&field.ty[1])?]))
             };
             let min = conv(r.min.as_ref())?;
             let max = conv(r.max.as_ref())?;
             if min.is_none() && max.is_none() {
                 return Err(need("`min` and/or `max`"));
             }
-            if let (Some(a), Some(b)) = (&min, &max) {
+            if let (Some([a, _]), Some([b, _])) = (&min, &max) {
                 if order(a, b) == Some(std::cmp::Ordering::Greater) {
                     let span = r.min.as_ref().map_or(at.clone(), |m| m.span());
                     return Err(err(
@@ -1052,7 +1056,7 @@ fn check_rule_side(ctx: &Context<'_>, e: usize, rule: &Rule, side: Side) -> Side
                     (Check::NotNull, Cell::Null) => Some("value is null".to_string()),
                     (Check::NotNull, Cell::Val(Value::Str(v))) if v.is_empty() => Some("value is empty".to_string()),
                     (_, Cell::Null) => None,
-                    (check, Cell::Val(v)) => violation(check, field, v),
+                    (check, Cell::Val(v)) => violation(check, field, side, v),
                 };
                 if let Some(d) = detail {
                     em.row(row, Some(f), cell.value(), d);
@@ -1147,7 +1151,7 @@ fn references(ctx: &Context<'_>, em: &mut Emitter<'_>, s: &PreparedSide, rows: &
     }
 }
 
-fn violation(check: &Check, field: &Field, v: &Value) -> Option<String> {
+fn violation(check: &Check, field: &Field, side: Side, v: &Value) -> Option<String> {
     let text = v.display();
     match check {
         Check::Pattern(re) => (!re.is_match(&text)).then(|| "value does not match the pattern".into()),
@@ -1170,12 +1174,16 @@ fn violation(check: &Check, field: &Field, v: &Value) -> Option<String> {
             max_exclusive,
         } => {
             use std::cmp::Ordering::*;
-            let below = min.as_ref().is_some_and(|m| match order(v, m) {
+            let (min, max) = (
+                min.as_ref().map(|m| &m[side.idx()]),
+                max.as_ref().map(|m| &m[side.idx()]),
+            );
+            let below = min.is_some_and(|m| match order(v, m) {
                 Some(Less) => true,
                 Some(Equal) => *min_exclusive,
                 _ => false,
             });
-            let above = max.as_ref().is_some_and(|m| match order(v, m) {
+            let above = max.is_some_and(|m| match order(v, m) {
                 Some(Greater) => true,
                 Some(Equal) => *max_exclusive,
                 _ => false,
@@ -1184,8 +1192,8 @@ fn violation(check: &Check, field: &Field, v: &Value) -> Option<String> {
                 let bounds = format!(
                     "{}{}, {}{}",
                     if *min_exclusive { "(" } else { "[" },
-                    min.as_ref().map_or("-".into(), Value::display),
-                    max.as_ref().map_or("-".into(), Value::display),
+                    min.map_or("-".into(), Value::display),
+                    max.map_or("-".into(), Value::display),
                     if *max_exclusive { ")" } else { "]" },
                 );
                 if field.is_pii() {

@@ -396,3 +396,41 @@ fn spec_errors_name_the_place_and_the_choices() {
     // `  expr = "v = 'a' OR"` is line 23; the error is at the end of the expression.
     assert_eq!((e.line, e.column), (23, 21), "{e}");
 }
+
+#[test]
+fn naive_range_bounds_are_read_in_each_sides_zone() {
+    let s = spec(
+        r#"
+[[entity]]
+name = "e"
+key = ["id"]
+left = { path = "l.csv", timezone = "UTC" }
+right = { path = "r.csv", timezone = "Asia/Shanghai" }
+  [[entity.field]]
+  name = "id"
+  [[entity.field]]
+  name = "at"
+  type = "timestamp"
+  [[entity.rule]]
+  id = "after-8"
+  check = "range"
+  field = "at"
+  min = "2026-01-01 08:00:00"
+"#,
+    );
+    let e = &s.entities[0];
+    let rows: &[&[Option<&str>]] = &[
+        &[Some("1"), Some("2026-01-01 09:00:00")],
+        &[Some("2"), Some("2026-01-01 07:30:00")],
+    ];
+    let data = [[side(e, Side::Left, rows), side(e, Side::Right, rows)]];
+    let o = run(&s, &data, &Baseline::none("none: first run"), 0);
+    // 09:00 Shanghai is 01:00Z, before 08:00Z, yet after 08:00 Shanghai.
+    assert_eq!(
+        found(&o),
+        vec![
+            ("after-8".into(), "left", r#"{"id":"2"}"#.into()),
+            ("after-8".into(), "right", r#"{"id":"2"}"#.into()),
+        ]
+    );
+}
