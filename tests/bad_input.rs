@@ -3,22 +3,8 @@
 
 use crate::util::*;
 
-const SPEC: &str = r#"
-[run]
-name = "t"
-[sides]
-left = "a"
-right = "b"
-[[entity]]
-name = "e"
-key = ["id"]
-left = { path = "l.csv" }
-right = { path = "r.csv" }
-  [[entity.field]]
-  name = "id"
-  [[entity.field]]
-  name = "v"
-"#;
+/// Two CSV sides keyed by `id` with one compared field `v`.
+const SPEC: &str = TWO_COLUMN_SPEC;
 
 fn setup(left: &[u8], right: &[u8]) -> (Env, std::path::PathBuf) {
     let env = Env::new();

@@ -7,22 +7,8 @@ use std::process::Command;
 
 use crate::util::*;
 
-const SPEC: &str = r#"
-[run]
-name = "t"
-[sides]
-left = "a"
-right = "b"
-[[entity]]
-name = "e"
-key = ["id"]
-left = { path = "l.csv" }
-right = { path = "r.csv" }
-  [[entity.field]]
-  name = "id"
-  [[entity.field]]
-  name = "v"
-"#;
+/// Two CSV sides keyed by `id` with one compared field `v`.
+const SPEC: &str = TWO_COLUMN_SPEC;
 
 fn small(env: &Env) -> PathBuf {
     env.write("l.csv", "id,v\n1,a\n2,b\n");
