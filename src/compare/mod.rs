@@ -118,10 +118,12 @@ pub fn side_keys(entity: &Entity, side: &PreparedSide, display: &dyn Display) ->
     SideKeys { json, tuple }
 }
 
-#[derive(Default)]
+/// Rows of one key on each side: the first row and how many there are.
+/// (A duplicate is reported with its first row; no per-key allocation.)
+#[derive(Default, Clone, Copy)]
 struct Rows {
-    left: Vec<u32>,
-    right: Vec<u32>,
+    first: [u32; 2],
+    count: [u32; 2],
 }
 
 pub fn compare(
@@ -133,7 +135,8 @@ pub fn compare(
 ) -> Drift {
     let mut findings = Vec::new();
     let mut coverage = [Coverage::default(), Coverage::default()];
-    let mut index: PlHashMap<&[Value], Rows> = PlHashMap::default();
+    let capacity = keys[0].tuple.len().max(keys[1].tuple.len());
+    let mut index: PlHashMap<&[Value], Rows> = PlHashMap::with_capacity_and_hasher(capacity, Default::default());
     for side in Side::BOTH {
         let cov = &mut coverage[side.idx()];
         cov.rows_read = sides[side.idx()].rows;
@@ -141,10 +144,11 @@ pub fn compare(
             match tuple {
                 Some(t) => {
                     let e = index.entry(t.as_slice()).or_default();
-                    match side {
-                        Side::Left => e.left.push(row as u32),
-                        Side::Right => e.right.push(row as u32),
+                    let i = side.idx();
+                    if e.count[i] == 0 {
+                        e.first[i] = row as u32;
                     }
+                    e.count[i] += 1;
                 }
                 None => {
                     let bad = entity.key.iter().any(|&f| sides[side.idx()].cell(f, row) == &Cell::Bad);
@@ -167,33 +171,31 @@ pub fn compare(
     let mut pairs = Vec::new();
     let mut only = Vec::new();
     for rows in index.values() {
-        let by_side = [&rows.left, &rows.right];
         for side in Side::BOTH {
-            let mine = by_side[side.idx()];
-            let theirs = by_side[side.other().idx()];
+            let (mine, theirs) = (rows.count[side.idx()] as usize, rows.count[side.other().idx()] as usize);
+            let first = rows.first[side.idx()];
             let cov = &mut coverage[side.idx()];
-            if mine.len() > 1 {
-                cov.rows_duplicate_key += mine.len();
+            if mine > 1 {
+                cov.rows_duplicate_key += mine;
                 findings.push(key_finding(
                     entity,
                     side,
-                    &keys[side.idx()].json[mine[0] as usize],
+                    &keys[side.idx()].json[first as usize],
                     "duplicate_key",
                     format!(
-                        "key appears {} times on the {} side; its rows are not compared",
-                        mine.len(),
+                        "key appears {mine} times on the {} side; its rows are not compared",
                         side.as_str()
                     ),
                 ));
-            } else if mine.len() == 1 && theirs.is_empty() {
+            } else if mine == 1 && theirs == 0 {
                 cov.rows_missing_other_side += 1;
-                only.push((side, mine[0]));
-            } else if mine.len() == 1 && theirs.len() > 1 {
+                only.push((side, first));
+            } else if mine == 1 && theirs > 1 {
                 cov.rows_paired_with_duplicate += 1;
-            } else if mine.len() == 1 {
+            } else if mine == 1 {
                 cov.rows_matched += 1;
             }
-            if !mine.is_empty() && theirs.is_empty() {
+            if mine > 0 && theirs == 0 {
                 let missing = side.other();
                 let kind = match missing {
                     Side::Left => "missing_left",
@@ -202,14 +204,14 @@ pub fn compare(
                 findings.push(key_finding(
                     entity,
                     missing,
-                    &keys[side.idx()].json[mine[0] as usize],
+                    &keys[side.idx()].json[first as usize],
                     kind,
                     format!("row exists only on the {} side", side.as_str()),
                 ));
             }
         }
-        if rows.left.len() == 1 && rows.right.len() == 1 {
-            pairs.push((rows.left[0], rows.right[0]));
+        if rows.count == [1, 1] {
+            pairs.push((rows.first[0], rows.first[1]));
         }
     }
     pairs.sort_unstable();

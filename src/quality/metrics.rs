@@ -3,7 +3,9 @@
 //! rule, violations by side. summary.json holds them per entity;
 //! `quality_metrics.parquet` holds the same in long form.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use polars::prelude::PlHashSet;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -114,7 +116,7 @@ fn column_stats(entity: &Entity, f: usize, s: &PreparedSide, display: &dyn Displ
     }
     let mut nulls = 0;
     let mut bad = 0;
-    let mut distinct = HashSet::new();
+    let mut distinct = PlHashSet::default();
     let mut min = None;
     let mut max = None;
     for c in &col.cells {

@@ -14,7 +14,9 @@
 pub mod expr;
 pub mod metrics;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
 use std::ops::Range;
 
 use rayon::prelude::*;
@@ -931,7 +933,7 @@ fn check_rule_side(ctx: &Context<'_>, e: usize, rule: &Rule, side: Side) -> Side
         side,
         keys: ctx.keys[e][side.idx()],
         display: ctx.display,
-        seen: HashMap::new(),
+        seen: HashMap::default(),
         out: Vec::new(),
         rows: 0,
     };
@@ -1086,7 +1088,7 @@ fn human_age(s: i64) -> String {
 
 fn unique(em: &mut Emitter<'_>, s: &PreparedSide, rows: &[usize]) {
     let fields = &em.rule.fields;
-    let mut groups: HashMap<Vec<&Cell>, Vec<usize>> = HashMap::new();
+    let mut groups: HashMap<Vec<&Cell>, Vec<usize>> = HashMap::default();
     for &row in rows {
         let tuple: Vec<&Cell> = fields.iter().map(|&f| s.cell(f, row)).collect();
         if tuple.iter().any(|c| !matches!(c, Cell::Val(_))) {
@@ -1115,7 +1117,7 @@ fn references(ctx: &Context<'_>, em: &mut Emitter<'_>, s: &PreparedSide, rows: &
     let target_side = r.on.target(em.side);
     let t = ctx.sides[r.target][target_side.idx()];
     let target = &ctx.entities[r.target];
-    let mut present: HashSet<Vec<&Value>> = HashSet::with_capacity(t.rows);
+    let mut present: HashSet<Vec<&Value>> = HashSet::with_capacity_and_hasher(t.rows, Default::default());
     for row in 0..t.rows {
         let tuple: Option<Vec<&Value>> = r.to.iter().map(|&f| t.cell(f, row).value()).collect();
         if let Some(tuple) = tuple {
