@@ -136,4 +136,13 @@ pub struct GenerateArgs {
     /// Customers to generate (calls and tickets scale with it).
     #[arg(long, default_value_t = 60)]
     pub customers: usize,
+    /// Instead of the demo: a benchmark pair with this many keys (Parquet, written in chunks).
+    #[arg(long, conflicts_with = "wide")]
+    pub large: Option<u64>,
+    /// Instead of the demo: a pair with this many mapped columns (see --rows).
+    #[arg(long)]
+    pub wide: Option<usize>,
+    /// Rows of the --wide pair.
+    #[arg(long, default_value_t = 1000)]
+    pub rows: usize,
 }

@@ -34,6 +34,14 @@ pub fn default_signing_key() -> PathBuf {
     config_dir().join("recon.key")
 }
 
+/// The signing key a command uses when none is named: `$RECON_SIGNING_KEY`,
+/// else the default path.
+pub fn configured_signing_key() -> PathBuf {
+    std::env::var_os("RECON_SIGNING_KEY")
+        .map(PathBuf::from)
+        .unwrap_or_else(default_signing_key)
+}
+
 impl KeyRing {
     pub fn new(key_arg: Option<PathBuf>) -> KeyRing {
         let (signing_path, explicit) =
@@ -118,6 +126,19 @@ impl KeyRing {
 
     fn token_key_file(&self) -> Result<Vec<u8>> {
         let path = &self.token_file;
+        if !path.exists() && std::env::var_os("RECON_TOKEN_KEY_FILE").is_some() {
+            // A key file the user named must exist: a new key would silently change every token.
+            return Err(Error::usage(
+                format!(
+                    "token key file {} (RECON_TOKEN_KEY_FILE) does not exist",
+                    path.display()
+                ),
+                Some(format!(
+                    "create one with `umask 077; openssl rand -hex 32 > {}`",
+                    path.display()
+                )),
+            ));
+        }
         if path.exists() {
             check_private(path)?;
             let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;

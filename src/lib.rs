@@ -14,6 +14,7 @@ pub mod exit;
 pub mod finding;
 pub mod generate;
 pub mod keys;
+pub mod masking;
 pub mod normalize;
 pub mod pii;
 pub mod prepare;

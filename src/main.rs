@@ -17,6 +17,14 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.log_format);
+    // A panic is a bug: say so in one line instead of a backtrace, exit 3.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: internal error (a bug in recon){at}; please report it");
+    }));
     let progress = !cli.no_progress;
     let result = std::panic::catch_unwind(|| match &cli.command {
         Command::Run(a) => commands::run::execute(a, progress),
@@ -35,10 +43,7 @@ fn main() -> ExitCode {
             }
             ExitCode::from(e.exit_code().code())
         }
-        Err(_) => {
-            eprintln!("error: internal error (a bug in recon); please report it");
-            ExitCode::from(3)
-        }
+        Err(_) => ExitCode::from(3),
     }
 }
 

@@ -51,6 +51,8 @@ pub struct EntityResult {
     pub drifted_keys: usize,
     pub rows: [usize; 2],
     pub inputs: [InputMeta; 2],
+    /// Column metrics and per-rule results.
+    pub quality: crate::quality::QualitySummary,
     pub repairs: Vec<repair::Repair>,
     pub state: repair::state::EntityState,
     /// Rows inserted/updated/deleted per side since the previous state.
@@ -64,12 +66,22 @@ struct RepairCtx<'a> {
     keys: &'a KeyRing,
 }
 
+/// One entity loaded and prepared (typed cells and keys), before any check.
+/// Every entity is prepared before rules run, so `references` can read the
+/// other entity's prepared side.
+pub struct PreparedEntity {
+    pub loaded: [Loaded; 2],
+    pub sides: [PreparedSide; 2],
+    pub keys: [SideKeys; 2],
+}
+
 pub struct InputMeta {
     pub path: PathBuf,
     pub sha256: String,
     pub size: u64,
     pub rows: usize,
     pub physical_types: BTreeMap<String, String>,
+    pub hash_micros: u64,
 }
 
 /// Display of values and keys in reports: personal data masked or tokenized.
@@ -82,6 +94,7 @@ impl Display for ReportDisplay<'_> {
         let f = &entity.fields[field];
         match f.pii {
             Some(v) => crate::pii::display_mask(&value.display(), Some(v)),
+            None if f.scan => crate::masking::redact(&value.display()),
             None => value.display(),
         }
     }
@@ -125,6 +138,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
             ));
         }
     }
+    let baseline = report::Baseline::choose(&history, opts.prev.as_deref())?;
     let display = ReportDisplay { keys: &opts.keys };
     let previous_state = match &previous {
         Some(p) => repair::state::read_state(p)?,
@@ -139,12 +153,32 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         keys: &opts.keys,
     };
     let stage = Instant::now();
-    let results: Vec<EntityResult> = spec
+    let prepared: Vec<PreparedEntity> = spec
         .entities
         .par_iter()
-        .map(|e| reconcile_entity(&spec, e, &display, &ctx))
+        .map(|e| prepare_entity(e, &display))
         .collect::<Result<_>>()?;
+    let prepare_ms = stage.elapsed().as_millis();
+    let stage = Instant::now();
+    let sides: Vec<[&PreparedSide; 2]> = prepared.iter().map(|p| [&p.sides[0], &p.sides[1]]).collect();
+    let keys: Vec<[&SideKeys; 2]> = prepared.iter().map(|p| [&p.keys[0], &p.keys[1]]).collect();
+    let rules = crate::quality::Context {
+        entities: &spec.entities,
+        sides: &sides,
+        keys: &keys,
+        display: &display,
+        now: started,
+        baseline: &baseline,
+    };
+    let mut results: Vec<EntityResult> = (0..spec.entities.len())
+        .into_par_iter()
+        .map(|i| reconcile_entity(&spec, i, &prepared[i], &rules, &display, &ctx))
+        .collect::<Result<_>>()?;
+    if let Some(p) = &previous {
+        type_changes(&spec, p, &mut results);
+    }
     let compare_ms = stage.elapsed().as_millis();
+    tracing::info!(compare_ms, "entities reconciled");
     for r in &results {
         for (side, c) in Side::BOTH.iter().zip(&r.coverage) {
             if !c.adds_up() {
@@ -167,6 +201,8 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         (&a.entity, a.category, &a.kind, &a.key, &a.field, a.side)
             .cmp(&(&b.entity, b.category, &b.kind, &b.key, &b.field, b.side))
     });
+    // Rows sharing a duplicated key can raise the very same finding: keep one.
+    findings.dedup_by(|a, b| a.id() == b.id());
     let rows: Vec<FindingRow<'_>> = findings
         .iter()
         .map(|f| {
@@ -181,6 +217,15 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         .collect();
     let (exit, thresholds_hit) = decide(&spec, &results);
     report::write_findings(&folder.path().join("findings.parquet"), &run_id, &rows)?;
+    let entity_metrics: Vec<report::EntityMetrics<'_>> = results
+        .iter()
+        .map(|r| report::EntityMetrics {
+            entity: &r.name,
+            rows: r.rows,
+            quality: &r.quality,
+        })
+        .collect();
+    report::write_quality_metrics(&folder.path().join("quality_metrics.parquet"), &run_id, &entity_metrics)?;
     let repairs = repair::finish(results.iter().flat_map(|r| r.repairs.clone()).collect(), &run_id);
     repair::write(folder.path(), &repairs)?;
     tracing::info!(repairs = repairs.len(), "repair instructions written");
@@ -192,7 +237,16 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     repair::state::write_state(&folder.path().join(repair::state::STATE_FILE), &states)?;
     let finished = chrono::Utc::now();
     let mut metrics = BTreeMap::new();
+    metrics.insert("prepare_ms".to_string(), serde_json::json!(prepare_ms));
     metrics.insert("compare_ms".to_string(), serde_json::json!(compare_ms));
+    let hash_micros: u64 = results
+        .iter()
+        .flat_map(|r| r.inputs.iter().map(|i| i.hash_micros))
+        .sum();
+    metrics.insert(
+        "input_hash_ms".to_string(),
+        serde_json::json!(hash_micros as f64 / 1000.0),
+    );
     let summary = build_summary(
         &spec,
         &run_id,
@@ -203,6 +257,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         exit,
         thresholds_hit,
         previous.as_deref(),
+        baseline.info(),
         metrics,
     );
     let summary_json = summary_with_repairs(&summary, &results, &repairs)?;
@@ -253,19 +308,42 @@ fn summary_with_repairs(summary: &Summary, results: &[EntityResult], repairs: &[
     Ok(out)
 }
 
-fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display, ctx: &RepairCtx<'_>) -> Result<EntityResult> {
+fn prepare_entity(entity: &Entity, display: &dyn Display) -> Result<PreparedEntity> {
     let (left, right) = rayon::join(|| load_side(entity, Side::Left), || load_side(entity, Side::Right));
     let loaded = [left?, right?];
+    tracing::info!(entity = %entity.name, left_rows = loaded[0].rows, right_rows = loaded[1].rows, "loaded");
     let (pl, pr) = rayon::join(
         || prepare::prepare(entity, Side::Left, &loaded[0]),
         || prepare::prepare(entity, Side::Right, &loaded[1]),
     );
     let prepared: [PreparedSide; 2] = [pl, pr];
+    // The raw text is no longer needed once typed: free it before comparing.
+    let mut loaded = loaded;
+    for l in &mut loaded {
+        l.frame = polars::prelude::DataFrame::empty();
+    }
     let keys: [SideKeys; 2] = [
         compare::side_keys(entity, &prepared[0], display),
         compare::side_keys(entity, &prepared[1], display),
     ];
-    let mut findings = schema_findings(entity, &loaded);
+    Ok(PreparedEntity {
+        loaded,
+        sides: prepared,
+        keys,
+    })
+}
+
+fn reconcile_entity(
+    spec: &Spec,
+    index: usize,
+    p: &PreparedEntity,
+    rules: &crate::quality::Context<'_>,
+    display: &dyn Display,
+    ctx: &RepairCtx<'_>,
+) -> Result<EntityResult> {
+    let entity = &spec.entities[index];
+    let (loaded, prepared, keys) = (&p.loaded, &p.sides, &p.keys);
+    let mut findings = schema_findings(entity, loaded);
     let drift = compare::compare(
         entity,
         [&prepared[0], &prepared[1]],
@@ -273,6 +351,13 @@ fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display, ctx: &R
         spec.timezone,
         display,
     );
+    findings.extend(crate::masking::audit(
+        entity,
+        [&prepared[0], &prepared[1]],
+        [&keys[0], &keys[1]],
+        &drift.pairs,
+        display,
+    ));
     let mut state = repair::state::entity_state(entity, [&prepared[0], &prepared[1]], [&keys[0], &keys[1]], ctx.keys);
     let empty = repair::state::EntityState::default();
     let previous = ctx.previous.map(|p| p.get(&entity.name).unwrap_or(&empty));
@@ -301,12 +386,9 @@ fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display, ctx: &R
         ]
     });
     findings.extend(drift.findings);
-    findings.extend(crate::quality::check(
-        entity,
-        [&prepared[0], &prepared[1]],
-        [&keys[0], &keys[1]],
-        display,
-    ));
+    let quality = crate::quality::check(rules, index);
+    findings.extend(quality.findings);
+    let fields = crate::quality::metrics::field_metrics(entity, [&prepared[0], &prepared[1]], display);
     Ok(EntityResult {
         name: entity.name.clone(),
         findings,
@@ -314,13 +396,18 @@ fn reconcile_entity(spec: &Spec, entity: &Entity, display: &dyn Display, ctx: &R
         matched: drift.pairs.len(),
         drifted_keys: drift.drifted_keys,
         rows: [loaded[0].rows, loaded[1].rows],
-        inputs: loaded.map(|l| InputMeta {
+        inputs: [&loaded[0], &loaded[1]].map(|l| InputMeta {
             path: l.path.clone(),
             sha256: l.sha256.clone(),
             size: l.size,
             rows: l.rows,
             physical_types: l.physical_types.clone(),
+            hash_micros: l.hash_micros,
         }),
+        quality: crate::quality::QualitySummary {
+            fields,
+            rules: quality.rules,
+        },
         repairs,
         state,
         changes,
@@ -384,6 +471,55 @@ fn schema_findings(entity: &Entity, loaded: &[Loaded; 2]) -> Vec<Finding> {
     out
 }
 
+/// `schema/type_changed` for every declared column whose physical type differs
+/// from the one the previous run's summary recorded for the same source.
+fn type_changes(spec: &Spec, previous: &Path, results: &mut [EntityResult]) {
+    let Ok(text) = std::fs::read_to_string(previous.join("summary.json")) else {
+        return;
+    };
+    let Ok(prev) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return;
+    };
+    let Some(inputs) = prev.get("inputs").and_then(|v| v.as_array()) else {
+        return;
+    };
+    for r in results.iter_mut() {
+        let Some(entity) = spec.entity(&r.name) else { continue };
+        for side in Side::BOTH {
+            let before = inputs
+                .iter()
+                .find(|i| i["entity"] == r.name.as_str() && i["side"] == side.as_str());
+            let Some(before) = before.and_then(|i| i.get("columns")) else {
+                continue;
+            };
+            for f in &entity.fields {
+                let col = &f.columns[side.idx()];
+                let (Some(old), Some(new)) = (
+                    before.get(col).and_then(|v| v.as_str()),
+                    r.inputs[side.idx()].physical_types.get(col),
+                ) else {
+                    continue;
+                };
+                if old != new {
+                    r.findings.push(Finding {
+                        entity: r.name.clone(),
+                        category: Category::Schema,
+                        kind: "type_changed".into(),
+                        rule: f.name.clone(),
+                        severity: entity.drift_severity("type_changed"),
+                        side: side.as_str(),
+                        key: "{}".into(),
+                        field: Some(f.name.clone()),
+                        left_value: None,
+                        right_value: None,
+                        detail: format!("column `{col}` changed type from {old} to {new} since the previous run"),
+                    });
+                }
+            }
+        }
+    }
+}
+
 /// Exit 1 when a counted finding reaches `[fail] on`, or when an entity's
 /// drift ratio exceeds `max_drift_ratio` (when set, drift is judged by ratio).
 fn decide(spec: &Spec, results: &[EntityResult]) -> (ExitCode, Vec<String>) {
@@ -403,7 +539,10 @@ fn decide(spec: &Spec, results: &[EntityResult]) -> (ExitCode, Vec<String>) {
         let ratio = r.drifted_keys as f64 / rows;
         let mut counted = BTreeMap::<String, usize>::new();
         for f in &r.findings {
-            if f.severity < spec.fail.on || silent.contains(&(f.entity.as_str(), f.rule.as_str())) {
+            // `fail = false` silences that quality rule only (a drift finding's
+            // `rule` is a field name, which a rule id may equal).
+            let silenced = f.category == Category::Quality && silent.contains(&(f.entity.as_str(), f.rule.as_str()));
+            if f.severity < spec.fail.on || silenced {
                 continue;
             }
             if f.category == Category::Drift && spec.fail.max_drift_ratio.is_some() {
@@ -444,6 +583,7 @@ fn build_summary(
     exit: ExitCode,
     thresholds_hit: Vec<String>,
     previous: Option<&Path>,
+    baseline: report::BaselineInfo,
     metrics: BTreeMap<String, serde_json::Value>,
 ) -> Summary {
     let mut totals = report::summary::Counts::default();
@@ -472,6 +612,7 @@ fn build_summary(
                 drifted_keys: r.drifted_keys,
                 drift_ratio: r.drifted_keys as f64 / rows,
                 counts,
+                quality: r.quality.clone(),
             },
         );
         let entity = spec.entity(&r.name);
@@ -487,6 +628,7 @@ fn build_summary(
                 sha256: m.sha256.clone(),
                 size: m.size,
                 rows: m.rows,
+                columns: m.physical_types.clone(),
             });
         }
     }
@@ -526,6 +668,7 @@ fn build_summary(
         previous_run: previous
             .and_then(|p| p.file_name())
             .map(|n| n.to_string_lossy().to_string()),
+        baseline,
         totals,
         entities,
         inputs,

@@ -3,22 +3,8 @@
 
 use crate::util::*;
 
-const SPEC: &str = r#"
-[run]
-name = "t"
-[sides]
-left = "a"
-right = "b"
-[[entity]]
-name = "e"
-key = ["id"]
-left = { path = "l.csv" }
-right = { path = "r.csv" }
-  [[entity.field]]
-  name = "id"
-  [[entity.field]]
-  name = "v"
-"#;
+/// Two CSV sides keyed by `id` with one compared field `v`.
+const SPEC: &str = TWO_COLUMN_SPEC;
 
 fn setup(left: &[u8], right: &[u8]) -> (Env, std::path::PathBuf) {
     let env = Env::new();
@@ -210,4 +196,28 @@ fn check_validates_columns_without_writing() {
         project_root().join("rules/callcenter-crm.toml").to_str().unwrap(),
     ]);
     assert_eq!(code(&demo), 0, "{}", stderr(&demo));
+}
+
+#[test]
+fn a_parquet_column_that_changes_type_between_runs_is_a_schema_finding() {
+    use polars::prelude::*;
+    let env = Env::new();
+    let spec = env.write("s.toml", SPEC.replace("r.csv", "r.parquet"));
+    env.write("l.csv", "id,v\n1,7\n");
+    let write = |v: Column| {
+        let mut df = DataFrame::new(1, vec![Column::new("id".into(), ["1"]), v]).unwrap();
+        let f = std::fs::File::create(env.path().join("r.parquet")).unwrap();
+        ParquetWriter::new(f).finish(&mut df).unwrap();
+    };
+    write(Column::new("v".into(), ["7"]));
+    assert_eq!(code(&env.run(&spec, "r1")), 0);
+    write(Column::new("v".into(), [7i64]));
+    let out = env.run(&spec, "r2");
+    assert_eq!(code(&out), 0, "type_changed is a warning: {}", stderr(&out));
+    let set = finding_set(&env.reports().join("r2"));
+    let got: Vec<(String, String, String)> = set
+        .iter()
+        .map(|f| (f.category.clone(), f.kind.clone(), f.side.clone()))
+        .collect();
+    assert_eq!(got, vec![("schema".into(), "type_changed".into(), "right".into())]);
 }

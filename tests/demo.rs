@@ -146,3 +146,75 @@ right = { path = "r.csv" }
     assert_eq!(v["totals"]["total"], 0);
     assert!(stderr(&out).contains("created signing key"), "{}", stderr(&out));
 }
+
+#[test]
+fn human_summary_reads_well() {
+    let env = Env::new();
+    let spec = env.write(
+        "s.toml",
+        "[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n[[entity]]\nname = \"e\"\nkey = [\"id\"]\nleft = { path = \"l.csv\" }\nright = { path = \"r.csv\" }\n[[entity.field]]\nname = \"id\"\n[[entity.field]]\nname = \"v\"\n",
+    );
+    env.write("l.csv", "id,v\n1,a\n2,b\n3,c\n");
+    env.write("r.csv", "id,v\n1,a\n2,x\n4,d\n");
+    std::fs::create_dir_all(env.home().join("recon")).unwrap();
+    let first = env.recon(&["keygen"]);
+    assert_eq!(code(&first), 0);
+    let out = env.run(&spec, "snap");
+    assert_eq!(code(&out), 1);
+    let text = stderr(&out).replace(env.reports().to_str().unwrap(), "[REPORTS]");
+    let expected = "\
+recon snap — 3 finding(s) — FAIL
+  e: 3 left / 3 right rows, 2 matched, 3 finding(s) (drift.missing_left=1, drift.missing_right=1, drift.value_mismatch=1)
+    coverage left: 3 read = 2 matched + 1 missing on other side + 0 duplicate key + 0 paired with duplicate + 0 null key + 0 unconvertible key; 1 field(s) compared per matched row
+    coverage right: 3 read = 2 matched + 1 missing on other side + 0 duplicate key + 0 paired with duplicate + 0 null key + 0 unconvertible key; 1 field(s) compared per matched row
+  baseline: none: first run
+  threshold hit: e: 1 drift.missing_left finding(s) at or above severity error
+  threshold hit: e: 1 drift.missing_right finding(s) at or above severity error
+  threshold hit: e: 1 drift.value_mismatch finding(s) at or above severity error
+  run folder: [REPORTS]/snap
+";
+    assert_eq!(text, expected);
+}
+
+#[test]
+fn csv_dialects_and_text_columns_never_change_by_inference() {
+    let env = Env::new();
+    let spec = env.write(
+        "s.toml",
+        r#"
+[run]
+name = "t"
+[sides]
+left = "a"
+right = "b"
+[[entity]]
+name = "e"
+key = ["id"]
+left = { path = "l.tsv", delimiter = "\t", quote = "'" }
+right = { path = "r.ndjson" }
+  [[entity.field]]
+  name = "id"
+  [[entity.field]]
+  name = "code"
+  [[entity.field]]
+  name = "amount"
+  type = "decimal(20,2)"
+"#,
+    );
+    env.write(
+        "l.tsv",
+        "\u{feff}id\tcode\tamount\n007\t'6212261234567890123'\t12345678901234567.80\n008\t1E+10\t0.1\n009\t'a\tb'\t1\n",
+    );
+    env.write(
+        "r.ndjson",
+        "{\"id\":\"007\",\"code\":\"6212261234567890123\",\"amount\":\"12345678901234567.8\"}\n{\"id\":\"008\",\"code\":\"1E+10\",\"amount\":0.10}\n{\"id\":\"009\",\"code\":\"a\\tb\",\"amount\":1.00}\n",
+    );
+    let out = env.run(&spec, "r");
+    assert_eq!(
+        code(&out),
+        0,
+        "leading zeros, 19-digit codes, 1E+10 and quoted tabs survive: {}",
+        stderr(&out)
+    );
+    assert!(finding_set(&env.reports().join("r")).is_empty());
+}

@@ -4,5 +4,9 @@ mod util;
 
 mod bad_input;
 mod demo;
+mod evidence;
 mod keys;
+mod masking;
+mod quality;
 mod repair;
+mod scale;

@@ -7,6 +7,25 @@ use std::process::{Command, Output};
 use polars::prelude::*;
 use recon::generate::Expected;
 
+/// The smallest useful spec: `l.csv` and `r.csv` keyed by `id`, one field `v`.
+/// Line 15 holds the last field's name (tests point at lines of it).
+pub const TWO_COLUMN_SPEC: &str = r#"
+[run]
+name = "t"
+[sides]
+left = "a"
+right = "b"
+[[entity]]
+name = "e"
+key = ["id"]
+left = { path = "l.csv" }
+right = { path = "r.csv" }
+  [[entity.field]]
+  name = "id"
+  [[entity.field]]
+  name = "v"
+"#;
+
 pub struct Env {
     pub dir: tempfile::TempDir,
 }

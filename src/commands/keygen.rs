@@ -5,10 +5,10 @@ use crate::cli::KeygenArgs;
 use crate::error::Result;
 use crate::evidence;
 use crate::exit::ExitCode;
-use crate::keys::default_signing_key;
+use crate::keys::configured_signing_key;
 
 pub fn execute(args: &KeygenArgs) -> Result<ExitCode> {
-    let path = args.out.clone().unwrap_or_else(default_signing_key);
+    let path = args.out.clone().unwrap_or_else(configured_signing_key);
     let (key, public) = evidence::write_keypair(&path)?;
     eprintln!("secret key: {} (mode 0600; keep it private)", path.display());
     eprintln!("public key: {}", public.display());

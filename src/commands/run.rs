@@ -37,16 +37,15 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
         "{}",
         human_summary(&outcome.summary, &outcome.folder.display().to_string())
     );
+    // Only when there is something to repair (no authority: no instructions).
     let total: usize = outcome.repairs.values().sum();
-    let parts: Vec<String> = outcome.repairs.iter().map(|(a, n)| format!("{n} {a}")).collect();
-    eprintln!(
-        "  repairs: {total} instruction(s) in repairs.jsonl{}",
-        if parts.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", parts.join(", "))
-        }
-    );
+    if total > 0 {
+        let parts: Vec<String> = outcome.repairs.iter().map(|(a, n)| format!("{n} {a}")).collect();
+        eprintln!(
+            "  repairs: {total} instruction(s) in repairs.jsonl ({})",
+            parts.join(", ")
+        );
+    }
     if args.format == OutputFormat::Json {
         print!("{}", outcome.summary_json);
     }

@@ -7,7 +7,7 @@ use crate::cli::VerifyArgs;
 use crate::error::{Error, Result};
 use crate::evidence::{self, PublicKey};
 use crate::exit::ExitCode;
-use crate::keys::default_signing_key;
+use crate::keys::configured_signing_key;
 
 pub fn execute(args: &VerifyArgs) -> Result<ExitCode> {
     let pub_path = args.pubkey.clone().unwrap_or_else(default_public_key);
@@ -27,6 +27,10 @@ pub fn execute(args: &VerifyArgs) -> Result<ExitCode> {
             dir
         };
         evidence::verify_chain(&parent, &pk)?
+    } else if !args.run_dir.join(evidence::MANIFEST).exists() && args.run_dir.join("summary.json").exists() {
+        // A run folder whose manifest is gone is invalid evidence, not a usage error.
+        eprintln!("FAIL: {}: {} is missing", args.run_dir.display(), evidence::MANIFEST);
+        return Ok(ExitCode::Failed);
     } else {
         vec![evidence::verify_run(&args.run_dir, &pk)?]
     };
@@ -45,5 +49,5 @@ pub fn execute(args: &VerifyArgs) -> Result<ExitCode> {
 }
 
 fn default_public_key() -> PathBuf {
-    default_signing_key().with_file_name("recon.pub")
+    configured_signing_key().with_file_name("recon.pub")
 }

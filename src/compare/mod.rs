@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::finding::{Category, Finding};
+use crate::masking::{self, Comparison};
 use crate::normalize::{values_equal, Value};
 use crate::prepare::{Cell, PreparedSide};
 use crate::spec::{Entity, Side};
@@ -73,14 +74,21 @@ pub trait Display: Sync {
 }
 
 pub fn side_keys(entity: &Entity, side: &PreparedSide, display: &dyn Display) -> SideKeys {
+    // Field names quoted once; each row's key JSON is then built by hand, in
+    // key order, without an intermediate map.
+    let names: Vec<String> = entity
+        .key
+        .iter()
+        .map(|&f| serde_json::Value::String(entity.fields[f].name.clone()).to_string())
+        .collect();
     let (json, tuple) = (0..side.rows)
         .into_par_iter()
         .map(|row| {
-            let mut obj = serde_json::Map::new();
+            let mut json = String::with_capacity(24 * names.len());
             let mut tuple = Some(Vec::with_capacity(entity.key.len()));
-            for &f in &entity.key {
-                let cell = side.cell(f, row);
-                let part = match cell {
+            json.push('{');
+            for (i, &f) in entity.key.iter().enumerate() {
+                let part = match side.cell(f, row) {
                     Cell::Val(Value::Str(s)) if s.is_empty() => {
                         tuple = None;
                         serde_json::Value::String(String::new())
@@ -96,18 +104,26 @@ pub fn side_keys(entity: &Entity, side: &PreparedSide, display: &dyn Display) ->
                         display.key_part(entity, f, None)
                     }
                 };
-                obj.insert(entity.fields[f].name.clone(), part);
+                if i > 0 {
+                    json.push(',');
+                }
+                json.push_str(&names[i]);
+                json.push(':');
+                json.push_str(&part.to_string());
             }
-            (serde_json::Value::Object(obj).to_string(), tuple)
+            json.push('}');
+            (json, tuple)
         })
         .unzip();
     SideKeys { json, tuple }
 }
 
-#[derive(Default)]
+/// Rows of one key on each side: the first row and how many there are.
+/// (A duplicate is reported with its first row; no per-key allocation.)
+#[derive(Default, Clone, Copy)]
 struct Rows {
-    left: Vec<u32>,
-    right: Vec<u32>,
+    first: [u32; 2],
+    count: [u32; 2],
 }
 
 pub fn compare(
@@ -119,7 +135,8 @@ pub fn compare(
 ) -> Drift {
     let mut findings = Vec::new();
     let mut coverage = [Coverage::default(), Coverage::default()];
-    let mut index: PlHashMap<&[Value], Rows> = PlHashMap::default();
+    let capacity = keys[0].tuple.len().max(keys[1].tuple.len());
+    let mut index: PlHashMap<&[Value], Rows> = PlHashMap::with_capacity_and_hasher(capacity, Default::default());
     for side in Side::BOTH {
         let cov = &mut coverage[side.idx()];
         cov.rows_read = sides[side.idx()].rows;
@@ -127,10 +144,11 @@ pub fn compare(
             match tuple {
                 Some(t) => {
                     let e = index.entry(t.as_slice()).or_default();
-                    match side {
-                        Side::Left => e.left.push(row as u32),
-                        Side::Right => e.right.push(row as u32),
+                    let i = side.idx();
+                    if e.count[i] == 0 {
+                        e.first[i] = row as u32;
                     }
+                    e.count[i] += 1;
                 }
                 None => {
                     let bad = entity.key.iter().any(|&f| sides[side.idx()].cell(f, row) == &Cell::Bad);
@@ -153,33 +171,31 @@ pub fn compare(
     let mut pairs = Vec::new();
     let mut only = Vec::new();
     for rows in index.values() {
-        let by_side = [&rows.left, &rows.right];
         for side in Side::BOTH {
-            let mine = by_side[side.idx()];
-            let theirs = by_side[side.other().idx()];
+            let (mine, theirs) = (rows.count[side.idx()] as usize, rows.count[side.other().idx()] as usize);
+            let first = rows.first[side.idx()];
             let cov = &mut coverage[side.idx()];
-            if mine.len() > 1 {
-                cov.rows_duplicate_key += mine.len();
+            if mine > 1 {
+                cov.rows_duplicate_key += mine;
                 findings.push(key_finding(
                     entity,
                     side,
-                    &keys[side.idx()].json[mine[0] as usize],
+                    &keys[side.idx()].json[first as usize],
                     "duplicate_key",
                     format!(
-                        "key appears {} times on the {} side; its rows are not compared",
-                        mine.len(),
+                        "key appears {mine} times on the {} side; its rows are not compared",
                         side.as_str()
                     ),
                 ));
-            } else if mine.len() == 1 && theirs.is_empty() {
+            } else if mine == 1 && theirs == 0 {
                 cov.rows_missing_other_side += 1;
-                only.push((side, mine[0]));
-            } else if mine.len() == 1 && theirs.len() > 1 {
+                only.push((side, first));
+            } else if mine == 1 && theirs > 1 {
                 cov.rows_paired_with_duplicate += 1;
-            } else if mine.len() == 1 {
+            } else if mine == 1 {
                 cov.rows_matched += 1;
             }
-            if !mine.is_empty() && theirs.is_empty() {
+            if mine > 0 && theirs == 0 {
                 let missing = side.other();
                 let kind = match missing {
                     Side::Left => "missing_left",
@@ -188,14 +204,14 @@ pub fn compare(
                 findings.push(key_finding(
                     entity,
                     missing,
-                    &keys[side.idx()].json[mine[0] as usize],
+                    &keys[side.idx()].json[first as usize],
                     kind,
                     format!("row exists only on the {} side", side.as_str()),
                 ));
             }
         }
-        if rows.left.len() == 1 && rows.right.len() == 1 {
-            pairs.push((rows.left[0], rows.right[0]));
+        if rows.count == [1, 1] {
+            pairs.push((rows.first[0], rows.first[1]));
         }
     }
     pairs.sort_unstable();
@@ -207,6 +223,7 @@ pub fn compare(
                 && !entity.key.contains(f)
                 && sides[0].fields[*f].present
                 && sides[1].fields[*f].present
+                && masking::comparison(&entity.fields[*f]) != Comparison::Skip
         })
         .collect();
     let mismatches: Vec<Finding> = comparable
@@ -298,13 +315,23 @@ fn compare_field(
     display: &dyn Display,
 ) -> Vec<Finding> {
     let field = &entity.fields[f];
+    let how = masking::comparison(field);
     let mut out = Vec::new();
+    if how == Comparison::Skip {
+        return out;
+    }
     for &(l, r) in pairs {
         let (a, b) = (sides[0].cell(f, l as usize), sides[1].cell(f, r as usize));
-        let equal = match (a, b) {
-            (Cell::Bad, _) | (_, Cell::Bad) => continue,
-            (Cell::Null, Cell::Null) => true,
-            (Cell::Val(x), Cell::Val(y)) => values_equal(x, y, &field.tolerance, business_tz),
+        let equal = match (a, b, how) {
+            (Cell::Bad, _, _) | (_, Cell::Bad, _) => continue,
+            (Cell::Null, Cell::Null, _) => true,
+            (Cell::Val(x), Cell::Val(y), Comparison::MaskAware { masked: Side::Left }) => {
+                masking::mask_consistent(x, y)
+            }
+            (Cell::Val(x), Cell::Val(y), Comparison::MaskAware { masked: Side::Right }) => {
+                masking::mask_consistent(y, x)
+            }
+            (Cell::Val(x), Cell::Val(y), _) => values_equal(x, y, &field.tolerance, business_tz),
             _ => false,
         };
         if equal {

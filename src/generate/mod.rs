@@ -7,7 +7,10 @@
 //! exact; everything else differs only in ways the spec's mapping absorbs
 //! (phone formats, full-width digits, time zones, code lists, tolerances).
 
+mod large;
 mod write;
+
+pub use large::{large, wide};
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -35,6 +38,12 @@ pub struct Expected {
 pub struct Truth(pub BTreeSet<Expected>);
 
 impl Truth {
+    /// Forgets the quality findings of a row that does not exist on `side`.
+    fn drop_quality(&mut self, entity: &str, side: &str, key: &str) {
+        self.0
+            .retain(|x| !(x.category == "quality" && x.entity == entity && x.side == side && x.key == key));
+    }
+
     fn add(&mut self, entity: &str, category: &str, kind: &str, side: &str, key: &str, field: Option<&str>) {
         self.0.insert(Expected {
             entity: entity.into(),
@@ -99,6 +108,18 @@ impl Picker {
         let k = n.min(self.free.len());
         self.free.split_off(self.free.len() - k)
     }
+    /// Like `take`, but only indices for which `ok` holds.
+    fn take_where(&mut self, n: usize, ok: impl Fn(usize) -> bool) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut i = self.free.len();
+        while out.len() < n && i > 0 {
+            i -= 1;
+            if ok(self.free[i]) {
+                out.push(self.free.remove(i));
+            }
+        }
+        out
+    }
 }
 
 fn mobile(rng: &mut ChaCha8Rng) -> String {
@@ -107,6 +128,63 @@ fn mobile(rng: &mut ChaCha8Rng) -> String {
         "{}{:08}",
         PREFIX[rng.random_range(0..PREFIX.len())],
         rng.random_range(0..100_000_000u32)
+    )
+}
+
+/// A valid 18-character resident ID (ISO 7064 MOD 11-2 check character).
+fn resident_id(rng: &mut ChaCha8Rng) -> String {
+    const REGIONS: [&str; 5] = ["110105", "360426", "440113", "310104", "320102"];
+    let region = REGIONS[rng.random_range(0..REGIONS.len())];
+    let birth = NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or_default() + Duration::days(rng.random_range(0..20_000));
+    let body = format!("{region}{}{:03}", birth.format("%Y%m%d"), rng.random_range(0..1000));
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body.bytes().zip(W).map(|(b, w)| (b - b'0') as u32 * w).sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{body}{check}")
+}
+
+/// A Luhn-valid UnionPay card number of 16 or 19 digits.
+fn card_number(rng: &mut ChaCha8Rng) -> String {
+    let (prefix, len) = if rng.random_bool(0.5) {
+        ("622202", 16)
+    } else {
+        ("621226", 19)
+    };
+    let mut digits: String = prefix.to_string();
+    while digits.len() < len - 1 {
+        digits.push(char::from(b'0' + rng.random_range(0..10u8)));
+    }
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = (b - b'0') as u32;
+            if i % 2 == 0 {
+                if d * 2 > 9 {
+                    d * 2 - 9
+                } else {
+                    d * 2
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    digits.push(char::from(b'0' + ((10 - sum % 10) % 10) as u8));
+    digits
+}
+
+fn mask_id(id: &str) -> String {
+    format!("{}********{}", &id[..6], &id[14..])
+}
+
+fn mask_card(card: &str) -> String {
+    format!(
+        "{}{}{}",
+        &card[..6],
+        "*".repeat(card.len() - 10),
+        &card[card.len() - 4..]
     )
 }
 
@@ -155,8 +233,13 @@ pub fn generate(out: &Path, cfg: &Config) -> Result<Generated> {
     let n = cfg.customers.max(30);
     let k = (n / 30).max(1);
     let customers = customers(&mut rng, n, k, &mut truth);
-    let calls = calls(&mut rng, &customers.ids, k, &mut truth);
-    let tickets = tickets(&mut rng, &customers.ids, &calls.ids, k, &mut truth);
+    // Which call each ticket was opened for; those calls carry needs_ticket.
+    let n_calls = customers.ids.len() * 3;
+    let ticket_calls: Vec<usize> = (0..customers.ids.len()).map(|_| rng.random_range(0..n_calls)).collect();
+    let ticketed: BTreeSet<usize> = ticket_calls.iter().copied().collect();
+    let calls = calls(&mut rng, &customers.ids, &ticketed, k, &mut truth);
+    let tickets = tickets(&mut rng, &customers.ids, &calls.ids, &ticket_calls, k, &mut truth);
+    reference_truth(&customers.tables, &calls.tables, &tickets.tables, &mut truth);
     write::all(out, &customers.tables, &calls.tables, &tickets.tables, &truth)?;
     Ok(Generated { truth })
 }
@@ -176,6 +259,8 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
         "state",
         "vip",
         "updated_at",
+        "id_number",
+        "card_no",
     ]);
     let mut right = Table::new(&[
         "External_Id__c",
@@ -185,6 +270,8 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
         "StatusCode",
         "VIP__c",
         "LastModifiedDate",
+        "IdNumber__c",
+        "CardNo__c",
     ]);
     let mut pick = Picker::new(n, rng);
     let only_left: BTreeSet<usize> = pick.take(k + 1).into_iter().collect();
@@ -200,17 +287,29 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
     let bad_phone_left: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let null_phone_left: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let negative: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let id_clear_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let id_wrong_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let id_other_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let card_clear_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let card_wrong_right: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let short_name: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let mut ids = Vec::new();
     for i in 0..n {
         let id = format!("C{:06}", 100 + i);
         let key = key1("customer_id", &id);
         ids.push(id.clone());
-        let name = format!(
+        let mut name = format!(
             "{}{}{}",
             SURNAMES[rng.random_range(0..10)],
             GIVEN[rng.random_range(0..10)],
             GIVEN[rng.random_range(0..10)]
         );
+        if short_name.contains(&i) {
+            // A one-character name: below the `length` rule's minimum on both sides.
+            name = SURNAMES[i % 10].to_string();
+            truth.add(e, "quality", "length", "left", &key, Some("name"));
+            truth.add(e, "quality", "length", "right", &key, Some("name"));
+        }
         let phone = mobile(rng);
         let mut bal: i64 = rng.random_range(0..5_000_000);
         if negative.contains(&i) {
@@ -221,6 +320,8 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
         let active = rng.random_bool(0.8);
         let vip = rng.random_bool(0.2);
         let updated = base_time() + Duration::seconds(rng.random_range(0..86_400));
+        let resident = resident_id(rng);
+        let card = card_number(rng);
         let mut l = vec![
             Some(id.clone()),
             Some(if i % 7 == 0 { format!(" {name} ") } else { name.clone() }),
@@ -229,6 +330,12 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
             Some(if active { "1" } else { "0" }.to_string()),
             Some(if vip { "Y" } else { "N" }.to_string()),
             Some(utc_text(updated)),
+            Some(resident.clone()),
+            Some(if i % 5 == 0 {
+                format!("{} {} {}", &card[..4], &card[4..8], &card[8..])
+            } else {
+                card.clone()
+            }),
         ];
         let mut r = vec![
             Some(id.clone()),
@@ -238,7 +345,41 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
             Some(if active { "Active" } else { "Inactive" }.to_string()),
             Some(vip.to_string()),
             Some(utc_text(shanghai(updated))),
+            Some(mask_id(&resident)),
+            Some(mask_card(&card)),
         ];
+        if id_clear_right.contains(&i) {
+            r[7] = Some(resident.clone());
+            truth.add(e, "masking", "unmasked", "right", &key, Some("id_number"));
+        }
+        if id_wrong_right.contains(&i) {
+            r[7] = Some(format!("{}****{}", &resident[..10], &resident[14..]));
+            truth.add(e, "masking", "wrong_mask", "right", &key, Some("id_number"));
+        }
+        if id_other_right.contains(&i) {
+            r[7] = Some(mask_id(&resident_id(rng)));
+            if r[7]
+                .as_deref()
+                .map(|m| m[14..] != resident[14..] || m[..6] != resident[..6])
+                .unwrap_or(false)
+            {
+                truth.add(e, "masking", "inconsistent_mask", "right", &key, Some("id_number"));
+                truth.add(e, "drift", "value_mismatch", "both", &key, Some("id_number"));
+            }
+        }
+        if card_clear_right.contains(&i) {
+            r[8] = Some(card.clone());
+            truth.add(e, "masking", "unmasked", "right", &key, Some("card_no"));
+        }
+        if card_wrong_right.contains(&i) {
+            r[8] = Some(format!(
+                "{}{}{}",
+                &card[..8],
+                "*".repeat(card.len() - 12),
+                &card[card.len() - 4..]
+            ));
+            truth.add(e, "masking", "wrong_mask", "right", &key, Some("card_no"));
+        }
         if phone_diff.contains(&i) {
             r[2] = Some(format!("+86{}", mobile(rng)));
             truth.add(e, "drift", "value_mismatch", "both", &key, Some("phone"));
@@ -299,6 +440,8 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
         Some("1".into()),
         Some("N".into()),
         Some(utc_text(base_time())),
+        Some(resident_id(rng)),
+        Some(card_number(rng)),
     ]);
     truth.add(e, "drift", "null_key", "left", &key1("customer_id", ""), None);
     truth.add(
@@ -315,7 +458,7 @@ fn customers(rng: &mut ChaCha8Rng, n: usize, k: usize, truth: &mut Truth) -> Bui
     }
 }
 
-fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth) -> Built {
+fn calls(rng: &mut ChaCha8Rng, customers: &[String], ticketed: &BTreeSet<usize>, k: usize, truth: &mut Truth) -> Built {
     let e = "interaction";
     let mut left = Table::new(&[
         "call_id",
@@ -327,6 +470,8 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
         "agent_id",
         "queue",
         "needs_ticket",
+        "ended_at",
+        "notes",
     ]);
     let mut right = Table::new(&[
         "CallId",
@@ -337,6 +482,9 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
         "Result",
         "AgentCode",
         "Queue",
+        "NeedsTicket__c",
+        "EndTime",
+        "Notes",
     ]);
     let n = customers.len() * 3;
     let mut pick = Picker::new(n, rng);
@@ -349,6 +497,13 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
     let start_off: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let disp_diff: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let bad_dur: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let pii_note: BTreeSet<usize> = pick.take(2 * k + 2).into_iter().collect();
+    // Quality defects, the same on both sides (so they are not drift):
+    // a call that ends before it starts, a negative duration, and a call
+    // flagged as needing a ticket that never got one.
+    let ends_early: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let negative: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let no_ticket: BTreeSet<usize> = pick.take_where(k + 1, |i| !ticketed.contains(&i)).into_iter().collect();
     const DISP: [(&str, &str); 3] = [("ANSWERED", "Connected"), ("NO_ANSWER", "Missed"), ("BUSY", "Busy")];
     const QUEUES: [&str; 3] = ["sales", "support", "billing"];
     let mut ids = Vec::new();
@@ -357,14 +512,36 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
         ids.push(call_id.clone());
         let inbound = rng.random_bool(0.7);
         let start = base_time() + Duration::seconds(rng.random_range(0..86_400));
-        let dur: i64 = rng.random_range(5..1200);
+        let mut dur: i64 = rng.random_range(5..1200);
         let disp = rng.random_range(0..3);
         let agent = rng.random_range(1..40);
         let queue = QUEUES[rng.random_range(0..3)];
-        let needs_ticket = rng.random_bool(0.2);
+        let needs_ticket = ticketed.contains(&i) || no_ticket.contains(&i);
+        if negative.contains(&i) {
+            dur = -dur;
+        }
+        let mut end = start + Duration::seconds(dur);
+        if ends_early.contains(&i) {
+            end = start - Duration::seconds(30);
+        }
         let legs = if transfer.contains(&i) { 2 } else { 1 };
+        let note = if pii_note.contains(&i) {
+            pii_note_text(rng, i)
+        } else {
+            CLEAN_NOTES[i % CLEAN_NOTES.len()].to_string()
+        };
         for leg in 1..=legs {
             let key = call_key(&call_id, leg);
+            if negative.contains(&i) {
+                for side in ["left", "right"] {
+                    truth.add(e, "quality", "range", side, &key, Some("duration_s"));
+                }
+            }
+            if negative.contains(&i) || ends_early.contains(&i) {
+                for side in ["left", "right"] {
+                    truth.add(e, "quality", "expr", side, &key, None);
+                }
+            }
             let mut l = vec![
                 Some(call_id.clone()),
                 Some(leg.to_string()),
@@ -375,6 +552,8 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
                 Some(format!("a{agent:03} ")),
                 Some(queue.to_string()),
                 Some(if needs_ticket { "1" } else { "0" }.to_string()),
+                Some(utc_text(end)),
+                Some(if leg == 1 { note.clone() } else { String::new() }),
             ];
             let mut r = vec![
                 Some(call_id.clone()),
@@ -385,11 +564,18 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
                 Some(DISP[disp].1.to_string()),
                 Some(format!("A{agent:03}")),
                 Some(queue.to_string()),
+                Some(needs_ticket.to_string()),
+                Some(format!("{}+08:00", shanghai(end).format("%Y-%m-%dT%H:%M:%S"))),
+                Some(crate::masking::redact(&note)),
             ];
+            if leg == 1 && pii_note.contains(&i) && !only_right.contains(&i) {
+                truth.add(e, "masking", "pii_in_text", "left", &key, Some("notes"));
+            }
             if leg == 2 {
                 // The transfer's second leg never reached the CRM.
                 left.rows.push(l);
                 truth.add(e, "drift", "missing_right", "right", &key, None);
+                truth.drop_quality(e, "right", &key);
                 continue;
             }
             if dur_one.contains(&i) {
@@ -400,11 +586,17 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
                 truth.add(e, "drift", "value_mismatch", "both", &key, Some("duration_s"));
             }
             if start_off.contains(&i) {
+                // The CRM's clock runs five minutes ahead: start and end both move.
                 r[3] = Some(format!(
                     "{}+08:00",
                     shanghai(start + Duration::minutes(5)).format("%Y-%m-%dT%H:%M:%S")
                 ));
+                r[9] = Some(format!(
+                    "{}+08:00",
+                    shanghai(end + Duration::minutes(5)).format("%Y-%m-%dT%H:%M:%S")
+                ));
                 truth.add(e, "drift", "value_mismatch", "both", &key, Some("started_at"));
+                truth.add(e, "drift", "value_mismatch", "both", &key, Some("ended_at"));
             }
             if disp_diff.contains(&i) {
                 r[5] = Some(DISP[(disp + 1) % 3].1.to_string());
@@ -422,11 +614,13 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
                 left.rows.push(l);
             } else {
                 truth.add(e, "drift", "missing_left", "left", &key, None);
+                truth.drop_quality(e, "left", &key);
             }
             if !only_left.contains(&i) {
                 right.rows.push(r);
             } else {
                 truth.add(e, "drift", "missing_right", "right", &key, None);
+                truth.drop_quality(e, "right", &key);
             }
         }
     }
@@ -436,7 +630,54 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], k: usize, truth: &mut Truth
     }
 }
 
-fn tickets(rng: &mut ChaCha8Rng, customers: &[String], calls: &[String], k: usize, truth: &mut Truth) -> Built {
+/// Agent notes without personal data, including look-alikes the scan must
+/// leave alone (order numbers and timestamps that fail checksums).
+const CLEAN_NOTES: [&str; 6] = [
+    "客户咨询套餐资费，已解答。",
+    "Customer asked about the November invoice; resolved.",
+    "订单号20261124083015123 已处理",
+    "回访时间 2026-11-24 10:00，工号10086100861",
+    "Ref 12345678901 escalated to billing",
+    "",
+];
+
+/// A note in which the agent wrote down personal data.
+fn pii_note_text(rng: &mut ChaCha8Rng, i: usize) -> String {
+    let phone = mobile(rng);
+    match i % 5 {
+        0 => format!("客户来电，电话{phone}。要求回电"),
+        1 => format!(
+            "Customer read card {} to agent, please verify",
+            spaced(&card_number(rng))
+        ),
+        2 => format!("身份证号{}已核实", resident_id(rng)),
+        3 => format!("联系电话{}，邮箱 li.{}@example.com", messy_phone(&phone, 3), i),
+        _ => format!(
+            "Callback requested at +86 {} {} {}",
+            &phone[..3],
+            &phone[3..7],
+            &phone[7..]
+        ),
+    }
+}
+
+fn spaced(digits: &str) -> String {
+    digits
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn tickets(
+    rng: &mut ChaCha8Rng,
+    customers: &[String],
+    calls: &[String],
+    ticket_calls: &[usize],
+    k: usize,
+    truth: &mut Truth,
+) -> Built {
     let e = "ticket";
     let mut left = Table::new(&["ticket_no", "call_id", "cust_no", "status", "priority", "created_at"]);
     let mut right = Table::new(&[
@@ -455,6 +696,12 @@ fn tickets(rng: &mut ChaCha8Rng, customers: &[String], calls: &[String], k: usiz
     let prio_diff: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let created_off: BTreeSet<usize> = pick.take(k).into_iter().collect();
     let bad_status: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    // Broken references (found by `references` rules, see `reference_truth`):
+    // a call id that exists nowhere, on both sides; a customer that exists
+    // nowhere, on both sides; and a CRM case pointing at a wrong contact.
+    let ghost_call: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let ghost_customer: BTreeSet<usize> = pick.take(k).into_iter().collect();
+    let wrong_contact: BTreeSet<usize> = pick.take(k).into_iter().collect();
     const STATUS: [(&str, &str); 3] = [("待处理", "New"), ("处理中", "Working"), ("已关闭", "Closed")];
     const PRIO: [(&str, &str); 3] = [("高", "High"), ("中", "Medium"), ("低", "Low")];
     let mut ids = Vec::new();
@@ -462,8 +709,16 @@ fn tickets(rng: &mut ChaCha8Rng, customers: &[String], calls: &[String], k: usiz
         let id = format!("T{:06}", 700 + i);
         let key = key1("ticket_id", &id);
         ids.push(id.clone());
-        let call = &calls[rng.random_range(0..calls.len())];
-        let cust = &customers[rng.random_range(0..customers.len())];
+        let call = if ghost_call.contains(&i) {
+            format!("CL9{:06}", i)
+        } else {
+            calls[ticket_calls[i % ticket_calls.len()]].clone()
+        };
+        let cust = if ghost_customer.contains(&i) {
+            format!("C9{:05}", i)
+        } else {
+            customers[rng.random_range(0..customers.len())].clone()
+        };
         let s = rng.random_range(0..3);
         let p = rng.random_range(0..3);
         let created = base_time() + Duration::seconds(rng.random_range(0..86_400));
@@ -503,6 +758,10 @@ fn tickets(rng: &mut ChaCha8Rng, customers: &[String], calls: &[String], k: usiz
             l[3] = Some("已取消".into());
             truth.add(e, "drift", "unconvertible", "left", &key, Some("status"));
         }
+        if wrong_contact.contains(&i) {
+            r[2] = Some(format!("C8{:05}", i));
+            truth.add(e, "drift", "value_mismatch", "both", &key, Some("customer_id"));
+        }
         if !only_right.contains(&i) {
             left.rows.push(l);
         } else {
@@ -517,6 +776,79 @@ fn tickets(rng: &mut ChaCha8Rng, customers: &[String], calls: &[String], k: usiz
     Built {
         ids,
         tables: (left, right),
+    }
+}
+
+/// Index of column `name` in `t`.
+fn col(t: &Table, name: &str) -> usize {
+    t.columns
+        .iter()
+        .position(|c| *c == name)
+        .unwrap_or_else(|| panic!("column {name}"))
+}
+
+fn cells<'a>(t: &'a Table, name: &str) -> impl Iterator<Item = &'a str> + 'a {
+    let c = col(t, name);
+    t.rows.iter().filter_map(move |r| r[c].as_deref())
+}
+
+/// The `references` findings of the demo spec, from the tables as written
+/// (the id columns are exported verbatim, so raw text is the mapped value):
+///
+/// - `ticket-call-exists`: every ticket, on each side, names a call that the
+///   call center (left) has;
+/// - `ticket-customer-exists`: every ticket names a customer on its own side;
+/// - `call-has-ticket`: every call-center call with `needs_ticket` has a CRM
+///   case (right).
+fn reference_truth(customers: &(Table, Table), calls: &(Table, Table), tickets: &(Table, Table), truth: &mut Truth) {
+    let left_calls: BTreeSet<&str> = cells(&calls.0, "call_id").collect();
+    let cust: [BTreeSet<&str>; 2] = [
+        cells(&customers.0, "cust_no").collect(),
+        cells(&customers.1, "External_Id__c").collect(),
+    ];
+    let sides = [
+        ("left", &tickets.0, ["ticket_no", "call_id", "cust_no"]),
+        (
+            "right",
+            &tickets.1,
+            ["CaseNumber", "Origin_Call__c", "Contact_External__c"],
+        ),
+    ];
+    for (i, (side, t, [id, call, customer])) in sides.iter().enumerate() {
+        let (id, call, customer) = (col(t, id), col(t, call), col(t, customer));
+        for row in &t.rows {
+            let key = key1("ticket_id", row[id].as_deref().unwrap_or_default());
+            if let Some(c) = row[call].as_deref() {
+                if !left_calls.contains(c) {
+                    truth.add("ticket", "quality", "references", side, &key, Some("call_id"));
+                }
+            }
+            if let Some(c) = row[customer].as_deref() {
+                if !cust[i].contains(c) {
+                    truth.add("ticket", "quality", "references", side, &key, Some("customer_id"));
+                }
+            }
+        }
+    }
+    let crm_cases: BTreeSet<&str> = cells(&tickets.1, "Origin_Call__c").collect();
+    let (id, leg, flag) = (
+        col(&calls.0, "call_id"),
+        col(&calls.0, "leg"),
+        col(&calls.0, "needs_ticket"),
+    );
+    for row in &calls.0.rows {
+        let call = row[id].as_deref().unwrap_or_default();
+        if row[flag].as_deref() == Some("1") && !crm_cases.contains(call) {
+            let leg: u32 = row[leg].as_deref().and_then(|l| l.parse().ok()).unwrap_or(1);
+            truth.add(
+                "interaction",
+                "quality",
+                "references",
+                "left",
+                &call_key(call, leg),
+                Some("call_id"),
+            );
+        }
     }
 }
 

@@ -24,7 +24,12 @@ pub fn all(
     csv(&cc.join("customers.csv"), &customers.0, Encoding::Utf8)?;
     contacts_parquet(&crm.join("contacts.parquet"), &customers.1)?;
     csv(&cc.join("calls.csv"), &calls.0, Encoding::Utf8)?;
-    ndjson(&crm.join("activities.ndjson"), &calls.1, &["Leg", "DurationSeconds"])?;
+    ndjson(
+        &crm.join("activities.ndjson"),
+        &calls.1,
+        &["Leg", "DurationSeconds"],
+        &["NeedsTicket__c"],
+    )?;
     csv(&cc.join("tickets.csv"), &tickets.0, Encoding::Gbk)?;
     csv(&crm.join("cases.csv"), &tickets.1, Encoding::Utf8Bom)?;
     let mut lines = String::new();
@@ -66,7 +71,7 @@ fn csv(path: &Path, t: &Table, enc: Encoding) -> Result<()> {
     write_bytes(path, &bytes)
 }
 
-fn ndjson(path: &Path, t: &Table, numeric: &[&str]) -> Result<()> {
+fn ndjson(path: &Path, t: &Table, numeric: &[&str], boolean: &[&str]) -> Result<()> {
     let mut out = String::new();
     for row in &t.rows {
         let mut obj = serde_json::Map::new();
@@ -77,6 +82,11 @@ fn ndjson(path: &Path, t: &Table, numeric: &[&str]) -> Result<()> {
                     .parse::<i64>()
                     .map(serde_json::Value::from)
                     .unwrap_or_else(|_| serde_json::Value::String(s.clone())),
+                Some(s) if boolean.contains(name) => match s.as_str() {
+                    "true" => serde_json::Value::Bool(true),
+                    "false" => serde_json::Value::Bool(false),
+                    _ => serde_json::Value::String(s.clone()),
+                },
                 Some(s) => serde_json::Value::String(s.clone()),
             };
             obj.insert((*name).to_string(), v);

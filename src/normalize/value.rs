@@ -612,6 +612,16 @@ fn parse_with(text: &str, format: &str) -> Result<Parsed, chrono::ParseError> {
 }
 
 fn parse_timestamp(text: &str, formats: &[String], tz: Tz) -> Result<i64, String> {
+    // Hot path: with the default formats, `YYYY-MM-DD HH:MM:SS` (space or `T`)
+    // is exactly what the first naive default would parse; skip chrono's
+    // format interpreter. Anything else takes the general path below.
+    if formats.len() == DEFAULT_TIMESTAMP_FORMATS.len()
+        && formats.iter().zip(DEFAULT_TIMESTAMP_FORMATS).all(|(a, b)| a == b)
+    {
+        if let Some(naive) = fast_naive(text) {
+            return instant_micros(Parsed::Local(naive), tz);
+        }
+    }
     let candidates = with_iso(formats, ISO_TIMESTAMP_FORMATS);
     let mut errors = ParseErrors::default();
     // Rendered zone-aware columns look like "2026-11-24 08:00:00 UTC": the
@@ -632,6 +642,28 @@ fn parse_timestamp(text: &str, formats: &[String], tz: Tz) -> Result<i64, String
         }
     }
     Err(errors.message("timestamp", formats))
+}
+
+/// `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DDTHH:MM:SS`, digits checked, date and
+/// time validated; None for anything else.
+fn fast_naive(text: &str) -> Option<NaiveDateTime> {
+    let b = text.as_bytes();
+    let shape = b.len() == 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && (b[10] == b' ' || b[10] == b'T')
+        && b[13] == b':'
+        && b[16] == b':';
+    if !shape {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    date.and_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)
 }
 
 fn instant_micros(parsed: Parsed, tz: Tz) -> Result<i64, String> {
@@ -1596,5 +1628,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn fast_timestamp_path_agrees_with_chrono() {
+        let tz: Tz = "Asia/Shanghai".parse().unwrap();
+        for text in [
+            "2026-11-24 08:00:00",
+            "2026-11-24T23:59:59",
+            "2024-02-29 00:00:00",
+            "0001-01-01 00:00:00",
+        ] {
+            let naive = fast_naive(text).unwrap();
+            let slow = NaiveDateTime::parse_from_str(&text.replace('T', " "), "%Y-%m-%d %H:%M:%S").unwrap();
+            assert_eq!(naive, slow, "{text}");
+        }
+        for text in [
+            "2023-02-29 10:00:00",
+            "2026-13-01 00:00:00",
+            "2026-11-24 24:00:00",
+            "2026-11-24 08:00",
+            "2026-1x-24 08:00:00",
+        ] {
+            assert_eq!(fast_naive(text), None, "{text}");
+        }
+        let ty = FieldType::from_spec("timestamp", &TypeOptions::default(), tz).unwrap();
+        assert!(ty.convert("2023-02-29 10:00:00").is_err());
+        assert_eq!(
+            ty.convert("2026-11-24 08:00:00"),
+            ty.convert("2026-11-24T08:00:00+08:00")
+        );
     }
 }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::compare::SideKeys;
 use crate::error::{Error, Result};
@@ -218,11 +219,15 @@ pub fn entity_state(entity: &Entity, sides: [&PreparedSide; 2], keys: [&SideKeys
     };
     for side in Side::BOTH {
         let prepared = sides[side.idx()];
-        for (key, row) in unique_rows(keys[side.idx()]) {
-            let (fields, hash) = row_hashes(entity, prepared, row, ring);
-            let fields = fields.into_iter().map(|(f, h)| (f as u16, h, None)).collect();
-            st.rows[side.idx()].insert(key.to_string(), RowState { hash, fields });
-        }
+        let rows: Vec<(&str, usize)> = unique_rows(keys[side.idx()]).into_iter().collect();
+        st.rows[side.idx()] = rows
+            .into_par_iter()
+            .map(|(key, row)| {
+                let (fields, hash) = row_hashes(entity, prepared, row, ring);
+                let fields = fields.into_iter().map(|(f, h)| (f as u16, h, None)).collect();
+                (key.to_string(), RowState { hash, fields })
+            })
+            .collect();
     }
     st
 }

@@ -4,10 +4,14 @@
 //! Owns file layout and serialization only; deciding what is a finding or
 //! whether the run failed happens upstream.
 
+mod baseline;
 mod folder;
+mod metrics;
 pub mod summary;
 
+pub use baseline::{Baseline, BaselineInfo};
 pub use folder::{previous_runs, PreviousRun, RunFolder};
+pub use metrics::{write_quality_metrics, EntityMetrics};
 pub use summary::{human_summary, EntitySummary, SideInfo, Summary};
 
 use std::path::Path;

@@ -48,6 +48,8 @@ pub struct EntitySummary {
     pub drifted_keys: usize,
     pub drift_ratio: f64,
     pub counts: Counts,
+    /// Column metrics and rule results (see `quality::metrics`).
+    pub quality: crate::quality::QualitySummary,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -60,6 +62,9 @@ pub struct InputFile {
     pub sha256: String,
     pub size: u64,
     pub rows: usize,
+    /// Physical type of each declared column as the file stores it
+    /// (`utf8` for CSV, `json` for NDJSON, the Parquet type otherwise).
+    pub columns: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -75,6 +80,8 @@ pub struct Summary {
     pub status: String,
     pub thresholds_hit: Vec<String>,
     pub previous_run: Option<String>,
+    /// The run that checks against the past (`row_count`) compared with, and why.
+    pub baseline: super::BaselineInfo,
     pub totals: Counts,
     pub entities: BTreeMap<String, EntitySummary>,
     pub inputs: Vec<InputFile>,
@@ -112,6 +119,10 @@ pub fn human_summary(s: &Summary, folder: &str) -> String {
                 c.fields_compared_per_matched_row
             ));
         }
+    }
+    match &s.baseline.run_id {
+        Some(id) => out.push_str(&format!("  baseline: {id} ({})\n", s.baseline.reason)),
+        None => out.push_str(&format!("  baseline: {}\n", s.baseline.reason)),
     }
     for t in &s.thresholds_hit {
         out.push_str(&format!("  threshold hit: {t}\n"));

@@ -26,6 +26,9 @@ pub struct Loaded {
     pub rows: usize,
     pub sha256: String,
     pub size: u64,
+    /// Time spent hashing the file's bytes (they are hashed from the same
+    /// buffer they are parsed from: the file is read once).
+    pub hash_micros: u64,
 }
 
 impl Loaded {
@@ -70,8 +73,11 @@ pub fn column_names(source: &Source) -> Result<Vec<String>> {
     Ok(loaded.physical_types.keys().cloned().collect())
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
+/// SHA-256 of the input bytes, and how long it took in microseconds.
+fn sha256(bytes: &[u8]) -> (String, u64) {
+    let start = std::time::Instant::now();
+    let hex = hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes));
+    (hex, start.elapsed().as_micros() as u64)
 }
 
 fn read_all(path: &Path) -> Result<Vec<u8>> {
@@ -111,7 +117,7 @@ fn load_csv(source: &Source, columns: &[String]) -> Result<Loaded> {
     let path = &source.path;
     let bytes = read_all(path)?;
     let size = bytes.len() as u64;
-    let digest = sha256(&bytes);
+    let (digest, hash_micros) = sha256(&bytes);
     let text = decode(path, &bytes, source.encoding)?;
     drop(bytes);
     let mut reader = csv::ReaderBuilder::new()
@@ -180,6 +186,7 @@ fn load_csv(source: &Source, columns: &[String]) -> Result<Loaded> {
         physical_types,
         rows,
         sha256: digest,
+        hash_micros,
         size,
     })
 }
@@ -215,7 +222,7 @@ fn not_parquet(path: &Path, e: PolarsError) -> Error {
 fn load_parquet(path: &Path, columns: &[String]) -> Result<Loaded> {
     let bytes = read_all(path)?;
     let size = bytes.len() as u64;
-    let digest = sha256(&bytes);
+    let (digest, hash_micros) = sha256(&bytes);
     let mut reader = ParquetReader::new(std::io::Cursor::new(bytes));
     let schema = reader.schema().map_err(|e| not_parquet(path, e))?;
     let present: Vec<String> = columns.iter().filter(|c| schema.contains(c)).cloned().collect();
@@ -246,6 +253,7 @@ fn load_parquet(path: &Path, columns: &[String]) -> Result<Loaded> {
         physical_types,
         rows,
         sha256: digest,
+        hash_micros,
         size,
     })
 }
@@ -297,7 +305,7 @@ fn render_micros(micros: i64, aware: bool) -> String {
 fn load_ndjson(path: &Path, columns: &[String]) -> Result<Loaded> {
     let bytes = read_all(path)?;
     let size = bytes.len() as u64;
-    let digest = sha256(&bytes);
+    let (digest, hash_micros) = sha256(&bytes);
     let text = decode(path, &bytes, Encoding::Utf8)?;
     let mut values: Vec<Vec<Option<String>>> = vec![Vec::new(); columns.len()];
     let mut seen = vec![false; columns.len()];
@@ -349,6 +357,7 @@ fn load_ndjson(path: &Path, columns: &[String]) -> Result<Loaded> {
         physical_types,
         rows,
         sha256: digest,
+        hash_micros,
         size,
     })
 }

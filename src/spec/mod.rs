@@ -329,9 +329,22 @@ impl Compiler<'_> {
         if entities.is_empty() {
             return Err(self.loc.error(0..0, "the spec declares no [[entity]]"));
         }
-        crate::quality::link_rules(&mut entities).map_err(|(entity, rule, message)| {
-            let span = raw.entities[entity].rules[rule].id.span();
-            self.loc.error(span, message)
+        crate::quality::link_rules(&mut entities).map_err(|e| {
+            let r = &raw.entities[e.entity].rules[e.rule];
+            let span = match e.at {
+                crate::quality::LinkAt::Entity => r.entity.as_ref().map(|x| x.span()),
+                crate::quality::LinkAt::To => {
+                    r.to.as_ref()
+                        .map(|x| x.span())
+                        .or(r.to_fields.as_ref().map(|x| x.span()))
+                }
+            }
+            .unwrap_or(r.id.span());
+            let err = self.loc.error(span, e.message);
+            match e.hint {
+                Some(h) => hint(err, h),
+                None => err,
+            }
         })?;
         let fail = self.fail(&raw.fail)?;
         Ok(Spec {
@@ -479,7 +492,17 @@ impl Compiler<'_> {
             drift_severity.insert(kind.clone(), self.severity(sev)?);
         }
         let mut rules = Vec::new();
-        for r in &e.rules {
+        for (i, r) in e.rules.iter().enumerate() {
+            if e.rules[..i].iter().any(|x| x.id.get_ref() == r.id.get_ref()) {
+                return Err(self.loc.at(
+                    &r.id,
+                    format!(
+                        "duplicate rule id `{}` in entity `{}`",
+                        r.id.get_ref(),
+                        e.name.get_ref()
+                    ),
+                ));
+            }
             rules.push(self.rule(r, &fields)?);
         }
         Ok(Entity {
@@ -737,7 +760,7 @@ impl Compiler<'_> {
     }
 
     fn rule(&self, r: &RawRule, fields: &[Field]) -> Result<crate::quality::Rule, SpecError> {
-        crate::quality::Rule::compile(r, fields, |span, msg, h| {
+        crate::quality::Rule::compile(r, fields, self.loc.text, |span, msg, h| {
             let e = self.loc.error(span, msg);
             match h {
                 Some(h) => hint(e, h),

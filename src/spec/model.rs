@@ -77,16 +77,22 @@ pub struct RawSource {
 }
 
 /// A value given once for both sides or per side: `x` or `{ left = x, right = y }`.
+/// A table with any key besides `left` and `right` is one value for both
+/// sides (so a value map `{ "A" = "active" }` applies to both).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum PerSide<T> {
-    Sides {
-        #[serde(default = "none")]
-        left: Option<T>,
-        #[serde(default = "none")]
-        right: Option<T>,
-    },
+    Sides(BySide<T>),
     Both(T),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BySide<T> {
+    #[serde(default = "none")]
+    left: Option<T>,
+    #[serde(default = "none")]
+    right: Option<T>,
 }
 
 fn none<T>() -> Option<T> {
@@ -96,13 +102,13 @@ fn none<T>() -> Option<T> {
 impl<T: Clone> PerSide<T> {
     pub fn left(&self) -> Option<T> {
         match self {
-            PerSide::Sides { left, .. } => left.clone(),
+            PerSide::Sides(s) => s.left.clone(),
             PerSide::Both(v) => Some(v.clone()),
         }
     }
     pub fn right(&self) -> Option<T> {
         match self {
-            PerSide::Sides { right, .. } => right.clone(),
+            PerSide::Sides(s) => s.right.clone(),
             PerSide::Both(v) => Some(v.clone()),
         }
     }
@@ -168,6 +174,8 @@ pub struct RawTolerance {
     pub date: Option<bool>,
 }
 
+/// One `[[entity.rule]]`. Check options are all optional here; each check
+/// refuses the options that do not apply to it (see `quality::Rule::compile`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRule {
@@ -183,16 +191,46 @@ pub struct RawRule {
     pub severity: Option<Spanned<String>>,
     #[serde(default)]
     pub fail: Option<bool>,
+    /// Row filter in the expression language; the rule sees only rows where it is true.
+    #[serde(default, rename = "where")]
+    pub filter: Option<Spanned<String>>,
     #[serde(default)]
     pub pattern: Option<Spanned<String>>,
     #[serde(default)]
-    pub values: Option<Vec<String>>,
+    pub values: Option<Spanned<Vec<String>>>,
     #[serde(default)]
-    pub min: Option<toml::Value>,
+    pub min: Option<Spanned<toml::Value>>,
     #[serde(default)]
-    pub max: Option<toml::Value>,
+    pub max: Option<Spanned<toml::Value>>,
+    /// `range`: exclude the bound itself.
+    #[serde(default)]
+    pub min_exclusive: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub max_exclusive: Option<Spanned<bool>>,
     #[serde(default)]
     pub validator: Option<Spanned<String>>,
+    /// `valid` with `cn_resident_id`: also accept 15-digit legacy IDs.
+    #[serde(default)]
+    pub allow_legacy: Option<Spanned<bool>>,
+    /// `expr`: the boolean expression every row must satisfy.
+    #[serde(default)]
+    pub expr: Option<Spanned<String>>,
+    /// `references`: the other entity.
+    #[serde(default)]
+    pub entity: Option<Spanned<String>>,
+    #[serde(default)]
+    pub to: Option<Spanned<String>>,
+    #[serde(default)]
+    pub to_fields: Option<Spanned<Vec<String>>>,
+    /// `references`: `same` | `other` | `left` | `right`.
+    #[serde(default)]
+    pub on: Option<Spanned<String>>,
+    /// `fresh`: e.g. `"36h"`.
+    #[serde(default)]
+    pub max_age: Option<Spanned<String>>,
+    /// `row_count`: allowed change against the baseline run, as a ratio.
+    #[serde(default)]
+    pub max_change: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,0 +1,211 @@
+//! Benchmark harness: recon's full default pipeline against a bare polars
+//! baseline on the same generated pair.
+//!
+//! ```sh
+//! cargo bench --bench harness -- --rows 1000000          # narrow pair (12 columns)
+//! cargo bench --bench harness -- --wide 200 --rows 100000 # wide pair
+//! ```
+//!
+//! Each phase runs in a child process of this binary so that wall time and
+//! peak RSS (VmHWM) are its own. The baseline reads both files, full-outer
+//! joins them on the key and counts per-column inequalities, with no
+//! normalization. Results are printed and written as JSON.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use polars::prelude::*;
+
+struct Args {
+    rows: u64,
+    wide: Option<usize>,
+    data: PathBuf,
+    phase: Option<String>,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        rows: 1_000_000,
+        wide: None,
+        data: PathBuf::from("target/bench-data"),
+        phase: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--rows" => args.rows = it.next().and_then(|v| v.parse().ok()).unwrap_or(args.rows),
+            "--wide" => args.wide = it.next().and_then(|v| v.parse().ok()),
+            "--data" => args.data = it.next().map(PathBuf::from).unwrap_or(args.data),
+            "--phase" => args.phase = it.next(),
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    args
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_string()))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn scan(path: &Path) -> PolarsResult<LazyFrame> {
+    let p = path.to_str().unwrap_or_default();
+    if p.ends_with(".csv") {
+        LazyCsvReader::new(PlRefPath::from(p))
+            .with_infer_schema_length(Some(0))
+            .finish()
+    } else {
+        LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default())
+    }
+}
+
+fn baseline(dir: &Path, left: &str, right: &str) -> PolarsResult<u64> {
+    let l = scan(&dir.join(left))?;
+    let r = scan(&dir.join(right))?;
+    let names: Vec<String> = l
+        .clone()
+        .collect_schema()?
+        .iter_names()
+        .map(|n| n.to_string())
+        .collect();
+    let joined = l.join(
+        r,
+        [col("id")],
+        [col("id")],
+        JoinArgs::new(JoinType::Full).with_suffix(Some("_r".into())),
+    );
+    let diffs: Vec<Expr> = names
+        .iter()
+        .filter(|n| n.as_str() != "id")
+        .map(|n| {
+            col(n.as_str())
+                .neq_missing(col(format!("{n}_r").as_str()))
+                .sum()
+                .alias(n.as_str())
+        })
+        .collect();
+    let out = joined.select(diffs).collect()?;
+    let mut total = 0u64;
+    for c in out.columns() {
+        total += c.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0);
+    }
+    Ok(total)
+}
+
+fn recon_run(dir: &Path, spec: &str) -> Result<u8, String> {
+    let work = dir.join(format!("run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let key = work.join("keys/recon.key");
+    recon::evidence::write_keypair(&key).map_err(|e| e.to_string())?;
+    let opts = recon::run::RunOptions {
+        spec: dir.join(spec),
+        out: work.join("reports"),
+        run_id: Some("bench".into()),
+        prev: None,
+        keys: recon::keys::KeyRing::new(Some(key)),
+        repairs_csv: false,
+    };
+    let outcome = recon::run::execute(&opts).map_err(|e| e.to_string())?;
+    let code = outcome.exit.code();
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(code)
+}
+
+fn child(args: &Args, phase: &str) -> serde_json::Value {
+    let (left, right, spec) = files(args);
+    let start = Instant::now();
+    let detail = match phase {
+        "baseline" => baseline(&args.data, left, right)
+            .map(|n| format!("{n} unequal cells"))
+            .unwrap_or_else(|e| format!("error: {e}")),
+        _ => recon_run(&args.data, spec)
+            .map(|c| format!("exit {c}"))
+            .unwrap_or_else(|e| format!("error: {e}")),
+    };
+    serde_json::json!({ "wall_s": start.elapsed().as_secs_f64(), "peak_rss_mb": peak_rss_kb() as f64 / 1024.0, "detail": detail })
+}
+
+fn files(args: &Args) -> (&'static str, &'static str, &'static str) {
+    match args.wide {
+        Some(_) => ("left.csv", "right.parquet", "wide.toml"),
+        None => ("left.parquet", "right.parquet", "large.toml"),
+    }
+}
+
+fn main() {
+    let mut args = parse_args();
+    let label = match args.wide {
+        Some(c) => format!("wide-{c}x{}", args.rows),
+        None => format!("narrow-{}", args.rows),
+    };
+    if args.phase.is_none() {
+        args.data = args.data.join(&label);
+    }
+    if let Some(phase) = args.phase.clone() {
+        println!("{}", child(&args, &phase));
+        return;
+    }
+    let (_, _, spec) = files(&args);
+    if !args.data.join(spec).exists() {
+        eprintln!("generating {label} into {} ...", args.data.display());
+        let made = match args.wide {
+            Some(cols) => recon::generate::wide(&args.data, args.rows as usize, cols, 1).map(|_| ()),
+            None => recon::generate::large(&args.data, args.rows, 1),
+        };
+        if let Err(e) = made {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let mut results = serde_json::Map::new();
+    for phase in ["baseline", "recon"] {
+        let out = Command::new(&exe)
+            .args([
+                "--phase",
+                phase,
+                "--rows",
+                &args.rows.to_string(),
+                "--data",
+                args.data.to_str().unwrap_or("."),
+            ])
+            .args(
+                args.wide
+                    .map(|w| vec!["--wide".to_string(), w.to_string()])
+                    .unwrap_or_default(),
+            )
+            .output()
+            .expect("run phase");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| serde_json::json!({ "error": String::from_utf8_lossy(&out.stderr).to_string() }));
+        results.insert(phase.to_string(), v);
+    }
+    let wall = |p: &str| results[p]["wall_s"].as_f64().unwrap_or(f64::NAN);
+    let rss = |p: &str| results[p]["peak_rss_mb"].as_f64().unwrap_or(f64::NAN);
+    let report = serde_json::json!({
+        "pair": label,
+        "rows_per_side": args.rows,
+        "baseline": results["baseline"],
+        "recon": results["recon"],
+        "recon_rows_per_s": args.rows as f64 / wall("recon"),
+        "wall_ratio": wall("recon") / wall("baseline"),
+        "rss_ratio": rss("recon") / rss("baseline"),
+    });
+    println!(
+        "{label}: baseline {:.2} s / {:.0} MB, recon {:.2} s / {:.0} MB ({:.0} rows/s), ratio wall {:.2}x, rss {:.2}x",
+        wall("baseline"),
+        rss("baseline"),
+        wall("recon"),
+        rss("recon"),
+        args.rows as f64 / wall("recon"),
+        wall("recon") / wall("baseline"),
+        rss("recon") / rss("baseline"),
+    );
+    let path = args.data.join("bench-results.json");
+    let _ = std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap_or_default());
+    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+}

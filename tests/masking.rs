@@ -1,0 +1,255 @@
+//! Personal data never leaves recon unmasked, and the masking audit finds
+//! exactly what the generator planted.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use polars::prelude::*;
+use recon::generate::{generate, Config};
+
+use crate::util::*;
+
+fn digits(s: &str) -> String {
+    s.chars()
+        .filter_map(|c| match c {
+            '0'..='9' => Some(c),
+            '０'..='９' => char::from_u32(c as u32 - 0xFF10 + '0' as u32),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every raw personal value in the demo inputs, as digit strings.
+fn raw_personal_values(fixtures: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut add = |v: &str| {
+        let d = digits(v);
+        if d.len() >= 11 {
+            out.insert(d);
+        }
+    };
+    let customers = std::fs::read_to_string(fixtures.join("callcenter/customers.csv")).unwrap();
+    let mut rdr = csv::Reader::from_reader(customers.as_bytes());
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        for i in [2, 7, 8] {
+            add(&rec[i]);
+        }
+    }
+    let contacts = read_parquet(&fixtures.join("crm/contacts.parquet"));
+    for col in ["Phone", "IdNumber__c", "CardNo__c"] {
+        for v in strings(&contacts, col).into_iter().flatten() {
+            if !v.contains('*') {
+                add(&v);
+            }
+        }
+    }
+    let calls = std::fs::read_to_string(fixtures.join("callcenter/calls.csv")).unwrap();
+    let mut rdr = csv::Reader::from_reader(calls.as_bytes());
+    for rec in rdr.records() {
+        let note = rec.unwrap()[9].to_string();
+        let chars: Vec<char> = note.chars().collect();
+        for hit in recon::pii::scan(&note) {
+            let raw: String = chars[hit.char_offset..hit.char_offset + hit.char_len].iter().collect();
+            add(&raw);
+        }
+    }
+    out
+}
+
+/// Every string a person or program can read out of a run folder.
+fn output_strings(run: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(run).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "parquet") {
+            let df = read_parquet(&p);
+            for c in df.columns() {
+                if let Ok(s) = c.cast(&DataType::String) {
+                    out.extend(s.str().unwrap().iter().flatten().map(String::from));
+                }
+            }
+        } else {
+            out.push(std::fs::read_to_string(&p).unwrap());
+        }
+    }
+    out
+}
+
+fn assert_no_leak(run: &Path, stderr: &str, raw: &BTreeSet<String>) {
+    assert!(
+        raw.len() > 100,
+        "the corpus of raw values is substantial: {}",
+        raw.len()
+    );
+    let mut texts = output_strings(run);
+    texts.push(stderr.to_string());
+    for t in &texts {
+        let d = digits(t);
+        for v in raw {
+            assert!(
+                !t.contains(v.as_str()) && !d.contains(v.as_str()),
+                "raw personal value leaked into output: …{}…",
+                &v[v.len() - 4..]
+            );
+        }
+    }
+}
+
+#[test]
+fn no_raw_personal_data_in_any_output_of_the_demo() {
+    let env = Env::new();
+    let out = env.run(&project_root().join("rules/callcenter-crm.toml"), "leak");
+    assert_eq!(code(&out), 1);
+    assert_no_leak(
+        &env.reports().join("leak"),
+        &stderr(&out),
+        &raw_personal_values(&project_root().join("fixtures")),
+    );
+}
+
+#[test]
+fn no_raw_personal_data_in_a_generated_pair() {
+    let env = Env::new();
+    let spec = copy_demo(env.path());
+    generate(
+        &env.path().join("fixtures"),
+        &Config {
+            seed: 11,
+            customers: 300,
+        },
+    )
+    .unwrap();
+    let out = env.run(&spec, "leak");
+    assert_eq!(code(&out), 1);
+    assert_no_leak(
+        &env.reports().join("leak"),
+        &stderr(&out),
+        &raw_personal_values(&env.path().join("fixtures")),
+    );
+}
+
+#[test]
+fn masking_findings_show_masks_and_scan_hits_carry_offsets() {
+    let env = Env::new();
+    let out = env.run(&project_root().join("rules/callcenter-crm.toml"), "m");
+    assert_eq!(code(&out), 1);
+    let df = read_parquet(&env.reports().join("m/findings.parquet"));
+    let kinds = strings(&df, "kind");
+    let rules = strings(&df, "rule");
+    let details = strings(&df, "detail");
+    let lv = strings(&df, "left_value");
+    let rv = strings(&df, "right_value");
+    let mut scan_hits = 0;
+    for i in 0..df.height() {
+        match kinds[i].as_deref() {
+            Some("pii_in_text") => {
+                scan_hits += 1;
+                let rule = rules[i].clone().unwrap();
+                assert!(rule.starts_with("notes:") && rule.contains('@'), "{rule}");
+                assert!(details[i].as_deref().unwrap().contains("at character"));
+                assert!(lv[i].as_deref().unwrap().contains('*'), "masked match: {:?}", lv[i]);
+            }
+            Some("unmasked" | "wrong_mask" | "inconsistent_mask") => {
+                let v = rv[i].clone().unwrap();
+                assert!(v.contains('*'), "display value is masked: {v}");
+            }
+            _ => {}
+        }
+    }
+    assert!(scan_hits >= 6, "{scan_hits}");
+}
+
+#[test]
+fn mask_aware_comparison_reports_a_masked_mismatch() {
+    let env = Env::new();
+    let spec = env.write(
+        "s.toml",
+        r#"
+[run]
+name = "t"
+[sides]
+left = "a"
+right = "b"
+[[entity]]
+name = "e"
+key = ["id"]
+left = { path = "l.csv" }
+right = { path = "r.csv" }
+  [[entity.field]]
+  name = "id"
+  [[entity.field]]
+  name = "phone"
+  normalize = { left = ["phone_e164:CN"], right = ["trim"] }
+  pii = "cn_mobile"
+  mask = { left = "clear", right = "phone" }
+"#,
+    );
+    env.write("l.csv", "id,phone\n1,13912345678\n2,13912345678\n3,13912345678\n");
+    env.write("r.csv", "id,phone\n1,139****5678\n2,139****5679\n3,13912345678\n");
+    let out = env.run(&spec, "r");
+    let set = finding_set(&env.reports().join("r"));
+    let got: Vec<(String, String, String)> = set
+        .iter()
+        .map(|f| (f.kind.clone(), f.side.clone(), f.key.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("value_mismatch".into(), "both".into(), r#"{"id":"2"}"#.into()),
+            ("inconsistent_mask".into(), "right".into(), r#"{"id":"2"}"#.into()),
+            ("unmasked".into(), "right".into(), r#"{"id":"3"}"#.into()),
+        ],
+        "{}",
+        stderr(&out)
+    );
+    let df = read_parquet(&env.reports().join("r/findings.parquet"));
+    let i = strings(&df, "kind")
+        .iter()
+        .position(|k| k.as_deref() == Some("value_mismatch"))
+        .unwrap();
+    assert_eq!(strings(&df, "left_value")[i].as_deref(), Some("139****5678"));
+    assert_eq!(strings(&df, "right_value")[i].as_deref(), Some("139****5679"));
+}
+
+#[test]
+fn mask_without_pii_is_a_spec_error() {
+    let env = Env::new();
+    let spec = env.write(
+        "s.toml",
+        "[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n[[entity]]\nname = \"e\"\nkey = [\"id\"]\nleft = { path = \"l.csv\" }\nright = { path = \"r.csv\" }\n[[entity.field]]\nname = \"id\"\nmask = { right = \"phone\" }\n",
+    );
+    let out = env.run(&spec, "r");
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("s.toml:13:") && stderr(&out).contains("pii"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_named_token_key_file_that_is_missing_is_an_input_error() {
+    let env = Env::new();
+    let reports = env.reports();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recon"))
+        .args([
+            "run",
+            project_root().join("rules/callcenter-crm.toml").to_str().unwrap(),
+            "--out",
+            reports.to_str().unwrap(),
+        ])
+        .env("HOME", env.home())
+        .env("RECON_HOME", env.home().join("recon"))
+        .env("RECON_TOKEN_KEY_FILE", env.path().join("missing.key"))
+        .env_remove("RECON_TOKEN_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("missing.key") && stderr(&out).contains("hint: create one"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(report_entries(&env).is_empty());
+}
