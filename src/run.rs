@@ -344,6 +344,7 @@ fn reconcile_entity(
     let entity = &spec.entities[index];
     let (loaded, prepared, keys) = (&p.loaded, &p.sides, &p.keys);
     let mut findings = schema_findings(entity, loaded);
+    let clock = Instant::now();
     let drift = compare::compare(
         entity,
         [&prepared[0], &prepared[1]],
@@ -386,9 +387,14 @@ fn reconcile_entity(
         ]
     });
     findings.extend(drift.findings);
+    tracing::info!(entity = %entity.name, drift_and_masking_ms = clock.elapsed().as_millis() as u64, "compared");
+    let clock = Instant::now();
     let quality = crate::quality::check(rules, index);
+    tracing::info!(entity = %entity.name, rules_ms = clock.elapsed().as_millis() as u64, "rules checked");
     findings.extend(quality.findings);
+    let clock = Instant::now();
     let fields = crate::quality::metrics::field_metrics(entity, [&prepared[0], &prepared[1]], display);
+    tracing::info!(entity = %entity.name, metrics_ms = clock.elapsed().as_millis() as u64, "column metrics");
     Ok(EntityResult {
         name: entity.name.clone(),
         findings,

@@ -43,6 +43,7 @@ fn the_large_pair_at_small_scale_reports_every_drift_kind_and_adds_up() {
     ] {
         assert!(kinds[k].as_u64().unwrap_or(0) > 0, "{k}: {kinds}");
     }
+    assert_coverage_adds_up(&env.reports().join("l"));
     let ratio = summary["entities"]["record"]["drift_ratio"].as_f64().unwrap();
     assert!((0.005..0.02).contains(&ratio), "about 1% drift: {ratio}");
 }

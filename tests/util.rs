@@ -173,3 +173,28 @@ pub fn report_entries(env: &Env) -> Vec<String> {
             .collect(),
     }
 }
+
+/// The coverage identity of summary.json, checked from the outside: per
+/// entity and side the buckets add up to the rows read.
+pub fn assert_coverage_adds_up(run: &Path) {
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    for (name, e) in summary["entities"].as_object().unwrap() {
+        for side in ["left", "right"] {
+            let c = &e[side]["coverage"];
+            let sum: u64 = [
+                "rows_matched",
+                "rows_missing_other_side",
+                "rows_duplicate_key",
+                "rows_paired_with_duplicate",
+                "rows_null_key",
+                "rows_unconvertible_key",
+            ]
+            .iter()
+            .map(|k| c[k].as_u64().unwrap())
+            .sum();
+            assert_eq!(sum, c["rows_read"].as_u64().unwrap(), "{name} {side}: {c}");
+            assert_eq!(c["rows_read"], e[side]["rows"]);
+        }
+    }
+}

@@ -141,7 +141,11 @@ fn load_csv(source: &Source, columns: &[String]) -> Result<Loaded> {
         .iter()
         .map(|c| (c.clone(), headers.iter().position(|h| h == c)))
         .collect();
-    let mut values: Vec<Vec<Option<String>>> = vec![Vec::new(); wanted.len()];
+    // Cells go straight into Arrow string builders: no String per cell.
+    let mut values: Vec<StringChunkedBuilder> = wanted
+        .iter()
+        .map(|(name, _)| StringChunkedBuilder::new(name.as_str().into(), 1024))
+        .collect();
     let mut record = csv::StringRecord::new();
     let mut rows = 0usize;
     loop {
@@ -153,7 +157,7 @@ fn load_csv(source: &Source, columns: &[String]) -> Result<Loaded> {
         rows += 1;
         for (slot, (_, idx)) in values.iter_mut().zip(&wanted) {
             if let Some(i) = idx {
-                slot.push(record.get(*i).map(str::to_string));
+                slot.append_option(record.get(*i));
             }
         }
     }
@@ -168,7 +172,7 @@ fn load_csv(source: &Source, columns: &[String]) -> Result<Loaded> {
         match idx {
             Some(_) => {
                 physical_types.insert(name.clone(), "utf8".to_string());
-                frame_cols.push(Column::new(name.as_str().into(), vals));
+                frame_cols.push(vals.finish().into_column());
             }
             None => missing.push(name),
         }
