@@ -761,3 +761,64 @@ fn apply_refuses_tampered_runs_and_mismatched_inputs() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+const MASKED: &str = r#"
+[run]
+name = "m"
+[sides]
+left = "a"
+right = "b"
+[[entity]]
+name = "c"
+key = ["id"]
+authority = "AUTH"
+left = { path = "l.csv" }
+right = { path = "r.csv" }
+  [[entity.field]]
+  name = "id"
+  [[entity.field]]
+  name = "phone"
+  pii = "cn_mobile"
+  mask = { left = "clear", right = "phone" }
+  normalize = { left = ["trim", "phone_e164:CN"], right = ["trim"] }
+"#;
+
+#[test]
+fn masked_targets_get_the_mask_of_the_value_never_the_clear_value() {
+    let env = Env::new();
+    let spec = env.write("s.toml", MASKED.replace("AUTH", "a"));
+    env.write("l.csv", "id,phone\n1,13912345678\n2,13800001111\n3,13700002222\n");
+    env.write("r.csv", "id,phone\n1,139****5678\n2,138****9999\n");
+    let out = env.run(&spec, "1");
+    assert!(code(&out) <= 1, "{}", stderr(&out));
+    let got = rows(&env, "1");
+    assert_eq!(
+        got,
+        set(&[
+            ("b", "update", "2", "phone", "<null>", "authority:a"),
+            ("b", "insert", "3", "id", "3", "only_on:a"),
+            ("b", "insert", "3", "phone", "<null>", "only_on:a"),
+        ]),
+        "{:#?}",
+        repairs(&env, "1")
+    );
+    let input = env.path().join("r.csv");
+    let output = env.path().join("r2.csv");
+    let o = apply(&env, "1", "b", &input, &output, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(text, "id,phone\n1,139****5678\n2,138****1111\n3,137****2222\n");
+    // and the other way round: a masked value cannot be turned into a clear one
+    let env = Env::new();
+    let spec = env.write("s.toml", MASKED.replace("AUTH", "b"));
+    env.write("l.csv", "id,phone\n1,13912345678\n2,13800001111\n");
+    env.write("r.csv", "id,phone\n1,139****5678\n2,138****9999\n3,137****2222\n");
+    env.run(&spec, "1");
+    let rs = repairs(&env, "1");
+    assert!(rs.iter().all(|r| r["action"] == "review"), "{rs:#?}");
+    assert!(
+        rs.iter()
+            .all(|r| s(&r["detail"]).contains("clear value cannot be recovered")),
+        "{rs:#?}"
+    );
+}

@@ -21,7 +21,7 @@ use crate::run::ReportDisplay;
 use crate::source;
 use crate::spec::{self, Encoding, Entity, Format, Side, Source, Spec};
 
-use super::repr::{expected_of, to_target};
+use super::repr::{expected_of, to_target_from};
 use super::state::{row_hashes, unique_rows};
 use super::Repair;
 
@@ -356,7 +356,7 @@ impl Ctx<'_> {
         if vr.get("mac").is_some() && vr["mac"].as_str() != mac.as_deref() {
             return Err("the source value changed since the run".into());
         }
-        to_target(&self.entity.fields[f], self.side, cell.value())
+        to_target_from(&self.entity.fields[f], from, self.side, cell.value())
     }
 
     /// The canonical value `raw` reads as on the target side.

@@ -10,7 +10,7 @@ use crate::keys::KeyRing;
 use crate::prepare::{Cell, PreparedSide};
 use crate::spec::{Authority, Deletes, Entity, Side};
 
-use super::repr::{expected_of, to_target};
+use super::repr::{expected_of, to_target_from};
 use super::state::{row_hashes, EntityState};
 use super::Repair;
 
@@ -164,7 +164,7 @@ impl Inputs<'_> {
         r.field = Some(field.name.clone());
         r.column = Some(field.columns[target.idx()].clone());
         r.expected = expected_of(self.entity, f, target, target_cell, self.ring);
-        match to_target(field, target, value) {
+        match to_target_from(field, source, target, value) {
             Err(why) => {
                 r.action = "review".into();
                 r.detail = why;
@@ -254,7 +254,7 @@ impl Inputs<'_> {
                     field.name,
                     has.as_str()
                 )),
-                c => to_target(field, lacking, c.value()),
+                c => to_target_from(field, has, lacking, c.value()),
             };
             let raw = match raw {
                 Ok(raw) => raw,

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, TimeZone};
 
 use crate::keys::KeyRing;
 use crate::normalize::{FieldType, Value};
+use crate::pii::MaskStyle;
 use crate::prepare::{convert, Cell};
 use crate::spec::{Entity, Field, Side};
 
@@ -139,6 +140,45 @@ pub fn to_target(field: &Field, side: Side, value: Option<&Value>) -> Result<Opt
             field.name
         )),
     }
+}
+
+/// The value side `to` should hold for side `from`'s `value`, given the
+/// field's mask policy on each side: unchanged when both sides use the same
+/// style; the target's mask of the clear value when only the target masks;
+/// impossible when the source holds masked values (the clear value cannot
+/// be recovered) or the target stores tokens of its own.
+pub fn transfer(field: &Field, from: Side, to: Side, value: Option<&Value>) -> Result<Option<Value>, String> {
+    let (ms, mt) = (field.mask[from.idx()], field.mask[to.idx()]);
+    if ms == mt {
+        return Ok(value.cloned());
+    }
+    if ms != MaskStyle::Clear {
+        return Err(format!(
+            "the {} side holds masked values of `{}`; the clear value cannot be recovered",
+            from.as_str(),
+            field.name
+        ));
+    }
+    let Some(v) = value else { return Ok(None) };
+    match mt {
+        MaskStyle::Absent => Ok(None),
+        MaskStyle::Token => Err(format!(
+            "the {} side stores its own tokens of `{}`; recon cannot produce them",
+            to.as_str(),
+            field.name
+        )),
+        style => style
+            .apply(&v.display())
+            .map(|m| Some(Value::Str(m)))
+            .ok_or_else(|| format!("no {} mask of `{}`", style.name(), field.name)),
+    }
+}
+
+/// [`transfer`] then [`to_target`]: the text side `to` stores for side
+/// `from`'s value.
+pub fn to_target_from(field: &Field, from: Side, to: Side, value: Option<&Value>) -> Result<Option<String>, String> {
+    let v = transfer(field, from, to, value)?;
+    to_target(field, to, v.as_ref())
 }
 
 /// HMAC domain of a field's personal values.
