@@ -107,6 +107,7 @@ fn recon_run(dir: &Path, spec: &str) -> Result<u8, String> {
         run_id: Some("bench".into()),
         prev: None,
         keys: recon::keys::KeyRing::new(Some(key)),
+        repairs_csv: false,
     };
     let outcome = recon::run::execute(&opts).map_err(|e| e.to_string())?;
     let code = outcome.exit.code();

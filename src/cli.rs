@@ -41,6 +41,8 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Generate the demo fixtures (or a larger pair) with their ground truth.
     Generate(GenerateArgs),
+    /// Apply a run's repair instructions to a snapshot file of one target system.
+    Apply(ApplyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +63,38 @@ pub struct RunArgs {
     /// `json` prints summary.json to stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
+    /// Also write repairs in this format: `csv` writes repairs-<target>.csv per target system.
+    #[arg(long, value_enum)]
+    pub repairs_format: Option<RepairsFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RepairsFormat {
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A sealed run folder (its evidence must verify).
+    pub run_dir: PathBuf,
+    /// The system to change: left, right or a side's display name.
+    #[arg(long)]
+    pub target: String,
+    /// Snapshot file of the target (CSV, Parquet or NDJSON, as in the spec).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Where to write the repaired snapshot (same format; written atomically).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Trusted public key (default: the local key's recon.pub).
+    #[arg(long)]
+    pub pubkey: Option<PathBuf>,
+    /// The spec of the run (default: the path recorded in the run's summary.json).
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+    /// Entity of the snapshot (default: the one whose source file has the input's name).
+    #[arg(long)]
+    pub entity: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -19,6 +19,7 @@ pub mod normalize;
 pub mod pii;
 pub mod prepare;
 pub mod quality;
+pub mod repair;
 pub mod report;
 pub mod run;
 pub mod source;

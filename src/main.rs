@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => commands::verify::execute(a),
         Command::Keygen(a) => commands::keygen::execute(a),
         Command::Generate(a) => commands::generate::execute(a),
+        Command::Apply(a) => commands::apply::execute(a),
     });
     match result {
         Ok(Ok(code)) => ExitCode::from(code.code()),

@@ -18,6 +18,7 @@ use crate::finding::{Category, Finding};
 use crate::keys::KeyRing;
 use crate::normalize::Value;
 use crate::prepare::{self, PreparedSide};
+use crate::repair;
 use crate::report::{self, EntitySummary, FindingRow, RunFolder, SideInfo, Summary};
 use crate::source::{self, Loaded};
 use crate::spec::{self, Entity, Side, Spec};
@@ -28,6 +29,8 @@ pub struct RunOptions {
     pub run_id: Option<String>,
     pub prev: Option<PathBuf>,
     pub keys: KeyRing,
+    /// Also write `repairs-<target>.csv` per target system.
+    pub repairs_csv: bool,
 }
 
 pub struct RunOutcome {
@@ -35,6 +38,8 @@ pub struct RunOutcome {
     pub summary: Summary,
     pub summary_json: String,
     pub exit: ExitCode,
+    /// Repair instructions written, by action.
+    pub repairs: BTreeMap<String, usize>,
 }
 
 /// Everything computed for one entity before it is written.
@@ -48,6 +53,17 @@ pub struct EntityResult {
     pub inputs: [InputMeta; 2],
     /// Column metrics and per-rule results.
     pub quality: crate::quality::QualitySummary,
+    pub repairs: Vec<repair::Repair>,
+    pub state: repair::state::EntityState,
+    /// Rows inserted/updated/deleted per side since the previous state.
+    pub changes: Option<[repair::state::Changes; 2]>,
+}
+
+/// What repair planning needs besides the entity itself.
+struct RepairCtx<'a> {
+    previous: Option<&'a repair::state::State>,
+    previous_run: Option<String>,
+    keys: &'a KeyRing,
 }
 
 /// One entity loaded and prepared (typed cells and keys), before any check.
@@ -105,7 +121,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     let spec = spec::load(&opts.spec)?;
     let run_id = opts.run_id.clone().unwrap_or_else(|| default_run_id(started));
     let signing = opts.keys.signing_key()?;
-    if spec.entities.iter().any(|e| e.fields.iter().any(|f| f.is_pii())) {
+    if spec.entities.iter().any(|e| e.fields.iter().any(repair::sensitive)) {
         opts.keys.prepare_tokens()?;
     }
     let folder = RunFolder::create(&opts.out, &run_id)?;
@@ -124,6 +140,18 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     }
     let baseline = report::Baseline::choose(&history, opts.prev.as_deref())?;
     let display = ReportDisplay { keys: &opts.keys };
+    let previous_state = match &previous {
+        Some(p) => repair::state::read_state(p)?,
+        None => None,
+    };
+    let ctx = RepairCtx {
+        previous: previous_state.as_ref(),
+        previous_run: previous
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().to_string()),
+        keys: &opts.keys,
+    };
     let stage = Instant::now();
     let prepared: Vec<PreparedEntity> = spec
         .entities
@@ -144,7 +172,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     };
     let mut results: Vec<EntityResult> = (0..spec.entities.len())
         .into_par_iter()
-        .map(|i| reconcile_entity(&spec, i, &prepared[i], &rules, &display))
+        .map(|i| reconcile_entity(&spec, i, &prepared[i], &rules, &display, &ctx))
         .collect::<Result<_>>()?;
     if let Some(p) = &previous {
         type_changes(&spec, p, &mut results);
@@ -198,6 +226,15 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         })
         .collect();
     report::write_quality_metrics(&folder.path().join("quality_metrics.parquet"), &run_id, &entity_metrics)?;
+    let repairs = repair::finish(results.iter().flat_map(|r| r.repairs.clone()).collect(), &run_id);
+    repair::write(folder.path(), &repairs)?;
+    tracing::info!(repairs = repairs.len(), "repair instructions written");
+    if opts.repairs_csv {
+        repair::write_csv(folder.path(), &spec, &repairs)?;
+    }
+    let states: Vec<(&str, &repair::state::EntityState)> =
+        results.iter().map(|r| (r.name.as_str(), &r.state)).collect();
+    repair::state::write_state(&folder.path().join(repair::state::STATE_FILE), &states)?;
     let finished = chrono::Utc::now();
     let mut metrics = BTreeMap::new();
     metrics.insert("prepare_ms".to_string(), serde_json::json!(prepare_ms));
@@ -223,17 +260,52 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         baseline.info(),
         metrics,
     );
-    let summary_json = serde_json::to_string_pretty(&summary).map_err(|e| Error::Internal(e.to_string()))? + "\n";
+    let summary_json = summary_with_repairs(&summary, &results, &repairs)?;
     write_file(&folder.path().join("summary.json"), summary_json.as_bytes())?;
     let predicate = predicate(&spec, &summary, previous.as_deref())?;
     evidence::seal(folder.path(), &run_id, predicate, &signing)?;
     let path = folder.commit()?;
+    let mut by_action = BTreeMap::new();
+    for r in &repairs {
+        *by_action.entry(r.action.clone()).or_default() += 1;
+    }
     Ok(RunOutcome {
         folder: path,
         summary,
         summary_json,
         exit,
+        repairs: by_action,
     })
+}
+
+/// summary.json: the summary plus `repairs` (counts per entity, target and
+/// action) and `changes` (rows inserted/updated/deleted per entity and side
+/// since the previous run; null without a previous state).
+fn summary_with_repairs(summary: &Summary, results: &[EntityResult], repairs: &[repair::Repair]) -> Result<String> {
+    let internal = |e: serde_json::Error| Error::Internal(e.to_string());
+    let changes: serde_json::Map<String, serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            let c = r
+                .changes
+                .as_ref()
+                .map(|[l, rt]| serde_json::json!({ "left": l, "right": rt }));
+            (r.name.clone(), c.unwrap_or(serde_json::Value::Null))
+        })
+        .collect();
+    // Appended after the summary's own keys, keeping their order.
+    let base = serde_json::to_string_pretty(summary).map_err(internal)?;
+    let body = base.trim_end().strip_suffix('}').unwrap_or(&base).trim_end();
+    let mut out = body.to_string();
+    for (name, value) in [
+        ("repairs", repair::counts(repairs)),
+        ("changes", serde_json::Value::Object(changes)),
+    ] {
+        let pretty = serde_json::to_string_pretty(&value).map_err(internal)?;
+        out.push_str(&format!(",\n  \"{name}\": {}", pretty.replace('\n', "\n  ")));
+    }
+    out.push_str("\n}\n");
+    Ok(out)
 }
 
 fn prepare_entity(entity: &Entity, display: &dyn Display) -> Result<PreparedEntity> {
@@ -267,6 +339,7 @@ fn reconcile_entity(
     p: &PreparedEntity,
     rules: &crate::quality::Context<'_>,
     display: &dyn Display,
+    ctx: &RepairCtx<'_>,
 ) -> Result<EntityResult> {
     let entity = &spec.entities[index];
     let (loaded, prepared, keys) = (&p.loaded, &p.sides, &p.keys);
@@ -286,6 +359,33 @@ fn reconcile_entity(
         &drift.pairs,
         display,
     ));
+    let mut state = repair::state::entity_state(entity, [&prepared[0], &prepared[1]], [&keys[0], &keys[1]], ctx.keys);
+    let empty = repair::state::EntityState::default();
+    let previous = ctx.previous.map(|p| p.get(&entity.name).unwrap_or(&empty));
+    state.set_bases(
+        entity,
+        [&prepared[0], &prepared[1]],
+        [&keys[0], &keys[1]],
+        &drift,
+        previous,
+    );
+    let repairs = repair::plan::plan(&repair::plan::Inputs {
+        entity,
+        side_names: &spec.sides,
+        sides: [&prepared[0], &prepared[1]],
+        keys: [&keys[0], &keys[1]],
+        drift: &drift,
+        current: &state,
+        previous,
+        previous_run: ctx.previous_run.as_deref(),
+        ring: ctx.keys,
+    });
+    let changes = previous.map(|p| {
+        [
+            repair::state::changes(p, &state, Side::Left),
+            repair::state::changes(p, &state, Side::Right),
+        ]
+    });
     findings.extend(drift.findings);
     tracing::info!(entity = %entity.name, drift_and_masking_ms = clock.elapsed().as_millis() as u64, "compared");
     let clock = Instant::now();
@@ -314,6 +414,9 @@ fn reconcile_entity(
             fields,
             rules: quality.rules,
         },
+        repairs,
+        state,
+        changes,
     })
 }
 
@@ -548,6 +651,8 @@ fn build_summary(
             .unwrap_or_default(),
     );
     spec_info.insert("sha256".into(), spec.sha256.clone());
+    // As given on the command line; `recon apply` reads the spec from here.
+    spec_info.insert("path".into(), spec.path.to_string_lossy().to_string());
     let mut sides = BTreeMap::new();
     sides.insert("left".into(), spec.sides[0].clone());
     sides.insert("right".into(), spec.sides[1].clone());

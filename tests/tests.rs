@@ -8,4 +8,5 @@ mod evidence;
 mod keys;
 mod masking;
 mod quality;
+mod repair;
 mod scale;

@@ -1,6 +1,7 @@
 //! One file per command: each turns parsed arguments into library calls and
 //! returns the exit code; errors go back to `main` for printing.
 
+pub mod apply;
 pub mod check;
 pub mod generate;
 pub mod keygen;

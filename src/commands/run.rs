@@ -23,6 +23,7 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
         run_id: args.run_id.clone(),
         prev: args.prev.clone(),
         keys: KeyRing::new(args.key.clone()),
+        repairs_csv: args.repairs_format == Some(crate::cli::RepairsFormat::Csv),
     };
     let outcome = run(&opts);
     if let Some(bar) = spinner {
@@ -36,6 +37,15 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
         "{}",
         human_summary(&outcome.summary, &outcome.folder.display().to_string())
     );
+    // Only when there is something to repair (no authority: no instructions).
+    let total: usize = outcome.repairs.values().sum();
+    if total > 0 {
+        let parts: Vec<String> = outcome.repairs.iter().map(|(a, n)| format!("{n} {a}")).collect();
+        eprintln!(
+            "  repairs: {total} instruction(s) in repairs.jsonl ({})",
+            parts.join(", ")
+        );
+    }
     if args.format == OutputFormat::Json {
         print!("{}", outcome.summary_json);
     }

@@ -712,6 +712,8 @@ mod tests {
             pii: None,
             mask: [crate::pii::MaskStyle::Clear, crate::pii::MaskStyle::Clear],
             scan: false,
+            authority: None,
+            write: [None, None],
         }
     }
 

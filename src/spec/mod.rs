@@ -102,7 +102,30 @@ pub enum Encoding {
 pub enum Authority {
     Side(Side),
     Latest,
+    /// Only change detection against the previous run decides; else review.
+    ThreeWay,
     None,
+}
+
+impl Authority {
+    /// Name used in repair `reason`s: `authority:<side display name>`, `latest`, ...
+    pub fn reason(self, sides: &[String; 2]) -> String {
+        match self {
+            Authority::Side(s) => format!("authority:{}", sides[s.idx()]),
+            Authority::Latest => "latest".into(),
+            Authority::ThreeWay => "three_way".into(),
+            Authority::None => "none".into(),
+        }
+    }
+}
+
+/// What repairs do with a row deleted on the authoritative side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletes {
+    /// A `review` instruction (default).
+    Review,
+    /// A `delete` instruction for the other side.
+    Propagate,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +157,11 @@ pub struct Field {
     pub pii: Option<Validator>,
     pub mask: [MaskStyle; 2],
     pub scan: bool,
+    /// Field-level repair authority; None: the entity's.
+    pub authority: Option<Authority>,
+    /// How repairs write values on each side: a date/timestamp format or
+    /// `<true>/<false>` spellings for bools (None: ISO / RFC 3339 / first spelling).
+    pub write: [Option<String>; 2],
 }
 
 impl Field {
@@ -148,6 +176,9 @@ pub struct Entity {
     /// Indices into `fields`, in key order.
     pub key: Vec<usize>,
     pub authority: Authority,
+    /// Field (index) that orders versions for `latest`.
+    pub updated_at: Option<usize>,
+    pub deletes: Deletes,
     pub sources: [Source; 2],
     pub fields: Vec<Field>,
     pub rules: Vec<crate::quality::Rule>,
@@ -158,6 +189,11 @@ pub struct Entity {
 impl Entity {
     pub fn field(&self, name: &str) -> Option<usize> {
         self.fields.iter().position(|f| f.name == name)
+    }
+
+    /// The authority deciding repairs of field `f` (field setting, else the entity's).
+    pub fn authority_of(&self, f: usize) -> Authority {
+        self.fields[f].authority.unwrap_or(self.authority)
     }
 
     pub fn drift_severity(&self, kind: &str) -> Severity {
@@ -384,9 +420,66 @@ impl Compiler<'_> {
             }
             key.push(idx);
         }
+        let updated_at = match &e.updated_at {
+            None => None,
+            Some(u) => {
+                let idx = fields.iter().position(|f| f.name == *u.get_ref()).ok_or_else(|| {
+                    hint(
+                        self.loc
+                            .at(u, format!("`updated_at` field `{}` is not declared", u.get_ref())),
+                        format!("declared fields: {}", field_names(&fields)),
+                    )
+                })?;
+                let typed = fields[idx]
+                    .ty
+                    .iter()
+                    .all(|t| matches!(t, FieldType::Timestamp { .. } | FieldType::Date { .. }));
+                if !typed {
+                    return Err(self
+                        .loc
+                        .at(u, "the `updated_at` field must have type timestamp or date"));
+                }
+                Some(idx)
+            }
+        };
+        let latest_needs = |a: &Spanned<String>| {
+            hint(
+                self.loc
+                    .at(a, "authority `latest` needs the entity's `updated_at` field"),
+                "add updated_at = \"<timestamp field>\" to the [[entity]]",
+            )
+        };
         let authority = match &e.authority {
             None => Authority::None,
-            Some(a) => self.authority(a, sides)?,
+            Some(a) => {
+                let auth = self.authority(a, sides)?;
+                if auth == Authority::Latest && updated_at.is_none() {
+                    return Err(latest_needs(a));
+                }
+                auth
+            }
+        };
+        for (field, raw) in fields.iter_mut().zip(&e.fields) {
+            if let Some(a) = &raw.authority {
+                let auth = self.authority(a, sides)?;
+                if auth == Authority::Latest && updated_at.is_none() {
+                    return Err(latest_needs(a));
+                }
+                field.authority = Some(auth);
+            }
+        }
+        let deletes = match &e.deletes {
+            None => Deletes::Review,
+            Some(d) => match d.get_ref().as_str() {
+                "review" => Deletes::Review,
+                "propagate" => Deletes::Propagate,
+                other => {
+                    return Err(hint(
+                        self.loc.at(d, format!("unknown `deletes` value `{other}`")),
+                        "use review or propagate",
+                    ))
+                }
+            },
         };
         let mut drift_severity = BTreeMap::new();
         for (kind, sev) in &e.severity {
@@ -416,6 +509,8 @@ impl Compiler<'_> {
             name: e.name.get_ref().clone(),
             key,
             authority,
+            updated_at,
+            deletes,
             sources,
             fields,
             rules,
@@ -429,13 +524,17 @@ impl Compiler<'_> {
             "left" => Authority::Side(Side::Left),
             "right" => Authority::Side(Side::Right),
             "latest" => Authority::Latest,
+            "three_way" => Authority::ThreeWay,
             "none" => Authority::None,
             _ if v == sides[0] => Authority::Side(Side::Left),
             _ if v == sides[1] => Authority::Side(Side::Right),
             _ => {
                 return Err(hint(
                     self.loc.at(a, format!("unknown authority `{v}`")),
-                    format!("use left, right, latest, none, `{}` or `{}`", sides[0], sides[1]),
+                    format!(
+                        "use left, right, latest, three_way, none, `{}` or `{}`",
+                        sides[0], sides[1]
+                    ),
                 ))
             }
         })
@@ -594,7 +693,21 @@ impl Compiler<'_> {
                 *s.get_ref()
             }
         };
+        let write = match &f.write {
+            None => [None, None],
+            Some(w) => {
+                let per = [w.get_ref().left(), w.get_ref().right()];
+                for (fmt, t) in per.iter().zip(&ty) {
+                    if let Some(fmt) = fmt {
+                        crate::repair::check_write_format(t, fmt).map_err(|m| self.loc.at(w, m))?;
+                    }
+                }
+                per
+            }
+        };
         Ok(Field {
+            authority: None,
+            write,
             name,
             columns,
             ty,

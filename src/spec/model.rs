@@ -42,6 +42,12 @@ pub struct RawEntity {
     pub key: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     pub authority: Option<Spanned<String>>,
+    /// Field whose value says which side is newer (for `authority = "latest"`).
+    #[serde(default)]
+    pub updated_at: Option<Spanned<String>>,
+    /// Rows deleted on the authoritative side: "review" (default) or "propagate".
+    #[serde(default)]
+    pub deletes: Option<Spanned<String>>,
     pub left: RawSource,
     pub right: RawSource,
     #[serde(rename = "field")]
@@ -147,6 +153,12 @@ pub struct RawField {
     pub mask: Option<Spanned<PerSide<String>>>,
     #[serde(default)]
     pub scan: Option<Spanned<bool>>,
+    /// Field-level source of truth for repairs (overrides the entity's).
+    #[serde(default)]
+    pub authority: Option<Spanned<String>>,
+    /// Format repairs write dates/timestamps in, per side (chrono strftime or "rfc3339").
+    #[serde(default)]
+    pub write: Option<Spanned<PerSide<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,312 @@
+//! Repair instructions: what to change in which system so both agree, in
+//! the target's own representation, guarded by compare-and-set
+//! preconditions and identified by deterministic ids; plus the state file
+//! that gives the next run its base for change detection, and `apply`,
+//! which executes instructions against a snapshot file.
+//!
+//! Personal data never appears in an instruction: such fields carry a
+//! `value_ref` (where to read the value) and a keyed MAC as `expected`.
+
+pub mod apply;
+pub mod plan;
+pub mod repr;
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::finding::digest_parts;
+use crate::spec::Spec;
+
+pub use repr::check_write_format;
+
+/// Fields whose values never appear in repairs or state: personal data
+/// (`pii`) and free text scanned for personal data (`scan = true`). They
+/// carry `value_ref` instead of `new_value`, and keyed MACs instead of values
+/// and hashes.
+pub fn sensitive(field: &crate::spec::Field) -> bool {
+    field.is_pii() || field.scan
+}
+
+pub const REPAIRS_PARQUET: &str = "repairs.parquet";
+pub const REPAIRS_JSONL: &str = "repairs.jsonl";
+
+/// One instruction (one row of repairs.parquet / one line of repairs.jsonl).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Repair {
+    pub repair_id: String,
+    pub run_id: String,
+    pub entity: String,
+    pub finding_id: Option<String>,
+    /// Display name of the system to change; `both` for a review without one.
+    pub target: String,
+    /// `left` | `right` | `both`.
+    pub target_side: String,
+    /// `insert` | `update` | `delete` | `review`.
+    pub action: String,
+    /// Key of the target row as a JSON object (personal parts tokenized).
+    pub key: String,
+    pub field: Option<String>,
+    /// Target column name (for inserts and updates).
+    pub column: Option<String>,
+    pub new_value: Option<String>,
+    pub value_ref: Option<String>,
+    pub expected: Option<String>,
+    pub reason: String,
+    pub detail: String,
+}
+
+const NULL: &[u8] = b"\x00null";
+
+impl Repair {
+    /// Deterministic id over (entity, target, action, key, field,
+    /// new_value or value_ref, expected), length-prefixed.
+    pub fn compute_id(&self) -> String {
+        let value = match (&self.new_value, &self.value_ref) {
+            (Some(v), _) => format!("value:{v}"),
+            (None, Some(r)) => format!("ref:{r}"),
+            (None, None) => String::new(),
+        };
+        let opt = |o: &Option<String>| -> Vec<u8> { o.as_ref().map_or(NULL.to_vec(), |s| s.as_bytes().to_vec()) };
+        let (field, expected) = (opt(&self.field), opt(&self.expected));
+        let value: &[u8] = if value.is_empty() { NULL } else { value.as_bytes() };
+        let parts: [&[u8]; 7] = [
+            self.entity.as_bytes(),
+            self.target.as_bytes(),
+            self.action.as_bytes(),
+            self.key.as_bytes(),
+            &field,
+            value,
+            &expected,
+        ];
+        hex::encode(&digest_parts(&parts)[..16])
+    }
+}
+
+fn action_rank(a: &str) -> u8 {
+    match a {
+        "delete" => 0,
+        "insert" => 1,
+        "update" => 2,
+        _ => 3,
+    }
+}
+
+/// Sets run ids and repair ids and sorts by (entity, target, key, action, field).
+pub fn finish(mut repairs: Vec<Repair>, run_id: &str) -> Vec<Repair> {
+    for r in &mut repairs {
+        r.run_id = run_id.to_string();
+        r.repair_id = r.compute_id();
+    }
+    repairs.sort_by(|a, b| {
+        (
+            &a.entity,
+            &a.target,
+            &a.key,
+            action_rank(&a.action),
+            &a.field,
+            &a.repair_id,
+        )
+            .cmp(&(
+                &b.entity,
+                &b.target,
+                &b.key,
+                action_rank(&b.action),
+                &b.field,
+                &b.repair_id,
+            ))
+    });
+    repairs.dedup_by(|a, b| a.repair_id == b.repair_id);
+    repairs
+}
+
+/// Writes repairs.parquet and repairs.jsonl (same rows, same order).
+pub fn write(dir: &Path, repairs: &[Repair]) -> Result<()> {
+    let s = |f: &dyn Fn(&Repair) -> Option<String>| repairs.iter().map(f).collect::<Vec<_>>();
+    let col = |name: &str, v: Vec<Option<String>>| Column::new(name.into(), v);
+    let columns = vec![
+        col("repair_id", s(&|r| Some(r.repair_id.clone()))),
+        col("run_id", s(&|r| Some(r.run_id.clone()))),
+        col("entity", s(&|r| Some(r.entity.clone()))),
+        col("finding_id", s(&|r| r.finding_id.clone())),
+        col("target", s(&|r| Some(r.target.clone()))),
+        col("target_side", s(&|r| Some(r.target_side.clone()))),
+        col("action", s(&|r| Some(r.action.clone()))),
+        col("key", s(&|r| Some(r.key.clone()))),
+        col("field", s(&|r| r.field.clone())),
+        col("column", s(&|r| r.column.clone())),
+        col("new_value", s(&|r| r.new_value.clone())),
+        col("value_ref", s(&|r| r.value_ref.clone())),
+        col("expected", s(&|r| r.expected.clone())),
+        col("reason", s(&|r| Some(r.reason.clone()))),
+        col("detail", s(&|r| Some(r.detail.clone()))),
+    ];
+    crate::report::write_parquet(&dir.join(REPAIRS_PARQUET), columns, repairs.len())?;
+    let mut jsonl = String::new();
+    for r in repairs {
+        jsonl.push_str(&serde_json::to_string(r).map_err(|e| Error::Internal(e.to_string()))?);
+        jsonl.push('\n');
+    }
+    crate::run::write_file(&dir.join(REPAIRS_JSONL), jsonl.as_bytes())
+}
+
+/// Reads repairs.jsonl of a run folder.
+pub fn read_jsonl(run_dir: &Path) -> Result<Vec<Repair>> {
+    let path = run_dir.join(REPAIRS_JSONL);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| Error::Input {
+                path: path.clone(),
+                line: Some(i as u64 + 1),
+                field: None,
+                message: format!("not a repair instruction: {e}"),
+                hint: None,
+            })
+        })
+        .collect()
+}
+
+/// `repairs-<target>.csv` per target system: a bulk-upsert shaped file with
+/// one row per (entity, key) and one column per target column. Review
+/// instructions are left out; personal data columns stay empty (their
+/// values are only reachable through `value_ref` and `recon apply`).
+pub fn write_csv(dir: &Path, spec: &Spec, repairs: &[Repair]) -> Result<Vec<String>> {
+    let mut written = Vec::new();
+    for side in crate::spec::Side::BOTH {
+        let target = spec.side_name(side);
+        let mut columns: Vec<String> = Vec::new();
+        for e in &spec.entities {
+            for f in &e.fields {
+                let c = &f.columns[side.idx()];
+                if !columns.contains(c) {
+                    columns.push(c.clone());
+                }
+            }
+        }
+        // (entity, key) → (action, ids, column → value)
+        type Row = (String, Vec<String>, BTreeMap<String, String>);
+        let mut rows: BTreeMap<(String, String), Row> = BTreeMap::new();
+        for r in repairs
+            .iter()
+            .filter(|r| r.target_side == side.as_str() && r.action != "review")
+        {
+            let e = rows
+                .entry((r.entity.clone(), r.key.clone()))
+                .or_insert_with(|| (r.action.clone(), Vec::new(), BTreeMap::new()));
+            if action_rank(&r.action) < action_rank(&e.0) {
+                e.0 = r.action.clone();
+            }
+            e.1.push(r.repair_id.clone());
+            if let (Some(c), Some(v)) = (&r.column, &r.new_value) {
+                e.2.insert(c.clone(), v.clone());
+            }
+        }
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut header = vec!["entity".to_string(), "action".into(), "key".into(), "repair_ids".into()];
+        header.extend(columns.iter().cloned());
+        let csv_err = |e: csv::Error| Error::Internal(e.to_string());
+        w.write_record(&header).map_err(csv_err)?;
+        for ((entity, key), (action, ids, values)) in &rows {
+            let mut rec = vec![entity.clone(), action.clone(), key.clone(), ids.join(" ")];
+            rec.extend(columns.iter().map(|c| values.get(c).cloned().unwrap_or_default()));
+            w.write_record(&rec).map_err(csv_err)?;
+        }
+        let bytes = w.into_inner().map_err(|e| Error::Internal(e.to_string()))?;
+        let name = format!("repairs-{}.csv", safe_name(target));
+        crate::run::write_file(&dir.join(&name), &bytes)?;
+        written.push(name);
+    }
+    Ok(written)
+}
+
+fn safe_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Counts per entity, target and action, for summary.json.
+pub fn counts(repairs: &[Repair]) -> serde_json::Value {
+    let mut m: BTreeMap<String, BTreeMap<String, BTreeMap<String, usize>>> = BTreeMap::new();
+    for r in repairs {
+        *m.entry(r.entity.clone())
+            .or_default()
+            .entry(r.target.clone())
+            .or_default()
+            .entry(r.action.clone())
+            .or_default() += 1;
+    }
+    serde_json::json!({ "total": repairs.len(), "by_entity": m })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r() -> Repair {
+        Repair {
+            entity: "e".into(),
+            target: "crm".into(),
+            target_side: "right".into(),
+            action: "update".into(),
+            key: r#"{"id":"1"}"#.into(),
+            field: Some("name".into()),
+            new_value: Some("x".into()),
+            expected: Some("y".into()),
+            ..Repair::default()
+        }
+    }
+
+    #[test]
+    fn repair_id_is_deterministic_and_covers_the_instruction() {
+        let a = r();
+        assert_eq!(a.compute_id(), r().compute_id());
+        assert_eq!(a.compute_id().len(), 32);
+        let mut b = r();
+        b.run_id = "other run".into();
+        b.detail = "other words".into();
+        assert_eq!(a.compute_id(), b.compute_id(), "run and detail are not part of the id");
+        for change in [
+            |x: &mut Repair| x.new_value = None,
+            |x: &mut Repair| x.expected = None,
+            |x: &mut Repair| x.expected = Some("z".into()),
+            |x: &mut Repair| x.field = None,
+            |x: &mut Repair| x.action = "insert".into(),
+            |x: &mut Repair| x.target = "callcenter".into(),
+        ] {
+            let mut c = r();
+            change(&mut c);
+            assert_ne!(a.compute_id(), c.compute_id());
+        }
+        // a value and a value_ref with the same text differ
+        let mut v = r();
+        v.new_value = None;
+        v.value_ref = Some("x".into());
+        assert_ne!(a.compute_id(), v.compute_id());
+    }
+
+    #[test]
+    fn finish_sorts_and_sets_ids() {
+        let mut a = r();
+        a.key = r#"{"id":"2"}"#.into();
+        let mut d = r();
+        d.action = "delete".into();
+        let out = finish(vec![a, r(), d, r()], "run1");
+        assert_eq!(out.len(), 3, "identical instructions collapse");
+        assert_eq!(out[0].action, "delete");
+        assert!(out.iter().all(|x| x.run_id == "run1" && x.repair_id == x.compute_id()));
+    }
+}

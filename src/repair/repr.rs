@@ -1,0 +1,340 @@
+//! Values in a target system's own representation: the inverse of the
+//! spec's mapping (type → value map → text), checked by reading the written
+//! text back through the spec. When no exact inverse exists the caller gets
+//! the reason and emits a `review`, never a guess.
+
+use chrono::{DateTime, NaiveDate, TimeZone};
+
+use crate::keys::KeyRing;
+use crate::normalize::{FieldType, Value};
+use crate::pii::MaskStyle;
+use crate::prepare::{convert, Cell};
+use crate::spec::{Entity, Field, Side};
+
+/// Pseudo-format for RFC 3339 in `write`.
+const RFC3339: &str = "rfc3339";
+
+/// Validates a field's `write` format against its type on that side.
+pub fn check_write_format(ty: &FieldType, format: &str) -> Result<(), String> {
+    if let FieldType::Bool {
+        true_values,
+        false_values,
+    } = ty
+    {
+        let (t, f) = bool_spellings(format)
+            .ok_or_else(|| format!("`write` of a bool field is \"<true>/<false>\", e.g. \"Y/N\", not `{format}`"))?;
+        if !true_values.contains(&t.to_lowercase()) || !false_values.contains(&f.to_lowercase()) {
+            return Err(format!(
+                "`write = \"{format}\"` must use spellings declared in true_values / false_values"
+            ));
+        }
+        return Ok(());
+    }
+    let timestamp = match ty {
+        FieldType::Timestamp { .. } => true,
+        FieldType::Date { .. } => false,
+        other => {
+            return Err(format!(
+                "`write` applies to bool, date and timestamp fields, not {}",
+                other.name()
+            ))
+        }
+    };
+    if format == RFC3339 {
+        return if timestamp {
+            Ok(())
+        } else {
+            Err("`write = \"rfc3339\"` is only valid for timestamps".into())
+        };
+    }
+    let bad = chrono::format::StrftimeItems::new(format).any(|i| matches!(i, chrono::format::Item::Error));
+    if format.is_empty() || bad {
+        return Err(format!(
+            "invalid `write` format `{format}` (chrono strftime syntax expected)"
+        ));
+    }
+    Ok(())
+}
+
+/// `"Y/N"` → (`Y`, `N`).
+fn bool_spellings(write: &str) -> Option<(&str, &str)> {
+    let (t, f) = write.split_once('/')?;
+    (!t.is_empty() && !f.is_empty() && !f.contains('/')).then_some((t, f))
+}
+
+/// Text of `value` for the declared type, before the value map is reversed.
+fn format_typed(ty: &FieldType, write: Option<&str>, value: &Value) -> Result<String, String> {
+    if let (Some((t, f)), Value::Bool(b)) = (write.and_then(bool_spellings), value) {
+        return Ok(if *b { t } else { f }.to_string());
+    }
+    Ok(match (ty, value) {
+        (FieldType::Bool { true_values, .. }, Value::Bool(true)) => true_values[0].clone(),
+        (FieldType::Bool { false_values, .. }, Value::Bool(false)) => false_values[0].clone(),
+        (FieldType::Timestamp { timezone, .. }, Value::Ts(micros)) => {
+            let utc = DateTime::from_timestamp_micros(*micros).ok_or("timestamp out of range")?;
+            let local = timezone.from_utc_datetime(&utc.naive_utc());
+            match write {
+                None | Some(RFC3339) => local.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                Some(fmt) => local.format(fmt).to_string(),
+            }
+        }
+        (FieldType::Date { .. }, Value::Date(days)) => {
+            let date = days
+                .checked_add(719_163)
+                .and_then(NaiveDate::from_num_days_from_ce_opt)
+                .ok_or("date out of range")?;
+            date.format(write.unwrap_or("%Y-%m-%d")).to_string()
+        }
+        (_, v) => v.display(),
+    })
+}
+
+/// The raw text `side` stores for canonical `value` (None: null), such that
+/// the spec reads it back as exactly `value`. Err names why no exact inverse
+/// exists.
+pub fn to_target(field: &Field, side: Side, value: Option<&Value>) -> Result<Option<String>, String> {
+    let i = side.idx();
+    let Some(v) = value else {
+        return match convert(field, side, None) {
+            Ok(None) => Ok(None),
+            _ => Err(format!(
+                "a null would read back as the {} side's default",
+                side.as_str()
+            )),
+        };
+    };
+    let ty = &field.ty[i];
+    let raw = match &field.map[i] {
+        None => format_typed(ty, field.write[i].as_deref(), v)?,
+        Some(map) => {
+            let raws: Vec<&String> = map
+                .iter()
+                .filter(|(_, canonical)| ty.convert(canonical).as_ref() == Ok(v))
+                .map(|(raw, _)| raw)
+                .collect();
+            match raws.as_slice() {
+                [one] => (*one).clone(),
+                [] if field.keep_unmapped => format_typed(ty, field.write[i].as_deref(), v)?,
+                [] => {
+                    return Err(format!(
+                        "the value is not in the {} side's value map of `{}`",
+                        side.as_str(),
+                        field.name
+                    ))
+                }
+                _ => {
+                    return Err(format!(
+                        "several {} values of `{}` map to the same value; no exact inverse",
+                        side.as_str(),
+                        field.name
+                    ))
+                }
+            }
+        }
+    };
+    match convert(field, side, Some(&raw)) {
+        Ok(Some(back)) if back == *v => Ok(Some(raw)),
+        _ => Err(format!(
+            "no {} representation of `{}` reads back as the same value",
+            side.as_str(),
+            field.name
+        )),
+    }
+}
+
+/// The value side `to` should hold for side `from`'s `value`, given the
+/// field's mask policy on each side: unchanged when both sides use the same
+/// style; the target's mask of the clear value when only the target masks;
+/// impossible when the source holds masked values (the clear value cannot
+/// be recovered) or the target stores tokens of its own.
+pub fn transfer(field: &Field, from: Side, to: Side, value: Option<&Value>) -> Result<Option<Value>, String> {
+    let (ms, mt) = (field.mask[from.idx()], field.mask[to.idx()]);
+    if ms == mt {
+        return Ok(value.cloned());
+    }
+    if ms != MaskStyle::Clear {
+        return Err(format!(
+            "the {} side holds masked values of `{}`; the clear value cannot be recovered",
+            from.as_str(),
+            field.name
+        ));
+    }
+    let Some(v) = value else { return Ok(None) };
+    match mt {
+        MaskStyle::Absent => Ok(None),
+        MaskStyle::Token => Err(format!(
+            "the {} side stores its own tokens of `{}`; recon cannot produce them",
+            to.as_str(),
+            field.name
+        )),
+        style => style
+            .apply(&v.display())
+            .map(|m| Some(Value::Str(m)))
+            .ok_or_else(|| format!("no {} mask of `{}`", style.name(), field.name)),
+    }
+}
+
+/// [`transfer`] then [`to_target`]: the text side `to` stores for side
+/// `from`'s value.
+pub fn to_target_from(field: &Field, from: Side, to: Side, value: Option<&Value>) -> Result<Option<String>, String> {
+    let v = transfer(field, from, to, value)?;
+    to_target(field, to, v.as_ref())
+}
+
+/// HMAC domain of a field's personal values.
+pub fn domain(entity: &Entity, field: usize) -> String {
+    format!("{}.{}", entity.name, entity.fields[field].name)
+}
+
+/// The precondition text of a target cell: its value in the target's
+/// representation (its canonical display when none exists), the keyed MAC
+/// for personal data, None for null (and for an unconvertible cell).
+pub fn expected_of(entity: &Entity, field: usize, side: Side, cell: &Cell, keys: &KeyRing) -> Option<String> {
+    let f = &entity.fields[field];
+    let v = cell.value()?;
+    if super::sensitive(f) {
+        return Some(keys.mac(&domain(entity, field), &v.display()));
+    }
+    match to_target(f, side, Some(v)) {
+        Ok(Some(raw)) => Some(raw),
+        _ => Some(v.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Spec;
+
+    fn spec(fields: &str) -> Spec {
+        let text = format!(
+            r#"
+[run]
+name = "t"
+timezone = "Asia/Shanghai"
+[sides]
+left = "a"
+right = "b"
+[[entity]]
+name = "e"
+key = ["id"]
+left = {{ path = "l.csv", timezone = "UTC" }}
+right = {{ path = "r.csv" }}
+  [[entity.field]]
+  name = "id"
+{fields}
+"#
+        );
+        crate::spec::parse(std::path::Path::new("t.toml"), &text, String::new()).unwrap()
+    }
+
+    fn target(s: &Spec, side: Side, v: Option<Value>) -> Result<Option<String>, String> {
+        to_target(&s.entities[0].fields[1], side, v.as_ref())
+    }
+
+    #[test]
+    fn value_maps_are_reversed_exactly_or_not_at_all() {
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "status"
+  map = { left = { "1" = "active", "0" = "inactive" }, right = { "Active" = "active", "A" = "active", "Inactive" = "inactive" } }"#,
+        );
+        let active = Some(Value::Str("active".into()));
+        assert_eq!(target(&s, Side::Left, active.clone()), Ok(Some("1".into())));
+        let err = target(&s, Side::Right, active).unwrap_err();
+        assert!(err.contains("no exact inverse"), "{err}");
+        assert_eq!(
+            target(&s, Side::Right, Some(Value::Str("inactive".into()))),
+            Ok(Some("Inactive".into()))
+        );
+        let err = target(&s, Side::Left, Some(Value::Str("gone".into()))).unwrap_err();
+        assert!(err.contains("not in the left side's value map"), "{err}");
+    }
+
+    #[test]
+    fn types_are_formatted_for_the_target() {
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "amount"
+  type = "decimal(10,2)""#,
+        );
+        let v = Value::Dec { units: 1230, scale: 2 };
+        assert_eq!(target(&s, Side::Right, Some(v)), Ok(Some("12.30".into())));
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "vip"
+  type = "bool"
+  true_values = ["Y", "true"]
+  false_values = ["N", "false"]"#,
+        );
+        assert_eq!(target(&s, Side::Left, Some(Value::Bool(true))), Ok(Some("y".into())));
+        assert_eq!(target(&s, Side::Left, Some(Value::Bool(false))), Ok(Some("n".into())));
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "vip"
+  type = "bool"
+  true_values = ["Y", "true"]
+  false_values = ["N", "false"]
+  write = { left = "Y/N", right = "true/false" }"#,
+        );
+        assert_eq!(target(&s, Side::Left, Some(Value::Bool(true))), Ok(Some("Y".into())));
+        assert_eq!(
+            target(&s, Side::Right, Some(Value::Bool(false))),
+            Ok(Some("false".into()))
+        );
+        let bool_ty = s.entities[0].fields[1].ty[0].clone();
+        assert!(check_write_format(&bool_ty, "yes/no").is_err());
+        assert!(check_write_format(&bool_ty, "Y").is_err());
+    }
+
+    #[test]
+    fn timestamps_take_the_target_zone_and_write_format() {
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "at"
+  type = "timestamp"
+  write = { right = "%Y/%m/%d %H:%M:%S" }"#,
+        );
+        // 2026-11-23T00:03:44Z
+        let v = Value::Ts(1_795_392_224_000_000);
+        assert_eq!(
+            target(&s, Side::Left, Some(v.clone())),
+            Ok(Some("2026-11-23T00:03:44Z".into()))
+        );
+        assert_eq!(target(&s, Side::Right, Some(v)), Ok(Some("2026/11/23 08:03:44".into())));
+        // sub-second precision the write format drops: no exact representation
+        let err = target(&s, Side::Right, Some(Value::Ts(1_795_392_224_500_000))).unwrap_err();
+        assert!(err.contains("reads back"), "{err}");
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "at"
+  type = "timestamp""#,
+        );
+        assert_eq!(
+            target(&s, Side::Right, Some(Value::Ts(1_795_392_224_500_000))),
+            Ok(Some("2026-11-23T08:03:44.500+08:00".into()))
+        );
+    }
+
+    #[test]
+    fn null_is_written_only_when_it_reads_back_as_null() {
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "v"
+  default = { right = "x" }"#,
+        );
+        assert_eq!(target(&s, Side::Left, None), Ok(None));
+        assert!(target(&s, Side::Right, None).is_err());
+    }
+
+    #[test]
+    fn write_formats_are_checked() {
+        let ts = FieldType::from_spec("timestamp", &Default::default(), chrono_tz::Tz::UTC).unwrap();
+        assert!(check_write_format(&ts, "%Y/%m/%d %H:%M:%S").is_ok());
+        assert!(check_write_format(&ts, "rfc3339").is_ok());
+        assert!(check_write_format(&ts, "%Q").is_err());
+        assert!(check_write_format(&FieldType::Int, "%Y").is_err());
+        let date = FieldType::from_spec("date", &Default::default(), chrono_tz::Tz::UTC).unwrap();
+        assert!(check_write_format(&date, "rfc3339").is_err());
+    }
+}
