@@ -254,48 +254,150 @@ pub fn changes(prev: &EntityState, cur: &EntityState, side: Side) -> Changes {
     out
 }
 
-/// Writes the state of every entity, sorted, as state.parquet.
+/// Rows per Parquet batch when writing the state: bounds the memory of the
+/// write to a few hundred MB whatever the snapshot size.
+const STATE_BATCH: usize = 250_000;
+
+/// Writes the state of every entity, sorted, as state.parquet: one row per
+/// entity, side and key, with the row hash, the field hashes concatenated in
+/// the order of `fields` (given on the first row of each entity and side)
+/// and the merge bases likewise (16 zero bytes where there is none).
 pub fn write_state(path: &Path, states: &[(&str, &EntityState)]) -> Result<()> {
-    let mut cols: [Vec<Option<String>>; 6] = Default::default();
+    let internal = |e: PolarsError| Error::Internal(format!("writing {}: {e}", path.display()));
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut writer: Option<polars::io::parquet::write::BatchedWriter<&std::fs::File>> = None;
+    let mut batch = StateBatch::default();
     let mut sorted: Vec<&(&str, &EntityState)> = states.iter().collect();
     sorted.sort_by_key(|(e, _)| *e);
     for (entity, st) in sorted {
+        // Field order: the entity's declared order.
+        let order: Vec<u16> = (0..st.names.len() as u16).collect();
         for side in Side::BOTH {
             let mut keys: Vec<&String> = st.rows[side.idx()].keys().collect();
             keys.sort_unstable();
+            let mut first = true;
             for key in keys {
                 let row = &st.rows[side.idx()][key];
-                let mut fields: Vec<&(u16, Hash, Option<Hash>)> = row.fields.iter().collect();
-                fields.sort_by_key(|f| &st.names[f.0 as usize]);
-                let entries = std::iter::once((None, row.hash, None)).chain(
-                    fields
-                        .into_iter()
-                        .map(|f| (Some(st.names[f.0 as usize].clone()), f.1, f.2)),
+                let mut hashes = Vec::with_capacity(16 * order.len());
+                let mut bases = Vec::with_capacity(16 * order.len());
+                let mut names = Vec::new();
+                for &i in &order {
+                    if let Some(f) = row.fields.iter().find(|f| f.0 == i) {
+                        names.push(st.names[i as usize].as_str());
+                        hashes.extend_from_slice(&f.1);
+                        bases.extend_from_slice(&f.2.unwrap_or([0u8; 16]));
+                    }
+                }
+                let fields = first.then(|| names.join(","));
+                first = false;
+                batch.push(
+                    entity,
+                    side.as_str(),
+                    key,
+                    &row.hash,
+                    &hashes,
+                    &bases,
+                    fields.as_deref(),
                 );
-                for (field, hash, base) in entries {
-                    cols[0].push(Some(entity.to_string()));
-                    cols[1].push(Some(side.as_str().to_string()));
-                    cols[2].push(Some(key.clone()));
-                    cols[3].push(field);
-                    cols[4].push(Some(hex::encode(hash)));
-                    cols[5].push(base.map(hex::encode));
+                if batch.len >= STATE_BATCH {
+                    let df = std::mem::take(&mut batch).finish().map_err(internal)?;
+                    write_batch(&mut writer, &file, &df).map_err(internal)?;
                 }
             }
         }
     }
-    let height = cols[0].len();
-    let names = ["entity", "side", "key", "field", "hash", "base"];
-    let columns = names
-        .iter()
-        .zip(cols)
-        .map(|(n, v)| Column::new((*n).into(), v))
-        .collect();
-    crate::report::write_parquet(path, columns, height)
+    let df = batch.finish().map_err(internal)?;
+    write_batch(&mut writer, &file, &df).map_err(internal)?;
+    if let Some(w) = writer {
+        w.finish().map_err(internal)?;
+    }
+    file.sync_all().map_err(|e| Error::io(path, e))
 }
 
-fn unhex(s: &str) -> Option<Hash> {
-    let b = hex::decode(s).ok()?;
-    (b.len() == 16).then(|| truncate(&b))
+fn write_batch<'a>(
+    writer: &mut Option<polars::io::parquet::write::BatchedWriter<&'a std::fs::File>>,
+    file: &'a std::fs::File,
+    df: &DataFrame,
+) -> PolarsResult<()> {
+    if writer.is_none() {
+        *writer = Some(
+            ParquetWriter::new(file)
+                .with_compression(ParquetCompression::Zstd(None))
+                .batched(df.schema())?,
+        );
+    }
+    match writer.as_mut() {
+        Some(w) if df.height() > 0 => w.write_batch(df),
+        _ => Ok(()),
+    }
+}
+
+/// Column builders of one batch of state rows.
+struct StateBatch {
+    len: usize,
+    entity: StringChunkedBuilder,
+    side: StringChunkedBuilder,
+    key: StringChunkedBuilder,
+    row_hash: BinaryChunkedBuilder,
+    hashes: BinaryChunkedBuilder,
+    bases: BinaryChunkedBuilder,
+    fields: StringChunkedBuilder,
+}
+
+impl Default for StateBatch {
+    fn default() -> StateBatch {
+        StateBatch {
+            len: 0,
+            entity: StringChunkedBuilder::new("entity".into(), 1024),
+            side: StringChunkedBuilder::new("side".into(), 1024),
+            key: StringChunkedBuilder::new("key".into(), 1024),
+            row_hash: BinaryChunkedBuilder::new("row_hash".into(), 1024),
+            hashes: BinaryChunkedBuilder::new("hashes".into(), 1024),
+            bases: BinaryChunkedBuilder::new("bases".into(), 1024),
+            fields: StringChunkedBuilder::new("fields".into(), 1024),
+        }
+    }
+}
+
+impl StateBatch {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        entity: &str,
+        side: &str,
+        key: &str,
+        row: &Hash,
+        hashes: &[u8],
+        bases: &[u8],
+        fields: Option<&str>,
+    ) {
+        self.len += 1;
+        self.entity.append_value(entity);
+        self.side.append_value(side);
+        self.key.append_value(key);
+        self.row_hash.append_value(row);
+        self.hashes.append_value(hashes);
+        self.bases.append_value(bases);
+        self.fields.append_option(fields);
+    }
+
+    fn finish(self) -> PolarsResult<DataFrame> {
+        let height = self.len;
+        let columns = vec![
+            self.entity.finish().into_column(),
+            self.side.finish().into_column(),
+            self.key.finish().into_column(),
+            self.row_hash.finish().into_column(),
+            self.hashes.finish().into_column(),
+            self.bases.finish().into_column(),
+            self.fields.finish().into_column(),
+        ];
+        DataFrame::new(height, columns)
+    }
+}
+
+fn hash_at(bytes: &[u8], i: usize) -> Option<Hash> {
+    bytes.get(16 * i..16 * i + 16).map(truncate)
 }
 
 /// Reads a previous run's state; None when the run has none.
@@ -309,13 +411,14 @@ pub fn read_state(run_dir: &Path) -> Result<Option<State>> {
         .finish()
         .map_err(|e| Error::input(&path, format!("previous state unreadable: {e}")))?;
     let bad = |e: PolarsError| Error::input(&path, format!("previous state has an unexpected shape: {e}"));
-    let get = |name: &str| -> Result<StringChunked> { df.column(name).and_then(|c| c.str().cloned()).map_err(bad) };
-    let (entity, side, key, field, hash) = (get("entity")?, get("side")?, get("key")?, get("field")?, get("hash")?);
-    // Older state files have no merge bases.
-    let base = get("base").ok();
+    let text = |name: &str| -> Result<StringChunked> { df.column(name).and_then(|c| c.str().cloned()).map_err(bad) };
+    let bin = |name: &str| -> Result<BinaryChunked> { df.column(name).and_then(|c| c.binary().cloned()).map_err(bad) };
+    let (entity, side, key, fields) = (text("entity")?, text("side")?, text("key")?, text("fields")?);
+    let (row_hash, hashes, bases) = (bin("row_hash")?, bin("hashes")?, bin("bases")?);
     let mut state = State::new();
+    let mut order: Vec<u16> = Vec::new();
     for i in 0..df.height() {
-        let (Some(e), Some(s), Some(k), Some(h)) = (entity.get(i), side.get(i), key.get(i), hash.get(i)) else {
+        let (Some(e), Some(s), Some(k), Some(h)) = (entity.get(i), side.get(i), key.get(i), row_hash.get(i)) else {
             continue;
         };
         let side = match s {
@@ -323,23 +426,31 @@ pub fn read_state(run_dir: &Path) -> Result<Option<State>> {
             "right" => Side::Right,
             _ => continue,
         };
-        let Some(h) = unhex(h) else { continue };
-        if !state.contains_key(e) {
-            state.insert(e.to_string(), EntityState::default());
+        let st = state.entry(e.to_string()).or_default();
+        if let Some(names) = fields.get(i) {
+            order = names
+                .split(',')
+                .filter(|n| !n.is_empty())
+                .map(|n| st.intern(n))
+                .collect();
         }
-        let Some(st) = state.get_mut(e) else { continue };
-        let field = field
-            .get(i)
-            .map(|f| (st.intern(f), base.as_ref().and_then(|b| b.get(i)).and_then(unhex)));
-        let rows = &mut st.rows[side.idx()];
-        if !rows.contains_key(k) {
-            rows.insert(k.to_string(), RowState::default());
-        }
-        let Some(row) = rows.get_mut(k) else { continue };
-        match field {
-            None => row.hash = h,
-            Some((idx, b)) => row.fields.push((idx, h, b)),
-        }
+        let (hs, bs) = (hashes.get(i).unwrap_or_default(), bases.get(i).unwrap_or_default());
+        let fields = order
+            .iter()
+            .enumerate()
+            .filter_map(|(j, &idx)| {
+                let h = hash_at(hs, j)?;
+                let b = hash_at(bs, j).filter(|b| b != &[0u8; 16]);
+                Some((idx, h, b))
+            })
+            .collect();
+        st.rows[side.idx()].insert(
+            k.to_string(),
+            RowState {
+                hash: truncate(h),
+                fields,
+            },
+        );
     }
     Ok(Some(state))
 }
