@@ -6,7 +6,9 @@
 //! so applying twice gives byte-identical output; applying to an already
 //! repaired file changes nothing (instructions count as already applied).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use polars::prelude::PlHashMap as HashMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -252,7 +254,7 @@ fn side_columns(entity: &Entity, side: Side) -> Vec<String> {
 }
 
 fn index(keys: &SideKeys) -> HashMap<String, Vec<usize>> {
-    let mut m: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut m: HashMap<String, Vec<usize>> = HashMap::default();
     for (row, t) in keys.tuple.iter().enumerate() {
         if t.is_some() {
             m.entry(keys.json[row].clone()).or_default().push(row);

@@ -3,7 +3,7 @@
 //! the authority), inserts for missing rows, deletes/reviews for rows deleted
 //! since the previous run.
 
-use std::collections::HashMap;
+use polars::prelude::PlHashMap as HashMap;
 
 use crate::compare::{Drift, SideKeys};
 use crate::keys::KeyRing;
@@ -291,7 +291,7 @@ impl Inputs<'_> {
 
 /// All instructions for one entity, unsorted and without ids.
 pub fn plan(inp: &Inputs<'_>) -> Vec<Repair> {
-    let mut ids: HashMap<(&str, &str, Option<&str>), String> = HashMap::new();
+    let mut ids: HashMap<(&str, &str, Option<&str>), String> = HashMap::default();
     for f in &inp.drift.findings {
         ids.insert((f.kind.as_str(), f.key.as_str(), f.field.as_deref()), f.id());
     }

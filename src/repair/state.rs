@@ -5,7 +5,9 @@
 //! for personal data a keyed HMAC instead, so the file never holds a raw
 //! value nor a hash that can be brute-forced without the token key.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use polars::prelude::PlHashMap as HashMap;
 use std::path::Path;
 
 use polars::prelude::*;
@@ -88,7 +90,7 @@ impl EntityState {
         drift: &crate::compare::Drift,
         previous: Option<&EntityState>,
     ) {
-        let mismatched: std::collections::HashSet<(&str, &str)> = drift
+        let mismatched: polars::prelude::PlHashSet<(&str, &str)> = drift
             .findings
             .iter()
             .filter(|f| f.kind == "value_mismatch")
@@ -197,7 +199,7 @@ pub fn row_hashes(entity: &Entity, side: &PreparedSide, row: usize, keys: &KeyRi
 
 /// Rows of one side whose key is non-null and unique: key JSON → row.
 pub fn unique_rows(keys: &SideKeys) -> BTreeMap<&str, usize> {
-    let mut count: HashMap<&str, usize> = HashMap::new();
+    let mut count: HashMap<&str, usize> = HashMap::default();
     for (row, t) in keys.tuple.iter().enumerate() {
         if t.is_some() {
             *count.entry(keys.json[row].as_str()).or_default() += 1;
@@ -415,7 +417,7 @@ pub fn read_state(run_dir: &Path) -> Result<Option<State>> {
     let bin = |name: &str| -> Result<BinaryChunked> { df.column(name).and_then(|c| c.binary().cloned()).map_err(bad) };
     let (entity, side, key, fields) = (text("entity")?, text("side")?, text("key")?, text("fields")?);
     let (row_hash, hashes, bases) = (bin("row_hash")?, bin("hashes")?, bin("bases")?);
-    let mut state = State::new();
+    let mut state = State::default();
     let mut order: Vec<u16> = Vec::new();
     for i in 0..df.height() {
         let (Some(e), Some(s), Some(k), Some(h)) = (entity.get(i), side.get(i), key.get(i), row_hash.get(i)) else {
