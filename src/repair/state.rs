@@ -100,25 +100,41 @@ impl EntityState {
             .into_iter()
             .filter(|f| sides[1].fields[*f].present)
             .collect();
+        // In a state built by `entity_state`, field slot i is entity field i.
+        let own_order = self.names.iter().zip(&entity.fields).all(|(n, f)| n == &f.name);
         for &(l, r) in &drift.pairs {
             let key = keys[0].json[l as usize].as_str();
             let rows = [l as usize, r as usize];
-            for &f in &fields {
-                let name = entity.fields[f].name.as_str();
-                let bad = Side::BOTH
-                    .iter()
-                    .any(|s| sides[s.idx()].cell(f, rows[s.idx()]) == &Cell::Bad);
-                let agreed = !bad && !mismatched.contains(&(key, name));
-                let Some(idx) = self.name_idx(name) else { continue };
-                for side in Side::BOTH {
-                    if let Some(row) = self.rows[side.idx()].get_mut(key) {
-                        if let Some(slot) = row.fields.iter_mut().find(|x| x.0 == idx) {
-                            slot.2 = if agreed {
-                                Some(slot.1)
-                            } else {
-                                previous.and_then(|p| p.base(side, key, name))
-                            };
+            let agreed: Vec<(usize, bool)> = fields
+                .iter()
+                .map(|&f| {
+                    let bad = Side::BOTH
+                        .iter()
+                        .any(|s| sides[s.idx()].cell(f, rows[s.idx()]) == &Cell::Bad);
+                    (f, !bad && !mismatched.contains(&(key, entity.fields[f].name.as_str())))
+                })
+                .collect();
+            for side in Side::BOTH {
+                // One lookup of the row per side, not one per field.
+                let Some(row) = self.rows[side.idx()].get_mut(key) else {
+                    continue;
+                };
+                for &(f, ok) in &agreed {
+                    let name = entity.fields[f].name.as_str();
+                    let idx = if own_order {
+                        f as u16
+                    } else {
+                        match self.names.iter().position(|n| n == name) {
+                            Some(i) => i as u16,
+                            None => continue,
                         }
+                    };
+                    if let Some(slot) = row.fields.iter_mut().find(|x| x.0 == idx) {
+                        slot.2 = if ok {
+                            Some(slot.1)
+                        } else {
+                            previous.and_then(|p| p.base(side, key, name))
+                        };
                     }
                 }
             }
@@ -148,10 +164,15 @@ fn truncate(d: &[u8]) -> Hash {
 
 /// 128-bit hash of one normalized cell (keyed MAC for sensitive fields).
 pub fn cell_hash(entity: &Entity, field: usize, cell: &Cell, raw_bad: Option<&str>, keys: &KeyRing) -> Hash {
-    let (t, text): (&str, String) = match cell {
-        Cell::Null => ("null", String::new()),
-        Cell::Bad => ("bad", raw_bad.unwrap_or_default().to_string()),
-        Cell::Val(v) => (tag(v), v.display()),
+    let shown;
+    let (t, text): (&str, &str) = match cell {
+        Cell::Null => ("null", ""),
+        Cell::Bad => ("bad", raw_bad.unwrap_or_default()),
+        Cell::Val(Value::Str(s)) => ("str", s.as_str()),
+        Cell::Val(v) => {
+            shown = v.display();
+            (tag(v), shown.as_str())
+        }
     };
     if super::sensitive(&entity.fields[field]) {
         let mac = keys.mac(&super::repr::domain(entity, field), &format!("{t}\u{1f}{text}"));
