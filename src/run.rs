@@ -359,6 +359,8 @@ fn reconcile_entity(
         &drift.pairs,
         display,
     ));
+    tracing::info!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "drift and masking");
+    let clock = Instant::now();
     let mut state = repair::state::entity_state(entity, [&prepared[0], &prepared[1]], [&keys[0], &keys[1]], ctx.keys);
     let empty = repair::state::EntityState::default();
     let previous = ctx.previous.map(|p| p.get(&entity.name).unwrap_or(&empty));
@@ -369,6 +371,8 @@ fn reconcile_entity(
         &drift,
         previous,
     );
+    tracing::info!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "change state");
+    let clock = Instant::now();
     let repairs = repair::plan::plan(&repair::plan::Inputs {
         entity,
         side_names: &spec.sides,
@@ -387,7 +391,7 @@ fn reconcile_entity(
         ]
     });
     findings.extend(drift.findings);
-    tracing::info!(entity = %entity.name, drift_and_masking_ms = clock.elapsed().as_millis() as u64, "compared");
+    tracing::info!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "repairs planned");
     let clock = Instant::now();
     let quality = crate::quality::check(rules, index);
     tracing::info!(entity = %entity.name, rules_ms = clock.elapsed().as_millis() as u64, "rules checked");

@@ -104,7 +104,26 @@ fn display_date(days: i32) -> String {
 }
 
 fn display_timestamp(micros: i64) -> String {
+    use chrono::{Datelike, Timelike};
+    // Written by hand: this runs once per timestamp cell in state hashing and
+    // reports, and chrono's strftime interpreter dominated that cost.
     match DateTime::from_timestamp_micros(micros) {
+        Some(dt) if (0..=9999).contains(&dt.year()) => {
+            let t = dt.naive_utc();
+            let base = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            );
+            match dt.timestamp_subsec_micros() {
+                0 => base + "Z",
+                us => format!("{base}.{us:06}Z"),
+            }
+        }
         Some(dt) if dt.timestamp_subsec_micros() == 0 => dt.naive_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         Some(dt) => dt.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
         None => format!("<timestamp out of range: {micros} us since epoch>"),

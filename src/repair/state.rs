@@ -5,8 +5,6 @@
 //! for personal data a keyed HMAC instead, so the file never holds a raw
 //! value nor a hash that can be brute-forced without the token key.
 
-use std::collections::BTreeMap;
-
 use polars::prelude::PlHashMap as HashMap;
 use std::path::Path;
 
@@ -203,9 +201,20 @@ pub fn row_hash(entity: &Entity, fields: &[(usize, Hash)]) -> Hash {
 
 /// Field hashes and row hash of one row.
 pub fn row_hashes(entity: &Entity, side: &PreparedSide, row: usize, keys: &KeyRing) -> (Vec<(usize, Hash)>, Hash) {
-    let fields: Vec<(usize, Hash)> = state_fields(entity, side)
-        .into_iter()
-        .map(|f| {
+    row_hashes_of(entity, side, &state_fields(entity, side), row, keys)
+}
+
+/// `row_hashes` with the side's state fields computed once by the caller.
+fn row_hashes_of(
+    entity: &Entity,
+    side: &PreparedSide,
+    state_fields: &[usize],
+    row: usize,
+    keys: &KeyRing,
+) -> (Vec<(usize, Hash)>, Hash) {
+    let fields: Vec<(usize, Hash)> = state_fields
+        .iter()
+        .map(|&f| {
             let cell = side.cell(f, row);
             let raw = match cell {
                 Cell::Bad => side.fields[f].bad.iter().find(|b| b.row == row).map(|b| b.raw.as_str()),
@@ -219,7 +228,7 @@ pub fn row_hashes(entity: &Entity, side: &PreparedSide, row: usize, keys: &KeyRi
 }
 
 /// Rows of one side whose key is non-null and unique: key JSON → row.
-pub fn unique_rows(keys: &SideKeys) -> BTreeMap<&str, usize> {
+pub fn unique_rows(keys: &SideKeys) -> Vec<(&str, usize)> {
     let mut count: HashMap<&str, usize> = HashMap::default();
     for (row, t) in keys.tuple.iter().enumerate() {
         if t.is_some() {
@@ -242,11 +251,12 @@ pub fn entity_state(entity: &Entity, sides: [&PreparedSide; 2], keys: [&SideKeys
     };
     for side in Side::BOTH {
         let prepared = sides[side.idx()];
-        let rows: Vec<(&str, usize)> = unique_rows(keys[side.idx()]).into_iter().collect();
+        let rows = unique_rows(keys[side.idx()]);
+        let fields = state_fields(entity, prepared);
         st.rows[side.idx()] = rows
             .into_par_iter()
             .map(|(key, row)| {
-                let (fields, hash) = row_hashes(entity, prepared, row, ring);
+                let (fields, hash) = row_hashes_of(entity, prepared, &fields, row, ring);
                 let fields = fields.into_iter().map(|(f, h)| (f as u16, h, None)).collect();
                 (key.to_string(), RowState { hash, fields })
             })
