@@ -321,6 +321,10 @@ pub fn write_state(path: &Path, states: &[(&str, &EntityState)]) -> Result<()> {
                         bases.extend_from_slice(&f.2.unwrap_or([0u8; 16]));
                     }
                 }
+                // Where every base is the field's own hash (the sides agree), store none.
+                if bases == hashes {
+                    bases.clear();
+                }
                 let fields = first.then(|| names.join(","));
                 first = false;
                 batch.push(
@@ -473,7 +477,11 @@ pub fn read_state(run_dir: &Path) -> Result<Option<State>> {
             .enumerate()
             .filter_map(|(j, &idx)| {
                 let h = hash_at(hs, j)?;
-                let b = hash_at(bs, j).filter(|b| b != &[0u8; 16]);
+                let b = if bs.is_empty() {
+                    Some(h)
+                } else {
+                    hash_at(bs, j).filter(|b| b != &[0u8; 16])
+                };
                 Some((idx, h, b))
             })
             .collect();
