@@ -42,6 +42,21 @@ pub fn configured_signing_key() -> PathBuf {
         .unwrap_or_else(default_signing_key)
 }
 
+/// The public key `verify` and `apply` trust: `--pubkey`, else the
+/// `recon.pub` beside the configured signing key.
+pub fn trusted_public_key(arg: Option<&Path>) -> Result<(evidence::PublicKey, PathBuf)> {
+    let path = arg
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| configured_signing_key().with_file_name(evidence::keys::PUBLIC_KEY_FILE));
+    if !path.exists() {
+        return Err(Error::usage(
+            format!("public key {} does not exist", path.display()),
+            Some("pass the trusted key with --pubkey recon.pub".into()),
+        ));
+    }
+    Ok((evidence::PublicKey::read_file(&path)?, path))
+}
+
 impl KeyRing {
     pub fn new(key_arg: Option<PathBuf>) -> KeyRing {
         let (signing_path, explicit) =

@@ -426,13 +426,7 @@ fn reconcile_entity(
 }
 
 fn load_side(entity: &Entity, side: Side) -> Result<Loaded> {
-    let mut columns: Vec<String> = Vec::new();
-    for f in &entity.fields {
-        let c = &f.columns[side.idx()];
-        if !columns.contains(c) {
-            columns.push(c.clone());
-        }
-    }
+    let columns = entity.columns(side);
     let source = &entity.sources[side.idx()];
     let loaded = source::load(source, &columns)?;
     for &k in &entity.key {

@@ -1,23 +1,16 @@
 //! `recon verify RUN_DIR [--pubkey FILE] [--chain]`: recompute every hash,
 //! check both signatures and, with `--chain`, the links between runs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::cli::VerifyArgs;
 use crate::error::{Error, Result};
-use crate::evidence::{self, PublicKey};
+use crate::evidence;
 use crate::exit::ExitCode;
-use crate::keys::configured_signing_key;
+use crate::keys::trusted_public_key;
 
 pub fn execute(args: &VerifyArgs) -> Result<ExitCode> {
-    let pub_path = args.pubkey.clone().unwrap_or_else(default_public_key);
-    if !pub_path.exists() {
-        return Err(Error::usage(
-            format!("public key {} does not exist", pub_path.display()),
-            Some("pass the trusted key with --pubkey recon.pub".into()),
-        ));
-    }
-    let pk = PublicKey::read_file(&pub_path)?;
+    let (pk, pub_path) = trusted_public_key(args.pubkey.as_deref())?;
     eprintln!("trusting key id {} from {}", pk.key_id_hex(), pub_path.display());
     let reports = if args.chain {
         let dir = args.run_dir.canonicalize().map_err(|e| Error::io(&args.run_dir, e))?;
@@ -46,8 +39,4 @@ pub fn execute(args: &VerifyArgs) -> Result<ExitCode> {
         }
     }
     Ok(if ok { ExitCode::Ok } else { ExitCode::Failed })
-}
-
-fn default_public_key() -> PathBuf {
-    configured_signing_key().with_file_name("recon.pub")
 }

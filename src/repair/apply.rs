@@ -15,8 +15,8 @@ use polars::prelude::*;
 
 use crate::compare::{self, SideKeys};
 use crate::error::{Error, Result};
-use crate::evidence::{self, PublicKey};
-use crate::keys::{default_signing_key, KeyRing};
+use crate::evidence;
+use crate::keys::KeyRing;
 use crate::normalize::Value;
 use crate::prepare::{self, convert, Cell, PreparedSide};
 use crate::run::ReportDisplay;
@@ -64,19 +64,8 @@ pub enum ApplyResult {
     Done(ApplyReport),
 }
 
-pub fn default_public_key() -> PathBuf {
-    default_signing_key().with_file_name("recon.pub")
-}
-
 pub fn apply(o: &ApplyOptions) -> Result<ApplyResult> {
-    let pub_path = o.pubkey.clone().unwrap_or_else(default_public_key);
-    if !pub_path.exists() {
-        return Err(Error::usage(
-            format!("public key {} does not exist", pub_path.display()),
-            Some("pass the trusted key with --pubkey recon.pub".into()),
-        ));
-    }
-    let pk = PublicKey::read_file(&pub_path)?;
+    let (pk, _) = crate::keys::trusted_public_key(o.pubkey.as_deref())?;
     let report = evidence::verify_run(&o.run_dir, &pk)?;
     if !report.ok() {
         return Ok(ApplyResult::Refused(
@@ -96,10 +85,10 @@ pub fn apply(o: &ApplyOptions) -> Result<ApplyResult> {
 
     let mut src = entity.sources[side.idx()].clone();
     src.path = o.input.clone();
-    if let Some(f) = format_of(&o.input) {
+    if let Some(f) = Format::from_path(&o.input) {
         src.format = f;
     }
-    let loaded = source::load(&src, &side_columns(entity, side))?;
+    let loaded = source::load(&src, &entity.columns(side))?;
     if !loaded.missing.is_empty() {
         return Err(Error::Input {
             path: o.input.clone(),
@@ -233,26 +222,6 @@ fn pick_entity<'a>(spec: &'a Spec, side: Side, name: Option<&str>, input: &Path)
     }
 }
 
-fn format_of(path: &Path) -> Option<Format> {
-    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-        "csv" | "tsv" | "txt" => Some(Format::Csv),
-        "parquet" | "pq" => Some(Format::Parquet),
-        "ndjson" | "jsonl" | "json" => Some(Format::Ndjson),
-        _ => None,
-    }
-}
-
-fn side_columns(entity: &Entity, side: Side) -> Vec<String> {
-    let mut cols: Vec<String> = Vec::new();
-    for f in &entity.fields {
-        let c = &f.columns[side.idx()];
-        if !cols.contains(c) {
-            cols.push(c.clone());
-        }
-    }
-    cols
-}
-
 fn index(keys: &SideKeys) -> HashMap<String, Vec<usize>> {
     let mut m: HashMap<String, Vec<usize>> = HashMap::default();
     for (row, t) in keys.tuple.iter().enumerate() {
@@ -334,7 +303,7 @@ impl Ctx<'_> {
         }
         if self.source.is_none() {
             let src = &self.entity.sources[from.idx()];
-            let loaded = source::load(src, &side_columns(self.entity, from)).map_err(|e| e.to_string())?;
+            let loaded = source::load(src, &self.entity.columns(from)).map_err(|e| e.to_string())?;
             let prepared = prepare::prepare(self.entity, from, &loaded);
             let display = ReportDisplay { keys: self.keys };
             let keys = compare::side_keys(self.entity, &prepared, &display);

@@ -82,6 +82,12 @@ pub enum Format {
 }
 
 impl Format {
+    /// The format a file's extension names (`csv`, `tsv`, `txt`, `parquet`,
+    /// `pq`, `ndjson`, `jsonl`, `json`), case-insensitively.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        parse_format(&path.extension()?.to_str()?.to_ascii_lowercase())
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Csv => "csv",
@@ -194,6 +200,18 @@ impl Entity {
     /// The authority deciding repairs of field `f` (field setting, else the entity's).
     pub fn authority_of(&self, f: usize) -> Authority {
         self.fields[f].authority.unwrap_or(self.authority)
+    }
+
+    /// Column names of `side`, each once, in field order.
+    pub fn columns(&self, side: Side) -> Vec<String> {
+        let mut cols: Vec<String> = Vec::new();
+        for f in &self.fields {
+            let c = &f.columns[side.idx()];
+            if !cols.contains(c) {
+                cols.push(c.clone());
+            }
+        }
+        cols
     }
 
     pub fn drift_severity(&self, kind: &str) -> Severity {
