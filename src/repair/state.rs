@@ -358,8 +358,9 @@ fn write_batch<'a>(
 ) -> PolarsResult<()> {
     if writer.is_none() {
         *writer = Some(
+            // Hashes do not compress; a fast codec keeps the write cheap.
             ParquetWriter::new(file)
-                .with_compression(ParquetCompression::Zstd(None))
+                .with_compression(ParquetCompression::Lz4Raw)
                 .batched(df.schema())?,
         );
     }
