@@ -91,23 +91,7 @@ fn passing_run_exits_zero_and_json_goes_to_stdout() {
     let env = Env::new();
     let spec = env.write(
         "s.toml",
-        r#"
-[run]
-name = "t"
-[sides]
-left = "a"
-right = "b"
-[[entity]]
-name = "e"
-key = ["id"]
-left = { path = "l.csv" }
-right = { path = "r.csv" }
-  [[entity.field]]
-  name = "id"
-  [[entity.field]]
-  name = "amount"
-  type = "decimal(10,2)"
-"#,
+        spec_keyed_by_id("  [[entity.field]]\n  name = \"amount\"\n  type = \"decimal(10,2)\"\n"),
     );
     env.write("l.csv", "id,amount\n1,1.50\n2,2\n");
     env.write("r.csv", "id,amount\n2,2.00\n1,1.5\n");

@@ -165,25 +165,15 @@ fn mask_aware_comparison_reports_a_masked_mismatch() {
     let env = Env::new();
     let spec = env.write(
         "s.toml",
-        r#"
-[run]
-name = "t"
-[sides]
-left = "a"
-right = "b"
-[[entity]]
-name = "e"
-key = ["id"]
-left = { path = "l.csv" }
-right = { path = "r.csv" }
-  [[entity.field]]
-  name = "id"
+        spec_keyed_by_id(
+            r#"
   [[entity.field]]
   name = "phone"
   normalize = { left = ["phone_e164:CN"], right = ["trim"] }
   pii = "cn_mobile"
   mask = { left = "clear", right = "phone" }
 "#,
+        ),
     );
     env.write("l.csv", "id,phone\n1,13912345678\n2,13912345678\n3,13912345678\n");
     env.write("r.csv", "id,phone\n1,139****5678\n2,139****5679\n3,13912345678\n");

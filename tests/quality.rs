@@ -716,26 +716,17 @@ fn without_an_earlier_passing_run_there_is_no_baseline() {
 // ---------------------------------------------------------------------------
 // Spec errors: exit 2, file:line:col, a hint, no run folder
 
-const BASE: &str = r#"
-[run]
-name = "t"
-[sides]
-left = "a"
-right = "b"
-[[entity]]
-name = "e"
-key = ["id"]
-left = { path = "l.csv" }
-right = { path = "r.csv" }
-  [[entity.field]]
-  name = "id"
-  [[entity.field]]
+fn base() -> String {
+    spec_keyed_by_id(
+        r#"  [[entity.field]]
   name = "n"
   type = "int"
   [[entity.field]]
   name = "at"
   type = "timestamp"
-"#;
+"#,
+    )
+}
 
 /// `s.toml:LINE:COL` of byte `offset` in `text`.
 fn location(text: &str, offset: usize) -> String {
@@ -752,7 +743,7 @@ fn location(text: &str, offset: usize) -> String {
 /// `needle` (+ `shift` bytes) with all of `expected` in the message.
 fn spec_error(rule: &str, needle: &str, shift: usize, expected: &[&str]) {
     let env = Env::new();
-    let text = format!("{BASE}{rule}");
+    let text = format!("{}{rule}", base());
     let spec = env.write("s.toml", &text);
     env.write("l.csv", "id,n,at\n1,2,2026-01-01T00:00:00Z\n");
     env.write("r.csv", "id,n,at\n1,2,2026-01-01T00:00:00Z\n");

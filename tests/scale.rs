@@ -65,11 +65,11 @@ fn a_single_differing_field_among_many_is_always_reported() {
     other[n] = "same59 ".into(); // differs only by a trailing space
     env.write("l.csv", format!("{}\n{}\n", header.join(","), row.join(",")));
     env.write("r.csv", format!("{}\n{}\n", header.join(","), other.join(",")));
-    let mut spec = String::from("[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n[[entity]]\nname = \"e\"\nkey = [\"id\"]\nleft = { path = \"l.csv\" }\nright = { path = \"r.csv\" }\n");
-    for h in &header {
-        spec.push_str(&format!("[[entity.field]]\nname = \"{h}\"\n"));
-    }
-    let spec = env.write("s.toml", spec);
+    let fields: String = header[1..]
+        .iter()
+        .map(|h| format!("[[entity.field]]\nname = \"{h}\"\n"))
+        .collect();
+    let spec = env.write("s.toml", spec_keyed_by_id(&fields));
     let out = env.run(&spec, "r");
     let set = finding_set(&env.reports().join("r"));
     assert_eq!(set.len(), 1, "{}", stderr(&out));

@@ -7,9 +7,11 @@ use std::process::{Command, Output};
 use polars::prelude::*;
 use recon::generate::Expected;
 
-/// The smallest useful spec: `l.csv` and `r.csv` keyed by `id`, one field `v`.
-/// Line 15 holds the last field's name (tests point at lines of it).
-pub const TWO_COLUMN_SPEC: &str = r#"
+/// Spec text up to and including the key field: two CSV sides `l.csv` and
+/// `r.csv` keyed by `id`. Tests append the fields they need.
+macro_rules! keyed_by_id {
+    () => {
+        r#"
 [run]
 name = "t"
 [sides]
@@ -22,9 +24,19 @@ left = { path = "l.csv" }
 right = { path = "r.csv" }
   [[entity.field]]
   name = "id"
-  [[entity.field]]
-  name = "v"
-"#;
+"#
+    };
+}
+
+/// The smallest useful spec: `l.csv` and `r.csv` keyed by `id`, one field `v`.
+/// Line 15 holds the last field's name (tests point at lines of it).
+pub const TWO_COLUMN_SPEC: &str = concat!(keyed_by_id!(), "  [[entity.field]]\n  name = \"v\"\n");
+
+/// A spec keyed by `id` over `l.csv` / `r.csv` with `fields` (TOML
+/// `[[entity.field]]` tables) after the key field.
+pub fn spec_keyed_by_id(fields: &str) -> String {
+    format!("{}{fields}", keyed_by_id!())
+}
 
 pub struct Env {
     pub dir: tempfile::TempDir,
