@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo bench --bench harness -- --rows 1000000          # narrow pair (12 columns)
 //! cargo bench --bench harness -- --wide 200 --rows 100000 # wide pair
+//! cargo bench --bench harness -- --rows 10000000 --memory-limit 8GiB  # bucketed when above
 //! ```
 //!
 //! Each phase runs in a child process of this binary so that wall time and
@@ -22,6 +23,8 @@ struct Args {
     wide: Option<usize>,
     data: PathBuf,
     phase: Option<String>,
+    /// Passed to recon as `--memory-limit` (default: recon's own default).
+    memory_limit: Option<String>,
 }
 
 fn parse_args() -> Args {
@@ -30,6 +33,7 @@ fn parse_args() -> Args {
         wide: None,
         data: PathBuf::from("target/bench-data"),
         phase: None,
+        memory_limit: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -38,6 +42,7 @@ fn parse_args() -> Args {
             "--wide" => args.wide = it.next().and_then(|v| v.parse().ok()),
             "--data" => args.data = it.next().map(PathBuf::from).unwrap_or(args.data),
             "--phase" => args.phase = it.next(),
+            "--memory-limit" => args.memory_limit = it.next(),
             _ => {} // cargo bench passes --bench
         }
     }
@@ -96,7 +101,8 @@ fn baseline(dir: &Path, left: &str, right: &str) -> PolarsResult<u64> {
     Ok(total)
 }
 
-fn recon_run(dir: &Path, spec: &str) -> Result<u8, String> {
+fn recon_run(dir: &Path, spec: &str, memory_limit: Option<&str>) -> Result<u8, String> {
+    let memory_limit = memory_limit.map(recon::bucket::parse_size).transpose()?;
     let work = dir.join(format!("run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     let key = work.join("keys/recon.key");
@@ -108,6 +114,9 @@ fn recon_run(dir: &Path, spec: &str) -> Result<u8, String> {
         prev: None,
         keys: recon::keys::KeyRing::new(Some(key)),
         repairs_csv: false,
+        memory_limit,
+        buckets: None,
+        work_dir: None,
     };
     let outcome = recon::run::execute(&opts).map_err(|e| e.to_string())?;
     let code = outcome.exit.code();
@@ -122,7 +131,7 @@ fn child(args: &Args, phase: &str) -> serde_json::Value {
         "baseline" => baseline(&args.data, left, right)
             .map(|n| format!("{n} unequal cells"))
             .unwrap_or_else(|e| format!("error: {e}")),
-        _ => recon_run(&args.data, spec)
+        _ => recon_run(&args.data, spec, args.memory_limit.as_deref())
             .map(|c| format!("exit {c}"))
             .unwrap_or_else(|e| format!("error: {e}")),
     };
@@ -177,6 +186,11 @@ fn main() {
                 args.wide
                     .map(|w| vec!["--wide".to_string(), w.to_string()])
                     .unwrap_or_default(),
+            )
+            .args(
+                args.memory_limit
+                    .iter()
+                    .flat_map(|m| ["--memory-limit".to_string(), m.clone()]),
             )
             .output()
             .expect("run phase");

@@ -66,6 +66,21 @@ pub struct RunArgs {
     /// Also write repairs in this format: `csv` writes repairs-<target>.csv per target system.
     #[arg(long, value_enum)]
     pub repairs_format: Option<RepairsFormat>,
+    /// Memory budget (e.g. 8GiB, 512M). An entity estimated above it is split
+    /// by key hash into buckets spilled to disk and reconciled one bucket at
+    /// a time, with the same findings. Default: half of the machine's memory.
+    #[arg(long, value_parser = parse_memory_limit)]
+    pub memory_limit: Option<u64>,
+    /// Split every entity into exactly N buckets, whatever the budget (1: in memory).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub buckets: Option<u64>,
+    /// Folder for the bucket spill files (default: OUT); removed when the run ends.
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+}
+
+fn parse_memory_limit(text: &str) -> Result<u64, String> {
+    crate::bucket::parse_size(text)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

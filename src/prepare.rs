@@ -50,6 +50,15 @@ pub struct PreparedSide {
 }
 
 impl PreparedSide {
+    /// A side with no rows and no fields.
+    pub fn empty(side: Side) -> PreparedSide {
+        PreparedSide {
+            side,
+            rows: 0,
+            fields: Vec::new(),
+        }
+    }
+
     pub fn cell(&self, field: usize, row: usize) -> &Cell {
         &self.fields[field].cells[row]
     }

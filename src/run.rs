@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use crate::bucket;
 use crate::compare::{self, Coverage, Display, SideKeys};
 use crate::error::{Error, Result};
 use crate::evidence;
@@ -31,6 +32,13 @@ pub struct RunOptions {
     pub keys: KeyRing,
     /// Also write `repairs-<target>.csv` per target system.
     pub repairs_csv: bool,
+    /// Memory budget in bytes; entities estimated above it are reconciled
+    /// in buckets (default: half of the machine's memory).
+    pub memory_limit: Option<u64>,
+    /// Force this many buckets per entity (1: always in memory).
+    pub buckets: Option<usize>,
+    /// Where buckets are spilled (default: `out`).
+    pub work_dir: Option<PathBuf>,
 }
 
 pub struct RunOutcome {
@@ -152,32 +160,26 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
             .map(|n| n.to_string_lossy().to_string()),
         keys: &opts.keys,
     };
-    let stage = Instant::now();
-    let prepared: Vec<PreparedEntity> = spec
-        .entities
-        .par_iter()
-        .map(|e| prepare_entity(e, &display))
-        .collect::<Result<_>>()?;
-    let prepare_ms = stage.elapsed().as_millis();
-    let stage = Instant::now();
-    let sides: Vec<[&PreparedSide; 2]> = prepared.iter().map(|p| [&p.sides[0], &p.sides[1]]).collect();
-    let keys: Vec<[&SideKeys; 2]> = prepared.iter().map(|p| [&p.keys[0], &p.keys[1]]).collect();
-    let rules = crate::quality::Context {
-        entities: &spec.entities,
-        sides: &sides,
-        keys: &keys,
+    let plan = bucket_plan(&spec, opts)?;
+    let env = Env {
+        spec: &spec,
         display: &display,
         now: started,
         baseline: &baseline,
+        repair: &ctx,
     };
-    let mut results: Vec<EntityResult> = (0..spec.entities.len())
-        .into_par_iter()
-        .map(|i| reconcile_entity(&spec, i, &prepared[i], &rules, &display, &ctx))
-        .collect::<Result<_>>()?;
+    let state_path = folder.path().join(repair::state::STATE_FILE);
+    let (mut results, prepare_ms, compare_ms) = if plan.iter().all(|&n| n == 1) {
+        in_memory(&env, &state_path)?
+    } else {
+        let work = bucket::WorkDir::create(opts.work_dir.as_deref().unwrap_or(&opts.out), &run_id)?;
+        let stage = Instant::now();
+        let results = bucketed(&env, &plan, work.path(), previous.as_deref(), &state_path)?;
+        (results, 0, stage.elapsed().as_millis())
+    };
     if let Some(p) = &previous {
         type_changes(&spec, p, &mut results);
     }
-    let compare_ms = stage.elapsed().as_millis();
     tracing::info!(compare_ms, "entities reconciled");
     for r in &results {
         for (side, c) in Side::BOTH.iter().zip(&r.coverage) {
@@ -232,13 +234,19 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     if opts.repairs_csv {
         repair::write_csv(folder.path(), &spec, &repairs)?;
     }
-    let states: Vec<(&str, &repair::state::EntityState)> =
-        results.iter().map(|r| (r.name.as_str(), &r.state)).collect();
-    repair::state::write_state(&folder.path().join(repair::state::STATE_FILE), &states)?;
     let finished = chrono::Utc::now();
     let mut metrics = BTreeMap::new();
     metrics.insert("prepare_ms".to_string(), serde_json::json!(prepare_ms));
     metrics.insert("compare_ms".to_string(), serde_json::json!(compare_ms));
+    metrics.insert(
+        "buckets".to_string(),
+        serde_json::json!(spec
+            .entities
+            .iter()
+            .zip(&plan)
+            .map(|(e, n)| (e.name.clone(), *n))
+            .collect::<BTreeMap<_, _>>()),
+    );
     let hash_micros: u64 = results
         .iter()
         .flat_map(|r| r.inputs.iter().map(|i| i.hash_micros))
@@ -308,10 +316,223 @@ fn summary_with_repairs(summary: &Summary, results: &[EntityResult], repairs: &[
     Ok(out)
 }
 
+/// What every stage of a run reads.
+struct Env<'a> {
+    spec: &'a Spec,
+    display: &'a ReportDisplay<'a>,
+    now: chrono::DateTime<chrono::Utc>,
+    baseline: &'a report::Baseline,
+    repair: &'a RepairCtx<'a>,
+}
+
+/// Buckets per entity: forced by `--buckets`, else as many as the memory
+/// budget needs (1 everywhere: the run stays in memory).
+fn bucket_plan(spec: &Spec, opts: &RunOptions) -> Result<Vec<usize>> {
+    if let Some(n) = opts.buckets {
+        return Ok(vec![n.clamp(1, bucket::MAX_BUCKETS); spec.entities.len()]);
+    }
+    let limit = opts.memory_limit.unwrap_or_else(bucket::default_limit);
+    let plan: Vec<usize> = spec
+        .entities
+        .iter()
+        .map(|e| bucket::buckets_for(bucket::estimate(e), limit))
+        .collect();
+    if plan.iter().any(|&n| n > 1) {
+        tracing::info!(?plan, limit, "memory budget exceeded: reconciling in buckets");
+    }
+    Ok(plan)
+}
+
+/// Every entity loaded and reconciled in memory at once.
+fn in_memory(env: &Env<'_>, state_path: &Path) -> Result<(Vec<EntityResult>, u128, u128)> {
+    let spec = env.spec;
+    let stage = Instant::now();
+    let prepared: Vec<PreparedEntity> = spec
+        .entities
+        .par_iter()
+        .map(|e| prepare_entity(e, env.display))
+        .collect::<Result<_>>()?;
+    let prepare_ms = stage.elapsed().as_millis();
+    let stage = Instant::now();
+    let sides: Vec<[&PreparedSide; 2]> = prepared.iter().map(|p| [&p.sides[0], &p.sides[1]]).collect();
+    let keys: Vec<[&SideKeys; 2]> = prepared.iter().map(|p| [&p.keys[0], &p.keys[1]]).collect();
+    let rules = crate::quality::Context {
+        entities: &spec.entities,
+        sides: &sides,
+        keys: &keys,
+        display: env.display,
+        now: env.now,
+        baseline: env.baseline,
+        buckets: None,
+    };
+    let results: Vec<EntityResult> = (0..spec.entities.len())
+        .into_par_iter()
+        .map(|i| {
+            let p = &prepared[i];
+            let entity = &spec.entities[i];
+            let mut r = reconcile_entity(spec, i, p, &rules, env.display, env.repair)?;
+            r.findings.splice(0..0, schema_findings(entity, &p.loaded));
+            let clock = Instant::now();
+            r.quality.fields = crate::quality::metrics::field_metrics(entity, [&p.sides[0], &p.sides[1]], env.display);
+            tracing::info!(entity = %entity.name, metrics_ms = clock.elapsed().as_millis() as u64, "column metrics");
+            Ok(r)
+        })
+        .collect::<Result<_>>()?;
+    let states: Vec<(&str, &repair::state::EntityState)> =
+        results.iter().map(|r| (r.name.as_str(), &r.state)).collect();
+    repair::state::write_state(state_path, &states)?;
+    Ok((results, prepare_ms, stage.elapsed().as_millis()))
+}
+
+/// Entities split into buckets by key and reconciled one bucket at a time;
+/// the results are merged as if the whole entity had been in memory.
+fn bucketed(
+    env: &Env<'_>,
+    plan: &[usize],
+    work: &Path,
+    previous: Option<&Path>,
+    state_path: &Path,
+) -> Result<Vec<EntityResult>> {
+    let spec = env.spec;
+    let clock = Instant::now();
+    let parts: Vec<bucket::Partitioned> = spec
+        .entities
+        .iter()
+        .zip(plan)
+        .map(|(e, &n)| bucket::partition(e, n, work, env.display))
+        .collect::<Result<_>>()?;
+    tracing::info!(ms = clock.elapsed().as_millis() as u64, "partitioned into buckets");
+    let clock = Instant::now();
+    let rows: Vec<[usize; 2]> = parts.iter().map(|p| [p.meta[0].rows, p.meta[1].rows]).collect();
+    let load = |e: usize, b: usize, cols: &[String]| parts[e].load(&spec.entities[e], b, Some(cols));
+    let global = crate::quality::global::gather(&spec.entities, rows, plan, &load)?;
+    tracing::info!(ms = clock.elapsed().as_millis() as u64, "global rule facts gathered");
+    let counts: polars::prelude::PlHashMap<String, usize> = spec
+        .entities
+        .iter()
+        .zip(plan)
+        .map(|(e, &n)| (e.name.clone(), n))
+        .collect();
+    let previous_state = match previous {
+        Some(p) => repair::state::partition_state(p, work, &counts, bucket::bucket_of)?,
+        None => None,
+    };
+    let mut states = repair::state::StateWriter::create(state_path)?;
+    let mut results = Vec::new();
+    for (e, entity) in spec.entities.iter().enumerate() {
+        let mut merged: Option<EntityResult> = None;
+        let mut acc = crate::quality::metrics::EntityAcc::new();
+        for b in 0..plan[e] {
+            let clock = Instant::now();
+            let p = prepare_loaded(entity, parts[e].load(entity, b, None)?, env.display);
+            let prev: Option<repair::state::State> = match &previous_state {
+                Some(ps) => Some([(entity.name.clone(), ps.load(&entity.name, b)?)].into_iter().collect()),
+                None => None,
+            };
+            let repair_ctx = RepairCtx {
+                previous: prev.as_ref(),
+                previous_run: env.repair.previous_run.clone(),
+                keys: env.repair.keys,
+            };
+            let empty_sides = [PreparedSide::empty(Side::Left), PreparedSide::empty(Side::Right)];
+            let empty_keys = [SideKeys::default(), SideKeys::default()];
+            let sides: Vec<[&PreparedSide; 2]> = (0..spec.entities.len())
+                .map(|i| {
+                    if i == e {
+                        [&p.sides[0], &p.sides[1]]
+                    } else {
+                        [&empty_sides[0], &empty_sides[1]]
+                    }
+                })
+                .collect();
+            let keys: Vec<[&SideKeys; 2]> = (0..spec.entities.len())
+                .map(|i| {
+                    if i == e {
+                        [&p.keys[0], &p.keys[1]]
+                    } else {
+                        [&empty_keys[0], &empty_keys[1]]
+                    }
+                })
+                .collect();
+            let rules = crate::quality::Context {
+                entities: &spec.entities,
+                sides: &sides,
+                keys: &keys,
+                display: env.display,
+                now: env.now,
+                baseline: env.baseline,
+                buckets: Some(crate::quality::global::Buckets {
+                    global: &global,
+                    first: b == 0,
+                }),
+            };
+            let mut r = reconcile_entity(spec, e, &p, &rules, env.display, &repair_ctx)?;
+            crate::quality::metrics::accumulate(entity, [&p.sides[0], &p.sides[1]], &mut acc);
+            states.append(&entity.name, &r.state)?;
+            r.state = repair::state::EntityState::default();
+            match merged.as_mut() {
+                None => merged = Some(r),
+                Some(m) => m.absorb(r),
+            }
+            tracing::info!(entity = %entity.name, bucket = b, ms = clock.elapsed().as_millis() as u64, "bucket reconciled");
+        }
+        let Some(mut m) = merged else { continue };
+        let meta = &parts[e].meta;
+        m.findings.splice(0..0, schema_findings(entity, meta));
+        m.quality.fields = crate::quality::metrics::finish(entity, &acc, env.display);
+        m.rows = [meta[0].rows, meta[1].rows];
+        m.inputs = [&meta[0], &meta[1]].map(input_meta);
+        results.push(m);
+    }
+    states.finish()?;
+    Ok(results)
+}
+
+impl EntityResult {
+    /// Adds another bucket of the same entity.
+    fn absorb(&mut self, o: EntityResult) {
+        self.findings.extend(o.findings);
+        for (c, oc) in self.coverage.iter_mut().zip(&o.coverage) {
+            c.absorb(oc);
+        }
+        self.matched += o.matched;
+        self.drifted_keys += o.drifted_keys;
+        for (rule, stats) in o.quality.rules {
+            match self.quality.rules.get_mut(&rule) {
+                Some(s) => s.absorb(stats),
+                None => {
+                    self.quality.rules.insert(rule, stats);
+                }
+            }
+        }
+        self.repairs.extend(o.repairs);
+        if let (Some(c), Some(oc)) = (self.changes.as_mut(), o.changes.as_ref()) {
+            c[0].absorb(&oc[0]);
+            c[1].absorb(&oc[1]);
+        }
+    }
+}
+
+fn input_meta(l: &Loaded) -> InputMeta {
+    InputMeta {
+        path: l.path.clone(),
+        sha256: l.sha256.clone(),
+        size: l.size,
+        rows: l.rows,
+        physical_types: l.physical_types.clone(),
+        hash_micros: l.hash_micros,
+    }
+}
+
 fn prepare_entity(entity: &Entity, display: &dyn Display) -> Result<PreparedEntity> {
     let (left, right) = rayon::join(|| load_side(entity, Side::Left), || load_side(entity, Side::Right));
     let loaded = [left?, right?];
     tracing::info!(entity = %entity.name, left_rows = loaded[0].rows, right_rows = loaded[1].rows, "loaded");
+    Ok(prepare_loaded(entity, loaded, display))
+}
+
+/// Types both loaded sides and computes their keys.
+fn prepare_loaded(entity: &Entity, loaded: [Loaded; 2], display: &dyn Display) -> PreparedEntity {
     let (pl, pr) = rayon::join(
         || prepare::prepare(entity, Side::Left, &loaded[0]),
         || prepare::prepare(entity, Side::Right, &loaded[1]),
@@ -326,11 +547,11 @@ fn prepare_entity(entity: &Entity, display: &dyn Display) -> Result<PreparedEnti
         compare::side_keys(entity, &prepared[0], display),
         compare::side_keys(entity, &prepared[1], display),
     ];
-    Ok(PreparedEntity {
+    PreparedEntity {
         loaded,
         sides: prepared,
         keys,
-    })
+    }
 }
 
 fn reconcile_entity(
@@ -343,7 +564,7 @@ fn reconcile_entity(
 ) -> Result<EntityResult> {
     let entity = &spec.entities[index];
     let (loaded, prepared, keys) = (&p.loaded, &p.sides, &p.keys);
-    let mut findings = schema_findings(entity, loaded);
+    let mut findings = Vec::new();
     let clock = Instant::now();
     let drift = compare::compare(
         entity,
@@ -397,9 +618,6 @@ fn reconcile_entity(
     let quality = crate::quality::check(rules, index);
     tracing::info!(entity = %entity.name, rules_ms = clock.elapsed().as_millis() as u64, "rules checked");
     findings.extend(quality.findings);
-    let clock = Instant::now();
-    let fields = crate::quality::metrics::field_metrics(entity, [&prepared[0], &prepared[1]], display);
-    tracing::info!(entity = %entity.name, metrics_ms = clock.elapsed().as_millis() as u64, "column metrics");
     Ok(EntityResult {
         name: entity.name.clone(),
         findings,
@@ -407,16 +625,9 @@ fn reconcile_entity(
         matched: drift.pairs.len(),
         drifted_keys: drift.drifted_keys,
         rows: [loaded[0].rows, loaded[1].rows],
-        inputs: [&loaded[0], &loaded[1]].map(|l| InputMeta {
-            path: l.path.clone(),
-            sha256: l.sha256.clone(),
-            size: l.size,
-            rows: l.rows,
-            physical_types: l.physical_types.clone(),
-            hash_micros: l.hash_micros,
-        }),
+        inputs: [&loaded[0], &loaded[1]].map(input_meta),
         quality: crate::quality::QualitySummary {
-            fields,
+            fields: BTreeMap::new(),
             rules: quality.rules,
         },
         repairs,
@@ -429,11 +640,17 @@ fn load_side(entity: &Entity, side: Side) -> Result<Loaded> {
     let columns = entity.columns(side);
     let source = &entity.sources[side.idx()];
     let loaded = source::load(source, &columns)?;
+    key_columns_present(entity, side, &loaded.missing)?;
+    Ok(loaded)
+}
+
+/// A side without one of its key columns cannot be reconciled at all.
+pub fn key_columns_present(entity: &Entity, side: Side, missing: &[String]) -> Result<()> {
     for &k in &entity.key {
         let col = &entity.fields[k].columns[side.idx()];
-        if loaded.missing.contains(col) {
+        if missing.contains(col) {
             return Err(Error::Input {
-                path: source.path.clone(),
+                path: entity.sources[side.idx()].path.clone(),
                 line: None,
                 field: Some(col.clone()),
                 message: format!("key column `{col}` (field `{}`) is missing", entity.fields[k].name),
@@ -441,7 +658,7 @@ fn load_side(entity: &Entity, side: Side) -> Result<Loaded> {
             });
         }
     }
-    Ok(loaded)
+    Ok(())
 }
 
 fn schema_findings(entity: &Entity, loaded: &[Loaded; 2]) -> Vec<Finding> {

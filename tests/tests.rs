@@ -3,6 +3,7 @@
 mod util;
 
 mod bad_input;
+mod bucketed;
 mod demo;
 mod evidence;
 mod keys;

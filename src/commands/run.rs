@@ -24,6 +24,9 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
         prev: args.prev.clone(),
         keys: KeyRing::new(args.key.clone()),
         repairs_csv: args.repairs_format == Some(crate::cli::RepairsFormat::Csv),
+        memory_limit: args.memory_limit,
+        buckets: args.buckets.map(|n| n as usize),
+        work_dir: args.work_dir.clone(),
     };
     let outcome = run(&opts);
     if let Some(bar) = spinner {

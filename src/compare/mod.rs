@@ -32,6 +32,21 @@ pub struct Coverage {
 }
 
 impl Coverage {
+    /// Adds the coverage of another bucket of the same entity and side.
+    pub fn absorb(&mut self, o: &Coverage) {
+        self.rows_read += o.rows_read;
+        self.rows_matched += o.rows_matched;
+        self.rows_missing_other_side += o.rows_missing_other_side;
+        self.rows_duplicate_key += o.rows_duplicate_key;
+        self.rows_paired_with_duplicate += o.rows_paired_with_duplicate;
+        self.rows_null_key += o.rows_null_key;
+        self.rows_unconvertible_key += o.rows_unconvertible_key;
+        self.fields_compared_per_matched_row = self
+            .fields_compared_per_matched_row
+            .max(o.fields_compared_per_matched_row);
+        self.cells_compared += o.cells_compared;
+    }
+
     pub fn accounted(&self) -> usize {
         self.rows_matched
             + self.rows_missing_other_side
@@ -47,7 +62,7 @@ impl Coverage {
 }
 
 /// Per-row key of one side, as computed once and shared with quality and masking.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct SideKeys {
     /// Key JSON for every row (display form; sensitive parts tokenized).
     pub json: Vec<String>,

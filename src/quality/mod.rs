@@ -12,6 +12,7 @@
 //! many rows it stands for.
 
 pub mod expr;
+pub mod global;
 pub mod metrics;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -787,6 +788,9 @@ pub struct Context<'a> {
     /// Run start time: `fresh` ages are measured from it.
     pub now: chrono::DateTime<chrono::Utc>,
     pub baseline: &'a Baseline,
+    /// Set when entities are checked one bucket at a time: rules that look
+    /// across rows read the whole sides' facts from here.
+    pub buckets: Option<global::Buckets<'a>>,
 }
 
 /// Findings and per-rule statistics of one entity.
@@ -908,10 +912,16 @@ fn check_rule_side(ctx: &Context<'_>, e: usize, rule: &Rule, side: Side) -> Side
     }
     let missing = needed.iter().any(|&f| !s.fields[f].present)
         || match &rule.check {
-            Check::References(r) => {
-                let t = ctx.sides[r.target][r.on.target(side).idx()];
-                r.to.iter().any(|&f| !t.fields[f].present)
-            }
+            Check::References(r) => match ctx.buckets {
+                Some(b) => b
+                    .global
+                    .target(r.target, &r.to, r.on.target(side))
+                    .is_none_or(|t| !t.present),
+                None => {
+                    let t = ctx.sides[r.target][r.on.target(side).idx()];
+                    r.to.iter().any(|&f| !t.fields[f].present)
+                }
+            },
             _ => false,
         };
     if missing {
@@ -939,7 +949,13 @@ fn check_rule_side(ctx: &Context<'_>, e: usize, rule: &Rule, side: Side) -> Side
     };
     let mut observed = None;
     match &rule.check {
-        Check::Unique => unique(&mut em, s, &rows),
+        Check::Unique => match ctx.buckets.filter(|_| !global::unique_is_local(entity, rule)) {
+            Some(b) => match b.global.fact(e, rule_index(entity, rule), side) {
+                Some(global::Fact::Counts(counts)) => unique_global(&mut em, s, &rows, counts),
+                _ => unique(&mut em, s, &rows),
+            },
+            None => unique(&mut em, s, &rows),
+        },
         Check::Expr(x) => {
             for &row in &rows {
                 if x.eval(s, row) == Some(false) {
@@ -960,15 +976,23 @@ fn check_rule_side(ctx: &Context<'_>, e: usize, rule: &Rule, side: Side) -> Side
             }
         }
         Check::References(r) => references(ctx, &mut em, s, &rows, r),
+        // A finding about a whole side comes from one bucket only.
+        Check::Fresh { .. } | Check::RowCount { .. } if ctx.buckets.is_some_and(|b| !b.first) => {}
         Check::Fresh { max_age_s, text } => {
             let f = rule.fields[0];
-            let newest = rows
-                .iter()
-                .filter_map(|&row| match s.cell(f, row) {
-                    Cell::Val(Value::Ts(t)) => Some(*t),
-                    _ => None,
-                })
-                .max();
+            let newest = match ctx
+                .buckets
+                .and_then(|b| b.global.fact(e, rule_index(entity, rule), side))
+            {
+                Some(global::Fact::Newest(n)) => *n,
+                _ => rows
+                    .iter()
+                    .filter_map(|&row| match s.cell(f, row) {
+                        Cell::Val(Value::Ts(t)) => Some(*t),
+                        _ => None,
+                    })
+                    .max(),
+            };
             let now = ctx.now.timestamp_micros();
             match newest {
                 None => {
@@ -1002,7 +1026,7 @@ fn check_rule_side(ctx: &Context<'_>, e: usize, rule: &Rule, side: Side) -> Side
             }
         }
         Check::RowCount { max_change } => {
-            let now = s.rows;
+            let now = ctx.buckets.map_or(s.rows, |b| b.global.rows(e, side));
             let base = ctx.baseline.rows(&entity.name, side);
             observed = Some(match (ctx.baseline.run_id.as_deref(), base) {
                 (None, _) => serde_json::json!({
@@ -1113,15 +1137,48 @@ fn unique(em: &mut Emitter<'_>, s: &PreparedSide, rows: &[usize]) {
     }
 }
 
+/// Index of `rule` among its entity's rules.
+fn rule_index(entity: &Entity, rule: &Rule) -> usize {
+    entity
+        .rules
+        .iter()
+        .position(|r| std::ptr::eq(r, rule))
+        .unwrap_or(usize::MAX)
+}
+
+/// `unique` against the whole side's tuple counts (bucketed runs).
+fn unique_global(em: &mut Emitter<'_>, s: &PreparedSide, rows: &[usize], counts: &HashMap<u128, u32>) {
+    let fields = em.rule.fields.clone();
+    let f = fields[0];
+    for &row in rows {
+        let Some(tuple) = global::values(s, &fields, row) else {
+            continue;
+        };
+        let n = counts.get(&global::tuple_hash(&tuple)).copied().unwrap_or(1);
+        if n > 1 {
+            em.row(
+                row,
+                Some(f),
+                s.cell(f, row).value(),
+                format!("value is shared by {n} rows"),
+            );
+        }
+    }
+}
+
 fn references(ctx: &Context<'_>, em: &mut Emitter<'_>, s: &PreparedSide, rows: &[usize], r: &References) {
     let target_side = r.on.target(em.side);
-    let t = ctx.sides[r.target][target_side.idx()];
     let target = &ctx.entities[r.target];
-    let mut present: HashSet<Vec<&Value>> = HashSet::with_capacity_and_hasher(t.rows, Default::default());
-    for row in 0..t.rows {
-        let tuple: Option<Vec<&Value>> = r.to.iter().map(|&f| t.cell(f, row).value()).collect();
-        if let Some(tuple) = tuple {
-            present.insert(tuple);
+    let mut present: HashSet<Vec<&Value>> = HashSet::default();
+    let global = ctx.buckets.and_then(|b| b.global.target(r.target, &r.to, target_side));
+    if global.is_none() {
+        let t = ctx.sides[r.target][target_side.idx()];
+        present.reserve(t.rows);
+        for row in 0..t.rows {
+            let tuple: Option<Vec<&Value>> = r.to.iter().map(|&f| t.cell(f, row).value()).collect();
+            if let Some(tuple) = tuple {
+                present.insert(tuple);
+            }
         }
     }
     let fields = em.rule.fields.clone();
@@ -1134,7 +1191,11 @@ fn references(ctx: &Context<'_>, em: &mut Emitter<'_>, s: &PreparedSide, rows: &
         else {
             continue; // a null (or unconvertible) reference points nowhere
         };
-        if present.contains(&tuple) {
+        let found = match global {
+            Some(g) => g.tuples.contains(&global::tuple_hash(&tuple)),
+            None => present.contains(&tuple),
+        };
+        if found {
             continue;
         }
         let detail = format!(

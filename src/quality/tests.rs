@@ -88,6 +88,7 @@ fn run(spec: &Spec, data: &[[PreparedSide; 2]], baseline: &Baseline, e: usize) -
         display: &Plain,
         now: chrono::Utc::now(),
         baseline,
+        buckets: None,
     };
     check(&ctx, e)
 }

@@ -6,7 +6,7 @@
 //! value nor a hash that can be brute-forced without the token key.
 
 use polars::prelude::PlHashMap as HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -273,6 +273,14 @@ pub struct Changes {
     pub deleted: usize,
 }
 
+impl Changes {
+    pub fn absorb(&mut self, o: &Changes) {
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.deleted += o.deleted;
+    }
+}
+
 pub fn changes(prev: &EntityState, cur: &EntityState, side: Side) -> Changes {
     let (p, c) = (&prev.rows[side.idx()], &cur.rows[side.idx()]);
     let mut out = Changes::default();
@@ -293,16 +301,44 @@ const STATE_BATCH: usize = 250_000;
 
 /// Writes the state of every entity, sorted, as state.parquet: one row per
 /// entity, side and key, with the row hash, the field hashes concatenated in
-/// the order of `fields` (given on the first row of each entity and side)
-/// and the merge bases likewise (16 zero bytes where there is none).
+/// the order of `fields` (given on the first row of each group of rows of
+/// one entity and side) and the merge bases likewise (16 zero bytes where
+/// there is none).
 pub fn write_state(path: &Path, states: &[(&str, &EntityState)]) -> Result<()> {
-    let internal = |e: PolarsError| Error::Internal(format!("writing {}: {e}", path.display()));
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut writer: Option<polars::io::parquet::write::BatchedWriter<&std::fs::File>> = None;
-    let mut batch = StateBatch::default();
+    let mut w = StateWriter::create(path)?;
     let mut sorted: Vec<&(&str, &EntityState)> = states.iter().collect();
     sorted.sort_by_key(|(e, _)| *e);
     for (entity, st) in sorted {
+        w.append(entity, st)?;
+    }
+    w.finish()
+}
+
+/// state.parquet written a part at a time (a bucketed run appends each
+/// bucket's state and drops it). Within a part, rows are sorted by key.
+pub struct StateWriter {
+    path: PathBuf,
+    file: std::fs::File,
+    writer: Option<polars::io::parquet::write::BatchedWriter<std::fs::File>>,
+    batch: StateBatch,
+}
+
+impl StateWriter {
+    pub fn create(path: &Path) -> Result<StateWriter> {
+        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        Ok(StateWriter {
+            path: path.to_path_buf(),
+            file,
+            writer: None,
+            batch: StateBatch::default(),
+        })
+    }
+
+    fn internal(&self, e: PolarsError) -> Error {
+        Error::Internal(format!("writing {}: {e}", self.path.display()))
+    }
+
+    pub fn append(&mut self, entity: &str, st: &EntityState) -> Result<()> {
         // Field order: the entity's declared order.
         let order: Vec<u16> = (0..st.names.len() as u16).collect();
         for side in Side::BOTH {
@@ -327,7 +363,7 @@ pub fn write_state(path: &Path, states: &[(&str, &EntityState)]) -> Result<()> {
                 }
                 let fields = first.then(|| names.join(","));
                 first = false;
-                batch.push(
+                self.batch.push(
                     entity,
                     side.as_str(),
                     key,
@@ -336,37 +372,40 @@ pub fn write_state(path: &Path, states: &[(&str, &EntityState)]) -> Result<()> {
                     &bases,
                     fields.as_deref(),
                 );
-                if batch.len >= STATE_BATCH {
-                    let df = std::mem::take(&mut batch).finish().map_err(internal)?;
-                    write_batch(&mut writer, &file, &df).map_err(internal)?;
+                if self.batch.len >= STATE_BATCH {
+                    self.flush()?;
                 }
             }
         }
+        Ok(())
     }
-    let df = batch.finish().map_err(internal)?;
-    write_batch(&mut writer, &file, &df).map_err(internal)?;
-    if let Some(w) = writer {
-        w.finish().map_err(internal)?;
-    }
-    file.sync_all().map_err(|e| Error::io(path, e))
-}
 
-fn write_batch<'a>(
-    writer: &mut Option<polars::io::parquet::write::BatchedWriter<&'a std::fs::File>>,
-    file: &'a std::fs::File,
-    df: &DataFrame,
-) -> PolarsResult<()> {
-    if writer.is_none() {
-        *writer = Some(
-            // Hashes do not compress; a fast codec keeps the write cheap.
-            ParquetWriter::new(file)
+    fn flush(&mut self) -> Result<()> {
+        let df = std::mem::take(&mut self.batch).finish().map_err(|e| self.internal(e))?;
+        if self.writer.is_none() {
+            let file = self.file.try_clone().map_err(|e| Error::io(&self.path, e))?;
+            let w = ParquetWriter::new(file)
+                // Hashes do not compress; a fast codec keeps the write cheap.
                 .with_compression(ParquetCompression::Lz4Raw)
-                .batched(df.schema())?,
-        );
+                .batched(df.schema())
+                .map_err(|e| self.internal(e))?;
+            self.writer = Some(w);
+        }
+        if df.height() > 0 {
+            if let Some(w) = self.writer.as_mut() {
+                w.write_batch(&df)
+                    .map_err(|e| Error::Internal(format!("writing state: {e}")))?;
+            }
+        }
+        Ok(())
     }
-    match writer.as_mut() {
-        Some(w) if df.height() > 0 => w.write_batch(df),
-        _ => Ok(()),
+
+    pub fn finish(mut self) -> Result<()> {
+        self.flush()?;
+        if let Some(w) = self.writer.take() {
+            w.finish().map_err(|e| self.internal(e))?;
+        }
+        self.file.sync_all().map_err(|e| Error::io(&self.path, e))
     }
 }
 
@@ -444,17 +483,66 @@ pub fn read_state(run_dir: &Path) -> Result<Option<State>> {
     if !path.exists() {
         return Ok(None);
     }
-    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    read_state_file(&path).map(Some)
+}
+
+fn read_state_file(path: &Path) -> Result<State> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let df = ParquetReader::new(file)
         .finish()
-        .map_err(|e| Error::input(&path, format!("previous state unreadable: {e}")))?;
-    let bad = |e: PolarsError| Error::input(&path, format!("previous state has an unexpected shape: {e}"));
+        .map_err(|e| Error::input(path, format!("previous state unreadable: {e}")))?;
+    let mut state = State::default();
+    let mut order: Vec<u16> = Vec::new();
+    for_each_row(path, &df, |row| {
+        let st = state.entry(row.entity.to_string()).or_default();
+        if let Some(names) = row.fields {
+            order = names
+                .split(',')
+                .filter(|n| !n.is_empty())
+                .map(|n| st.intern(n))
+                .collect();
+        }
+        let fields = order
+            .iter()
+            .enumerate()
+            .filter_map(|(j, &idx)| {
+                let h = hash_at(row.hashes, j)?;
+                let b = if row.bases.is_empty() {
+                    Some(h)
+                } else {
+                    hash_at(row.bases, j).filter(|b| b != &[0u8; 16])
+                };
+                Some((idx, h, b))
+            })
+            .collect();
+        st.rows[row.side.idx()].insert(
+            row.key.to_string(),
+            RowState {
+                hash: truncate(row.row_hash),
+                fields,
+            },
+        );
+    })?;
+    Ok(state)
+}
+
+/// One stored row of state.parquet.
+struct StoredRow<'a> {
+    entity: &'a str,
+    side: Side,
+    key: &'a str,
+    row_hash: &'a [u8],
+    hashes: &'a [u8],
+    bases: &'a [u8],
+    fields: Option<&'a str>,
+}
+
+fn for_each_row(path: &Path, df: &DataFrame, mut each: impl FnMut(StoredRow<'_>)) -> Result<()> {
+    let bad = |e: PolarsError| Error::input(path, format!("previous state has an unexpected shape: {e}"));
     let text = |name: &str| -> Result<StringChunked> { df.column(name).and_then(|c| c.str().cloned()).map_err(bad) };
     let bin = |name: &str| -> Result<BinaryChunked> { df.column(name).and_then(|c| c.binary().cloned()).map_err(bad) };
     let (entity, side, key, fields) = (text("entity")?, text("side")?, text("key")?, text("fields")?);
     let (row_hash, hashes, bases) = (bin("row_hash")?, bin("hashes")?, bin("bases")?);
-    let mut state = State::default();
-    let mut order: Vec<u16> = Vec::new();
     for i in 0..df.height() {
         let (Some(e), Some(s), Some(k), Some(h)) = (entity.get(i), side.get(i), key.get(i), row_hash.get(i)) else {
             continue;
@@ -464,35 +552,144 @@ pub fn read_state(run_dir: &Path) -> Result<Option<State>> {
             "right" => Side::Right,
             _ => continue,
         };
-        let st = state.entry(e.to_string()).or_default();
-        if let Some(names) = fields.get(i) {
-            order = names
-                .split(',')
-                .filter(|n| !n.is_empty())
-                .map(|n| st.intern(n))
-                .collect();
-        }
-        let (hs, bs) = (hashes.get(i).unwrap_or_default(), bases.get(i).unwrap_or_default());
-        let fields = order
-            .iter()
-            .enumerate()
-            .filter_map(|(j, &idx)| {
-                let h = hash_at(hs, j)?;
-                let b = if bs.is_empty() {
-                    Some(h)
-                } else {
-                    hash_at(bs, j).filter(|b| b != &[0u8; 16])
-                };
-                Some((idx, h, b))
-            })
-            .collect();
-        st.rows[side.idx()].insert(
-            k.to_string(),
-            RowState {
-                hash: truncate(h),
-                fields,
-            },
-        );
+        each(StoredRow {
+            entity: e,
+            side,
+            key: k,
+            row_hash: h,
+            hashes: hashes.get(i).unwrap_or_default(),
+            bases: bases.get(i).unwrap_or_default(),
+            fields: fields.get(i),
+        });
     }
-    Ok(Some(state))
+    Ok(())
+}
+
+/// Rows of the previous state read at a time while partitioning it.
+const PARTITION_SLICE: usize = 1_000_000;
+
+/// A previous run's state split like this run's buckets (bucketed runs),
+/// so each bucket reads only its own keys: entity → one file per bucket.
+pub struct PartitionedState {
+    files: HashMap<String, Vec<Option<PathBuf>>>,
+}
+
+/// Splits `run_dir`'s state.parquet into `work`, one file per entity and
+/// bucket; `buckets` gives each entity's bucket count and `bucket_of` the
+/// bucket of a key. None when the run has no state.
+pub fn partition_state(
+    run_dir: &Path,
+    work: &Path,
+    buckets: &HashMap<String, usize>,
+    bucket_of: impl Fn(&str, usize) -> usize,
+) -> Result<Option<PartitionedState>> {
+    let path = run_dir.join(STATE_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let unreadable = |e: PolarsError| Error::input(&path, format!("previous state unreadable: {e}"));
+    let open = || std::fs::File::open(&path).map_err(|e| Error::io(&path, e));
+    let rows = ParquetReader::new(open()?).num_rows().map_err(unreadable)?;
+    let mut parts: HashMap<(String, usize), Part> = HashMap::default();
+    // The `fields` header in force for each entity and side.
+    let mut header: HashMap<(String, Side), String> = HashMap::default();
+    for offset in (0..rows).step_by(PARTITION_SLICE) {
+        let df = ParquetReader::new(open()?)
+            .with_slice(Some((offset, PARTITION_SLICE)))
+            .finish()
+            .map_err(unreadable)?;
+        let mut failed = None;
+        for_each_row(&path, &df, |row| {
+            if failed.is_some() {
+                return;
+            }
+            let Some(&n) = buckets.get(row.entity) else { return };
+            if let Some(f) = row.fields {
+                header.insert((row.entity.to_string(), row.side), f.to_string());
+            }
+            let Some(names) = header.get(&(row.entity.to_string(), row.side)) else {
+                return;
+            };
+            let b = bucket_of(row.key, n);
+            let part = parts.entry((row.entity.to_string(), b)).or_insert_with(|| Part {
+                path: work.join(format!("state-{}-{b:05}.parquet", row.entity)),
+                writer: None,
+                batch: StateBatch::default(),
+                header: None,
+            });
+            let current = (row.side, names.clone());
+            let fields = (part.header.as_ref() != Some(&current)).then_some(names.as_str());
+            part.batch.push(
+                row.entity,
+                row.side.as_str(),
+                row.key,
+                &truncate(row.row_hash),
+                row.hashes,
+                row.bases,
+                fields,
+            );
+            part.header = Some(current);
+            if part.batch.len >= STATE_BATCH {
+                if let Err(e) = part.flush() {
+                    failed = Some(e);
+                }
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+    }
+    let mut files: HashMap<String, Vec<Option<PathBuf>>> =
+        buckets.iter().map(|(e, &n)| (e.clone(), vec![None; n])).collect();
+    for ((entity, b), mut part) in parts {
+        part.flush()?;
+        if let Some(w) = part.writer.take() {
+            w.finish()
+                .map_err(|e| Error::Internal(format!("writing {}: {e}", part.path.display())))?;
+        }
+        if let Some(slot) = files.get_mut(&entity).and_then(|v| v.get_mut(b)) {
+            *slot = Some(part.path);
+        }
+    }
+    Ok(Some(PartitionedState { files }))
+}
+
+/// One entity and bucket of a state being partitioned.
+struct Part {
+    path: PathBuf,
+    writer: Option<polars::io::parquet::write::BatchedWriter<std::fs::File>>,
+    batch: StateBatch,
+    /// The side and `fields` header of the last row written.
+    header: Option<(Side, String)>,
+}
+
+impl Part {
+    fn flush(&mut self) -> Result<()> {
+        let internal = |e: PolarsError| Error::Internal(format!("writing {}: {e}", self.path.display()));
+        let df = std::mem::take(&mut self.batch).finish().map_err(internal)?;
+        if self.writer.is_none() {
+            let file = std::fs::File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
+            let w = ParquetWriter::new(file)
+                .with_compression(ParquetCompression::Lz4Raw)
+                .batched(df.schema())
+                .map_err(internal)?;
+            self.writer = Some(w);
+        }
+        if df.height() > 0 {
+            if let Some(w) = self.writer.as_mut() {
+                w.write_batch(&df).map_err(internal)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PartitionedState {
+    /// The previous state of one bucket of `entity` (empty when it had no rows there).
+    pub fn load(&self, entity: &str, b: usize) -> Result<EntityState> {
+        match self.files.get(entity).and_then(|v| v.get(b)).and_then(|p| p.as_ref()) {
+            Some(path) => Ok(read_state_file(path)?.remove(entity).unwrap_or_default()),
+            None => Ok(EntityState::default()),
+        }
+    }
 }

@@ -39,7 +39,68 @@ impl Loaded {
 
 /// Loads `columns` (deduplicated by the caller) from `source`.
 pub fn load(source: &Source, columns: &[String]) -> Result<Loaded> {
+    check_file(&source.path)?;
+    match source.format {
+        Format::Csv => load_csv(source, columns),
+        Format::Parquet => load_parquet(&source.path, columns),
+        Format::Ndjson => load_ndjson(&source.path, columns),
+    }
+}
+
+/// Streams `columns` of `source` to `each` in frames of at most `chunk` rows
+/// and returns the file's description (hash, size, columns, rows) with an
+/// empty frame. Parquet is read a slice at a time, so memory stays bounded
+/// by the chunk; CSV and NDJSON are parsed whole first (their text cannot be
+/// split safely before parsing) and then handed out in chunks.
+pub fn for_each_chunk(
+    source: &Source,
+    columns: &[String],
+    chunk: usize,
+    mut each: impl FnMut(DataFrame) -> Result<()>,
+) -> Result<Loaded> {
+    check_file(&source.path)?;
+    let chunk = chunk.max(1);
+    if source.format != Format::Parquet {
+        let mut loaded = load(source, columns)?;
+        let frame = std::mem::take(&mut loaded.frame);
+        for offset in (0..loaded.rows).step_by(chunk) {
+            each(frame.slice(offset as i64, chunk))?;
+        }
+        return Ok(loaded);
+    }
     let path = &source.path;
+    let (digest, hash_micros, size) = sha256_file(path)?;
+    let mut reader = open_parquet(path)?;
+    let schema = reader.schema().map_err(|e| not_parquet(path, e))?;
+    let rows = reader.num_rows().map_err(|e| not_parquet(path, e))?;
+    let present: Vec<String> = columns.iter().filter(|c| schema.contains(c)).cloned().collect();
+    let missing: Vec<String> = columns.iter().filter(|c| !schema.contains(c)).cloned().collect();
+    let mut physical_types = BTreeMap::new();
+    // At least one read, so that an empty file still reports its column types.
+    for offset in (0..rows.max(1)).step_by(chunk) {
+        let frame = open_parquet(path)?
+            .with_columns(Some(present.clone()))
+            .with_slice(Some((offset, chunk)))
+            .finish()
+            .map_err(|e| not_parquet(path, e))?;
+        let (frame, types) = text_frame(path, &present, frame)?;
+        physical_types = types;
+        each(frame)?;
+    }
+    Ok(Loaded {
+        path: path.clone(),
+        frame: DataFrame::empty(),
+        missing,
+        physical_types,
+        rows,
+        sha256: digest,
+        hash_micros,
+        size,
+    })
+}
+
+/// The file exists, is a file and is not empty.
+fn check_file(path: &Path) -> Result<()> {
     let meta = std::fs::metadata(path).map_err(|e| {
         Error::input(path, format!("cannot open: {e}"))
             .with_hint("paths in the spec are relative to the spec file's folder")
@@ -52,11 +113,7 @@ pub fn load(source: &Source, columns: &[String]) -> Result<Loaded> {
             Error::input(path, "file is empty").with_hint("a snapshot needs at least a header row (CSV) or one record")
         );
     }
-    match source.format {
-        Format::Csv => load_csv(source, columns),
-        Format::Parquet => load_parquet(path, columns),
-        Format::Ndjson => load_ndjson(path, columns),
-    }
+    Ok(())
 }
 
 /// Column names a source file offers, without loading rows (for `recon check`).
@@ -78,6 +135,27 @@ fn sha256(bytes: &[u8]) -> (String, u64) {
     let start = std::time::Instant::now();
     let hex = hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes));
     (hex, start.elapsed().as_micros() as u64)
+}
+
+/// SHA-256 of a file read in blocks (the file is not held in memory),
+/// the time it took in microseconds, and the file's size.
+fn sha256_file(path: &Path) -> Result<(String, u64, u64)> {
+    use std::io::Read;
+    let start = std::time::Instant::now();
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut buf = vec![0u8; 8 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        ctx.update(&buf[..n]);
+    }
+    let hex = hex::encode(ctx.finish());
+    Ok((hex, start.elapsed().as_micros() as u64, size))
 }
 
 fn read_all(path: &Path) -> Result<Vec<u8>> {
@@ -236,9 +314,25 @@ fn load_parquet(path: &Path, columns: &[String]) -> Result<Loaded> {
         .finish()
         .map_err(|e| not_parquet(path, e))?;
     let rows = frame.height();
+    let (frame, physical_types) = text_frame(path, &present, frame)?;
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        frame,
+        missing,
+        physical_types,
+        rows,
+        sha256: digest,
+        hash_micros,
+        size,
+    })
+}
+
+/// The `present` columns of a Parquet frame as text, with their physical types.
+fn text_frame(path: &Path, present: &[String], frame: DataFrame) -> Result<(DataFrame, BTreeMap<String, String>)> {
+    let rows = frame.height();
     let mut physical_types = BTreeMap::new();
     let mut text_cols = Vec::new();
-    for name in &present {
+    for name in present {
         let col = frame.column(name).map_err(|e| Error::Internal(e.to_string()))?;
         physical_types.insert(name.clone(), col.dtype().to_string());
         text_cols.push(as_text(col).map_err(|e| Error::Input {
@@ -250,16 +344,7 @@ fn load_parquet(path: &Path, columns: &[String]) -> Result<Loaded> {
         })?);
     }
     let frame = DataFrame::new(rows, text_cols).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(Loaded {
-        path: path.to_path_buf(),
-        frame,
-        missing,
-        physical_types,
-        rows,
-        sha256: digest,
-        hash_micros,
-        size,
-    })
+    Ok((frame, physical_types))
 }
 
 /// Renders a typed column as text the normalizers understand. Datetimes
@@ -373,5 +458,73 @@ fn json_text(v: &serde_json::Value) -> Option<String> {
         serde_json::Value::Bool(b) => Some(b.to_string()),
         serde_json::Value::Number(n) => Some(n.to_string()),
         other => Some(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(path: &Path, format: Format) -> Source {
+        Source {
+            path: path.to_path_buf(),
+            format,
+            encoding: Encoding::Utf8,
+            delimiter: b',',
+            quote: b'"',
+            timezone: chrono_tz::UTC,
+        }
+    }
+
+    /// The chunks of a file, stacked, are the file as `load` reads it, and
+    /// the description (hash, size, types, missing columns) is the same.
+    fn chunks_equal_whole(src: &Source, columns: &[String]) {
+        let whole = load(src, columns).unwrap();
+        let mut parts: Vec<DataFrame> = Vec::new();
+        let meta = for_each_chunk(src, columns, 7, |f| {
+            assert!(f.height() <= 7);
+            parts.push(f);
+            Ok(())
+        })
+        .unwrap();
+        let mut stacked = parts[0].clone();
+        for p in &parts[1..] {
+            stacked.vstack_mut(p).unwrap();
+        }
+        assert!(stacked.equals_missing(&whole.frame));
+        assert_eq!(
+            (meta.rows, &meta.sha256, meta.size, &meta.physical_types, &meta.missing),
+            (
+                whole.rows,
+                &whole.sha256,
+                whole.size,
+                &whole.physical_types,
+                &whole.missing
+            )
+        );
+    }
+
+    #[test]
+    fn parquet_and_csv_stream_in_chunks_equal_to_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = 50;
+        let mut df = df!(
+            "id" => (0..n).map(|i| format!("K{i:03}")).collect::<Vec<_>>(),
+            "amount" => (0..n).map(|i| (i % 3 != 0).then_some(i as i64 * 7)).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let pq = dir.path().join("x.parquet");
+        ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+            .with_row_group_size(Some(9))
+            .finish(&mut df)
+            .unwrap();
+        let columns = vec!["id".to_string(), "amount".to_string(), "absent".to_string()];
+        chunks_equal_whole(&source(&pq, Format::Parquet), &columns);
+        let csv = dir.path().join("x.csv");
+        let text: String = std::iter::once("id,amount\n".to_string())
+            .chain((0..n).map(|i| format!("K{i:03},{}\n", i * 7)))
+            .collect();
+        std::fs::write(&csv, text).unwrap();
+        chunks_equal_whole(&source(&csv, Format::Csv), &columns);
     }
 }
