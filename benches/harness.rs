@@ -18,6 +18,10 @@ use std::time::Instant;
 
 use polars::prelude::*;
 
+/// The allocator the `recon` binary uses, for both phases.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     rows: u64,
     wide: Option<usize>,

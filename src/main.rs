@@ -7,6 +7,9 @@ use clap::Parser;
 use recon::cli::{Cli, Command, LogFormat};
 use recon::commands;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
