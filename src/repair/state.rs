@@ -24,20 +24,105 @@ pub const STATE_FILE: &str = "state.parquet";
 /// A 128-bit hash.
 pub type Hash = [u8; 16];
 
-/// One row's fingerprint: row hash, and per field (index into the entity
-/// state's `names`) its hash and three-way merge base.
+/// No hash (a field the row lacks) or no merge base: 16 zero bytes, as in
+/// the file. A real 128-bit hash is never all zeros in practice.
+const NONE: Hash = [0u8; 16];
+
+fn some(h: Hash) -> Option<Hash> {
+    (h != NONE).then_some(h)
+}
+
+/// The fingerprint of one side, column-wise: per row its key, row hash and
+/// `slots.len()` field hashes and merge bases in flat arrays, with a hash
+/// index from key to row.
 #[derive(Debug, Default, Clone)]
-pub struct RowState {
-    pub hash: Hash,
-    pub fields: Vec<(u16, Hash, Option<Hash>)>,
+struct SideState {
+    /// Field slot (index into the entity state's `names`) of each column.
+    slots: Vec<u16>,
+    keys: Vec<String>,
+    row_hash: Vec<Hash>,
+    /// `keys.len() × slots.len()`, row-major.
+    hashes: Vec<Hash>,
+    bases: Vec<Hash>,
+    index: hashbrown::HashTable<u32>,
+    hasher: polars::prelude::PlRandomState,
+    /// Prepared row → state row (u32::MAX: none); only for a state built
+    /// from prepared sides, to set bases without looking keys up.
+    by_row: Vec<u32>,
+}
+
+impl SideState {
+    fn width(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn find(&self, key: &str) -> Option<usize> {
+        use std::hash::BuildHasher;
+        let h = self.hasher.hash_one(key);
+        self.index
+            .find(h, |&i| self.keys[i as usize] == key)
+            .map(|&i| i as usize)
+    }
+
+    /// Appends a row (a later row with the same key replaces the earlier).
+    fn push(&mut self, key: &str, row_hash: Hash, hashes: &[Hash], bases: &[Hash]) {
+        use std::hash::BuildHasher;
+        if let Some(i) = self.find(key) {
+            let w = self.width();
+            self.row_hash[i] = row_hash;
+            self.hashes[i * w..(i + 1) * w].copy_from_slice(hashes);
+            self.bases[i * w..(i + 1) * w].copy_from_slice(bases);
+            return;
+        }
+        let i = self.keys.len() as u32;
+        self.keys.push(key.to_string());
+        self.row_hash.push(row_hash);
+        self.hashes.extend_from_slice(hashes);
+        self.bases.extend_from_slice(bases);
+        let hasher = &self.hasher;
+        let keys = &self.keys;
+        self.index
+            .insert_unique(hasher.hash_one(key), i, |&j| hasher.hash_one(keys[j as usize].as_str()));
+    }
+
+    /// Builds the index over `keys` (filled column-wise by the caller).
+    fn reindex(&mut self) {
+        use std::hash::BuildHasher;
+        let hasher = &self.hasher;
+        let keys = &self.keys;
+        let mut index = hashbrown::HashTable::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            index.insert_unique(hasher.hash_one(k.as_str()), i as u32, |&j| {
+                hasher.hash_one(keys[j as usize].as_str())
+            });
+        }
+        self.index = index;
+    }
+
+    /// Adds a slot column (all rows lack it so far).
+    fn add_slot(&mut self, slot: u16) -> usize {
+        let (w, n) = (self.width(), self.keys.len());
+        let widen = |v: &Vec<Hash>| -> Vec<Hash> {
+            let mut out = Vec::with_capacity(n * (w + 1));
+            for i in 0..n {
+                out.extend_from_slice(&v[i * w..(i + 1) * w]);
+                out.push(NONE);
+            }
+            out
+        };
+        self.hashes = widen(&self.hashes);
+        self.bases = widen(&self.bases);
+        self.slots.push(slot);
+        w
+    }
 }
 
 /// Fingerprint of one entity: per side, key JSON → row.
 #[derive(Debug, Default, Clone)]
 pub struct EntityState {
-    /// Field names the rows' field indices point at.
+    /// Field names the sides' slots point at.
     names: Vec<String>,
-    rows: [HashMap<String, RowState>; 2],
+    sides: [SideState; 2],
 }
 
 impl EntityState {
@@ -55,26 +140,33 @@ impl EntityState {
         }
     }
 
-    fn field(&self, side: Side, key: &str, field: &str) -> Option<&(u16, Hash, Option<Hash>)> {
-        let i = self.name_idx(field)?;
-        self.rows[side.idx()].get(key)?.fields.iter().find(|f| f.0 == i)
+    /// Row and column of a field in a side.
+    fn cell(&self, side: Side, key: &str, field: &str) -> Option<usize> {
+        let s = &self.sides[side.idx()];
+        let slot = self.name_idx(field)?;
+        let j = s.slots.iter().position(|&x| x == slot)?;
+        let i = s.find(key)?;
+        Some(i * s.width() + j)
     }
 
     pub fn has_row(&self, side: Side, key: &str) -> bool {
-        self.rows[side.idx()].contains_key(key)
+        self.sides[side.idx()].find(key).is_some()
     }
 
     pub fn row_hash(&self, side: Side, key: &str) -> Option<Hash> {
-        self.rows[side.idx()].get(key).map(|r| r.hash)
+        let s = &self.sides[side.idx()];
+        s.find(key).map(|i| s.row_hash[i])
     }
 
     pub fn field_hash(&self, side: Side, key: &str, field: &str) -> Option<Hash> {
-        self.field(side, key, field).map(|f| f.1)
+        self.cell(side, key, field)
+            .and_then(|c| some(self.sides[side.idx()].hashes[c]))
     }
 
     /// The side's hash when both sides last agreed on the field.
     pub fn base(&self, side: Side, key: &str, field: &str) -> Option<Hash> {
-        self.field(side, key, field).and_then(|f| f.2)
+        self.cell(side, key, field)
+            .and_then(|c| some(self.sides[side.idx()].bases[c]))
     }
 
     /// Sets the merge base of every compared field of every matched pair:
@@ -94,46 +186,57 @@ impl EntityState {
             .filter(|f| f.kind == "value_mismatch")
             .filter_map(|f| Some((f.key.as_str(), f.field.as_deref()?)))
             .collect();
+        let mismatched_keys: polars::prelude::PlHashSet<&str> = mismatched.iter().map(|(k, _)| *k).collect();
         let fields: Vec<usize> = state_fields(entity, sides[0])
             .into_iter()
             .filter(|f| sides[1].fields[*f].present)
             .collect();
-        // In a state built by `entity_state`, field slot i is entity field i.
-        let own_order = self.names.iter().zip(&entity.fields).all(|(n, f)| n == &f.name);
-        for &(l, r) in &drift.pairs {
-            let key = keys[0].json[l as usize].as_str();
-            let rows = [l as usize, r as usize];
-            let agreed: Vec<(usize, bool)> = fields
+        // Column of each compared field on each side.
+        let columns: Vec<[Option<usize>; 2]> = fields
+            .iter()
+            .map(|&f| {
+                let slot = self.name_idx(&entity.fields[f].name);
+                Side::BOTH.map(|s| slot.and_then(|slot| self.sides[s.idx()].slots.iter().position(|&x| x == slot)))
+            })
+            .collect();
+        let bad: [Vec<Vec<usize>>; 2] = Side::BOTH.map(|s| {
+            fields
                 .iter()
                 .map(|&f| {
-                    let bad = Side::BOTH
-                        .iter()
-                        .any(|s| sides[s.idx()].cell(f, rows[s.idx()]) == &Cell::Bad);
-                    (f, !bad && !mismatched.contains(&(key, entity.fields[f].name.as_str())))
+                    let mut rows: Vec<usize> = sides[s.idx()].fields[f].bad.iter().map(|b| b.row).collect();
+                    rows.sort_unstable();
+                    rows
                 })
-                .collect();
+                .collect()
+        });
+        for &(l, r) in &drift.pairs {
+            let rows = [l as usize, r as usize];
+            let key = keys[0].json[rows[0]].as_str();
+            let suspect = mismatched_keys.contains(key);
             for side in Side::BOTH {
-                // One lookup of the row per side, not one per field.
-                let Some(row) = self.rows[side.idx()].get_mut(key) else {
-                    continue;
+                let st = &self.sides[side.idx()];
+                let i = match st.by_row.get(rows[side.idx()]) {
+                    Some(&i) if i != u32::MAX => i as usize,
+                    Some(_) => continue,
+                    None => match st.find(key) {
+                        Some(i) => i,
+                        None => continue,
+                    },
                 };
-                for &(f, ok) in &agreed {
+                let w = st.width();
+                for (n, &f) in fields.iter().enumerate() {
+                    let Some(j) = columns[n][side.idx()] else { continue };
+                    let unconvertible = Side::BOTH
+                        .iter()
+                        .any(|s| bad[s.idx()][n].binary_search(&rows[s.idx()]).is_ok());
                     let name = entity.fields[f].name.as_str();
-                    let idx = if own_order {
-                        f as u16
+                    let ok = !(unconvertible || suspect && mismatched.contains(&(key, name)));
+                    let st = &mut self.sides[side.idx()];
+                    st.bases[i * w + j] = if ok {
+                        st.hashes[i * w + j]
                     } else {
-                        match self.names.iter().position(|n| n == name) {
-                            Some(i) => i as u16,
-                            None => continue,
-                        }
+                        previous.and_then(|p| p.base(side, key, name)).unwrap_or(NONE)
                     };
-                    if let Some(slot) = row.fields.iter_mut().find(|x| x.0 == idx) {
-                        slot.2 = if ok {
-                            Some(slot.1)
-                        } else {
-                            previous.and_then(|p| p.base(side, key, name))
-                        };
-                    }
                 }
             }
         }
@@ -253,14 +356,32 @@ pub fn entity_state(entity: &Entity, sides: [&PreparedSide; 2], keys: [&SideKeys
         let prepared = sides[side.idx()];
         let rows = unique_rows(keys[side.idx()]);
         let fields = state_fields(entity, prepared);
-        st.rows[side.idx()] = rows
-            .into_par_iter()
-            .map(|(key, row)| {
-                let (fields, hash) = row_hashes_of(entity, prepared, &fields, row, ring);
-                let fields = fields.into_iter().map(|(f, h)| (f as u16, h, None)).collect();
-                (key.to_string(), RowState { hash, fields })
-            })
-            .collect();
+        let w = fields.len();
+        let mut s = SideState {
+            slots: fields.iter().map(|&f| f as u16).collect(),
+            keys: rows.par_iter().map(|(k, _)| k.to_string()).collect(),
+            row_hash: vec![NONE; rows.len()],
+            hashes: vec![NONE; rows.len() * w],
+            bases: vec![NONE; rows.len() * w],
+            by_row: vec![u32::MAX; prepared.rows],
+            ..SideState::default()
+        };
+        s.row_hash
+            .par_iter_mut()
+            .zip(s.hashes.par_chunks_mut(w.max(1)))
+            .zip(rows.par_iter())
+            .for_each(|((row_hash, out), &(_, row))| {
+                let (hashes, hash) = row_hashes_of(entity, prepared, &fields, row, ring);
+                for (slot, (_, h)) in out.iter_mut().zip(hashes) {
+                    *slot = h;
+                }
+                *row_hash = hash;
+            });
+        for (i, &(_, row)) in rows.iter().enumerate() {
+            s.by_row[row] = i as u32;
+        }
+        s.reindex();
+        st.sides[side.idx()] = s;
     }
     st
 }
@@ -282,16 +403,16 @@ impl Changes {
 }
 
 pub fn changes(prev: &EntityState, cur: &EntityState, side: Side) -> Changes {
-    let (p, c) = (&prev.rows[side.idx()], &cur.rows[side.idx()]);
+    let (p, c) = (&prev.sides[side.idx()], &cur.sides[side.idx()]);
     let mut out = Changes::default();
-    for (k, r) in c {
-        match p.get(k) {
+    for (i, k) in c.keys.iter().enumerate() {
+        match p.find(k) {
             None => out.inserted += 1,
-            Some(pr) if pr.hash != r.hash => out.updated += 1,
+            Some(j) if p.row_hash[j] != c.row_hash[i] => out.updated += 1,
             _ => {}
         }
     }
-    out.deleted = p.keys().filter(|k| !c.contains_key(*k)).count();
+    out.deleted = p.keys.iter().filter(|k| c.find(k).is_none()).count();
     out
 }
 
@@ -339,23 +460,22 @@ impl StateWriter {
     }
 
     pub fn append(&mut self, entity: &str, st: &EntityState) -> Result<()> {
-        // Field order: the entity's declared order.
-        let order: Vec<u16> = (0..st.names.len() as u16).collect();
         for side in Side::BOTH {
-            let mut keys: Vec<&String> = st.rows[side.idx()].keys().collect();
-            keys.sort_unstable();
+            let s = &st.sides[side.idx()];
+            let w = s.width();
+            let names: Vec<&str> = s.slots.iter().map(|&i| st.names[i as usize].as_str()).collect();
+            let mut order: Vec<u32> = (0..s.keys.len() as u32).collect();
+            order.par_sort_unstable_by(|&a, &b| s.keys[a as usize].cmp(&s.keys[b as usize]));
             let mut first = true;
-            for key in keys {
-                let row = &st.rows[side.idx()][key];
-                let mut hashes = Vec::with_capacity(16 * order.len());
-                let mut bases = Vec::with_capacity(16 * order.len());
-                let mut names = Vec::new();
-                for &i in &order {
-                    if let Some(f) = row.fields.iter().find(|f| f.0 == i) {
-                        names.push(st.names[i as usize].as_str());
-                        hashes.extend_from_slice(&f.1);
-                        bases.extend_from_slice(&f.2.unwrap_or([0u8; 16]));
-                    }
+            let mut hashes = Vec::with_capacity(16 * w);
+            let mut bases = Vec::with_capacity(16 * w);
+            for i in order {
+                let i = i as usize;
+                hashes.clear();
+                bases.clear();
+                for j in 0..w {
+                    hashes.extend_from_slice(&s.hashes[i * w + j]);
+                    bases.extend_from_slice(&s.bases[i * w + j]);
                 }
                 // Where every base is the field's own hash (the sides agree), store none.
                 if bases == hashes {
@@ -366,8 +486,8 @@ impl StateWriter {
                 self.batch.push(
                     entity,
                     side.as_str(),
-                    key,
-                    &row.hash,
+                    &s.keys[i],
+                    &s.row_hash[i],
                     &hashes,
                     &bases,
                     fields.as_deref(),
@@ -492,36 +612,43 @@ fn read_state_file(path: &Path) -> Result<State> {
         .finish()
         .map_err(|e| Error::input(path, format!("previous state unreadable: {e}")))?;
     let mut state = State::default();
-    let mut order: Vec<u16> = Vec::new();
+    // Column in the side's arrays of each stored field, for the current header.
+    let mut columns: Vec<usize> = Vec::new();
+    let mut hashes: Vec<Hash> = Vec::new();
+    let mut bases: Vec<Hash> = Vec::new();
     for_each_row(path, &df, |row| {
         let st = state.entry(row.entity.to_string()).or_default();
         if let Some(names) = row.fields {
-            order = names
+            let slots: Vec<u16> = names
                 .split(',')
                 .filter(|n| !n.is_empty())
                 .map(|n| st.intern(n))
                 .collect();
+            let s = &mut st.sides[row.side.idx()];
+            columns = slots
+                .iter()
+                .map(|&slot| match s.slots.iter().position(|&x| x == slot) {
+                    Some(j) => j,
+                    None => s.add_slot(slot),
+                })
+                .collect();
         }
-        let fields = order
-            .iter()
-            .enumerate()
-            .filter_map(|(j, &idx)| {
-                let h = hash_at(row.hashes, j)?;
-                let b = if row.bases.is_empty() {
-                    Some(h)
-                } else {
-                    hash_at(row.bases, j).filter(|b| b != &[0u8; 16])
-                };
-                Some((idx, h, b))
-            })
-            .collect();
-        st.rows[row.side.idx()].insert(
-            row.key.to_string(),
-            RowState {
-                hash: truncate(row.row_hash),
-                fields,
-            },
-        );
+        let s = &mut st.sides[row.side.idx()];
+        let w = s.width();
+        hashes.clear();
+        hashes.resize(w, NONE);
+        bases.clear();
+        bases.resize(w, NONE);
+        for (n, &j) in columns.iter().enumerate() {
+            let Some(h) = hash_at(row.hashes, n) else { continue };
+            hashes[j] = h;
+            bases[j] = if row.bases.is_empty() {
+                h
+            } else {
+                hash_at(row.bases, n).unwrap_or(NONE)
+            };
+        }
+        s.push(row.key, truncate(row.row_hash), &hashes, &bases);
     })?;
     Ok(state)
 }
