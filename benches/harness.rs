@@ -150,6 +150,7 @@ fn files(args: &Args) -> (&'static str, &'static str, &'static str) {
 }
 
 fn main() {
+    recon::alloc::keep_freed_memory();
     let mut args = parse_args();
     let label = match args.wide {
         Some(c) => format!("wide-{c}x{}", args.rows),

@@ -5,6 +5,7 @@
 //! [`evidence`]. [`run`] strings the stages together; [`commands`] are the
 //! thin CLI layer over it.
 
+pub mod alloc;
 pub mod bucket;
 pub mod cli;
 pub mod commands;
