@@ -181,6 +181,12 @@ impl KeyRing {
         }
     }
 
+    /// [`KeyRing::mac`] of the parts' concatenation as bytes; None before
+    /// the token key is prepared.
+    pub fn mac_parts(&self, domain: &str, parts: &[&[u8]]) -> Option<[u8; 32]> {
+        self.tokenizer.get().map(|t| t.mac_parts(domain, parts))
+    }
+
     pub fn mac(&self, domain: &str, value: &str) -> String {
         match self.tokenizer.get() {
             Some(t) => t.mac_hex(domain, value),

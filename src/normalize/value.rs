@@ -66,6 +66,20 @@ impl Value {
     /// `true`/`false`; `Date` `YYYY-MM-DD`; `Ts` RFC 3339 UTC, microseconds
     /// shown only when non-zero (`2026-11-24T08:00:00Z`,
     /// `2026-11-24T08:00:00.123456Z`).
+    /// Appends [`Value::display`] to `out` (no allocation for text,
+    /// integers and booleans).
+    pub fn write_display(&self, out: &mut String) {
+        use std::fmt::Write;
+        match self {
+            Value::Str(s) => out.push_str(s),
+            Value::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            other => out.push_str(&other.display()),
+        }
+    }
+
     pub fn display(&self) -> String {
         match self {
             Value::Str(s) => s.clone(),
@@ -902,6 +916,25 @@ pub fn business_date(ts_micros: i64, tz: Tz) -> i32 {
 mod tests {
     use super::*;
     use chrono_tz::{America::New_York, Asia::Shanghai, UTC};
+
+    #[test]
+    fn write_display_appends_the_display_text() {
+        let values = [
+            Value::Str("a b".into()),
+            Value::Int(-42),
+            Value::Int(i64::MIN),
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Dec { units: -5, scale: 2 },
+            Value::Date(19_000),
+            Value::Ts(1_700_000_000_123_456),
+        ];
+        for v in values {
+            let mut out = String::from(">");
+            v.write_display(&mut out);
+            assert_eq!(out, format!(">{}", v.display()));
+        }
+    }
 
     fn ty(spec: &str) -> FieldType {
         FieldType::from_spec(spec, &TypeOptions::default(), UTC).unwrap()

@@ -265,24 +265,31 @@ fn truncate(d: &[u8]) -> Hash {
 
 /// 128-bit hash of one normalized cell (keyed MAC for sensitive fields).
 pub fn cell_hash(entity: &Entity, field: usize, cell: &Cell, raw_bad: Option<&str>, keys: &KeyRing) -> Hash {
-    let shown;
+    let domain = super::sensitive(&entity.fields[field]).then(|| super::repr::domain(entity, field));
+    hash_cell(domain.as_deref(), cell, raw_bad, keys, &mut String::new())
+}
+
+/// The hash of a cell: SHA-256 over the length-prefixed type tag and
+/// display text, truncated; for a sensitive field (`domain` given) the
+/// keyed HMAC of `tag 0x1f text` instead. `buf` is scratch space.
+fn hash_cell(domain: Option<&str>, cell: &Cell, raw_bad: Option<&str>, keys: &KeyRing, buf: &mut String) -> Hash {
     let (t, text): (&str, &str) = match cell {
         Cell::Null => ("null", ""),
         Cell::Bad => ("bad", raw_bad.unwrap_or_default()),
         Cell::Val(Value::Str(s)) => ("str", s.as_str()),
         Cell::Val(v) => {
-            shown = v.display();
-            (tag(v), shown.as_str())
+            buf.clear();
+            v.write_display(buf);
+            (tag(v), buf.as_str())
         }
     };
-    if super::sensitive(&entity.fields[field]) {
-        let mac = keys.mac(&super::repr::domain(entity, field), &format!("{t}\u{1f}{text}"));
-        return match hex::decode(mac.get(..32).unwrap_or_default()) {
-            Ok(b) if b.len() == 16 => truncate(&b),
-            _ => truncate(&digest_parts(&[mac.as_bytes()])),
-        };
+    match domain {
+        Some(domain) => match keys.mac_parts(domain, &[t.as_bytes(), b"\x1f", text.as_bytes()]) {
+            Some(mac) => truncate(&mac),
+            None => truncate(&digest_parts(&[b"mac_unavailable"])),
+        },
+        None => truncate(&digest_parts(&[t.as_bytes(), text.as_bytes()])),
     }
-    truncate(&digest_parts(&[t.as_bytes(), text.as_bytes()]))
 }
 
 /// Fields fingerprinted in the state: compared, non-key fields.
@@ -292,42 +299,72 @@ pub fn state_fields(entity: &Entity, side: &PreparedSide) -> Vec<usize> {
         .collect()
 }
 
-/// Hash of a whole row from its field hashes.
+/// Hash of a whole row from its field hashes (SHA-256 over the
+/// length-prefixed field names and hashes, truncated).
 pub fn row_hash(entity: &Entity, fields: &[(usize, Hash)]) -> Hash {
-    let mut parts: Vec<&[u8]> = Vec::new();
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     for (f, h) in fields {
-        parts.push(entity.fields[*f].name.as_bytes());
-        parts.push(h);
+        let name = entity.fields[*f].name.as_bytes();
+        ctx.update(&(name.len() as u64).to_be_bytes());
+        ctx.update(name);
+        ctx.update(&16u64.to_be_bytes());
+        ctx.update(h);
     }
-    truncate(&digest_parts(&parts))
+    truncate(ctx.finish().as_ref())
 }
 
 /// Field hashes and row hash of one row.
 pub fn row_hashes(entity: &Entity, side: &PreparedSide, row: usize, keys: &KeyRing) -> (Vec<(usize, Hash)>, Hash) {
-    row_hashes_of(entity, side, &state_fields(entity, side), row, keys)
+    RowHasher::new(entity, side, state_fields(entity, side), keys).row(row)
 }
 
-/// `row_hashes` with the side's state fields computed once by the caller.
-fn row_hashes_of(
-    entity: &Entity,
-    side: &PreparedSide,
-    state_fields: &[usize],
-    row: usize,
-    keys: &KeyRing,
-) -> (Vec<(usize, Hash)>, Hash) {
-    let fields: Vec<(usize, Hash)> = state_fields
-        .iter()
-        .map(|&f| {
-            let cell = side.cell(f, row);
-            let raw = match cell {
-                Cell::Bad => side.fields[f].bad.iter().find(|b| b.row == row).map(|b| b.raw.as_str()),
-                _ => None,
-            };
-            (f, cell_hash(entity, f, cell, raw, keys))
-        })
-        .collect();
-    let row = row_hash(entity, &fields);
-    (fields, row)
+/// Hashes rows of one side: the fields and their MAC domains worked out once.
+struct RowHasher<'a> {
+    entity: &'a Entity,
+    side: &'a PreparedSide,
+    fields: Vec<usize>,
+    /// MAC domain of each sensitive field in `fields`.
+    domains: Vec<Option<String>>,
+    keys: &'a KeyRing,
+}
+
+impl<'a> RowHasher<'a> {
+    fn new(entity: &'a Entity, side: &'a PreparedSide, fields: Vec<usize>, keys: &'a KeyRing) -> RowHasher<'a> {
+        let domains = fields
+            .iter()
+            .map(|&f| super::sensitive(&entity.fields[f]).then(|| super::repr::domain(entity, f)))
+            .collect();
+        RowHasher {
+            entity,
+            side,
+            fields,
+            domains,
+            keys,
+        }
+    }
+
+    fn row(&self, row: usize) -> (Vec<(usize, Hash)>, Hash) {
+        let mut buf = String::new();
+        let fields: Vec<(usize, Hash)> = self
+            .fields
+            .iter()
+            .zip(&self.domains)
+            .map(|(&f, domain)| {
+                let cell = self.side.cell(f, row);
+                let raw = match cell {
+                    Cell::Bad => self.side.fields[f]
+                        .bad
+                        .iter()
+                        .find(|b| b.row == row)
+                        .map(|b| b.raw.as_str()),
+                    _ => None,
+                };
+                (f, hash_cell(domain.as_deref(), cell, raw, self.keys, &mut buf))
+            })
+            .collect();
+        let row = row_hash(self.entity, &fields);
+        (fields, row)
+    }
 }
 
 /// Rows of one side whose key is non-null and unique: key JSON → row.
@@ -357,6 +394,7 @@ pub fn entity_state(entity: &Entity, sides: [&PreparedSide; 2], keys: [&SideKeys
         let rows = unique_rows(keys[side.idx()]);
         let fields = state_fields(entity, prepared);
         let w = fields.len();
+        let hasher = RowHasher::new(entity, prepared, fields.clone(), ring);
         let mut s = SideState {
             slots: fields.iter().map(|&f| f as u16).collect(),
             keys: rows.par_iter().map(|(k, _)| k.to_string()).collect(),
@@ -371,7 +409,7 @@ pub fn entity_state(entity: &Entity, sides: [&PreparedSide; 2], keys: [&SideKeys
             .zip(s.hashes.par_chunks_mut(w.max(1)))
             .zip(rows.par_iter())
             .for_each(|((row_hash, out), &(_, row))| {
-                let (hashes, hash) = row_hashes_of(entity, prepared, &fields, row, ring);
+                let (hashes, hash) = hasher.row(row);
                 for (slot, (_, h)) in out.iter_mut().zip(hashes) {
                     *slot = h;
                 }
