@@ -5,6 +5,7 @@
 //! cargo bench --bench harness -- --rows 1000000          # narrow pair (12 columns)
 //! cargo bench --bench harness -- --wide 200 --rows 100000 # wide pair
 //! cargo bench --bench harness -- --rows 10000000 --memory-limit 8GiB  # bucketed when above
+//! cargo bench --bench harness -- --rows 100000000 --skip-baseline    # recon only
 //! ```
 //!
 //! Each phase runs in a child process of this binary so that wall time and
@@ -29,6 +30,8 @@ struct Args {
     phase: Option<String>,
     /// Passed to recon as `--memory-limit` (default: recon's own default).
     memory_limit: Option<String>,
+    /// Run recon only (the bare in-memory join does not fit at 100M rows).
+    skip_baseline: bool,
 }
 
 fn parse_args() -> Args {
@@ -38,6 +41,7 @@ fn parse_args() -> Args {
         data: PathBuf::from("target/bench-data"),
         phase: None,
         memory_limit: None,
+        skip_baseline: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -47,6 +51,7 @@ fn parse_args() -> Args {
             "--data" => args.data = it.next().map(PathBuf::from).unwrap_or(args.data),
             "--phase" => args.phase = it.next(),
             "--memory-limit" => args.memory_limit = it.next(),
+            "--skip-baseline" => args.skip_baseline = true,
             _ => {} // cargo bench passes --bench
         }
     }
@@ -177,7 +182,12 @@ fn main() {
     }
     let exe = std::env::current_exe().expect("current exe");
     let mut results = serde_json::Map::new();
-    for phase in ["baseline", "recon"] {
+    let phases: &[&str] = if args.skip_baseline {
+        &["recon"]
+    } else {
+        &["baseline", "recon"]
+    };
+    for &phase in phases {
         let out = Command::new(&exe)
             .args([
                 "--phase",
@@ -203,12 +213,17 @@ fn main() {
             .unwrap_or_else(|_| serde_json::json!({ "error": String::from_utf8_lossy(&out.stderr).to_string() }));
         results.insert(phase.to_string(), v);
     }
-    let wall = |p: &str| results[p]["wall_s"].as_f64().unwrap_or(f64::NAN);
-    let rss = |p: &str| results[p]["peak_rss_mb"].as_f64().unwrap_or(f64::NAN);
+    let wall = |p: &str| results.get(p).and_then(|r| r["wall_s"].as_f64()).unwrap_or(f64::NAN);
+    let rss = |p: &str| {
+        results
+            .get(p)
+            .and_then(|r| r["peak_rss_mb"].as_f64())
+            .unwrap_or(f64::NAN)
+    };
     let report = serde_json::json!({
         "pair": label,
         "rows_per_side": args.rows,
-        "baseline": results["baseline"],
+        "baseline": results.get("baseline"),
         "recon": results["recon"],
         "recon_rows_per_s": args.rows as f64 / wall("recon"),
         "wall_ratio": wall("recon") / wall("baseline"),

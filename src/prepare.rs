@@ -5,6 +5,8 @@
 //! with its raw text: it is reported, never turned into null, and never
 //! equal to anything.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 
 use crate::normalize::{apply_steps, FieldType, Value};
@@ -108,6 +110,11 @@ fn prepare_column<'a>(field: &Field, side: Side, raw: impl Iterator<Item = Optio
 /// One cell through the declared chain: steps → map → default → type.
 pub fn convert(field: &Field, side: Side, raw: Option<&str>) -> Result<Option<Value>, String> {
     let i = side.idx();
+    // No text steps and no value map: the raw text is typed as it is,
+    // without a copy.
+    if field.steps[i].is_empty() && field.map[i].is_none() {
+        return typed(field, i, raw.map(Cow::Borrowed));
+    }
     let text = apply_steps(&field.steps[i], raw)?;
     let text = match (text, &field.map[i]) {
         (Some(v), Some(map)) => match map.get(&v) {
@@ -117,14 +124,25 @@ pub fn convert(field: &Field, side: Side, raw: Option<&str>) -> Result<Option<Va
         },
         (text, _) => text,
     };
+    typed(field, i, text.map(Cow::Owned))
+}
+
+/// The text after steps and map → default → type.
+fn typed(field: &Field, i: usize, text: Option<Cow<'_, str>>) -> Result<Option<Value>, String> {
     let ty = &field.ty[i];
     // Outside text fields an empty cell (CSV's only way to write null) is null.
     let text = match text {
         Some(t) if t.trim().is_empty() && !matches!(ty, FieldType::String) => None,
         t => t,
     };
-    match text.or_else(|| field.default[i].clone()) {
-        None => Ok(None),
-        Some(t) => ty.convert(&t).map(Some),
+    let text = match (text, &field.default[i]) {
+        (Some(t), _) => t,
+        (None, Some(d)) => Cow::Borrowed(d.as_str()),
+        (None, None) => return Ok(None),
+    };
+    match (ty, text) {
+        // A text value keeps the string it already owns.
+        (FieldType::String, Cow::Owned(s)) => Ok(Some(Value::Str(s))),
+        (ty, t) => ty.convert(&t).map(Some),
     }
 }
