@@ -228,7 +228,13 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         })
         .collect();
     report::write_quality_metrics(&folder.path().join("quality_metrics.parquet"), &run_id, &entity_metrics)?;
-    let repairs = repair::finish(results.iter().flat_map(|r| r.repairs.clone()).collect(), &run_id);
+    let repairs = repair::finish(
+        results
+            .iter_mut()
+            .flat_map(|r| std::mem::take(&mut r.repairs))
+            .collect(),
+        &run_id,
+    );
     repair::write(folder.path(), &repairs)?;
     tracing::info!(repairs = repairs.len(), "repair instructions written");
     if opts.repairs_csv {

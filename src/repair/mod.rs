@@ -13,9 +13,9 @@ pub mod repr;
 pub mod state;
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
-use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -124,34 +124,37 @@ pub fn finish(mut repairs: Vec<Repair>, run_id: &str) -> Vec<Repair> {
     repairs
 }
 
-/// Writes repairs.parquet and repairs.jsonl (same rows, same order).
+/// Writes repairs.parquet and repairs.jsonl (same rows, same order),
+/// without copying the instructions (a run may hold millions).
 pub fn write(dir: &Path, repairs: &[Repair]) -> Result<()> {
-    let s = |f: &dyn Fn(&Repair) -> Option<String>| repairs.iter().map(f).collect::<Vec<_>>();
-    let col = |name: &str, v: Vec<Option<String>>| Column::new(name.into(), v);
+    use crate::report::text_column as col;
     let columns = vec![
-        col("repair_id", s(&|r| Some(r.repair_id.clone()))),
-        col("run_id", s(&|r| Some(r.run_id.clone()))),
-        col("entity", s(&|r| Some(r.entity.clone()))),
-        col("finding_id", s(&|r| r.finding_id.clone())),
-        col("target", s(&|r| Some(r.target.clone()))),
-        col("target_side", s(&|r| Some(r.target_side.clone()))),
-        col("action", s(&|r| Some(r.action.clone()))),
-        col("key", s(&|r| Some(r.key.clone()))),
-        col("field", s(&|r| r.field.clone())),
-        col("column", s(&|r| r.column.clone())),
-        col("new_value", s(&|r| r.new_value.clone())),
-        col("value_ref", s(&|r| r.value_ref.clone())),
-        col("expected", s(&|r| r.expected.clone())),
-        col("reason", s(&|r| Some(r.reason.clone()))),
-        col("detail", s(&|r| Some(r.detail.clone()))),
+        col("repair_id", repairs, |r| Some(&r.repair_id)),
+        col("run_id", repairs, |r| Some(&r.run_id)),
+        col("entity", repairs, |r| Some(&r.entity)),
+        col("finding_id", repairs, |r| r.finding_id.as_deref()),
+        col("target", repairs, |r| Some(&r.target)),
+        col("target_side", repairs, |r| Some(&r.target_side)),
+        col("action", repairs, |r| Some(&r.action)),
+        col("key", repairs, |r| Some(&r.key)),
+        col("field", repairs, |r| r.field.as_deref()),
+        col("column", repairs, |r| r.column.as_deref()),
+        col("new_value", repairs, |r| r.new_value.as_deref()),
+        col("value_ref", repairs, |r| r.value_ref.as_deref()),
+        col("expected", repairs, |r| r.expected.as_deref()),
+        col("reason", repairs, |r| Some(&r.reason)),
+        col("detail", repairs, |r| Some(&r.detail)),
     ];
     crate::report::write_parquet(&dir.join(REPAIRS_PARQUET), columns, repairs.len())?;
-    let mut jsonl = String::new();
+    let path = dir.join(REPAIRS_JSONL);
+    let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     for r in repairs {
-        jsonl.push_str(&serde_json::to_string(r).map_err(|e| Error::Internal(e.to_string()))?);
-        jsonl.push('\n');
+        serde_json::to_writer(&mut out, r).map_err(|e| Error::Internal(e.to_string()))?;
+        out.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
     }
-    crate::run::write_file(&dir.join(REPAIRS_JSONL), jsonl.as_bytes())
+    let file = out.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
+    file.sync_all().map_err(|e| Error::io(&path, e))
 }
 
 /// Reads repairs.jsonl of a run folder.

@@ -29,25 +29,32 @@ pub struct FindingRow<'a> {
 }
 
 pub fn write_findings(path: &Path, run_id: &str, rows: &[FindingRow<'_>]) -> Result<()> {
-    let col = |name: &str, v: Vec<Option<String>>| Column::new(name.into(), v);
-    let s = |f: &dyn Fn(&FindingRow<'_>) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
     let columns = vec![
-        col("run_id", s(&|_| Some(run_id.to_string()))),
-        col("finding_id", s(&|r| Some(r.id.clone()))),
-        col("entity", s(&|r| Some(r.finding.entity.clone()))),
-        col("category", s(&|r| Some(r.finding.category.as_str().to_string()))),
-        col("kind", s(&|r| Some(r.finding.kind.clone()))),
-        col("rule", s(&|r| Some(r.finding.rule.clone()))),
-        col("severity", s(&|r| Some(r.finding.severity.as_str().to_string()))),
-        col("side", s(&|r| Some(r.finding.side.to_string()))),
-        col("key", s(&|r| Some(r.finding.key.clone()))),
-        col("field", s(&|r| r.finding.field.clone())),
-        col("left_value", s(&|r| r.finding.left_value.clone())),
-        col("right_value", s(&|r| r.finding.right_value.clone())),
-        col("detail", s(&|r| Some(r.finding.detail.clone()))),
-        col("first_seen", s(&|r| Some(r.first_seen.clone()))),
+        text_column("run_id", rows, |_| Some(run_id)),
+        text_column("finding_id", rows, |r| Some(&r.id)),
+        text_column("entity", rows, |r| Some(&r.finding.entity)),
+        text_column("category", rows, |r| Some(r.finding.category.as_str())),
+        text_column("kind", rows, |r| Some(&r.finding.kind)),
+        text_column("rule", rows, |r| Some(&r.finding.rule)),
+        text_column("severity", rows, |r| Some(r.finding.severity.as_str())),
+        text_column("side", rows, |r| Some(r.finding.side)),
+        text_column("key", rows, |r| Some(&r.finding.key)),
+        text_column("field", rows, |r| r.finding.field.as_deref()),
+        text_column("left_value", rows, |r| r.finding.left_value.as_deref()),
+        text_column("right_value", rows, |r| r.finding.right_value.as_deref()),
+        text_column("detail", rows, |r| Some(&r.finding.detail)),
+        text_column("first_seen", rows, |r| Some(&r.first_seen)),
     ];
     write_parquet(path, columns, rows.len())
+}
+
+/// A text column of one value per row, built without copying the rows' strings.
+pub fn text_column<'a, T>(name: &str, rows: &'a [T], value: impl Fn(&'a T) -> Option<&'a str>) -> Column {
+    let mut b = StringChunkedBuilder::new(name.into(), rows.len());
+    for r in rows {
+        b.append_option(value(r));
+    }
+    b.finish().into_column()
 }
 
 /// Writes string columns as a zstd Parquet file (the caller's folder is the
