@@ -208,6 +208,7 @@ fn partition_side(
                 let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
                 let w = ParquetWriter::new(file)
                     .with_compression(ParquetCompression::Lz4Raw)
+                    .with_statistics(StatisticsOptions::empty())
                     .batched(part.schema())
                     .map_err(|e| spill_err(&path, e))?;
                 writers[b] = Some(w);

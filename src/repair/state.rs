@@ -299,15 +299,18 @@ pub fn state_fields(entity: &Entity, side: &PreparedSide) -> Vec<usize> {
         .collect()
 }
 
-/// Hash of a whole row from its field hashes (SHA-256 over the
-/// length-prefixed field names and hashes, truncated).
+/// Hash of a whole row from its field hashes: SHA-256 over the digest of
+/// the length-prefixed field names, then the 16-byte field hashes in that
+/// order, truncated (a quarter of the blocks of hashing names per row).
 pub fn row_hash(entity: &Entity, fields: &[(usize, Hash)]) -> Hash {
+    let names: Vec<&[u8]> = fields.iter().map(|(f, _)| entity.fields[*f].name.as_bytes()).collect();
+    row_hash_with(&digest_parts(&names), fields)
+}
+
+fn row_hash_with(names: &[u8; 32], fields: &[(usize, Hash)]) -> Hash {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    for (f, h) in fields {
-        let name = entity.fields[*f].name.as_bytes();
-        ctx.update(&(name.len() as u64).to_be_bytes());
-        ctx.update(name);
-        ctx.update(&16u64.to_be_bytes());
+    ctx.update(names);
+    for (_, h) in fields {
         ctx.update(h);
     }
     truncate(ctx.finish().as_ref())
@@ -320,11 +323,12 @@ pub fn row_hashes(entity: &Entity, side: &PreparedSide, row: usize, keys: &KeyRi
 
 /// Hashes rows of one side: the fields and their MAC domains worked out once.
 struct RowHasher<'a> {
-    entity: &'a Entity,
     side: &'a PreparedSide,
     fields: Vec<usize>,
     /// MAC domain of each sensitive field in `fields`.
     domains: Vec<Option<String>>,
+    /// Digest of the field names, the start of every row hash.
+    names: [u8; 32],
     keys: &'a KeyRing,
 }
 
@@ -334,8 +338,9 @@ impl<'a> RowHasher<'a> {
             .iter()
             .map(|&f| super::sensitive(&entity.fields[f]).then(|| super::repr::domain(entity, f)))
             .collect();
+        let names: Vec<&[u8]> = fields.iter().map(|&f| entity.fields[f].name.as_bytes()).collect();
         RowHasher {
-            entity,
+            names: digest_parts(&names),
             side,
             fields,
             domains,
@@ -362,7 +367,7 @@ impl<'a> RowHasher<'a> {
                 (f, hash_cell(domain.as_deref(), cell, raw, self.keys, &mut buf))
             })
             .collect();
-        let row = row_hash(self.entity, &fields);
+        let row = row_hash_with(&self.names, &fields);
         (fields, row)
     }
 }
@@ -545,6 +550,7 @@ impl StateWriter {
             let w = ParquetWriter::new(file)
                 // Hashes do not compress; a fast codec keeps the write cheap.
                 .with_compression(ParquetCompression::Lz4Raw)
+                .with_statistics(StatisticsOptions::empty())
                 .batched(df.schema())
                 .map_err(|e| self.internal(e))?;
             self.writer = Some(w);
@@ -836,6 +842,7 @@ impl Part {
             let file = std::fs::File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
             let w = ParquetWriter::new(file)
                 .with_compression(ParquetCompression::Lz4Raw)
+                .with_statistics(StatisticsOptions::empty())
                 .batched(df.schema())
                 .map_err(internal)?;
             self.writer = Some(w);
