@@ -442,24 +442,9 @@ fn bucketed(
             };
             let empty_sides = [PreparedSide::empty(Side::Left), PreparedSide::empty(Side::Right)];
             let empty_keys = [SideKeys::default(), SideKeys::default()];
-            let sides: Vec<[&PreparedSide; 2]> = (0..spec.entities.len())
-                .map(|i| {
-                    if i == e {
-                        [&p.sides[0], &p.sides[1]]
-                    } else {
-                        [&empty_sides[0], &empty_sides[1]]
-                    }
-                })
-                .collect();
-            let keys: Vec<[&SideKeys; 2]> = (0..spec.entities.len())
-                .map(|i| {
-                    if i == e {
-                        [&p.keys[0], &p.keys[1]]
-                    } else {
-                        [&empty_keys[0], &empty_keys[1]]
-                    }
-                })
-                .collect();
+            let n = spec.entities.len();
+            let sides = only_entity(n, e, &p.sides, &empty_sides);
+            let keys = only_entity(n, e, &p.keys, &empty_keys);
             let rules = crate::quality::Context {
                 entities: &spec.entities,
                 sides: &sides,
@@ -492,6 +477,17 @@ fn bucketed(
     }
     states.finish()?;
     Ok(results)
+}
+
+/// Per entity, both sides: entity `e`'s own, the empty ones for the `n - 1`
+/// others (a bucket holds one entity; rules reach others through global facts).
+fn only_entity<'a, T>(n: usize, e: usize, own: &'a [T; 2], empty: &'a [T; 2]) -> Vec<[&'a T; 2]> {
+    (0..n)
+        .map(|i| {
+            let s = if i == e { own } else { empty };
+            [&s[0], &s[1]]
+        })
+        .collect()
 }
 
 impl EntityResult {

@@ -72,16 +72,7 @@ fn demo_with_cross_row_rules(dir: &Path) -> std::path::PathBuf {
 
 fn run(env: &Env, spec: &Path, out: &str, run_id: &str, extra: &[&str]) -> std::path::PathBuf {
     let reports = env.path().join(out);
-    let mut args = vec![
-        "run",
-        spec.to_str().unwrap(),
-        "--out",
-        reports.to_str().unwrap(),
-        "--run-id",
-        run_id,
-    ];
-    args.extend_from_slice(extra);
-    let o = env.recon(&args);
+    let o = env.run_in(spec, &reports, run_id, extra);
     assert!(matches!(code(&o), 0 | 1), "{}", stderr(&o));
     reports.join(run_id)
 }
@@ -270,15 +261,7 @@ fn bad_input_in_bucketed_mode_is_exit_2_and_leaves_nothing_behind() {
         let spec = env.write("s.toml", TWO_COLUMN_SPEC);
         env.write("l.csv", left);
         env.write("r.csv", "id,v\n1,a\n");
-        let reports = env.reports();
-        let out = env.recon(&[
-            "run",
-            spec.to_str().unwrap(),
-            "--out",
-            reports.to_str().unwrap(),
-            "--buckets",
-            "4",
-        ]);
+        let out = env.run_in(&spec, &env.reports(), "r1", &["--buckets", "4"]);
         let err = stderr(&out);
         assert_eq!(code(&out), 2, "{err}");
         assert!(err.contains(needle) && err.contains("l.csv"), "{err}");

@@ -11,17 +11,7 @@ use crate::util::*;
 type Json = serde_json::Value;
 
 fn run_args(env: &Env, spec: &Path, run_id: &str, extra: &[&str]) -> Output {
-    let reports = env.reports();
-    let mut args = vec![
-        "run",
-        spec.to_str().unwrap(),
-        "--out",
-        reports.to_str().unwrap(),
-        "--run-id",
-        run_id,
-    ];
-    args.extend_from_slice(extra);
-    env.recon(&args)
+    env.run_in(spec, &env.reports(), run_id, extra)
 }
 
 fn apply(env: &Env, run: &str, target: &str, input: &Path, output: &Path, extra: &[&str]) -> Output {

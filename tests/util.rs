@@ -77,15 +77,21 @@ impl Env {
 
     /// `recon run SPEC --out <reports> --run-id ID`.
     pub fn run(&self, spec: &Path, run_id: &str) -> Output {
-        let reports = self.reports();
-        self.recon(&[
+        self.run_in(spec, &self.reports(), run_id, &[])
+    }
+
+    /// `recon run SPEC --out REPORTS --run-id ID EXTRA...`.
+    pub fn run_in(&self, spec: &Path, reports: &Path, run_id: &str, extra: &[&str]) -> Output {
+        let mut args = vec![
             "run",
             spec.to_str().unwrap(),
             "--out",
             reports.to_str().unwrap(),
             "--run-id",
             run_id,
-        ])
+        ];
+        args.extend_from_slice(extra);
+        self.recon(&args)
     }
 
     /// Writes a file relative to the temp dir.
