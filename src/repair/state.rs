@@ -43,7 +43,8 @@ struct SideState {
     row_hash: Vec<Hash>,
     /// `keys.len() × slots.len()`, row-major.
     hashes: Vec<Hash>,
-    bases: Vec<Hash>,
+    /// Merge base of each cell of `hashes`.
+    bases: Bases,
     index: hashbrown::HashTable<u32>,
     hasher: polars::prelude::PlRandomState,
     /// Prepared row → state row (u32::MAX: none); only for a state built
@@ -67,18 +68,23 @@ impl SideState {
     /// Appends a row (a later row with the same key replaces the earlier).
     fn push(&mut self, key: &str, row_hash: Hash, hashes: &[Hash], bases: &[Hash]) {
         use std::hash::BuildHasher;
+        let w = self.width();
         if let Some(i) = self.find(key) {
-            let w = self.width();
             self.row_hash[i] = row_hash;
             self.hashes[i * w..(i + 1) * w].copy_from_slice(hashes);
-            self.bases[i * w..(i + 1) * w].copy_from_slice(bases);
+            for (j, (&b, &h)) in bases.iter().zip(hashes).enumerate() {
+                self.bases.set(i * w + j, some(b), h);
+            }
             return;
         }
         let i = self.keys.len() as u32;
         self.keys.push(key.to_string());
         self.row_hash.push(row_hash);
         self.hashes.extend_from_slice(hashes);
-        self.bases.extend_from_slice(bases);
+        self.bases.grow(self.hashes.len());
+        for (j, (&b, &h)) in bases.iter().zip(hashes).enumerate() {
+            self.bases.set(i as usize * w + j, some(b), h);
+        }
         let hasher = &self.hasher;
         let keys = &self.keys;
         self.index
@@ -102,18 +108,67 @@ impl SideState {
     /// Adds a slot column (all rows lack it so far).
     fn add_slot(&mut self, slot: u16) -> usize {
         let (w, n) = (self.width(), self.keys.len());
-        let widen = |v: &Vec<Hash>| -> Vec<Hash> {
-            let mut out = Vec::with_capacity(n * (w + 1));
-            for i in 0..n {
-                out.extend_from_slice(&v[i * w..(i + 1) * w]);
-                out.push(NONE);
+        let mut hashes = Vec::with_capacity(n * (w + 1));
+        let mut bases = Bases::default();
+        bases.grow(n * (w + 1));
+        for i in 0..n {
+            for j in 0..w {
+                let h = self.hashes[i * w + j];
+                bases.set(i * (w + 1) + j, self.bases.get(i * w + j, h), h);
+                hashes.push(h);
             }
-            out
-        };
-        self.hashes = widen(&self.hashes);
-        self.bases = widen(&self.bases);
+            hashes.push(NONE);
+        }
+        self.hashes = hashes;
+        self.bases = bases;
         self.slots.push(slot);
         w
+    }
+}
+
+/// Merge bases of a side's cells. Most equal the cell's own hash (the sides
+/// agreed on it): those are one bit each; the others are kept in a map;
+/// a cell with neither has no base. (16 bytes per cell would be a quarter
+/// of a run's memory.)
+#[derive(Debug, Default, Clone)]
+struct Bases {
+    own: Vec<u64>,
+    other: HashMap<usize, Hash>,
+}
+
+impl Bases {
+    fn with_cells(cells: usize) -> Bases {
+        Bases {
+            own: vec![0; cells.div_ceil(64)],
+            other: HashMap::default(),
+        }
+    }
+
+    fn grow(&mut self, cells: usize) {
+        self.own.resize(cells.div_ceil(64), 0);
+    }
+
+    fn set(&mut self, cell: usize, base: Option<Hash>, own_hash: Hash) {
+        let (word, bit) = (cell / 64, 1u64 << (cell % 64));
+        self.own[word] &= !bit;
+        if !self.other.is_empty() {
+            self.other.remove(&cell);
+        }
+        match base {
+            Some(b) if b == own_hash => self.own[word] |= bit,
+            Some(b) => {
+                self.other.insert(cell, b);
+            }
+            None => {}
+        }
+    }
+
+    fn get(&self, cell: usize, own_hash: Hash) -> Option<Hash> {
+        if self.own[cell / 64] & (1u64 << (cell % 64)) != 0 {
+            Some(own_hash)
+        } else {
+            self.other.get(&cell).copied()
+        }
     }
 }
 
@@ -165,8 +220,8 @@ impl EntityState {
 
     /// The side's hash when both sides last agreed on the field.
     pub fn base(&self, side: Side, key: &str, field: &str) -> Option<Hash> {
-        self.cell(side, key, field)
-            .and_then(|c| some(self.sides[side.idx()].bases[c]))
+        let s = &self.sides[side.idx()];
+        self.cell(side, key, field).and_then(|c| s.bases.get(c, s.hashes[c]))
     }
 
     /// Sets the merge base of every compared field of every matched pair:
@@ -232,11 +287,13 @@ impl EntityState {
                     let name = entity.fields[f].name.as_str();
                     let ok = !(unconvertible || suspect && mismatched.contains(&(key, name)));
                     let st = &mut self.sides[side.idx()];
-                    st.bases[i * w + j] = if ok {
-                        st.hashes[i * w + j]
+                    let own = st.hashes[i * w + j];
+                    let base = if ok {
+                        Some(own)
                     } else {
-                        previous.and_then(|p| p.base(side, key, name)).unwrap_or(NONE)
+                        previous.and_then(|p| p.base(side, key, name))
                     };
+                    st.bases.set(i * w + j, base, own);
                 }
             }
         }
@@ -405,7 +462,7 @@ pub fn entity_state(entity: &Entity, sides: [&PreparedSide; 2], keys: [&SideKeys
             keys: rows.par_iter().map(|(k, _)| k.to_string()).collect(),
             row_hash: vec![NONE; rows.len()],
             hashes: vec![NONE; rows.len() * w],
-            bases: vec![NONE; rows.len() * w],
+            bases: Bases::with_cells(rows.len() * w),
             by_row: vec![u32::MAX; prepared.rows],
             ..SideState::default()
         };
@@ -517,8 +574,9 @@ impl StateWriter {
                 hashes.clear();
                 bases.clear();
                 for j in 0..w {
-                    hashes.extend_from_slice(&s.hashes[i * w + j]);
-                    bases.extend_from_slice(&s.bases[i * w + j]);
+                    let h = s.hashes[i * w + j];
+                    hashes.extend_from_slice(&h);
+                    bases.extend_from_slice(&s.bases.get(i * w + j, h).unwrap_or(NONE));
                 }
                 // Where every base is the field's own hash (the sides agree), store none.
                 if bases == hashes {
@@ -863,5 +921,56 @@ impl PartitionedState {
             Some(path) => Ok(read_state_file(path)?.remove(entity).unwrap_or_default()),
             None => Ok(EntityState::default()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bases_keep_own_other_and_none_apart() {
+        let (a, b) = ([1u8; 16], [2u8; 16]);
+        let mut bases = Bases::with_cells(130);
+        bases.set(0, Some(a), a);
+        bases.set(64, Some(b), a);
+        bases.set(129, None, a);
+        assert_eq!(bases.get(0, a), Some(a));
+        assert_eq!(bases.get(64, a), Some(b));
+        assert_eq!(bases.get(129, a), None);
+        // Overwriting clears the earlier kind of base.
+        bases.set(64, Some(a), a);
+        assert_eq!(bases.get(64, a), Some(a));
+        bases.set(0, None, a);
+        assert_eq!(bases.get(0, a), None);
+    }
+
+    #[test]
+    fn a_slot_added_later_keeps_every_hash_and_base() {
+        let (a, b, c) = ([1u8; 16], [2u8; 16], [3u8; 16]);
+        let mut side = SideState {
+            slots: vec![0, 1],
+            ..SideState::default()
+        };
+        side.push("k1", c, &[a, b], &[a, c]);
+        side.push("k2", c, &[b, a], &[NONE, a]);
+        let j = side.add_slot(2);
+        assert_eq!(j, 2);
+        side.push("k3", c, &[a, a, b], &[a, a, b]);
+        let cell = |side: &SideState, key: &str, j: usize| side.find(key).unwrap() * side.width() + j;
+        let base =
+            |side: &SideState, key: &str, j: usize| side.bases.get(cell(side, key, j), side.hashes[cell(side, key, j)]);
+        assert_eq!(side.hashes[cell(&side, "k1", 1)], b);
+        assert_eq!(base(&side, "k1", 0), Some(a));
+        assert_eq!(base(&side, "k1", 1), Some(c));
+        assert_eq!(base(&side, "k2", 0), None);
+        assert_eq!(base(&side, "k2", 1), Some(a));
+        assert_eq!(side.hashes[cell(&side, "k2", 2)], NONE);
+        assert_eq!(base(&side, "k3", 2), Some(b));
+        // A later row with the same key replaces the earlier one.
+        side.push("k1", a, &[b, b, b], &[NONE, NONE, b]);
+        assert_eq!(base(&side, "k1", 0), None);
+        assert_eq!(base(&side, "k1", 2), Some(b));
+        assert_eq!(side.keys.len(), 3);
     }
 }
