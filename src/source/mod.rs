@@ -50,8 +50,8 @@ pub fn load(source: &Source, columns: &[String]) -> Result<Loaded> {
 /// Streams `columns` of `source` to `each` in frames of at most `chunk` rows
 /// and returns the file's description (hash, size, columns, rows) with an
 /// empty frame. Parquet is read a slice at a time, so memory stays bounded
-/// by the chunk; CSV and NDJSON are parsed whole first (their text cannot be
-/// split safely before parsing) and then handed out in chunks.
+/// by the chunk, and so is UTF-8 CSV, parsed while it is read; GBK CSV and
+/// NDJSON are parsed whole first and then handed out in chunks.
 pub fn for_each_chunk(
     source: &Source,
     columns: &[String],
@@ -60,6 +60,9 @@ pub fn for_each_chunk(
 ) -> Result<Loaded> {
     check_file(&source.path)?;
     let chunk = chunk.max(1);
+    if source.format == Format::Csv && source.encoding == Encoding::Utf8 {
+        return stream_csv(source, columns, chunk, each);
+    }
     if source.format != Format::Parquet {
         let mut loaded = load(source, columns)?;
         let frame = std::mem::take(&mut loaded.frame);
@@ -198,12 +201,106 @@ fn load_csv(source: &Source, columns: &[String]) -> Result<Loaded> {
     let (digest, hash_micros) = sha256(&bytes);
     let text = decode(path, &bytes, source.encoding)?;
     drop(bytes);
+    let mut frame = DataFrame::empty();
+    let shape = parse_csv(source, columns, text.as_bytes(), usize::MAX, |f| {
+        frame = f;
+        Ok(())
+    })?;
+    Ok(Loaded {
+        path: path.clone(),
+        frame,
+        missing: shape.missing,
+        physical_types: shape.physical_types,
+        rows: shape.rows,
+        sha256: digest,
+        hash_micros,
+        size,
+    })
+}
+
+/// A UTF-8 CSV file parsed a chunk at a time while its bytes are hashed:
+/// neither the file nor its text is ever held whole.
+fn stream_csv(
+    source: &Source,
+    columns: &[String],
+    chunk: usize,
+    each: impl FnMut(DataFrame) -> Result<()>,
+) -> Result<Loaded> {
+    use std::io::BufRead;
+    let path = &source.path;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hashing = Hashing {
+        inner: file,
+        ctx: ring::digest::Context::new(&ring::digest::SHA256),
+        size: 0,
+        micros: 0,
+    };
+    let shape = {
+        let mut text = std::io::BufReader::with_capacity(8 << 20, &mut hashing);
+        let bom = text
+            .fill_buf()
+            .map_err(|e| Error::io(path, e))?
+            .starts_with(b"\xEF\xBB\xBF");
+        if bom {
+            text.consume(3);
+        }
+        parse_csv(source, columns, text, chunk, each)?
+    };
+    // The parser stops at the end of the file: every byte has been hashed.
+    Ok(Loaded {
+        path: path.clone(),
+        frame: DataFrame::empty(),
+        missing: shape.missing,
+        physical_types: shape.physical_types,
+        rows: shape.rows,
+        sha256: hex::encode(hashing.ctx.finish()),
+        hash_micros: hashing.micros,
+        size: hashing.size,
+    })
+}
+
+/// A reader that SHA-256-hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    ctx: ring::digest::Context,
+    size: u64,
+    micros: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let start = std::time::Instant::now();
+        self.ctx.update(&buf[..n]);
+        self.micros += start.elapsed().as_micros() as u64;
+        self.size += n as u64;
+        Ok(n)
+    }
+}
+
+/// What parsing a CSV file found besides its rows.
+struct CsvShape {
+    rows: usize,
+    missing: Vec<String>,
+    physical_types: BTreeMap<String, String>,
+}
+
+/// Parses UTF-8 CSV text into frames of at most `chunk` rows of the wanted
+/// columns (at least one frame), handed to `each` in file order.
+fn parse_csv(
+    source: &Source,
+    columns: &[String],
+    text: impl std::io::Read,
+    chunk: usize,
+    mut each: impl FnMut(DataFrame) -> Result<()>,
+) -> Result<CsvShape> {
+    let path = &source.path;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(source.delimiter)
         .quote(source.quote)
         .has_headers(true)
         .flexible(false)
-        .from_reader(text.as_bytes());
+        .from_reader(text);
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| csv_error(path, e))?
@@ -215,17 +312,40 @@ fn load_csv(source: &Source, columns: &[String]) -> Result<Loaded> {
             Error::input(path, "has no header row").with_hint("CSV sources need a header row naming the columns")
         );
     }
-    let wanted: Vec<(String, Option<usize>)> = columns
-        .iter()
-        .map(|c| (c.clone(), headers.iter().position(|h| h == c)))
-        .collect();
+    let mut present: Vec<(&str, usize)> = Vec::new();
+    let mut missing = Vec::new();
+    let mut physical_types = BTreeMap::new();
+    for c in columns {
+        match headers.iter().position(|h| h == c) {
+            Some(i) => {
+                present.push((c.as_str(), i));
+                physical_types.insert(c.clone(), "utf8".to_string());
+            }
+            None => missing.push(c.clone()),
+        }
+    }
+    if columns.is_empty() {
+        for h in &headers {
+            physical_types.insert(h.clone(), "utf8".to_string());
+        }
+    }
     // Cells go straight into Arrow string builders: no String per cell.
-    let mut values: Vec<StringChunkedBuilder> = wanted
-        .iter()
-        .map(|(name, _)| StringChunkedBuilder::new(name.as_str().into(), 1024))
-        .collect();
+    let builders = || -> Vec<StringChunkedBuilder> {
+        present
+            .iter()
+            .map(|(name, _)| StringChunkedBuilder::new((*name).into(), 1024))
+            .collect()
+    };
+    let mut values = builders();
+    let mut flush = |values: &mut Vec<StringChunkedBuilder>, height: usize| -> Result<()> {
+        let cols = std::mem::replace(values, builders())
+            .into_iter()
+            .map(|b| b.finish().into_column())
+            .collect();
+        each(DataFrame::new(height, cols).map_err(|e| Error::Internal(e.to_string()))?)
+    };
     let mut record = csv::StringRecord::new();
-    let mut rows = 0usize;
+    let (mut rows, mut in_chunk) = (0usize, 0usize);
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -233,53 +353,40 @@ fn load_csv(source: &Source, columns: &[String]) -> Result<Loaded> {
             Err(e) => return Err(csv_error(path, e)),
         }
         rows += 1;
-        for (slot, (_, idx)) in values.iter_mut().zip(&wanted) {
-            if let Some(i) = idx {
-                slot.append_option(record.get(*i));
-            }
+        in_chunk += 1;
+        for (slot, (_, i)) in values.iter_mut().zip(&present) {
+            slot.append_option(record.get(*i));
+        }
+        if in_chunk == chunk {
+            flush(&mut values, in_chunk)?;
+            in_chunk = 0;
         }
     }
     if rows == 0 {
         return Err(Error::input(path, "has a header but no data rows")
             .with_hint("an empty export usually means the export job failed; check it before reconciling"));
     }
-    let mut frame_cols = Vec::new();
-    let mut missing = Vec::new();
-    let mut physical_types = BTreeMap::new();
-    for ((name, idx), vals) in wanted.into_iter().zip(values) {
-        match idx {
-            Some(_) => {
-                physical_types.insert(name.clone(), "utf8".to_string());
-                frame_cols.push(vals.finish().into_column());
-            }
-            None => missing.push(name),
-        }
+    if in_chunk > 0 {
+        flush(&mut values, in_chunk)?;
     }
-    if columns.is_empty() {
-        for h in headers {
-            physical_types.insert(h, "utf8".to_string());
-        }
-    }
-    let frame = DataFrame::new(rows, frame_cols).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(Loaded {
-        path: path.clone(),
-        frame,
+    Ok(CsvShape {
+        rows,
         missing,
         physical_types,
-        rows,
-        sha256: digest,
-        hash_micros,
-        size,
     })
 }
 
 fn csv_error(path: &Path, e: csv::Error) -> Error {
     let line = e.position().map(|p| p.line());
+    let mut hint = None;
     let message = match e.kind() {
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
             format!("row has {len} fields but the header has {expected_len}")
         }
-        csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".to_string(),
+        csv::ErrorKind::Utf8 { .. } => {
+            hint = Some("if the export is GBK-encoded, add encoding = \"gbk\" to the source".into());
+            "invalid UTF-8".to_string()
+        }
         _ => e.to_string(),
     };
     Error::Input {
@@ -287,7 +394,7 @@ fn csv_error(path: &Path, e: csv::Error) -> Error {
         line,
         field: None,
         message,
-        hint: None,
+        hint,
     }
 }
 
@@ -524,7 +631,28 @@ mod tests {
         let text: String = std::iter::once("id,amount\n".to_string())
             .chain((0..n).map(|i| format!("K{i:03},{}\n", i * 7)))
             .collect();
-        std::fs::write(&csv, text).unwrap();
+        std::fs::write(&csv, &text).unwrap();
         chunks_equal_whole(&source(&csv, Format::Csv), &columns);
+        let bom = dir.path().join("bom.csv");
+        std::fs::write(&bom, [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat()).unwrap();
+        chunks_equal_whole(&source(&bom, Format::Csv), &columns);
+    }
+
+    #[test]
+    fn streamed_csv_errors_name_the_line_like_a_whole_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let columns = vec!["id".to_string()];
+        for (name, bytes, line) in [
+            ("ragged.csv", b"id,v\n1,a\n2,b\n3,c,d\n".to_vec(), 4),
+            ("latin1.csv", b"id,v\n1,a\n2,b\n3,\xE9t\xE9\n".to_vec(), 4),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let src = source(&path, Format::Csv);
+            let whole = load(&src, &columns).unwrap_err().to_string();
+            let streamed = for_each_chunk(&src, &columns, 2, |_| Ok(())).unwrap_err().to_string();
+            assert!(streamed.contains(&format!("{name}:{line}")), "{streamed}");
+            assert!(whole.contains(&format!("{name}:{line}")), "{whole}");
+        }
     }
 }
