@@ -225,7 +225,12 @@ fn partition_side(
             w.finish().map_err(|e| spill_err(path, e))?;
         }
     }
-    let present = columns.into_iter().filter(|c| present.contains(c)).collect();
+    // NDJSON knows which columns no record has only at the end.
+    crate::run::key_columns_present(entity, side, &meta.missing)?;
+    let present = columns
+        .into_iter()
+        .filter(|c| present.contains(c) && !meta.missing.contains(c))
+        .collect();
     Ok((meta, files, present))
 }
 

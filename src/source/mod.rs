@@ -50,8 +50,10 @@ pub fn load(source: &Source, columns: &[String]) -> Result<Loaded> {
 /// Streams `columns` of `source` to `each` in frames of at most `chunk` rows
 /// and returns the file's description (hash, size, columns, rows) with an
 /// empty frame. Parquet is read a slice at a time, so memory stays bounded
-/// by the chunk, and so is UTF-8 CSV, parsed while it is read; GBK CSV and
-/// NDJSON are parsed whole first and then handed out in chunks.
+/// by the chunk, and so are UTF-8 CSV and NDJSON, parsed while they are
+/// read (an NDJSON chunk holds every declared column: which ones no record
+/// has is known at the end, in `missing`); GBK CSV is decoded whole first
+/// and then handed out in chunks.
 pub fn for_each_chunk(
     source: &Source,
     columns: &[String],
@@ -60,8 +62,10 @@ pub fn for_each_chunk(
 ) -> Result<Loaded> {
     check_file(&source.path)?;
     let chunk = chunk.max(1);
-    if source.format == Format::Csv && source.encoding == Encoding::Utf8 {
-        return stream_csv(source, columns, chunk, each);
+    match source.format {
+        Format::Csv if source.encoding == Encoding::Utf8 => return stream_csv(source, columns, chunk, each),
+        Format::Ndjson => return stream_ndjson(&source.path, columns, chunk, each),
+        _ => {}
     }
     if source.format != Format::Parquet {
         let mut loaded = load(source, columns)?;
@@ -278,7 +282,7 @@ impl<R: std::io::Read> std::io::Read for Hashing<R> {
     }
 }
 
-/// What parsing a CSV file found besides its rows.
+/// What parsing a CSV or NDJSON file found besides its rows.
 struct CsvShape {
     rows: usize,
     missing: Vec<String>,
@@ -503,22 +507,118 @@ fn load_ndjson(path: &Path, columns: &[String]) -> Result<Loaded> {
     let size = bytes.len() as u64;
     let (digest, hash_micros) = sha256(&bytes);
     let text = decode(path, &bytes, Encoding::Utf8)?;
+    drop(bytes);
+    let mut frame = DataFrame::empty();
+    let shape = parse_ndjson(path, columns, text.as_bytes(), usize::MAX, |f| {
+        frame = f;
+        Ok(())
+    })?;
+    // Only the columns some record has.
+    let frame = frame.drop_many(shape.missing.iter().map(|m| m.as_str()));
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        frame,
+        missing: shape.missing,
+        physical_types: shape.physical_types,
+        rows: shape.rows,
+        sha256: digest,
+        hash_micros,
+        size,
+    })
+}
+
+/// An NDJSON file parsed a chunk at a time while its bytes are hashed.
+/// Every frame holds every declared column: which ones no record has is
+/// known at the end (`missing` of the result).
+fn stream_ndjson(
+    path: &Path,
+    columns: &[String],
+    chunk: usize,
+    each: impl FnMut(DataFrame) -> Result<()>,
+) -> Result<Loaded> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hashing = Hashing {
+        inner: file,
+        ctx: ring::digest::Context::new(&ring::digest::SHA256),
+        size: 0,
+        micros: 0,
+    };
+    let shape = parse_ndjson(
+        path,
+        columns,
+        std::io::BufReader::with_capacity(8 << 20, &mut hashing),
+        chunk,
+        each,
+    )?;
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        frame: DataFrame::empty(),
+        missing: shape.missing,
+        physical_types: shape.physical_types,
+        rows: shape.rows,
+        sha256: hex::encode(hashing.ctx.finish()),
+        hash_micros: hashing.micros,
+        size: hashing.size,
+    })
+}
+
+/// Parses NDJSON (one object per line, blank lines skipped, a leading BOM
+/// ignored) into frames of at most `chunk` records of every declared
+/// column, in file order.
+fn parse_ndjson(
+    path: &Path,
+    columns: &[String],
+    mut text: impl std::io::BufRead,
+    chunk: usize,
+    mut each: impl FnMut(DataFrame) -> Result<()>,
+) -> Result<CsvShape> {
     let mut values: Vec<Vec<Option<String>>> = vec![Vec::new(); columns.len()];
     let mut seen = vec![false; columns.len()];
     let mut all_names = std::collections::BTreeSet::new();
-    let mut rows = 0usize;
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+    let (mut rows, mut in_chunk, mut line_no) = (0usize, 0usize, 0u64);
+    let mut flush = |values: &mut Vec<Vec<Option<String>>>, height: usize| -> Result<()> {
+        let cols = columns
+            .iter()
+            .zip(values.iter_mut())
+            .map(|(name, v)| Column::new(name.as_str().into(), std::mem::take(v)))
+            .collect();
+        each(DataFrame::new(height, cols).map_err(|e| Error::Internal(e.to_string()))?)
+    };
+    let mut line = String::new();
+    loop {
+        line.clear();
+        line_no += 1;
+        let n = text.read_line(&mut line).map_err(|e| Error::Input {
+            path: path.to_path_buf(),
+            line: Some(line_no),
+            field: None,
+            message: match e.kind() {
+                std::io::ErrorKind::InvalidData => "invalid UTF-8".into(),
+                _ => format!("cannot be read: {e}"),
+            },
+            hint: Some("NDJSON sources are UTF-8, one JSON object per line".into()),
+        })?;
+        if n == 0 {
+            break;
+        }
+        let record = if line_no == 1 {
+            line.trim_start_matches('\u{feff}')
+        } else {
+            line.as_str()
+        };
+        if record.trim().is_empty() {
             continue;
         }
-        let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).map_err(|e| Error::Input {
-            path: path.to_path_buf(),
-            line: Some(i as u64 + 1),
-            field: None,
-            message: format!("not a JSON object: {e}"),
-            hint: Some("NDJSON sources hold one JSON object per line".into()),
-        })?;
+        let obj: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(record).map_err(|e| Error::Input {
+                path: path.to_path_buf(),
+                line: Some(line_no),
+                field: None,
+                message: format!("not a JSON object: {e}"),
+                hint: Some("NDJSON sources hold one JSON object per line".into()),
+            })?;
         rows += 1;
+        in_chunk += 1;
         if columns.is_empty() {
             all_names.extend(obj.keys().cloned());
         }
@@ -527,17 +627,22 @@ fn load_ndjson(path: &Path, columns: &[String]) -> Result<Loaded> {
             seen[c] |= v.is_some();
             values[c].push(v.and_then(json_text));
         }
+        if in_chunk == chunk {
+            flush(&mut values, in_chunk)?;
+            in_chunk = 0;
+        }
     }
     if rows == 0 {
         return Err(Error::input(path, "holds no records"));
     }
-    let mut frame_cols = Vec::new();
+    if in_chunk > 0 {
+        flush(&mut values, in_chunk)?;
+    }
     let mut missing = Vec::new();
     let mut physical_types = BTreeMap::new();
-    for ((name, vals), seen) in columns.iter().zip(values).zip(seen) {
+    for (name, seen) in columns.iter().zip(seen) {
         if seen {
             physical_types.insert(name.clone(), "json".to_string());
-            frame_cols.push(Column::new(name.as_str().into(), vals));
         } else {
             missing.push(name.clone());
         }
@@ -545,16 +650,10 @@ fn load_ndjson(path: &Path, columns: &[String]) -> Result<Loaded> {
     for n in all_names {
         physical_types.insert(n, "json".to_string());
     }
-    let frame = DataFrame::new(rows, frame_cols).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(Loaded {
-        path: path.to_path_buf(),
-        frame,
+    Ok(CsvShape {
+        rows,
         missing,
         physical_types,
-        rows,
-        sha256: digest,
-        hash_micros,
-        size,
     })
 }
 
@@ -612,7 +711,7 @@ mod tests {
     }
 
     #[test]
-    fn parquet_and_csv_stream_in_chunks_equal_to_the_whole_file() {
+    fn parquet_csv_and_ndjson_stream_in_chunks_equal_to_the_whole_file() {
         let dir = tempfile::tempdir().unwrap();
         let n = 50;
         let mut df = df!(
@@ -636,19 +735,48 @@ mod tests {
         let bom = dir.path().join("bom.csv");
         std::fs::write(&bom, [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat()).unwrap();
         chunks_equal_whole(&source(&bom, Format::Csv), &columns);
+        let nd = dir.path().join("x.ndjson");
+        let text: String = (0..n)
+            .map(|i| format!("{{\"id\":\"K{i:03}\",\"amount\":{}}}\n", i * 7))
+            .collect::<Vec<_>>()
+            .join(if n % 2 == 0 { "\n" } else { "" });
+        std::fs::write(&nd, text).unwrap();
+        let src = source(&nd, Format::Ndjson);
+        chunks_equal_whole(&src, &columns[..2]);
+        // A declared column no record has: a null column in every chunk,
+        // reported missing at the end, as by a whole read.
+        let meta = for_each_chunk(&src, &columns, 7, |f| {
+            assert_eq!(f.column("absent").unwrap().null_count(), f.height());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(meta.missing, load(&src, &columns).unwrap().missing);
+        assert_eq!(meta.missing, vec!["absent".to_string()]);
     }
 
     #[test]
-    fn streamed_csv_errors_name_the_line_like_a_whole_read() {
+    fn streamed_errors_name_the_line_like_a_whole_read() {
         let dir = tempfile::tempdir().unwrap();
         let columns = vec!["id".to_string()];
-        for (name, bytes, line) in [
-            ("ragged.csv", b"id,v\n1,a\n2,b\n3,c,d\n".to_vec(), 4),
-            ("latin1.csv", b"id,v\n1,a\n2,b\n3,\xE9t\xE9\n".to_vec(), 4),
+        for (name, bytes, line, format) in [
+            ("ragged.csv", b"id,v\n1,a\n2,b\n3,c,d\n".to_vec(), 4, Format::Csv),
+            ("latin1.csv", b"id,v\n1,a\n2,b\n3,\xE9t\xE9\n".to_vec(), 4, Format::Csv),
+            (
+                "bad.ndjson",
+                b"{\"id\":1}\n\n{\"id\":2}\n[1]\n".to_vec(),
+                4,
+                Format::Ndjson,
+            ),
+            (
+                "latin1.ndjson",
+                b"{\"id\":1}\n{\"id\":\"\xE9\"}\n".to_vec(),
+                2,
+                Format::Ndjson,
+            ),
         ] {
             let path = dir.path().join(name);
             std::fs::write(&path, bytes).unwrap();
-            let src = source(&path, Format::Csv);
+            let src = source(&path, format);
             let whole = load(&src, &columns).unwrap_err().to_string();
             let streamed = for_each_chunk(&src, &columns, 2, |_| Ok(())).unwrap_err().to_string();
             assert!(streamed.contains(&format!("{name}:{line}")), "{streamed}");
