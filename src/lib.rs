@@ -2,8 +2,9 @@
 //!
 //! Data flows one way: [`spec`] → [`source`] → [`prepare`] (via
 //! [`normalize`]) → [`compare`] / [`quality`] → [`finding`]s → [`report`] →
-//! [`evidence`]. [`run`] strings the stages together; [`commands`] are the
-//! thin CLI layer over it.
+//! [`evidence`]. [`run`] strings the stages together, in memory or, for
+//! snapshots larger than the memory budget, one [`bucket`] at a time;
+//! [`commands`] are the thin CLI layer over it.
 
 pub mod alloc;
 pub mod bucket;
