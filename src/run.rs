@@ -331,6 +331,26 @@ struct Env<'a> {
     repair: &'a RepairCtx<'a>,
 }
 
+impl<'a> Env<'a> {
+    /// What rules read, over the given prepared sides and keys.
+    fn rules(
+        &self,
+        sides: &'a [[&'a PreparedSide; 2]],
+        keys: &'a [[&'a SideKeys; 2]],
+        buckets: Option<crate::quality::global::Buckets<'a>>,
+    ) -> crate::quality::Context<'a> {
+        crate::quality::Context {
+            entities: &self.spec.entities,
+            sides,
+            keys,
+            display: self.display,
+            now: self.now,
+            baseline: self.baseline,
+            buckets,
+        }
+    }
+}
+
 /// Buckets per entity: forced by `--buckets`, else as many as the memory
 /// budget needs (1 everywhere: the run stays in memory).
 fn bucket_plan(spec: &Spec, opts: &RunOptions) -> Result<Vec<usize>> {
@@ -362,15 +382,7 @@ fn in_memory(env: &Env<'_>, state_path: &Path) -> Result<(Vec<EntityResult>, u12
     let stage = Instant::now();
     let sides: Vec<[&PreparedSide; 2]> = prepared.iter().map(|p| [&p.sides[0], &p.sides[1]]).collect();
     let keys: Vec<[&SideKeys; 2]> = prepared.iter().map(|p| [&p.keys[0], &p.keys[1]]).collect();
-    let rules = crate::quality::Context {
-        entities: &spec.entities,
-        sides: &sides,
-        keys: &keys,
-        display: env.display,
-        now: env.now,
-        baseline: env.baseline,
-        buckets: None,
-    };
+    let rules = env.rules(&sides, &keys, None);
     let results: Vec<EntityResult> = (0..spec.entities.len())
         .into_par_iter()
         .map(|i| {
@@ -445,18 +457,11 @@ fn bucketed(
             let n = spec.entities.len();
             let sides = only_entity(n, e, &p.sides, &empty_sides);
             let keys = only_entity(n, e, &p.keys, &empty_keys);
-            let rules = crate::quality::Context {
-                entities: &spec.entities,
-                sides: &sides,
-                keys: &keys,
-                display: env.display,
-                now: env.now,
-                baseline: env.baseline,
-                buckets: Some(crate::quality::global::Buckets {
-                    global: &global,
-                    first: b == 0,
-                }),
+            let buckets = crate::quality::global::Buckets {
+                global: &global,
+                first: b == 0,
             };
+            let rules = env.rules(&sides, &keys, Some(buckets));
             let mut r = reconcile_entity(spec, e, &p, &rules, env.display, &repair_ctx)?;
             crate::quality::metrics::accumulate(entity, [&p.sides[0], &p.sides[1]], &mut acc);
             states.append(&entity.name, &r.state)?;

@@ -76,7 +76,7 @@ pub fn for_each_chunk(
         return Ok(loaded);
     }
     let path = &source.path;
-    let (digest, hash_micros, size) = sha256_file(path)?;
+    let digest = sha256_file(path)?;
     let mut reader = open_parquet(path)?;
     let schema = reader.schema().map_err(|e| not_parquet(path, e))?;
     let rows = reader.num_rows().map_err(|e| not_parquet(path, e))?;
@@ -94,16 +94,12 @@ pub fn for_each_chunk(
         physical_types = types;
         each(frame)?;
     }
-    Ok(Loaded {
-        path: path.clone(),
-        frame: DataFrame::empty(),
+    let shape = Shape {
+        rows,
         missing,
         physical_types,
-        rows,
-        sha256: digest,
-        hash_micros,
-        size,
-    })
+    };
+    Ok(shape.loaded(path, DataFrame::empty(), digest))
 }
 
 /// The file exists, is a file and is not empty.
@@ -137,32 +133,52 @@ pub fn column_names(source: &Source) -> Result<Vec<String>> {
     Ok(loaded.physical_types.keys().cloned().collect())
 }
 
-/// SHA-256 of the input bytes, and how long it took in microseconds.
-fn sha256(bytes: &[u8]) -> (String, u64) {
-    let start = std::time::Instant::now();
-    let hex = hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes));
-    (hex, start.elapsed().as_micros() as u64)
+/// A file's SHA-256 (hex), the microseconds spent on it, and its size.
+struct Digest {
+    sha256: String,
+    micros: u64,
+    size: u64,
 }
 
-/// SHA-256 of a file read in blocks (the file is not held in memory),
-/// the time it took in microseconds, and the file's size.
-fn sha256_file(path: &Path) -> Result<(String, u64, u64)> {
-    use std::io::Read;
-    let start = std::time::Instant::now();
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut buf = vec![0u8; 8 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
+/// What reading a file found besides its rows.
+struct Shape {
+    rows: usize,
+    missing: Vec<String>,
+    physical_types: BTreeMap<String, String>,
+}
+
+impl Shape {
+    fn loaded(self, path: &Path, frame: DataFrame, digest: Digest) -> Loaded {
+        Loaded {
+            path: path.to_path_buf(),
+            frame,
+            missing: self.missing,
+            physical_types: self.physical_types,
+            rows: self.rows,
+            sha256: digest.sha256,
+            hash_micros: digest.micros,
+            size: digest.size,
         }
-        size += n as u64;
-        ctx.update(&buf[..n]);
     }
-    let hex = hex::encode(ctx.finish());
-    Ok((hex, start.elapsed().as_micros() as u64, size))
+}
+
+/// SHA-256 of the input bytes, and how long it took in microseconds.
+fn sha256(bytes: &[u8]) -> Digest {
+    let start = std::time::Instant::now();
+    let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes));
+    Digest {
+        sha256,
+        micros: start.elapsed().as_micros() as u64,
+        size: bytes.len() as u64,
+    }
+}
+
+/// SHA-256 of a file read in blocks (the file is not held in memory).
+fn sha256_file(path: &Path) -> Result<Digest> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hashing = Hashing::new(std::io::BufReader::with_capacity(8 << 20, file));
+    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
+    Ok(hashing.digest())
 }
 
 fn read_all(path: &Path) -> Result<Vec<u8>> {
@@ -201,8 +217,7 @@ fn decode(path: &Path, bytes: &[u8], encoding: Encoding) -> Result<String> {
 fn load_csv(source: &Source, columns: &[String]) -> Result<Loaded> {
     let path = &source.path;
     let bytes = read_all(path)?;
-    let size = bytes.len() as u64;
-    let (digest, hash_micros) = sha256(&bytes);
+    let digest = sha256(&bytes);
     let text = decode(path, &bytes, source.encoding)?;
     drop(bytes);
     let mut frame = DataFrame::empty();
@@ -210,16 +225,7 @@ fn load_csv(source: &Source, columns: &[String]) -> Result<Loaded> {
         frame = f;
         Ok(())
     })?;
-    Ok(Loaded {
-        path: path.clone(),
-        frame,
-        missing: shape.missing,
-        physical_types: shape.physical_types,
-        rows: shape.rows,
-        sha256: digest,
-        hash_micros,
-        size,
-    })
+    Ok(shape.loaded(path, frame, digest))
 }
 
 /// A UTF-8 CSV file parsed a chunk at a time while its bytes are hashed:
@@ -233,12 +239,7 @@ fn stream_csv(
     use std::io::BufRead;
     let path = &source.path;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hashing = Hashing {
-        inner: file,
-        ctx: ring::digest::Context::new(&ring::digest::SHA256),
-        size: 0,
-        micros: 0,
-    };
+    let mut hashing = Hashing::new(file);
     let shape = {
         let mut text = std::io::BufReader::with_capacity(8 << 20, &mut hashing);
         let bom = text
@@ -251,16 +252,7 @@ fn stream_csv(
         parse_csv(source, columns, text, chunk, each)?
     };
     // The parser stops at the end of the file: every byte has been hashed.
-    Ok(Loaded {
-        path: path.clone(),
-        frame: DataFrame::empty(),
-        missing: shape.missing,
-        physical_types: shape.physical_types,
-        rows: shape.rows,
-        sha256: hex::encode(hashing.ctx.finish()),
-        hash_micros: hashing.micros,
-        size: hashing.size,
-    })
+    Ok(shape.loaded(path, DataFrame::empty(), hashing.digest()))
 }
 
 /// A reader that SHA-256-hashes what passes through it.
@@ -269,6 +261,25 @@ struct Hashing<R> {
     ctx: ring::digest::Context,
     size: u64,
     micros: u64,
+}
+
+impl<R> Hashing<R> {
+    fn new(inner: R) -> Hashing<R> {
+        Hashing {
+            inner,
+            ctx: ring::digest::Context::new(&ring::digest::SHA256),
+            size: 0,
+            micros: 0,
+        }
+    }
+
+    fn digest(self) -> Digest {
+        Digest {
+            sha256: hex::encode(self.ctx.finish()),
+            micros: self.micros,
+            size: self.size,
+        }
+    }
 }
 
 impl<R: std::io::Read> std::io::Read for Hashing<R> {
@@ -282,13 +293,6 @@ impl<R: std::io::Read> std::io::Read for Hashing<R> {
     }
 }
 
-/// What parsing a CSV or NDJSON file found besides its rows.
-struct CsvShape {
-    rows: usize,
-    missing: Vec<String>,
-    physical_types: BTreeMap<String, String>,
-}
-
 /// Parses UTF-8 CSV text into frames of at most `chunk` rows of the wanted
 /// columns (at least one frame), handed to `each` in file order.
 fn parse_csv(
@@ -297,7 +301,7 @@ fn parse_csv(
     text: impl std::io::Read,
     chunk: usize,
     mut each: impl FnMut(DataFrame) -> Result<()>,
-) -> Result<CsvShape> {
+) -> Result<Shape> {
     let path = &source.path;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(source.delimiter)
@@ -373,7 +377,7 @@ fn parse_csv(
     if in_chunk > 0 {
         flush(&mut values, in_chunk)?;
     }
-    Ok(CsvShape {
+    Ok(Shape {
         rows,
         missing,
         physical_types,
@@ -414,8 +418,7 @@ fn not_parquet(path: &Path, e: PolarsError) -> Error {
 
 fn load_parquet(path: &Path, columns: &[String]) -> Result<Loaded> {
     let bytes = read_all(path)?;
-    let size = bytes.len() as u64;
-    let (digest, hash_micros) = sha256(&bytes);
+    let digest = sha256(&bytes);
     let mut reader = ParquetReader::new(std::io::Cursor::new(bytes));
     let schema = reader.schema().map_err(|e| not_parquet(path, e))?;
     let present: Vec<String> = columns.iter().filter(|c| schema.contains(c)).cloned().collect();
@@ -426,16 +429,12 @@ fn load_parquet(path: &Path, columns: &[String]) -> Result<Loaded> {
         .map_err(|e| not_parquet(path, e))?;
     let rows = frame.height();
     let (frame, physical_types) = text_frame(path, &present, frame)?;
-    Ok(Loaded {
-        path: path.to_path_buf(),
-        frame,
+    let shape = Shape {
+        rows,
         missing,
         physical_types,
-        rows,
-        sha256: digest,
-        hash_micros,
-        size,
-    })
+    };
+    Ok(shape.loaded(path, frame, digest))
 }
 
 /// The `present` columns of a Parquet frame as text, with their physical types.
@@ -504,8 +503,7 @@ fn render_micros(micros: i64, aware: bool) -> String {
 
 fn load_ndjson(path: &Path, columns: &[String]) -> Result<Loaded> {
     let bytes = read_all(path)?;
-    let size = bytes.len() as u64;
-    let (digest, hash_micros) = sha256(&bytes);
+    let digest = sha256(&bytes);
     let text = decode(path, &bytes, Encoding::Utf8)?;
     drop(bytes);
     let mut frame = DataFrame::empty();
@@ -515,16 +513,7 @@ fn load_ndjson(path: &Path, columns: &[String]) -> Result<Loaded> {
     })?;
     // Only the columns some record has.
     let frame = frame.drop_many(shape.missing.iter().map(|m| m.as_str()));
-    Ok(Loaded {
-        path: path.to_path_buf(),
-        frame,
-        missing: shape.missing,
-        physical_types: shape.physical_types,
-        rows: shape.rows,
-        sha256: digest,
-        hash_micros,
-        size,
-    })
+    Ok(shape.loaded(path, frame, digest))
 }
 
 /// An NDJSON file parsed a chunk at a time while its bytes are hashed.
@@ -537,12 +526,7 @@ fn stream_ndjson(
     each: impl FnMut(DataFrame) -> Result<()>,
 ) -> Result<Loaded> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hashing = Hashing {
-        inner: file,
-        ctx: ring::digest::Context::new(&ring::digest::SHA256),
-        size: 0,
-        micros: 0,
-    };
+    let mut hashing = Hashing::new(file);
     let shape = parse_ndjson(
         path,
         columns,
@@ -550,16 +534,7 @@ fn stream_ndjson(
         chunk,
         each,
     )?;
-    Ok(Loaded {
-        path: path.to_path_buf(),
-        frame: DataFrame::empty(),
-        missing: shape.missing,
-        physical_types: shape.physical_types,
-        rows: shape.rows,
-        sha256: hex::encode(hashing.ctx.finish()),
-        hash_micros: hashing.micros,
-        size: hashing.size,
-    })
+    Ok(shape.loaded(path, DataFrame::empty(), hashing.digest()))
 }
 
 /// Parses NDJSON (one object per line, blank lines skipped, a leading BOM
@@ -571,7 +546,7 @@ fn parse_ndjson(
     mut text: impl std::io::BufRead,
     chunk: usize,
     mut each: impl FnMut(DataFrame) -> Result<()>,
-) -> Result<CsvShape> {
+) -> Result<Shape> {
     let mut values: Vec<Vec<Option<String>>> = vec![Vec::new(); columns.len()];
     let mut seen = vec![false; columns.len()];
     let mut all_names = std::collections::BTreeSet::new();
@@ -650,7 +625,7 @@ fn parse_ndjson(
     for n in all_names {
         physical_types.insert(n, "json".to_string());
     }
-    Ok(CsvShape {
+    Ok(Shape {
         rows,
         missing,
         physical_types,
