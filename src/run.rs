@@ -435,40 +435,7 @@ fn bucketed(
         Some(p) => repair::state::partition_state(p, work, &counts, bucket::bucket_of)?,
         None => None,
     };
-    let writer = repair::state::StateWriter::create(state_path)?;
-    // Bucket b's change state is written on another thread while bucket
-    // b + 1 is reconciled (at 100M rows the state is 23 GB of writes).
-    let (states, written) = std::sync::mpsc::sync_channel::<(String, repair::state::EntityState)>(1);
-    std::thread::scope(|scope| {
-        let handle = scope.spawn(move || -> Result<()> {
-            let mut writer = writer;
-            for (name, st) in written {
-                writer.append(&name, &st)?;
-            }
-            writer.finish()
-        });
-        let results = reconcile_buckets(env, plan, &parts, &global, previous_state.as_ref(), &states);
-        drop(states);
-        let written = handle
-            .join()
-            .map_err(|_| Error::Internal("the state writer panicked".into()))?;
-        // The writer's own error explains why the buckets could not hand it their state.
-        written?;
-        results
-    })
-}
-
-/// Reconciles every bucket of every entity, handing each bucket's change
-/// state to `states` and merging the rest per entity.
-fn reconcile_buckets(
-    env: &Env<'_>,
-    plan: &[usize],
-    parts: &[bucket::Partitioned],
-    global: &crate::quality::global::Global,
-    previous_state: Option<&repair::state::PartitionedState>,
-    states: &std::sync::mpsc::SyncSender<(String, repair::state::EntityState)>,
-) -> Result<Vec<EntityResult>> {
-    let spec = env.spec;
+    let mut states = repair::state::StateWriter::create(state_path)?;
     let mut results = Vec::new();
     for (e, entity) in spec.entities.iter().enumerate() {
         let mut merged: Option<EntityResult> = None;
@@ -476,7 +443,7 @@ fn reconcile_buckets(
         for b in 0..plan[e] {
             let clock = Instant::now();
             let p = prepare_loaded(entity, parts[e].load(entity, b, None)?, env.display);
-            let prev: Option<repair::state::State> = match previous_state {
+            let prev: Option<repair::state::State> = match &previous_state {
                 Some(ps) => Some([(entity.name.clone(), ps.load(&entity.name, b)?)].into_iter().collect()),
                 None => None,
             };
@@ -490,13 +457,15 @@ fn reconcile_buckets(
             let n = spec.entities.len();
             let sides = only_entity(n, e, &p.sides, &empty_sides);
             let keys = only_entity(n, e, &p.keys, &empty_keys);
-            let buckets = crate::quality::global::Buckets { global, first: b == 0 };
+            let buckets = crate::quality::global::Buckets {
+                global: &global,
+                first: b == 0,
+            };
             let rules = env.rules(&sides, &keys, Some(buckets));
             let mut r = reconcile_entity(spec, e, &p, &rules, env.display, &repair_ctx)?;
             crate::quality::metrics::accumulate(entity, [&p.sides[0], &p.sides[1]], &mut acc);
-            states
-                .send((entity.name.clone(), std::mem::take(&mut r.state)))
-                .map_err(|_| Error::Internal("the state writer stopped".into()))?;
+            states.append(&entity.name, &r.state)?;
+            r.state = repair::state::EntityState::default();
             match merged.as_mut() {
                 None => merged = Some(r),
                 Some(m) => m.absorb(r),
@@ -511,6 +480,7 @@ fn reconcile_buckets(
         m.inputs = [&meta[0], &meta[1]].map(input_meta);
         results.push(m);
     }
+    states.finish()?;
     Ok(results)
 }
 
