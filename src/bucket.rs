@@ -274,7 +274,7 @@ impl Partitioned {
     /// Bucket `b` of both sides, as if each were the whole file: the frame
     /// holds that bucket's rows of `columns` (all present declared columns
     /// when None), in file order; the description is the whole file's.
-    pub fn load(&self, entity: &Entity, b: usize, columns: Option<&[String]>) -> Result<[Loaded; 2]> {
+    pub fn load(&self, b: usize, columns: Option<&[String]>) -> Result<[Loaded; 2]> {
         let load = |side: Side| -> Result<Loaded> {
             let i = side.idx();
             let wanted: Vec<String> = match columns {
@@ -309,7 +309,6 @@ impl Partitioned {
                 hash_micros: 0,
             })
         };
-        let _ = entity;
         Ok([load(Side::Left)?, load(Side::Right)?])
     }
 }

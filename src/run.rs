@@ -160,7 +160,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
             .map(|n| n.to_string_lossy().to_string()),
         keys: &opts.keys,
     };
-    let plan = bucket_plan(&spec, opts)?;
+    let plan = bucket_plan(&spec, opts);
     let env = Env {
         spec: &spec,
         display: &display,
@@ -353,9 +353,9 @@ impl<'a> Env<'a> {
 
 /// Buckets per entity: forced by `--buckets`, else as many as the memory
 /// budget needs (1 everywhere: the run stays in memory).
-fn bucket_plan(spec: &Spec, opts: &RunOptions) -> Result<Vec<usize>> {
+fn bucket_plan(spec: &Spec, opts: &RunOptions) -> Vec<usize> {
     if let Some(n) = opts.buckets {
-        return Ok(vec![n.clamp(1, bucket::MAX_BUCKETS); spec.entities.len()]);
+        return vec![n.clamp(1, bucket::MAX_BUCKETS); spec.entities.len()];
     }
     let limit = opts.memory_limit.unwrap_or_else(bucket::default_limit);
     let plan: Vec<usize> = spec
@@ -366,7 +366,7 @@ fn bucket_plan(spec: &Spec, opts: &RunOptions) -> Result<Vec<usize>> {
     if plan.iter().any(|&n| n > 1) {
         tracing::info!(?plan, limit, "memory budget exceeded: reconciling in buckets");
     }
-    Ok(plan)
+    plan
 }
 
 /// Every entity loaded and reconciled in memory at once.
@@ -422,7 +422,7 @@ fn bucketed(
     tracing::info!(ms = clock.elapsed().as_millis() as u64, "partitioned into buckets");
     let clock = Instant::now();
     let rows: Vec<[usize; 2]> = parts.iter().map(|p| [p.meta[0].rows, p.meta[1].rows]).collect();
-    let load = |e: usize, b: usize, cols: &[String]| parts[e].load(&spec.entities[e], b, Some(cols));
+    let load = |e: usize, b: usize, cols: &[String]| parts[e].load(b, Some(cols));
     let global = crate::quality::global::gather(&spec.entities, rows, plan, &load)?;
     tracing::info!(ms = clock.elapsed().as_millis() as u64, "global rule facts gathered");
     let counts: polars::prelude::PlHashMap<String, usize> = spec
@@ -442,7 +442,7 @@ fn bucketed(
         let mut acc = crate::quality::metrics::EntityAcc::new();
         for b in 0..plan[e] {
             let clock = Instant::now();
-            let p = prepare_loaded(entity, parts[e].load(entity, b, None)?, env.display);
+            let p = prepare_loaded(entity, parts[e].load(b, None)?, env.display);
             let prev: Option<repair::state::State> = match &previous_state {
                 Some(ps) => Some([(entity.name.clone(), ps.load(&entity.name, b)?)].into_iter().collect()),
                 None => None,

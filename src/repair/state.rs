@@ -320,13 +320,7 @@ fn truncate(d: &[u8]) -> Hash {
     h
 }
 
-/// 128-bit hash of one normalized cell (keyed MAC for sensitive fields).
-pub fn cell_hash(entity: &Entity, field: usize, cell: &Cell, raw_bad: Option<&str>, keys: &KeyRing) -> Hash {
-    let domain = super::sensitive(&entity.fields[field]).then(|| super::repr::domain(entity, field));
-    hash_cell(domain.as_deref(), cell, raw_bad, keys, &mut String::new())
-}
-
-/// The hash of a cell: SHA-256 over the length-prefixed type tag and
+/// The 128-bit hash of a cell: SHA-256 over the length-prefixed type tag and
 /// display text, truncated; for a sensitive field (`domain` given) the
 /// keyed HMAC of `tag 0x1f text` instead. `buf` is scratch space.
 fn hash_cell(domain: Option<&str>, cell: &Cell, raw_bad: Option<&str>, keys: &KeyRing, buf: &mut String) -> Hash {
@@ -356,14 +350,10 @@ pub fn state_fields(entity: &Entity, side: &PreparedSide) -> Vec<usize> {
         .collect()
 }
 
-/// Hash of a whole row from its field hashes: SHA-256 over the digest of
-/// the length-prefixed field names, then the 16-byte field hashes in that
-/// order, truncated (a quarter of the blocks of hashing names per row).
-pub fn row_hash(entity: &Entity, fields: &[(usize, Hash)]) -> Hash {
-    let names: Vec<&[u8]> = fields.iter().map(|(f, _)| entity.fields[*f].name.as_bytes()).collect();
-    row_hash_with(&digest_parts(&names), fields)
-}
-
+/// Hash of a whole row from its field hashes: SHA-256 over `names` (the
+/// digest of the length-prefixed field names), then the 16-byte field
+/// hashes in that order, truncated (a quarter of the blocks of hashing the
+/// names per row).
 fn row_hash_with(names: &[u8; 32], fields: &[(usize, Hash)]) -> Hash {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     ctx.update(names);
