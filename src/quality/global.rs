@@ -184,22 +184,26 @@ impl Global {
                 }
             }
         }
+        // Each target (fields, side) once per bucket, however many rules share it.
+        let mut wanted: Vec<(&[usize], Side)> = Vec::new();
         for other in entities {
             for rule in &other.rules {
                 let Check::References(r) = &rule.check else { continue };
-                if r.target != e {
-                    continue;
-                }
-                for &side in &rule.sides {
-                    let target_side = r.on.target(side);
-                    let t = &sides[target_side.idx()];
-                    let target = self.targets.entry((e, r.to.clone(), target_side.idx())).or_default();
-                    target.present = r.to.iter().all(|&f| t.fields[f].present);
-                    for row in 0..t.rows {
-                        if let Some(v) = values(t, &r.to, row) {
-                            target.tuples.insert(tuple_hash(&v));
-                        }
+                for &side in rule.sides.iter().filter(|_| r.target == e) {
+                    let target = (r.to.as_slice(), r.on.target(side));
+                    if !wanted.contains(&target) {
+                        wanted.push(target);
                     }
+                }
+            }
+        }
+        for (to, target_side) in wanted {
+            let t = &sides[target_side.idx()];
+            let target = self.targets.entry((e, to.to_vec(), target_side.idx())).or_default();
+            target.present = to.iter().all(|&f| t.fields[f].present);
+            for row in 0..t.rows {
+                if let Some(v) = values(t, to, row) {
+                    target.tuples.insert(tuple_hash(&v));
                 }
             }
         }
