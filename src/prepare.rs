@@ -77,14 +77,21 @@ pub fn prepare(entity: &Entity, side: Side, loaded: &Loaded) -> PreparedSide {
                 cells: vec![Cell::Null; rows],
                 bad: Vec::new(),
             },
-            Some(col) => prepare_column(field, side, col.iter()),
+            Some(col) => prepare_column(field, side, rows, col.iter()),
         })
         .collect();
     PreparedSide { side, rows, fields }
 }
 
-fn prepare_column<'a>(field: &Field, side: Side, raw: impl Iterator<Item = Option<&'a str>>) -> PreparedField {
-    let mut cells = Vec::new();
+fn prepare_column<'a>(
+    field: &Field,
+    side: Side,
+    rows: usize,
+    raw: impl Iterator<Item = Option<&'a str>>,
+) -> PreparedField {
+    // Sized up front: growing a vector of millions of cells copies it and
+    // touches twice the memory.
+    let mut cells = Vec::with_capacity(rows);
     let mut bad = Vec::new();
     for (row, value) in raw.enumerate() {
         match convert(field, side, value) {
@@ -142,7 +149,7 @@ fn typed(field: &Field, i: usize, text: Option<Cow<'_, str>>) -> Result<Option<V
     };
     match (ty, text) {
         // A text value keeps the string it already owns.
-        (FieldType::String, Cow::Owned(s)) => Ok(Some(Value::Str(s))),
+        (FieldType::String, Cow::Owned(s)) => Ok(Some(Value::Str(s.into()))),
         (ty, t) => ty.convert(&t).map(Some),
     }
 }

@@ -383,22 +383,38 @@ fn in_memory(env: &Env<'_>, state_path: &Path) -> Result<(Vec<EntityResult>, u12
     let sides: Vec<[&PreparedSide; 2]> = prepared.iter().map(|p| [&p.sides[0], &p.sides[1]]).collect();
     let keys: Vec<[&SideKeys; 2]> = prepared.iter().map(|p| [&p.keys[0], &p.keys[1]]).collect();
     let rules = env.rules(&sides, &keys, None);
-    let results: Vec<EntityResult> = (0..spec.entities.len())
+    let mut results: Vec<EntityResult> = (0..spec.entities.len())
         .into_par_iter()
         .map(|i| {
             let p = &prepared[i];
-            let entity = &spec.entities[i];
             let mut r = reconcile_entity(spec, i, p, &rules, env.display, env.repair)?;
-            r.findings.splice(0..0, schema_findings(entity, &p.loaded));
-            let clock = Instant::now();
-            r.quality.fields = crate::quality::metrics::field_metrics(entity, [&p.sides[0], &p.sides[1]], env.display);
-            tracing::info!(entity = %entity.name, metrics_ms = clock.elapsed().as_millis() as u64, "column metrics");
+            r.findings.splice(0..0, schema_findings(&spec.entities[i], &p.loaded));
             Ok(r)
         })
         .collect::<Result<_>>()?;
+    // The change state is written (one thread, mostly compression) while
+    // the column metrics are gathered on the others.
     let states: Vec<(&str, &repair::state::EntityState)> =
         results.iter().map(|r| (r.name.as_str(), &r.state)).collect();
-    repair::state::write_state(state_path, &states)?;
+    let (written, metrics) = rayon::join(
+        || repair::state::write_state(state_path, &states),
+        || {
+            prepared
+                .par_iter()
+                .zip(&spec.entities)
+                .map(|(p, entity)| {
+                    let clock = Instant::now();
+                    let m = crate::quality::metrics::field_metrics(entity, [&p.sides[0], &p.sides[1]], env.display);
+                    tracing::info!(entity = %entity.name, metrics_ms = clock.elapsed().as_millis() as u64, "column metrics");
+                    m
+                })
+                .collect::<Vec<_>>()
+        },
+    );
+    written?;
+    for (r, m) in results.iter_mut().zip(metrics) {
+        r.quality.fields = m;
+    }
     Ok((results, prepare_ms, stage.elapsed().as_millis()))
 }
 

@@ -64,8 +64,9 @@ impl Coverage {
 /// Per-row key of one side, as computed once and shared with quality and masking.
 #[derive(Debug, Default)]
 pub struct SideKeys {
-    /// Key JSON for every row (display form; sensitive parts tokenized).
-    pub json: Vec<String>,
+    /// Key JSON for every row (display form; sensitive parts tokenized),
+    /// inline up to 24 bytes.
+    pub json: Vec<compact_str::CompactString>,
     /// Typed key tuple; None when a part is null, empty or unconvertible.
     pub tuple: Vec<Option<Vec<Value>>>,
 }
@@ -99,7 +100,7 @@ pub fn side_keys(entity: &Entity, side: &PreparedSide, display: &dyn Display) ->
     let (json, tuple) = (0..side.rows)
         .into_par_iter()
         .map(|row| {
-            let mut json = String::with_capacity(24 * names.len());
+            let mut json = compact_str::CompactString::with_capacity(24 * names.len());
             let mut tuple = Some(Vec::with_capacity(entity.key.len()));
             json.push('{');
             for (i, &f) in entity.key.iter().enumerate() {
@@ -291,7 +292,7 @@ fn unconvertible(
         for (f, prepared) in sides[side.idx()].fields.iter().enumerate() {
             let field = &entity.fields[f];
             for bad in &prepared.bad {
-                let shown = display.value(entity, f, &Value::Str(bad.raw.clone()));
+                let shown = display.value(entity, f, &Value::Str(bad.raw.as_str().into()));
                 let (left_value, right_value) = match side {
                     Side::Left => (Some(shown), None),
                     Side::Right => (None, Some(shown)),
@@ -308,7 +309,7 @@ fn unconvertible(
                     rule: field.name.clone(),
                     severity: entity.drift_severity("unconvertible"),
                     side: side.as_str(),
-                    key: keys[side.idx()].json[bad.row].clone(),
+                    key: keys[side.idx()].json[bad.row].to_string(),
                     field: Some(field.name.clone()),
                     left_value,
                     right_value,
@@ -362,7 +363,7 @@ fn compare_field(
                 .severity
                 .unwrap_or_else(|| entity.drift_severity("value_mismatch")),
             side: "both",
-            key: keys[0].json[l as usize].clone(),
+            key: keys[0].json[l as usize].to_string(),
             field: Some(field.name.clone()),
             left_value: show(a),
             right_value: show(b),

@@ -45,7 +45,8 @@ const TYPE_NAMES: &str = "string, int, decimal(p,s) with 1<=p<=38 and 0<=s<=p, b
 /// A canonical typed value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Value {
-    Str(String),
+    /// Text, stored inline up to 24 bytes.
+    Str(compact_str::CompactString),
     Int(i64),
     /// Exact decimal `units / 10^scale`, always stored at the field's
     /// declared scale (at most 38).
@@ -75,56 +76,69 @@ impl Value {
             Value::Int(i) => {
                 let _ = write!(out, "{i}");
             }
+            Value::Dec { units, scale } => write_decimal(out, *units, *scale),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            other => out.push_str(&other.display()),
+            Value::Date(days) => write_date(out, *days),
+            Value::Ts(micros) => write_timestamp(out, *micros),
         }
     }
 
     pub fn display(&self) -> String {
         match self {
-            Value::Str(s) => s.clone(),
-            Value::Int(i) => i.to_string(),
-            Value::Dec { units, scale } => display_decimal(*units, *scale),
-            Value::Bool(b) => b.to_string(),
-            Value::Date(days) => display_date(*days),
-            Value::Ts(micros) => display_timestamp(*micros),
+            Value::Str(s) => s.to_string(),
+            other => {
+                let mut out = String::new();
+                other.write_display(&mut out);
+                out
+            }
         }
     }
 }
 
-fn display_decimal(units: i128, scale: u32) -> String {
-    let digits = units.unsigned_abs().to_string();
+/// `units / 10^scale` with exactly `scale` fraction digits and at least one
+/// integer digit (`5` at scale 2 is `0.05`).
+fn write_decimal(out: &mut String, units: i128, scale: u32) {
+    use std::fmt::Write;
     let sign = if units < 0 { "-" } else { "" };
-    let scale = scale as usize;
-    if scale == 0 {
-        return format!("{sign}{digits}");
+    let abs = units.unsigned_abs();
+    // Scales above 38 are refused when the type is parsed; 10^38 < 2^128.
+    match 10u128.checked_pow(scale) {
+        Some(1) => {
+            let _ = write!(out, "{sign}{abs}");
+        }
+        Some(p) => {
+            let width = scale as usize;
+            let _ = write!(out, "{sign}{}.{:0width$}", abs / p, abs % p);
+        }
+        None => {
+            let _ = write!(out, "<decimal {units} at scale {scale}>");
+        }
     }
-    // Left-pad so there is at least one integer digit ("5" at scale 2 -> "0.05").
-    let padded = format!("{digits:0>width$}", width = scale + 1);
-    let (int_part, frac_part) = padded.split_at(padded.len() - scale);
-    format!("{sign}{int_part}.{frac_part}")
 }
 
 fn date_from_days(days: i32) -> Option<NaiveDate> {
     NaiveDate::from_num_days_from_ce_opt(days.checked_add(EPOCH_DAYS_FROM_CE)?)
 }
 
-fn display_date(days: i32) -> String {
-    match date_from_days(days) {
-        Some(date) => date.format("%Y-%m-%d").to_string(),
+fn write_date(out: &mut String, days: i32) {
+    use std::fmt::Write;
+    let _ = match date_from_days(days) {
+        Some(date) => write!(out, "{}", date.format("%Y-%m-%d")),
         // Only reachable for hand-built values beyond chrono's range.
-        None => format!("<date out of range: {days} days since 1970-01-01>"),
-    }
+        None => write!(out, "<date out of range: {days} days since 1970-01-01>"),
+    };
 }
 
-fn display_timestamp(micros: i64) -> String {
+fn write_timestamp(out: &mut String, micros: i64) {
     use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
     // Written by hand: this runs once per timestamp cell in state hashing and
     // reports, and chrono's strftime interpreter dominated that cost.
-    match DateTime::from_timestamp_micros(micros) {
+    let _ = match DateTime::from_timestamp_micros(micros) {
         Some(dt) if (0..=9999).contains(&dt.year()) => {
             let t = dt.naive_utc();
-            let base = format!(
+            let _ = write!(
+                out,
                 "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
                 t.year(),
                 t.month(),
@@ -134,14 +148,14 @@ fn display_timestamp(micros: i64) -> String {
                 t.second()
             );
             match dt.timestamp_subsec_micros() {
-                0 => base + "Z",
-                us => format!("{base}.{us:06}Z"),
+                0 => write!(out, "Z"),
+                us => write!(out, ".{us:06}Z"),
             }
         }
-        Some(dt) if dt.timestamp_subsec_micros() == 0 => dt.naive_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        Some(dt) => dt.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-        None => format!("<timestamp out of range: {micros} us since epoch>"),
-    }
+        Some(dt) if dt.timestamp_subsec_micros() == 0 => write!(out, "{}", dt.naive_utc().format("%Y-%m-%dT%H:%M:%SZ")),
+        Some(dt) => write!(out, "{}", dt.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6fZ")),
+        None => write!(out, "<timestamp out of range: {micros} us since epoch>"),
+    };
 }
 
 /// Declared type of a field on one side.
@@ -248,7 +262,7 @@ impl FieldType {
             _ => non_blank(text, self)?,
         };
         match self {
-            FieldType::String => Ok(Value::Str(text.to_string())),
+            FieldType::String => Ok(Value::Str(text.into())),
             FieldType::Int => parse_int(text).map(Value::Int),
             FieldType::Decimal { precision, scale } => {
                 let units = parse_decimal(text, *precision, *scale)?;
@@ -1137,7 +1151,7 @@ mod tests {
     #[test]
     fn string_is_verbatim() {
         let s = ty("string");
-        assert_eq!(s.convert(""), Ok(Value::Str(String::new())));
+        assert_eq!(s.convert(""), Ok(Value::Str("".into())));
         assert_eq!(s.convert("\u{3000}x "), Ok(Value::Str("\u{3000}x ".into())));
     }
 

@@ -137,7 +137,9 @@ fn column_stats(entity: &Entity, f: usize, s: &PreparedSide, display: &dyn Displ
     }
     let mut nulls = 0;
     let mut bad = 0;
-    let mut distinct = PlHashSet::default();
+    // Sized for the rows up front: growing a set of a million values
+    // rehashes it a dozen times.
+    let mut distinct = PlHashSet::with_capacity_and_hasher(col.cells.len(), Default::default());
     let mut min = None;
     let mut max = None;
     for c in &col.cells {

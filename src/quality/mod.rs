@@ -872,7 +872,7 @@ impl Emitter<'_> {
     /// One violating row; rows sharing a key fold into one finding.
     fn row(&mut self, row: usize, field: Option<usize>, value: Option<&Value>, detail: String) {
         self.rows += 1;
-        let key = self.keys.json[row].clone();
+        let key = self.keys.json[row].to_string();
         if let Some((_, n)) = self.seen.get_mut(&key) {
             *n += 1;
             return;

@@ -226,7 +226,7 @@ fn index(keys: &SideKeys) -> HashMap<String, Vec<usize>> {
     let mut m: HashMap<String, Vec<usize>> = HashMap::default();
     for (row, t) in keys.tuple.iter().enumerate() {
         if t.is_some() {
-            m.entry(keys.json[row].clone()).or_default().push(row);
+            m.entry(keys.json[row].to_string()).or_default().push(row);
         }
     }
     m

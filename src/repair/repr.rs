@@ -169,7 +169,7 @@ pub fn transfer(field: &Field, from: Side, to: Side, value: Option<&Value>) -> R
         )),
         style => style
             .apply(&v.display())
-            .map(|m| Some(Value::Str(m)))
+            .map(|m| Some(Value::Str(m.into())))
             .ok_or_else(|| format!("no {} mask of `{}`", style.name(), field.name)),
     }
 }

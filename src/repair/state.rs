@@ -39,7 +39,7 @@ fn some(h: Hash) -> Option<Hash> {
 struct SideState {
     /// Field slot (index into the entity state's `names`) of each column.
     slots: Vec<u16>,
-    keys: Vec<String>,
+    keys: Vec<compact_str::CompactString>,
     row_hash: Vec<Hash>,
     /// `keys.len() × slots.len()`, row-major.
     hashes: Vec<Hash>,
@@ -78,7 +78,7 @@ impl SideState {
             return;
         }
         let i = self.keys.len() as u32;
-        self.keys.push(key.to_string());
+        self.keys.push(key.into());
         self.row_hash.push(row_hash);
         self.hashes.extend_from_slice(hashes);
         self.bases.grow(self.hashes.len());
@@ -322,8 +322,15 @@ fn truncate(d: &[u8]) -> Hash {
 
 /// The 128-bit hash of a cell: SHA-256 over the length-prefixed type tag and
 /// display text, truncated; for a sensitive field (`domain` given) the
-/// keyed HMAC of `tag 0x1f text` instead. `buf` is scratch space.
-fn hash_cell(domain: Option<&str>, cell: &Cell, raw_bad: Option<&str>, keys: &KeyRing, buf: &mut String) -> Hash {
+/// keyed HMAC of `tag 0x1f text` instead. `buf` and `bytes` are scratch.
+fn hash_cell(
+    domain: Option<&str>,
+    cell: &Cell,
+    raw_bad: Option<&str>,
+    keys: &KeyRing,
+    buf: &mut String,
+    bytes: &mut Vec<u8>,
+) -> Hash {
     let (t, text): (&str, &str) = match cell {
         Cell::Null => ("null", ""),
         Cell::Bad => ("bad", raw_bad.unwrap_or_default()),
@@ -339,7 +346,16 @@ fn hash_cell(domain: Option<&str>, cell: &Cell, raw_bad: Option<&str>, keys: &Ke
             Some(mac) => truncate(&mac),
             None => truncate(&digest_parts(&[b"mac_unavailable"])),
         },
-        None => truncate(&digest_parts(&[t.as_bytes(), text.as_bytes()])),
+        None => {
+            // The bytes `digest_parts` would hash, in one call: one pass
+            // through ring's buffering instead of four.
+            bytes.clear();
+            for part in [t.as_bytes(), text.as_bytes()] {
+                bytes.extend_from_slice(&(part.len() as u64).to_be_bytes());
+                bytes.extend_from_slice(part);
+            }
+            truncate(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+        }
     }
 }
 
@@ -354,13 +370,13 @@ pub fn state_fields(entity: &Entity, side: &PreparedSide) -> Vec<usize> {
 /// digest of the length-prefixed field names), then the 16-byte field
 /// hashes in that order, truncated (a quarter of the blocks of hashing the
 /// names per row).
-fn row_hash_with(names: &[u8; 32], fields: &[(usize, Hash)]) -> Hash {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(names);
-    for (_, h) in fields {
-        ctx.update(h);
+fn row_hash_with(names: &[u8; 32], fields: &[Hash], bytes: &mut Vec<u8>) -> Hash {
+    bytes.clear();
+    bytes.extend_from_slice(names);
+    for h in fields {
+        bytes.extend_from_slice(h);
     }
-    truncate(ctx.finish().as_ref())
+    truncate(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
 /// Field hashes and row hash of one row.
@@ -396,27 +412,42 @@ impl<'a> RowHasher<'a> {
     }
 
     fn row(&self, row: usize) -> (Vec<(usize, Hash)>, Hash) {
-        let mut buf = String::new();
-        let fields: Vec<(usize, Hash)> = self
-            .fields
-            .iter()
-            .zip(&self.domains)
-            .map(|(&f, domain)| {
-                let cell = self.side.cell(f, row);
-                let raw = match cell {
-                    Cell::Bad => self.side.fields[f]
-                        .bad
-                        .iter()
-                        .find(|b| b.row == row)
-                        .map(|b| b.raw.as_str()),
-                    _ => None,
-                };
-                (f, hash_cell(domain.as_deref(), cell, raw, self.keys, &mut buf))
-            })
-            .collect();
-        let row = row_hash_with(&self.names, &fields);
-        (fields, row)
+        let mut out = vec![NONE; self.fields.len()];
+        let hash = self.row_into(row, &mut out, &mut Scratch::default());
+        (self.fields.iter().copied().zip(out).collect(), hash)
     }
+
+    /// Writes the field hashes of `row` into `out` (one per field, in
+    /// order) and returns the row hash.
+    fn row_into(&self, row: usize, out: &mut [Hash], scratch: &mut Scratch) -> Hash {
+        for ((slot, &f), domain) in out.iter_mut().zip(&self.fields).zip(&self.domains) {
+            let cell = self.side.cell(f, row);
+            let raw = match cell {
+                Cell::Bad => self.side.fields[f]
+                    .bad
+                    .iter()
+                    .find(|b| b.row == row)
+                    .map(|b| b.raw.as_str()),
+                _ => None,
+            };
+            *slot = hash_cell(
+                domain.as_deref(),
+                cell,
+                raw,
+                self.keys,
+                &mut scratch.text,
+                &mut scratch.bytes,
+            );
+        }
+        row_hash_with(&self.names, out, &mut scratch.bytes)
+    }
+}
+
+/// Reused buffers of one hashing thread.
+#[derive(Default)]
+struct Scratch {
+    text: String,
+    bytes: Vec<u8>,
 }
 
 /// Rows of one side whose key is non-null and unique: key JSON → row.
@@ -437,43 +468,42 @@ pub fn unique_rows(keys: &SideKeys) -> Vec<(&str, usize)> {
 
 /// The current state of one entity (merge bases are set by `set_bases`).
 pub fn entity_state(entity: &Entity, sides: [&PreparedSide; 2], keys: [&SideKeys; 2], ring: &KeyRing) -> EntityState {
-    let mut st = EntityState {
+    let side_state = |side: Side| side_state(entity, sides[side.idx()], keys[side.idx()], ring);
+    let (left, right) = rayon::join(|| side_state(Side::Left), || side_state(Side::Right));
+    EntityState {
         names: entity.fields.iter().map(|f| f.name.clone()).collect(),
-        ..EntityState::default()
-    };
-    for side in Side::BOTH {
-        let prepared = sides[side.idx()];
-        let rows = unique_rows(keys[side.idx()]);
-        let fields = state_fields(entity, prepared);
-        let w = fields.len();
-        let hasher = RowHasher::new(entity, prepared, fields.clone(), ring);
-        let mut s = SideState {
-            slots: fields.iter().map(|&f| f as u16).collect(),
-            keys: rows.par_iter().map(|(k, _)| k.to_string()).collect(),
-            row_hash: vec![NONE; rows.len()],
-            hashes: vec![NONE; rows.len() * w],
-            bases: Bases::with_cells(rows.len() * w),
-            by_row: vec![u32::MAX; prepared.rows],
-            ..SideState::default()
-        };
-        s.row_hash
-            .par_iter_mut()
-            .zip(s.hashes.par_chunks_mut(w.max(1)))
-            .zip(rows.par_iter())
-            .for_each(|((row_hash, out), &(_, row))| {
-                let (hashes, hash) = hasher.row(row);
-                for (slot, (_, h)) in out.iter_mut().zip(hashes) {
-                    *slot = h;
-                }
-                *row_hash = hash;
-            });
-        for (i, &(_, row)) in rows.iter().enumerate() {
-            s.by_row[row] = i as u32;
-        }
-        s.reindex();
-        st.sides[side.idx()] = s;
+        sides: [left, right],
     }
-    st
+}
+
+/// The fingerprint of one prepared side: its unique-key rows hashed in
+/// parallel, straight into the flat arrays.
+fn side_state(entity: &Entity, prepared: &PreparedSide, keys: &SideKeys, ring: &KeyRing) -> SideState {
+    let rows = unique_rows(keys);
+    let fields = state_fields(entity, prepared);
+    let w = fields.len();
+    let hasher = RowHasher::new(entity, prepared, fields.clone(), ring);
+    let mut s = SideState {
+        slots: fields.iter().map(|&f| f as u16).collect(),
+        keys: rows.par_iter().map(|&(k, _)| k.into()).collect(),
+        row_hash: vec![NONE; rows.len()],
+        hashes: vec![NONE; rows.len() * w],
+        bases: Bases::with_cells(rows.len() * w),
+        by_row: vec![u32::MAX; prepared.rows],
+        ..SideState::default()
+    };
+    s.row_hash
+        .par_iter_mut()
+        .zip(s.hashes.par_chunks_mut(w.max(1)))
+        .zip(rows.par_iter())
+        .for_each_init(Scratch::default, |scratch, ((row_hash, out), &(_, row))| {
+            *row_hash = hasher.row_into(row, &mut out[..w], scratch);
+        });
+    for (i, &(_, row)) in rows.iter().enumerate() {
+        s.by_row[row] = i as u32;
+    }
+    s.reindex();
+    s
 }
 
 /// Rows inserted, updated and deleted on one side since the previous state.
@@ -917,6 +947,46 @@ impl PartitionedState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cell_and_row_hashes_keep_their_definition() {
+        // hash_cell and row_hash_with hash in one call; the values must stay
+        // those of the length-prefixed parts and of the streamed row, or
+        // every earlier state.parquet would read as changed.
+        let ring = KeyRing::new(None);
+        let (mut text, mut bytes) = (String::new(), Vec::new());
+        let cells = [
+            (Cell::Val(Value::Str("R-1 \u{4e2d}".into())), "str", "R-1 \u{4e2d}"),
+            (Cell::Val(Value::Int(-42)), "int", "-42"),
+            (Cell::Val(Value::Dec { units: -5, scale: 2 }), "dec", "-0.05"),
+            (
+                Cell::Val(Value::Ts(1_764_000_000_123_456)),
+                "ts",
+                "2025-11-24T16:00:00.123456Z",
+            ),
+            (Cell::Null, "null", ""),
+        ];
+        let mut fields = Vec::new();
+        for (cell, t, shown) in &cells {
+            let h = hash_cell(None, cell, None, &ring, &mut text, &mut bytes);
+            assert_eq!(h, truncate(&digest_parts(&[t.as_bytes(), shown.as_bytes()])), "{t}");
+            fields.push(h);
+        }
+        assert_eq!(
+            hash_cell(None, &Cell::Bad, Some("x1"), &ring, &mut text, &mut bytes),
+            truncate(&digest_parts(&[b"bad", b"x1"]))
+        );
+        let names = digest_parts(&[b"a", b"b"]);
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(&names);
+        for h in &fields {
+            ctx.update(h);
+        }
+        assert_eq!(
+            row_hash_with(&names, &fields, &mut bytes),
+            truncate(ctx.finish().as_ref())
+        );
+    }
 
     #[test]
     fn bases_keep_own_other_and_none_apart() {
