@@ -323,6 +323,7 @@ fn truncate(d: &[u8]) -> Hash {
 /// The 128-bit hash of a cell: SHA-256 over the length-prefixed type tag and
 /// display text, truncated; for a sensitive field (`domain` given) the
 /// keyed HMAC of `tag 0x1f text` instead. `buf` and `bytes` are scratch.
+#[cfg(test)]
 fn hash_cell(
     domain: Option<&str>,
     cell: &Cell,
@@ -331,7 +332,13 @@ fn hash_cell(
     buf: &mut String,
     bytes: &mut Vec<u8>,
 ) -> Hash {
-    let (t, text): (&str, &str) = match cell {
+    let (t, text) = cell_text(cell, raw_bad, buf);
+    hash_text(domain, t, text, keys, bytes)
+}
+
+/// The type tag and display text a cell's hash is taken over.
+fn cell_text<'c>(cell: &'c Cell, raw_bad: Option<&'c str>, buf: &'c mut String) -> (&'static str, &'c str) {
+    match cell {
         Cell::Null => ("null", ""),
         Cell::Bad => ("bad", raw_bad.unwrap_or_default()),
         Cell::Val(Value::Str(s)) => ("str", s.as_str()),
@@ -340,7 +347,11 @@ fn hash_cell(
             v.write_display(buf);
             (tag(v), buf.as_str())
         }
-    };
+    }
+}
+
+/// [`hash_cell`] from the tag and text.
+fn hash_text(domain: Option<&str>, t: &str, text: &str, keys: &KeyRing, bytes: &mut Vec<u8>) -> Hash {
     match domain {
         Some(domain) => match keys.mac_parts(domain, &[t.as_bytes(), b"\x1f", text.as_bytes()]) {
             Some(mac) => truncate(&mac),
@@ -356,6 +367,72 @@ fn hash_cell(
             }
             truncate(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
         }
+    }
+}
+
+/// Cell hashes one hashing job has just computed for one field, so that a
+/// repeated value (a status code, a category, a small count) is hashed
+/// once: a direct-mapped table on a fast hash of the text. A field whose
+/// values rarely repeat turns it off after a trial, paying only the trial.
+struct Memo {
+    slots: Vec<Option<MemoSlot>>,
+    lookups: u32,
+    hits: u32,
+    off: bool,
+}
+
+struct MemoSlot {
+    tag: &'static str,
+    text: compact_str::CompactString,
+    hash: Hash,
+}
+
+impl Memo {
+    const SLOTS: usize = 1024;
+    /// Lookups before deciding; at least a quarter must hit to keep it.
+    const TRIAL: u32 = 4096;
+    /// Longer texts are hashed directly (they seldom repeat).
+    const MAX_TEXT: usize = 64;
+
+    fn new() -> Memo {
+        Memo {
+            slots: (0..Self::SLOTS).map(|_| None).collect(),
+            lookups: 0,
+            hits: 0,
+            off: false,
+        }
+    }
+
+    fn get_or(
+        &mut self,
+        seed: &polars::prelude::PlRandomState,
+        t: &'static str,
+        text: &str,
+        compute: impl FnOnce() -> Hash,
+    ) -> Hash {
+        use std::hash::BuildHasher;
+        if self.off || text.len() > Self::MAX_TEXT {
+            return compute();
+        }
+        self.lookups += 1;
+        let i = seed.hash_one(text) as usize & (Self::SLOTS - 1);
+        if let Some(slot) = &self.slots[i] {
+            if slot.tag == t && slot.text == text {
+                self.hits += 1;
+                return slot.hash;
+            }
+        }
+        let hash = compute();
+        self.slots[i] = Some(MemoSlot {
+            tag: t,
+            text: text.into(),
+            hash,
+        });
+        if self.lookups == Self::TRIAL && self.hits < Self::TRIAL / 4 {
+            self.off = true;
+            self.slots = Vec::new();
+        }
+        hash
     }
 }
 
@@ -393,6 +470,8 @@ struct RowHasher<'a> {
     /// Digest of the field names, the start of every row hash.
     names: [u8; 32],
     keys: &'a KeyRing,
+    /// Seed of the memos' fast hash.
+    seed: polars::prelude::PlRandomState,
 }
 
 impl<'a> RowHasher<'a> {
@@ -408,19 +487,29 @@ impl<'a> RowHasher<'a> {
             fields,
             domains,
             keys,
+            seed: Default::default(),
         }
     }
 
     fn row(&self, row: usize) -> (Vec<(usize, Hash)>, Hash) {
         let mut out = vec![NONE; self.fields.len()];
-        let hash = self.row_into(row, &mut out, &mut Scratch::default());
+        let hash = self.row_into(row, &mut out, &mut self.scratch());
         (self.fields.iter().copied().zip(out).collect(), hash)
+    }
+
+    fn scratch(&self) -> Scratch {
+        Scratch {
+            text: String::new(),
+            bytes: Vec::new(),
+            memos: self.fields.iter().map(|_| Memo::new()).collect(),
+        }
     }
 
     /// Writes the field hashes of `row` into `out` (one per field, in
     /// order) and returns the row hash.
     fn row_into(&self, row: usize, out: &mut [Hash], scratch: &mut Scratch) -> Hash {
-        for ((slot, &f), domain) in out.iter_mut().zip(&self.fields).zip(&self.domains) {
+        let fields = self.fields.iter().zip(&self.domains).zip(&mut scratch.memos);
+        for (slot, ((&f, domain), memo)) in out.iter_mut().zip(fields) {
             let cell = self.side.cell(f, row);
             let raw = match cell {
                 Cell::Bad => self.side.fields[f]
@@ -430,24 +519,22 @@ impl<'a> RowHasher<'a> {
                     .map(|b| b.raw.as_str()),
                 _ => None,
             };
-            *slot = hash_cell(
-                domain.as_deref(),
-                cell,
-                raw,
-                self.keys,
-                &mut scratch.text,
-                &mut scratch.bytes,
-            );
+            let (t, text) = cell_text(cell, raw, &mut scratch.text);
+            let bytes = &mut scratch.bytes;
+            *slot = memo.get_or(&self.seed, t, text, || {
+                hash_text(domain.as_deref(), t, text, self.keys, bytes)
+            });
         }
         row_hash_with(&self.names, out, &mut scratch.bytes)
     }
 }
 
-/// Reused buffers of one hashing thread.
-#[derive(Default)]
+/// Reused buffers and memos of one hashing job.
 struct Scratch {
     text: String,
     bytes: Vec<u8>,
+    /// One per hashed field.
+    memos: Vec<Memo>,
 }
 
 /// Rows of one side whose key is non-null and unique: key JSON → row.
@@ -492,12 +579,21 @@ fn side_state(entity: &Entity, prepared: &PreparedSide, keys: &SideKeys, ring: &
         by_row: vec![u32::MAX; prepared.rows],
         ..SideState::default()
     };
+    // Rows are hashed in parallel jobs of CHUNK rows, each with its own
+    // scratch and memos. With no hashed field the cells go to a
+    // throwaway buffer so that every row still gets its row hash.
+    const CHUNK: usize = 1 << 16;
+    let mut throwaway = if w == 0 { vec![NONE; rows.len()] } else { Vec::new() };
+    let cells: &mut [Hash] = if w == 0 { &mut throwaway } else { &mut s.hashes };
     s.row_hash
-        .par_iter_mut()
-        .zip(s.hashes.par_chunks_mut(w.max(1)))
-        .zip(rows.par_iter())
-        .for_each_init(Scratch::default, |scratch, ((row_hash, out), &(_, row))| {
-            *row_hash = hasher.row_into(row, &mut out[..w], scratch);
+        .par_chunks_mut(CHUNK)
+        .zip(cells.par_chunks_mut(CHUNK * w.max(1)))
+        .zip(rows.par_chunks(CHUNK))
+        .for_each(|((row_hash, out), rows)| {
+            let mut scratch = hasher.scratch();
+            for ((row_hash, out), &(_, row)) in row_hash.iter_mut().zip(out.chunks_mut(w.max(1))).zip(rows) {
+                *row_hash = hasher.row_into(row, &mut out[..w], &mut scratch);
+            }
         });
     for (i, &(_, row)) in rows.iter().enumerate() {
         s.by_row[row] = i as u32;
@@ -986,6 +1082,114 @@ mod tests {
             row_hash_with(&names, &fields, &mut bytes),
             truncate(ctx.finish().as_ref())
         );
+    }
+
+    fn spec(fields: &str) -> crate::spec::Spec {
+        let text = format!(
+            "[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n\
+             [[entity]]\nname = \"e\"\nkey = [\"id\"]\nleft = {{ path = \"l.csv\" }}\nright = {{ path = \"r.csv\" }}\n\
+             [[entity.field]]\nname = \"id\"\n{fields}"
+        );
+        crate::spec::parse(Path::new("t.toml"), &text, String::new()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A prepared side from typed columns (field order), with `bad` rows.
+    fn prepared(side: Side, columns: Vec<Vec<Cell>>, bad: &[(usize, usize, &str)]) -> PreparedSide {
+        let rows = columns.first().map_or(0, Vec::len);
+        let fields = columns
+            .into_iter()
+            .enumerate()
+            .map(|(f, cells)| crate::prepare::PreparedField {
+                present: true,
+                cells,
+                bad: bad
+                    .iter()
+                    .filter(|b| b.0 == f)
+                    .map(|&(_, row, raw)| crate::prepare::BadCell {
+                        row,
+                        raw: raw.into(),
+                        reason: "bad".into(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        PreparedSide { side, rows, fields }
+    }
+
+    #[test]
+    fn memoized_cell_hashes_equal_direct_ones() {
+        // Far more rows than a memo's trial, with repeating values (kept
+        // memoized), unique ones (memo turned off), a bad cell whose raw
+        // text equals a good value's, and nulls.
+        let spec = spec("[[entity.field]]\nname = \"status\"\n[[entity.field]]\nname = \"n\"\ntype = \"int\"\n[[entity.field]]\nname = \"u\"\n");
+        let entity = &spec.entities[0];
+        let n = 70_000;
+        let status = |r: usize| match r % 5 {
+            0 => Cell::Null,
+            1 => Cell::Val(Value::Str("7".into())),
+            2 => Cell::Val(Value::Str("active".into())),
+            _ => Cell::Val(Value::Str("inactive".into())),
+        };
+        let columns = vec![
+            (0..n).map(|r| Cell::Val(Value::Str(format!("k{r}").into()))).collect(),
+            (0..n).map(status).collect(),
+            (0..n)
+                .map(|r| {
+                    if r == 40_001 {
+                        Cell::Bad
+                    } else {
+                        Cell::Val(Value::Int((r % 7) as i64))
+                    }
+                })
+                .collect(),
+            (0..n)
+                .map(|r| Cell::Val(Value::Str(format!("unique {r}").into())))
+                .collect(),
+        ];
+        let side = prepared(Side::Left, columns, &[(2, 40_001, "7")]);
+        let ring = KeyRing::new(None);
+        let display = crate::run::ReportDisplay { keys: &ring };
+        let keys = crate::compare::side_keys(entity, &side, &display);
+        let st = entity_state(entity, [&side, &side], [&keys, &keys], &ring);
+        let s = &st.sides[0];
+        assert_eq!(s.keys.len(), n);
+        let (mut text, mut bytes) = (String::new(), Vec::new());
+        let names = digest_parts(&[b"status", b"n", b"u"]);
+        for (i, &row) in [0, 1, 2, 3, 4, 5_000, 40_001, 40_002, 69_999].iter().enumerate() {
+            let at = s.find(&keys.json[row]).expect("key");
+            let want: Vec<Hash> = (1..4)
+                .map(|f| {
+                    let raw = (f == 2 && row == 40_001).then_some("7");
+                    hash_cell(None, side.cell(f, row), raw, &ring, &mut text, &mut bytes)
+                })
+                .collect();
+            assert_eq!(&s.hashes[at * 3..at * 3 + 3], &want[..], "row {row} ({i})");
+            assert_eq!(s.row_hash[at], row_hash_with(&names, &want, &mut bytes), "row {row}");
+        }
+        // The bad cell's raw text "7" and the text value "7" differ.
+        let bad = s.find(&keys.json[40_001]).expect("key");
+        let text_seven = s.find(&keys.json[1]).expect("key");
+        assert_ne!(s.hashes[bad * 3 + 1], s.hashes[text_seven * 3]);
+    }
+
+    #[test]
+    fn a_row_with_no_hashed_field_still_has_a_row_hash() {
+        let spec = spec("");
+        let entity = &spec.entities[0];
+        let side = prepared(
+            Side::Left,
+            vec![vec![
+                Cell::Val(Value::Str("a".into())),
+                Cell::Val(Value::Str("b".into())),
+            ]],
+            &[],
+        );
+        let ring = KeyRing::new(None);
+        let display = crate::run::ReportDisplay { keys: &ring };
+        let keys = crate::compare::side_keys(entity, &side, &display);
+        let st = entity_state(entity, [&side, &side], [&keys, &keys], &ring);
+        let want = row_hash_with(&digest_parts(&[]), &[], &mut Vec::new());
+        assert_eq!(st.sides[0].row_hash, vec![want, want]);
     }
 
     #[test]
