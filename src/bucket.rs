@@ -124,6 +124,7 @@ pub struct WorkDir {
 
 impl WorkDir {
     pub fn create(out: &Path, run_id: &str) -> Result<WorkDir> {
+        crate::report::sweep_stale(out);
         let path = out.join(format!(".work-{run_id}-{}", std::process::id()));
         if path.exists() {
             std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;

@@ -268,3 +268,42 @@ fn bad_input_in_bucketed_mode_is_exit_2_and_leaves_nothing_behind() {
         assert!(report_entries(&env).is_empty(), "{:?}", report_entries(&env));
     }
 }
+
+#[test]
+fn leftovers_of_killed_runs_are_swept_and_live_ones_kept() {
+    // A run killed by a signal never runs its cleanup: the next run in the
+    // same folders removes what dead processes left, and nothing of a
+    // process that is still alive (here: this test).
+    let env = Env::new();
+    let spec = env.write("s.toml", TWO_COLUMN_SPEC);
+    env.write("l.csv", "id,v\n1,a\n2,b\n");
+    env.write("r.csv", "id,v\n1,a\n");
+    let work = env.path().join("work");
+    let dead = 999_999_999u32; // above any pid_max
+    let live = std::process::id();
+    let stale = [
+        env.reports().join(format!(".tmp-old-{dead}")),
+        work.join(format!(".work-old-{dead}")),
+    ];
+    let kept = [
+        env.reports().join(format!(".tmp-busy-{live}")),
+        work.join(format!(".work-busy-{live}")),
+        env.reports().join(".tmp-no-pid"),
+    ];
+    for d in stale.iter().chain(&kept) {
+        std::fs::create_dir_all(d.join("inner")).unwrap();
+    }
+    let out = env.run_in(
+        &spec,
+        &env.reports(),
+        "r1",
+        &["--buckets", "3", "--work-dir", work.to_str().unwrap()],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    for d in &stale {
+        assert!(!d.exists(), "{} is swept", d.display());
+    }
+    for d in &kept {
+        assert!(d.exists(), "{} is kept", d.display());
+    }
+}

@@ -23,6 +23,7 @@ impl RunFolder {
             ));
         }
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        sweep_stale(out);
         let tmp = out.join(format!(".tmp-{run_id}-{}", std::process::id()));
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -67,6 +68,39 @@ impl Drop for RunFolder {
     fn drop(&mut self) {
         if !self.done {
             let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+/// Removes the hidden folders that runs killed by a signal left in `dir`
+/// (their `Drop` never ran): `.tmp-RUN-PID` and `.work-RUN-PID` whose
+/// process no longer exists. Folders of live processes are left alone, and
+/// where liveness cannot be told (no `/proc`), nothing is removed.
+pub fn sweep_stale(dir: &Path) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with(".tmp-") || name.starts_with(".work-")) {
+            continue;
+        }
+        let Some(pid) = name.rsplit('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if proc.join(pid.to_string()).exists() {
+            continue;
+        }
+        match std::fs::remove_dir_all(entry.path()) {
+            Ok(()) => tracing::info!(folder = %entry.path().display(), "removed the leftover of a killed run"),
+            Err(e) => {
+                tracing::warn!(folder = %entry.path().display(), error = %e, "could not remove the leftover of a killed run")
+            }
         }
     }
 }
