@@ -589,17 +589,19 @@ fn reconcile_entity(
     let (loaded, prepared, keys) = (&p.loaded, &p.sides, &p.keys);
     let mut findings = Vec::new();
     let clock = Instant::now();
-    let drift = compare::compare(
-        entity,
-        [&prepared[0], &prepared[1]],
-        [&keys[0], &keys[1]],
-        spec.timezone,
-        display,
+    // Drift (its key index is built on one thread) and the row checks of
+    // personal data run side by side; the pair checks need drift's pairs.
+    let sides = [&prepared[0], &prepared[1]];
+    let side_keys = [&keys[0], &keys[1]];
+    let (drift, masking) = rayon::join(
+        || compare::compare(entity, sides, side_keys, spec.timezone, display),
+        || crate::masking::audit_rows(entity, sides, side_keys, display),
     );
-    findings.extend(crate::masking::audit(
+    findings.extend(masking);
+    findings.extend(crate::masking::audit_pairs(
         entity,
-        [&prepared[0], &prepared[1]],
-        [&keys[0], &keys[1]],
+        sides,
+        side_keys,
         &drift.pairs,
         display,
     ));

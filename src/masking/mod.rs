@@ -65,9 +65,39 @@ pub fn redact(text: &str) -> String {
     out
 }
 
-/// Every finding of personal data in one entity: policy audit, consistency of
-/// masks with the other side's clear value, and free-text hits.
-pub fn audit(
+/// The findings of personal data that need no pairing, in one entity: the
+/// mask-policy audit and the free-text scan of each field and side (run in
+/// parallel, one job per field and side; each job's findings keep their
+/// order).
+pub fn audit_rows(
+    entity: &Entity,
+    sides: [&PreparedSide; 2],
+    keys: [&SideKeys; 2],
+    display: &dyn Display,
+) -> Vec<Finding> {
+    use rayon::prelude::*;
+    let jobs: Vec<(usize, Side)> = (0..entity.fields.len())
+        .flat_map(|f| Side::BOTH.into_iter().map(move |side| (f, side)))
+        .filter(|&(f, side)| sides[side.idx()].fields[f].present)
+        .collect();
+    jobs.par_iter()
+        .flat_map_iter(|&(f, side)| {
+            let (field, s, k) = (&entity.fields[f], sides[side.idx()], keys[side.idx()]);
+            let mut out = Vec::new();
+            if field.is_pii() && field.mask[side.idx()] != MaskStyle::Clear {
+                policy_audit(entity, f, s, k, display, &mut out);
+            }
+            if field.scan {
+                scan_field(entity, f, s, k, &mut out);
+            }
+            out
+        })
+        .collect()
+}
+
+/// The findings of personal data between matched rows: a masked side's
+/// visible characters against the other side's clear value.
+pub fn audit_pairs(
     entity: &Entity,
     sides: [&PreparedSide; 2],
     keys: [&SideKeys; 2],
@@ -76,18 +106,6 @@ pub fn audit(
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     for (f, field) in entity.fields.iter().enumerate() {
-        for side in Side::BOTH {
-            let s = sides[side.idx()];
-            if !s.fields[f].present {
-                continue;
-            }
-            if field.is_pii() && field.mask[side.idx()] != MaskStyle::Clear {
-                policy_audit(entity, f, s, keys[side.idx()], display, &mut out);
-            }
-            if field.scan {
-                scan_field(entity, f, s, keys[side.idx()], &mut out);
-            }
-        }
         if let Comparison::MaskAware { masked } = comparison(field) {
             if sides[0].fields[f].present && sides[1].fields[f].present {
                 consistency(entity, f, masked, sides, keys, pairs, display, &mut out);
