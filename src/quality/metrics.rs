@@ -322,11 +322,9 @@ impl Default for Sketch {
 
 impl Sketch {
     pub fn insert(&mut self, v: &Value) {
-        use std::hash::{Hash, Hasher};
-        #[allow(deprecated)]
-        let mut h = std::hash::SipHasher::new_with_keys(0x736b_6574_6368, 0x6869_6c6c);
-        v.hash(&mut h);
-        let x = h.finish();
+        use std::hash::BuildHasher;
+        // A fixed seed: every bucket's sketch must hash a value alike.
+        let x = polars::prelude::PlFixedStateQuality::with_seed(0x736b_6574_6368).hash_one(v);
         let idx = (x >> (64 - SKETCH_BITS)) as usize;
         let rest = (x << SKETCH_BITS) | (1 << (SKETCH_BITS - 1));
         let rank = rest.leading_zeros() as u8 + 1;
@@ -371,8 +369,10 @@ mod sketch_tests {
     #[test]
     fn small_counts_are_nearly_exact_and_large_ones_within_three_percent() {
         assert_eq!(estimate_of(0..0), 0);
+        // Linear counting over 2^14 registers: the standard error at 100
+        // values is 100 / sqrt(2 * 2^14) = 0.55, so 2 is more than 3.5 sigma.
         let small = estimate_of(0..100) as f64;
-        assert!((small - 100.0).abs() <= 1.0, "{small}");
+        assert!((small - 100.0).abs() <= 2.0, "{small}");
         let large = estimate_of(0..1_000_000) as f64;
         assert!((large / 1e6 - 1.0).abs() < 0.03, "{large}");
     }
