@@ -263,7 +263,7 @@ fn routes(
         size: 0,
         hash_micros: 0,
     };
-    let prepared = prepare::prepare(entity, side, &loaded);
+    let prepared = prepare::prepare_fields(entity, side, &loaded, Some(&entity.key));
     let keys = compare::side_keys(entity, &prepared, display);
     for (row, json) in keys.json.iter().enumerate() {
         out[bucket_of(json, buckets)].push(row as IdxSize);

@@ -67,17 +67,36 @@ impl PreparedSide {
 }
 
 pub fn prepare(entity: &Entity, side: Side, loaded: &Loaded) -> PreparedSide {
+    prepare_fields(entity, side, loaded, None)
+}
+
+/// [`prepare`] restricted to the fields in `only` (all when None). The
+/// other fields are left out entirely: not present and without cells, so
+/// they must not be read. Used where only a few columns were loaded
+/// (routing rows to buckets, the global pass of cross-row rules): a column
+/// of nulls per absent field would cost memory for every row of every chunk.
+pub fn prepare_fields(entity: &Entity, side: Side, loaded: &Loaded, only: Option<&[usize]>) -> PreparedSide {
     let rows = loaded.rows;
     let fields = entity
         .fields
         .par_iter()
-        .map(|field| match loaded.column(&field.columns[side.idx()]) {
-            None => PreparedField {
-                present: false,
-                cells: vec![Cell::Null; rows],
-                bad: Vec::new(),
-            },
-            Some(col) => prepare_column(field, side, rows, col.iter()),
+        .enumerate()
+        .map(|(f, field)| {
+            if only.is_some_and(|only| !only.contains(&f)) {
+                return PreparedField {
+                    present: false,
+                    cells: Vec::new(),
+                    bad: Vec::new(),
+                };
+            }
+            match loaded.column(&field.columns[side.idx()]) {
+                None => PreparedField {
+                    present: false,
+                    cells: vec![Cell::Null; rows],
+                    bad: Vec::new(),
+                },
+                Some(col) => prepare_column(field, side, rows, col.iter()),
+            }
         })
         .collect();
     PreparedSide { side, rows, fields }

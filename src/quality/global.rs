@@ -137,8 +137,8 @@ pub fn gather(entities: &[Entity], rows: Vec<[usize; 2]>, buckets: &[usize], loa
                 .collect();
             let loaded = load(e, b, &columns)?;
             let (l, r) = rayon::join(
-                || prepare::prepare(entity, Side::Left, &loaded[0]),
-                || prepare::prepare(entity, Side::Right, &loaded[1]),
+                || prepare::prepare_fields(entity, Side::Left, &loaded[0], Some(&fields)),
+                || prepare::prepare_fields(entity, Side::Right, &loaded[1], Some(&fields)),
             );
             let sides = [l, r];
             g.absorb(entities, e, &sides);
