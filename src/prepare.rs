@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use rayon::prelude::*;
 
-use crate::normalize::{apply_steps, FieldType, Value};
+use crate::normalize::{apply_steps_borrowed, FieldType, Value};
 use crate::source::Loaded;
 use crate::spec::{Entity, Field, Side};
 
@@ -141,16 +141,16 @@ pub fn convert(field: &Field, side: Side, raw: Option<&str>) -> Result<Option<Va
     if field.steps[i].is_empty() && field.map[i].is_none() {
         return typed(field, i, raw.map(Cow::Borrowed));
     }
-    let text = apply_steps(&field.steps[i], raw)?;
+    let text = apply_steps_borrowed(&field.steps[i], raw)?;
     let text = match (text, &field.map[i]) {
-        (Some(v), Some(map)) => match map.get(&v) {
-            Some(mapped) => Some(mapped.clone()),
+        (Some(v), Some(map)) => match map.get(v.as_ref()) {
+            Some(mapped) => Some(Cow::Borrowed(mapped.as_str())),
             None if field.keep_unmapped => Some(v),
             None => return Err("value is not in the declared value map".into()),
         },
         (text, _) => text,
     };
-    typed(field, i, text.map(Cow::Owned))
+    typed(field, i, text)
 }
 
 /// The text after steps and map → default → type.

@@ -3,6 +3,7 @@
 //! Steps are configured per field and per side as a list of spec tokens
 //! (`"trim"`, `"phone_e164:CN"`, ...) and applied left to right.
 
+use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
 
 use super::phone;
@@ -122,15 +123,27 @@ impl Step {
 /// Apply `steps` in order. A null input stays null, and the chain stops at
 /// the first step that produces null (later steps never see a null).
 pub fn apply_steps(steps: &[Step], raw: Option<&str>) -> Result<Option<String>, String> {
+    Ok(apply_steps_borrowed(steps, raw)?.map(Cow::into_owned))
+}
+
+/// [`apply_steps`] without a copy where no step changes the text: `trim`
+/// and `empty_is_null` borrow from the input (most cells need no change).
+pub fn apply_steps_borrowed<'a>(steps: &[Step], raw: Option<&'a str>) -> Result<Option<Cow<'a, str>>, String> {
     let Some(raw) = raw else {
         return Ok(None);
     };
-    let mut current = raw.to_string();
+    let mut current = Cow::Borrowed(raw);
     for step in steps {
-        match step.apply(&current)? {
-            Some(next) => current = next,
-            None => return Ok(None),
-        }
+        current = match (step, current) {
+            (Step::Trim, Cow::Borrowed(s)) => Cow::Borrowed(s.trim()),
+            (Step::Trim, Cow::Owned(s)) if s.trim().len() == s.len() => Cow::Owned(s),
+            (Step::EmptyIsNull, c) if c.is_empty() => return Ok(None),
+            (Step::EmptyIsNull, c) => c,
+            (step, c) => match step.apply(&c)? {
+                Some(next) => Cow::Owned(next),
+                None => return Ok(None),
+            },
+        };
     }
     Ok(Some(current))
 }
@@ -161,6 +174,34 @@ fn digits_only(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn borrowed_steps_equal_owned_ones_and_copy_only_on_change() {
+        let chains: Vec<Vec<Step>> = vec![
+            vec![],
+            vec![Step::Trim],
+            vec![Step::Trim, Step::EmptyIsNull],
+            vec![Step::Lower, Step::Trim],
+            vec![Step::Trim, Step::CollapseWhitespace, Step::Trim],
+            vec![Step::EmptyIsNull, Step::Upper],
+        ];
+        for steps in &chains {
+            for raw in [
+                None,
+                Some(""),
+                Some("  "),
+                Some(" Ab  c "),
+                Some("x"),
+                Some("\u{3000}全角 "),
+            ] {
+                let owned = apply_steps(steps, raw);
+                let borrowed = apply_steps_borrowed(steps, raw).map(|c| c.map(|c| c.to_string()));
+                assert_eq!(borrowed, owned, "{steps:?} on {raw:?}");
+            }
+        }
+        let trimmed = apply_steps_borrowed(&[Step::Trim, Step::EmptyIsNull], Some(" a ")).unwrap();
+        assert!(matches!(trimmed, Some(Cow::Borrowed("a"))));
+    }
 
     fn one(step: &str, input: &str) -> Result<Option<String>, String> {
         Step::parse(step).unwrap().apply(input)
