@@ -372,31 +372,43 @@ fn hash_text(domain: Option<&str>, t: &str, text: &str, keys: &KeyRing, bytes: &
 
 /// Cell hashes one hashing job has just computed for one field, so that a
 /// repeated value (a status code, a category, a small count) is hashed
-/// once: a direct-mapped table on a fast hash of the text. A field whose
-/// values rarely repeat turns it off after a trial, paying only the trial.
+/// once: a direct-mapped table on a fast hash of the text, one cache line
+/// per slot. A field whose values rarely repeat turns it off after a
+/// trial, paying only the trial.
 struct Memo {
-    slots: Vec<Option<MemoSlot>>,
+    slots: Vec<MemoSlot>,
     lookups: u32,
     hits: u32,
     off: bool,
 }
 
+/// One remembered cell; `fingerprint` 0 is an empty slot.
+#[repr(C, align(64))]
 struct MemoSlot {
+    fingerprint: u64,
     tag: &'static str,
     text: compact_str::CompactString,
     hash: Hash,
 }
 
 impl Memo {
-    const SLOTS: usize = 1024;
-    /// Lookups before deciding; at least a quarter must hit to keep it.
+    const SLOTS: usize = 512;
+    /// Lookups before deciding; at least half must hit to keep it (a miss
+    /// costs a lookup and an insert on top of the hash).
     const TRIAL: u32 = 4096;
     /// Longer texts are hashed directly (they seldom repeat).
-    const MAX_TEXT: usize = 64;
+    const MAX_TEXT: usize = 24;
 
     fn new() -> Memo {
         Memo {
-            slots: (0..Self::SLOTS).map(|_| None).collect(),
+            slots: (0..Self::SLOTS)
+                .map(|_| MemoSlot {
+                    fingerprint: 0,
+                    tag: "",
+                    text: compact_str::CompactString::default(),
+                    hash: NONE,
+                })
+                .collect(),
             lookups: 0,
             hits: 0,
             off: false,
@@ -415,20 +427,20 @@ impl Memo {
             return compute();
         }
         self.lookups += 1;
-        let i = seed.hash_one(text) as usize & (Self::SLOTS - 1);
-        if let Some(slot) = &self.slots[i] {
-            if slot.tag == t && slot.text == text {
-                self.hits += 1;
-                return slot.hash;
-            }
+        let fingerprint = seed.hash_one(text) | 1;
+        let slot = &mut self.slots[fingerprint as usize & (Self::SLOTS - 1)];
+        if slot.fingerprint == fingerprint && slot.tag == t && slot.text == text {
+            self.hits += 1;
+            return slot.hash;
         }
         let hash = compute();
-        self.slots[i] = Some(MemoSlot {
+        *slot = MemoSlot {
+            fingerprint,
             tag: t,
             text: text.into(),
             hash,
-        });
-        if self.lookups == Self::TRIAL && self.hits < Self::TRIAL / 4 {
+        };
+        if self.lookups == Self::TRIAL && self.hits < Self::TRIAL / 2 {
             self.off = true;
             self.slots = Vec::new();
         }
