@@ -647,6 +647,9 @@ pub fn changes(prev: &EntityState, cur: &EntityState, side: Side) -> Changes {
 /// Rows per Parquet batch when writing the state: bounds the memory of the
 /// write to a few hundred MB whatever the snapshot size.
 const STATE_BATCH: usize = 250_000;
+/// ... or once its hashes reach this many bytes (wide entities): a smaller
+/// batch is copied less and its memory is reused by the next one.
+const STATE_BATCH_BYTES: usize = 32 << 20;
 
 /// Writes the state of every entity, sorted, as state.parquet: one row per
 /// entity, side and key, with the row hash, the field hashes concatenated in
@@ -721,7 +724,7 @@ impl StateWriter {
                     &bases,
                     fields.as_deref(),
                 );
-                if self.batch.len >= STATE_BATCH {
+                if self.batch.len >= STATE_BATCH || self.batch.bytes >= STATE_BATCH_BYTES {
                     self.flush()?;
                 }
             }
@@ -762,6 +765,8 @@ impl StateWriter {
 /// Column builders of one batch of state rows.
 struct StateBatch {
     len: usize,
+    /// Bytes of keys, hashes and bases pushed so far.
+    bytes: usize,
     entity: StringChunkedBuilder,
     side: StringChunkedBuilder,
     key: StringChunkedBuilder,
@@ -775,6 +780,7 @@ impl Default for StateBatch {
     fn default() -> StateBatch {
         StateBatch {
             len: 0,
+            bytes: 0,
             entity: StringChunkedBuilder::new("entity".into(), 1024),
             side: StringChunkedBuilder::new("side".into(), 1024),
             key: StringChunkedBuilder::new("key".into(), 1024),
@@ -799,6 +805,7 @@ impl StateBatch {
         fields: Option<&str>,
     ) {
         self.len += 1;
+        self.bytes += key.len() + row.len() + hashes.len() + bases.len();
         self.entity.append_value(entity);
         self.side.append_value(side);
         self.key.append_value(key);
