@@ -320,9 +320,8 @@ fn truncate(d: &[u8]) -> Hash {
     h
 }
 
-/// The 128-bit hash of a cell: SHA-256 over the length-prefixed type tag and
-/// display text, truncated; for a sensitive field (`domain` given) the
-/// keyed HMAC of `tag 0x1f text` instead. `buf` and `bytes` are scratch.
+/// [`hash_text`] of a cell (the tests' entry point; hashing goes through
+/// [`RowHasher`] and its memos).
 #[cfg(test)]
 fn hash_cell(
     domain: Option<&str>,
@@ -350,7 +349,10 @@ fn cell_text<'c>(cell: &'c Cell, raw_bad: Option<&'c str>, buf: &'c mut String) 
     }
 }
 
-/// [`hash_cell`] from the tag and text.
+/// The 128-bit hash of a cell from its type tag and display text: SHA-256
+/// over the length-prefixed tag and text, truncated; for a sensitive field
+/// (`domain` given) the keyed HMAC of `tag 0x1f text` instead. `bytes` is
+/// scratch.
 fn hash_text(domain: Option<&str>, t: &str, text: &str, keys: &KeyRing, bytes: &mut Vec<u8>) -> Hash {
     match domain {
         Some(domain) => match keys.mac_parts(domain, &[t.as_bytes(), b"\x1f", text.as_bytes()]) {
@@ -399,19 +401,14 @@ impl Memo {
     /// Longer texts are hashed directly (they seldom repeat).
     const MAX_TEXT: usize = 24;
 
-    fn new() -> Memo {
+    /// A memo whose slots are allocated at its first lookup, or one that
+    /// is `off` from the start (hashing a single row).
+    fn new(off: bool) -> Memo {
         Memo {
-            slots: (0..Self::SLOTS)
-                .map(|_| MemoSlot {
-                    fingerprint: 0,
-                    tag: "",
-                    text: compact_str::CompactString::default(),
-                    hash: NONE,
-                })
-                .collect(),
+            slots: Vec::new(),
             lookups: 0,
             hits: 0,
-            off: false,
+            off,
         }
     }
 
@@ -425,6 +422,16 @@ impl Memo {
         use std::hash::BuildHasher;
         if self.off || text.len() > Self::MAX_TEXT {
             return compute();
+        }
+        if self.slots.is_empty() {
+            self.slots = (0..Self::SLOTS)
+                .map(|_| MemoSlot {
+                    fingerprint: 0,
+                    tag: "",
+                    text: compact_str::CompactString::default(),
+                    hash: NONE,
+                })
+                .collect();
         }
         self.lookups += 1;
         let fingerprint = seed.hash_one(text) | 1;
@@ -505,15 +512,16 @@ impl<'a> RowHasher<'a> {
 
     fn row(&self, row: usize) -> (Vec<(usize, Hash)>, Hash) {
         let mut out = vec![NONE; self.fields.len()];
-        let hash = self.row_into(row, &mut out, &mut self.scratch());
+        let hash = self.row_into(row, &mut out, &mut self.scratch(false));
         (self.fields.iter().copied().zip(out).collect(), hash)
     }
 
-    fn scratch(&self) -> Scratch {
+    /// Scratch space for one job; `memoize` is worth it for many rows only.
+    fn scratch(&self, memoize: bool) -> Scratch {
         Scratch {
             text: String::new(),
             bytes: Vec::new(),
-            memos: self.fields.iter().map(|_| Memo::new()).collect(),
+            memos: self.fields.iter().map(|_| Memo::new(!memoize)).collect(),
         }
     }
 
@@ -602,7 +610,7 @@ fn side_state(entity: &Entity, prepared: &PreparedSide, keys: &SideKeys, ring: &
         .zip(cells.par_chunks_mut(CHUNK * w.max(1)))
         .zip(rows.par_chunks(CHUNK))
         .for_each(|((row_hash, out), rows)| {
-            let mut scratch = hasher.scratch();
+            let mut scratch = hasher.scratch(true);
             for ((row_hash, out), &(_, row)) in row_hash.iter_mut().zip(out.chunks_mut(w.max(1))).zip(rows) {
                 *row_hash = hasher.row_into(row, &mut out[..w], &mut scratch);
             }
