@@ -130,6 +130,7 @@ impl WorkDir {
             std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
         }
         std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        crate::report::claim(&path);
         Ok(WorkDir { path })
     }
 
@@ -141,6 +142,7 @@ impl WorkDir {
 impl Drop for WorkDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+        crate::report::release(&self.path);
     }
 }
 

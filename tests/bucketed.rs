@@ -272,26 +272,33 @@ fn bad_input_in_bucketed_mode_is_exit_2_and_leaves_nothing_behind() {
 #[test]
 fn leftovers_of_killed_runs_are_swept_and_live_ones_kept() {
     // A run killed by a signal never runs its cleanup: the next run in the
-    // same folders removes what dead processes left, and nothing of a
-    // process that is still alive (here: this test).
+    // same folders removes what dead processes of this machine and process
+    // namespace left, and nothing of a live process (here: this test), of
+    // another namespace (a container sharing the folder), or unmarked.
+    let Some(dead) = recon::report::owner_tag(999_999_999) else {
+        return; // no /proc: nothing is ever swept
+    };
+    let live = recon::report::owner_tag(0).unwrap();
+    let elsewhere = dead.replacen("pid:[", "pid:[9", 1);
     let env = Env::new();
     let spec = env.write("s.toml", TWO_COLUMN_SPEC);
     env.write("l.csv", "id,v\n1,a\n2,b\n");
     env.write("r.csv", "id,v\n1,a\n");
     let work = env.path().join("work");
-    let dead = 999_999_999u32; // above any pid_max
-    let live = std::process::id();
-    let stale = [
-        env.reports().join(format!(".tmp-old-{dead}")),
-        work.join(format!(".work-old-{dead}")),
+    let folders = [
+        (env.reports().join(".tmp-old-1"), Some(&dead), false),
+        (work.join(".work-old-1"), Some(&dead), false),
+        (env.reports().join(".tmp-busy-2"), Some(&live), true),
+        (work.join(".work-busy-2"), Some(&live), true),
+        (work.join(".work-container-3"), Some(&elsewhere), true),
+        (env.reports().join(".tmp-unmarked-4"), None, true),
     ];
-    let kept = [
-        env.reports().join(format!(".tmp-busy-{live}")),
-        work.join(format!(".work-busy-{live}")),
-        env.reports().join(".tmp-no-pid"),
-    ];
-    for d in stale.iter().chain(&kept) {
-        std::fs::create_dir_all(d.join("inner")).unwrap();
+    for (dir, owner, _) in &folders {
+        std::fs::create_dir_all(dir.join("inner")).unwrap();
+        if let Some(owner) = owner {
+            let name = format!("{}.owner", dir.file_name().unwrap().to_str().unwrap());
+            std::fs::write(dir.with_file_name(name), owner).unwrap();
+        }
     }
     let out = env.run_in(
         &spec,
@@ -300,10 +307,16 @@ fn leftovers_of_killed_runs_are_swept_and_live_ones_kept() {
         &["--buckets", "3", "--work-dir", work.to_str().unwrap()],
     );
     assert_eq!(code(&out), 1, "{}", stderr(&out));
-    for d in &stale {
-        assert!(!d.exists(), "{} is swept", d.display());
+    for (dir, owner, kept) in &folders {
+        assert_eq!(dir.exists(), *kept, "{} ({owner:?})", dir.display());
     }
-    for d in &kept {
-        assert!(d.exists(), "{} is kept", d.display());
-    }
+    // The run's own marks are gone with its folders.
+    let marks: Vec<String> = [env.reports(), work]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".owner") && n.contains("-r1-"))
+        .collect();
+    assert!(marks.is_empty(), "{marks:?}");
+    assert!(!env.reports().join(".tmp-old-1.owner").exists());
 }

@@ -29,6 +29,7 @@ impl RunFolder {
             std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
         }
         std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        claim(&tmp);
         Ok(RunFolder {
             tmp,
             final_path,
@@ -54,6 +55,7 @@ impl RunFolder {
             ));
         }
         std::fs::rename(&self.tmp, &self.final_path).map_err(|e| Error::io(&self.final_path, e))?;
+        release(&self.tmp);
         if let Some(parent) = self.final_path.parent() {
             if let Ok(dir) = std::fs::File::open(parent) {
                 let _ = dir.sync_all();
@@ -68,41 +70,84 @@ impl Drop for RunFolder {
     fn drop(&mut self) {
         if !self.done {
             let _ = std::fs::remove_dir_all(&self.tmp);
+            release(&self.tmp);
         }
     }
 }
 
 /// Removes the hidden folders that runs killed by a signal left in `dir`
-/// (their `Drop` never ran): `.tmp-RUN-PID` and `.work-RUN-PID` whose
-/// process no longer exists. Folders of live processes are left alone, and
-/// where liveness cannot be told (no `/proc`), nothing is removed.
+/// (their `Drop` never ran): `.tmp-RUN-PID` and `.work-RUN-PID` folders
+/// whose owner file (see [`claim`]) names this machine's boot and process
+/// namespace and a process that no longer exists. A folder without an
+/// owner file, or made on another machine or in another container sharing
+/// the folder (whose processes this one cannot see), is left alone, as is
+/// everything where `/proc` is missing.
 pub fn sweep_stale(dir: &Path) {
-    let proc = Path::new("/proc");
-    if !proc.join("self").exists() {
-        return;
-    }
+    let Some(mine) = owner_tag(0) else { return };
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if !(name.starts_with(".tmp-") || name.starts_with(".work-")) {
+        let hidden = name.starts_with(".tmp-") || name.starts_with(".work-");
+        if !hidden || name.ends_with(OWNER_SUFFIX) {
             continue;
         }
-        let Some(pid) = name.rsplit('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+        let folder = entry.path();
+        let owner_file = owner_path(&folder);
+        let Ok(owner) = std::fs::read_to_string(&owner_file) else {
             continue;
         };
-        if proc.join(pid.to_string()).exists() {
+        let Some((place, pid)) = owner.trim().rsplit_once(' ') else {
+            continue;
+        };
+        let same_place = mine.rsplit_once(' ').is_some_and(|(p, _)| p == place);
+        if !same_place || Path::new("/proc").join(pid).exists() {
             continue;
         }
-        match std::fs::remove_dir_all(entry.path()) {
-            Ok(()) => tracing::info!(folder = %entry.path().display(), "removed the leftover of a killed run"),
+        match std::fs::remove_dir_all(&folder) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&owner_file);
+                tracing::info!(folder = %folder.display(), "removed the leftover of a killed run");
+            }
             Err(e) => {
-                tracing::warn!(folder = %entry.path().display(), error = %e, "could not remove the leftover of a killed run")
+                tracing::warn!(folder = %folder.display(), error = %e, "could not remove the leftover of a killed run")
             }
         }
     }
+}
+
+const OWNER_SUFFIX: &str = ".owner";
+
+/// `<folder>.owner`, beside the folder (inside it, it would be sealed
+/// into the run).
+fn owner_path(folder: &Path) -> PathBuf {
+    let mut name = folder.file_name().unwrap_or_default().to_os_string();
+    name.push(OWNER_SUFFIX);
+    folder.with_file_name(name)
+}
+
+/// `BOOT_ID PID_NAMESPACE PID` of this process (with `pid`, or this
+/// process's own when 0); None without `/proc`.
+pub fn owner_tag(pid: u32) -> Option<String> {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let namespace = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    let pid = if pid == 0 { std::process::id() } else { pid };
+    Some(format!("{} {} {pid}", boot.trim(), namespace.display()))
+}
+
+/// Marks `folder` as this process's, for [`sweep_stale`] (best effort:
+/// without the mark a leftover is merely never swept).
+pub fn claim(folder: &Path) {
+    if let Some(tag) = owner_tag(0) {
+        let _ = std::fs::write(owner_path(folder), tag);
+    }
+}
+
+/// Removes the mark [`claim`] left.
+pub fn release(folder: &Path) {
+    let _ = std::fs::remove_file(owner_path(folder));
 }
 
 fn validate_run_id(run_id: &str) -> Result<()> {

@@ -10,7 +10,7 @@ mod metrics;
 pub mod summary;
 
 pub use baseline::{Baseline, BaselineInfo};
-pub use folder::{previous_runs, sweep_stale, PreviousRun, RunFolder};
+pub use folder::{claim, owner_tag, previous_runs, release, sweep_stale, PreviousRun, RunFolder};
 pub use metrics::{write_quality_metrics, EntityMetrics};
 pub use summary::{human_summary, EntitySummary, SideInfo, Summary};
 
