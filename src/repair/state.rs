@@ -559,18 +559,21 @@ struct Scratch {
 
 /// Rows of one side whose key is non-null and unique: key JSON → row.
 pub fn unique_rows(keys: &SideKeys) -> Vec<(&str, usize)> {
-    let mut count: HashMap<&str, usize> = HashMap::default();
+    // One hash per key (first row and count), in a map sized up front; the
+    // keys seen once are then put back in row order.
+    let mut seen: HashMap<&str, (usize, u32)> = HashMap::with_capacity_and_hasher(keys.json.len(), Default::default());
     for (row, t) in keys.tuple.iter().enumerate() {
         if t.is_some() {
-            *count.entry(keys.json[row].as_str()).or_default() += 1;
+            seen.entry(keys.json[row].as_str()).or_insert((row, 0)).1 += 1;
         }
     }
-    keys.tuple
-        .iter()
-        .enumerate()
-        .filter(|(row, t)| t.is_some() && count[keys.json[*row].as_str()] == 1)
-        .map(|(row, _)| (keys.json[row].as_str(), row))
-        .collect()
+    let mut rows: Vec<(&str, usize)> = seen
+        .into_iter()
+        .filter(|(_, (_, n))| *n == 1)
+        .map(|(k, (row, _))| (k, row))
+        .collect();
+    rows.sort_unstable_by_key(|&(_, row)| row);
+    rows
 }
 
 /// The current state of one entity (merge bases are set by `set_bases`).
@@ -1217,6 +1220,17 @@ mod tests {
         let st = entity_state(entity, [&side, &side], [&keys, &keys], &ring);
         let want = row_hash_with(&digest_parts(&[]), &[], &mut Vec::new());
         assert_eq!(st.sides[0].row_hash, vec![want, want]);
+    }
+
+    #[test]
+    fn unique_rows_skip_repeated_and_null_keys_and_keep_row_order() {
+        let keys = SideKeys {
+            json: ["c", "a", "b", "a", "d", "e"].map(Into::into).to_vec(),
+            tuple: [true, true, true, true, false, true]
+                .map(|some| some.then(|| vec![Value::Int(0)]))
+                .to_vec(),
+        };
+        assert_eq!(unique_rows(&keys), vec![("c", 0), ("b", 2), ("e", 5)]);
     }
 
     #[test]
