@@ -67,13 +67,19 @@ impl Finding {
 
 /// SHA-256 over an unambiguous, length-prefixed encoding of `parts`.
 pub fn digest_parts(parts: &[&[u8]]) -> [u8; 32] {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    digest_parts_with(parts, &mut Vec::new())
+}
+
+/// [`digest_parts`] with `bytes` as scratch: the encoding is laid out once
+/// and hashed in one call (the hot path hashes millions of short cells).
+pub fn digest_parts_with(parts: &[&[u8]], bytes: &mut Vec<u8>) -> [u8; 32] {
+    bytes.clear();
     for p in parts {
-        ctx.update(&(p.len() as u64).to_be_bytes());
-        ctx.update(p);
+        bytes.extend_from_slice(&(p.len() as u64).to_be_bytes());
+        bytes.extend_from_slice(p);
     }
     let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
     out
 }
 

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use crate::compare::SideKeys;
 use crate::error::{Error, Result};
-use crate::finding::digest_parts;
+use crate::finding::{digest_parts, digest_parts_with};
 use crate::keys::KeyRing;
 use crate::normalize::Value;
 use crate::prepare::{Cell, PreparedSide};
@@ -359,16 +359,7 @@ fn hash_text(domain: Option<&str>, t: &str, text: &str, keys: &KeyRing, bytes: &
             Some(mac) => truncate(&mac),
             None => truncate(&digest_parts(&[b"mac_unavailable"])),
         },
-        None => {
-            // The bytes `digest_parts` would hash, in one call: one pass
-            // through ring's buffering instead of four.
-            bytes.clear();
-            for part in [t.as_bytes(), text.as_bytes()] {
-                bytes.extend_from_slice(&(part.len() as u64).to_be_bytes());
-                bytes.extend_from_slice(part);
-            }
-            truncate(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
-        }
+        None => truncate(&digest_parts_with(&[t.as_bytes(), text.as_bytes()], bytes)),
     }
 }
 
