@@ -872,11 +872,11 @@ impl Emitter<'_> {
     /// One violating row; rows sharing a key fold into one finding.
     fn row(&mut self, row: usize, field: Option<usize>, value: Option<&Value>, detail: String) {
         self.rows += 1;
-        let key = self.keys.json[row].to_string();
-        if let Some((_, n)) = self.seen.get_mut(&key) {
+        if let Some((_, n)) = self.seen.get_mut(self.keys.json[row].as_str()) {
             *n += 1;
             return;
         }
+        let key = self.keys.json[row].to_string();
         let shown = match (field, value) {
             (Some(f), Some(v)) => Some(self.display.value(self.entity, f, v)),
             _ => None,
