@@ -168,13 +168,14 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         baseline: &baseline,
         repair: &ctx,
     };
-    let state_path = folder.path().join(repair::state::STATE_FILE);
+    // Written in the background; finished before the folder is sealed.
+    let mut states = repair::state::StateSink::spawn(&folder.path().join(repair::state::STATE_FILE))?;
     let (mut results, prepare_ms, compare_ms) = if plan.iter().all(|&n| n == 1) {
-        in_memory(&env, &state_path)?
+        in_memory(&env, &mut states)?
     } else {
         let work = bucket::WorkDir::create(opts.work_dir.as_deref().unwrap_or(&opts.out), &run_id)?;
         let stage = Instant::now();
-        let results = bucketed(&env, &plan, work.path(), previous.as_deref(), &state_path)?;
+        let results = bucketed(&env, &plan, work.path(), previous.as_deref(), &mut states)?;
         (results, 0, stage.elapsed().as_millis())
     };
     if let Some(p) = &previous {
@@ -277,6 +278,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     let summary_json = summary_with_repairs(&summary, &results, &repairs)?;
     write_file(&folder.path().join("summary.json"), summary_json.as_bytes())?;
     let predicate = predicate(&spec, &summary, previous.as_deref())?;
+    states.finish()?;
     evidence::seal(folder.path(), &run_id, predicate, &signing)?;
     let path = folder.commit()?;
     let mut by_action = BTreeMap::new();
@@ -370,7 +372,7 @@ fn bucket_plan(spec: &Spec, opts: &RunOptions) -> Vec<usize> {
 }
 
 /// Every entity loaded and reconciled in memory at once.
-fn in_memory(env: &Env<'_>, state_path: &Path) -> Result<(Vec<EntityResult>, u128, u128)> {
+fn in_memory(env: &Env<'_>, states: &mut repair::state::StateSink) -> Result<(Vec<EntityResult>, u128, u128)> {
     let spec = env.spec;
     let stage = Instant::now();
     let prepared: Vec<PreparedEntity> = spec
@@ -392,26 +394,24 @@ fn in_memory(env: &Env<'_>, state_path: &Path) -> Result<(Vec<EntityResult>, u12
             Ok(r)
         })
         .collect::<Result<_>>()?;
-    // The change state is written (one thread, mostly compression) while
-    // the column metrics are gathered on the others.
-    let states: Vec<(&str, &repair::state::EntityState)> =
-        results.iter().map(|r| (r.name.as_str(), &r.state)).collect();
-    let (written, metrics) = rayon::join(
-        || repair::state::write_state(state_path, &states),
-        || {
-            prepared
-                .par_iter()
-                .zip(&spec.entities)
-                .map(|(p, entity)| {
-                    let clock = Instant::now();
-                    let m = crate::quality::metrics::field_metrics(entity, [&p.sides[0], &p.sides[1]], env.display);
-                    tracing::info!(entity = %entity.name, metrics_ms = clock.elapsed().as_millis() as u64, "column metrics");
-                    m
-                })
-                .collect::<Vec<_>>()
-        },
-    );
-    written?;
+    // The change state is written on the sink's thread (mostly encoding
+    // and compression) while the metrics and reports are produced.
+    let mut order: Vec<usize> = (0..results.len()).collect();
+    order.sort_by(|&a, &b| results[a].name.cmp(&results[b].name));
+    for i in order {
+        let state = std::mem::take(&mut results[i].state);
+        states.send(&results[i].name, state)?;
+    }
+    let metrics: Vec<_> = prepared
+        .par_iter()
+        .zip(&spec.entities)
+        .map(|(p, entity)| {
+            let clock = Instant::now();
+            let m = crate::quality::metrics::field_metrics(entity, [&p.sides[0], &p.sides[1]], env.display);
+            tracing::info!(entity = %entity.name, metrics_ms = clock.elapsed().as_millis() as u64, "column metrics");
+            m
+        })
+        .collect();
     for (r, m) in results.iter_mut().zip(metrics) {
         r.quality.fields = m;
     }
@@ -425,7 +425,7 @@ fn bucketed(
     plan: &[usize],
     work: &Path,
     previous: Option<&Path>,
-    state_path: &Path,
+    states: &mut repair::state::StateSink,
 ) -> Result<Vec<EntityResult>> {
     let spec = env.spec;
     let clock = Instant::now();
@@ -451,7 +451,6 @@ fn bucketed(
         Some(p) => repair::state::partition_state(p, work, &counts, bucket::bucket_of)?,
         None => None,
     };
-    let mut states = repair::state::StateWriter::create(state_path)?;
     let mut results = Vec::new();
     for (e, entity) in spec.entities.iter().enumerate() {
         let mut merged: Option<EntityResult> = None;
@@ -480,8 +479,7 @@ fn bucketed(
             let rules = env.rules(&sides, &keys, Some(buckets));
             let mut r = reconcile_entity(spec, e, &p, &rules, env.display, &repair_ctx)?;
             crate::quality::metrics::accumulate(entity, [&p.sides[0], &p.sides[1]], &mut acc);
-            states.append(&entity.name, &r.state)?;
-            r.state = repair::state::EntityState::default();
+            states.send(&entity.name, std::mem::take(&mut r.state))?;
             match merged.as_mut() {
                 None => merged = Some(r),
                 Some(m) => m.absorb(r),
@@ -496,7 +494,6 @@ fn bucketed(
         m.inputs = [&meta[0], &meta[1]].map(input_meta);
         results.push(m);
     }
-    states.finish()?;
     Ok(results)
 }
 
@@ -556,16 +553,14 @@ fn prepare_entity(entity: &Entity, display: &dyn Display) -> Result<PreparedEnti
 
 /// Types both loaded sides and computes their keys.
 fn prepare_loaded(entity: &Entity, loaded: [Loaded; 2], display: &dyn Display) -> PreparedEntity {
+    // The raw text is freed column by column as it is typed.
+    let [mut left, mut right] = loaded;
     let (pl, pr) = rayon::join(
-        || prepare::prepare(entity, Side::Left, &loaded[0]),
-        || prepare::prepare(entity, Side::Right, &loaded[1]),
+        || prepare::prepare_consuming(entity, Side::Left, &mut left),
+        || prepare::prepare_consuming(entity, Side::Right, &mut right),
     );
+    let loaded = [left, right];
     let prepared: [PreparedSide; 2] = [pl, pr];
-    // The raw text is no longer needed once typed: free it before comparing.
-    let mut loaded = loaded;
-    for l in &mut loaded {
-        l.frame = polars::prelude::DataFrame::empty();
-    }
     let keys: [SideKeys; 2] = [
         compare::side_keys(entity, &prepared[0], display),
         compare::side_keys(entity, &prepared[1], display),

@@ -653,21 +653,6 @@ const STATE_BATCH: usize = 250_000;
 /// batch is copied less and its memory is reused by the next one.
 const STATE_BATCH_BYTES: usize = 32 << 20;
 
-/// Writes the state of every entity, sorted, as state.parquet: one row per
-/// entity, side and key, with the row hash, the field hashes concatenated in
-/// the order of `fields` (given on the first row of each group of rows of
-/// one entity and side) and the merge bases likewise (16 zero bytes where
-/// there is none).
-pub fn write_state(path: &Path, states: &[(&str, &EntityState)]) -> Result<()> {
-    let mut w = StateWriter::create(path)?;
-    let mut sorted: Vec<&(&str, &EntityState)> = states.iter().collect();
-    sorted.sort_by_key(|(e, _)| *e);
-    for (entity, st) in sorted {
-        w.append(entity, st)?;
-    }
-    w.finish()
-}
-
 /// state.parquet written a part at a time (a bucketed run appends each
 /// bucket's state and drops it). Within a part, rows are sorted by key.
 pub struct StateWriter {
@@ -761,6 +746,73 @@ impl StateWriter {
             w.finish().map_err(|e| self.internal(e))?;
         }
         self.file.sync_all().map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+/// state.parquet written on a thread of its own, so that encoding and
+/// writing it (one core, a second or more per million rows) overlaps the
+/// rest of the run: the metrics and reports of an in-memory run, the next
+/// bucket of a bucketed one. The hand-over is a rendezvous: the caller
+/// waits while an earlier state is still being written, so at most one
+/// state is held besides the one being built.
+pub struct StateSink {
+    tx: Option<std::sync::mpsc::SyncSender<(String, EntityState)>>,
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl StateSink {
+    /// Creates the file (reporting an error at once) and starts the writer.
+    pub fn spawn(path: &Path) -> Result<StateSink> {
+        let mut writer = StateWriter::create(path)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(String, EntityState)>(0);
+        let thread = std::thread::Builder::new()
+            .name("recon-state".into())
+            .spawn(move || {
+                for (entity, state) in rx {
+                    writer.append(&entity, &state)?;
+                }
+                writer.finish()
+            })
+            .map_err(|e| Error::Internal(format!("cannot start the state writer: {e}")))?;
+        Ok(StateSink {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands one entity's (or bucket's) state to the writer.
+    pub fn send(&mut self, entity: &str, state: EntityState) -> Result<()> {
+        let sent = self.tx.as_ref().map(|tx| tx.send((entity.to_string(), state)).is_ok());
+        match sent {
+            Some(true) => Ok(()),
+            // The writer stopped early: its own error says why.
+            _ => Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| Error::Internal("the state writer stopped early".into()))),
+        }
+    }
+
+    /// Waits until everything sent is written and the file is synced.
+    pub fn finish(mut self) -> Result<()> {
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<()> {
+        self.tx = None;
+        match self.thread.take().map(|t| t.join()) {
+            None => Ok(()),
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(Error::Internal("the state writer panicked".into())),
+        }
+    }
+}
+
+impl Drop for StateSink {
+    /// A failed run still waits for the writer, so that it is not writing
+    /// into a run folder being removed.
+    fn drop(&mut self) {
+        let _ = self.join();
     }
 }
 
@@ -1135,6 +1187,48 @@ mod tests {
             })
             .collect();
         PreparedSide { side, rows, fields }
+    }
+
+    #[test]
+    fn the_sink_writes_every_state_it_is_sent() {
+        let spec = spec("[[entity.field]]\nname = \"v\"\n");
+        let entity = &spec.entities[0];
+        let ring = KeyRing::new(None);
+        let display = crate::run::ReportDisplay { keys: &ring };
+        let cells = |n: usize| -> Vec<Vec<Cell>> {
+            vec![
+                (0..n).map(|r| Cell::Val(Value::Str(format!("k{r}").into()))).collect(),
+                (0..n).map(|r| Cell::Val(Value::Int(r as i64))).collect(),
+            ]
+        };
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut sink = StateSink::spawn(&dir.path().join(STATE_FILE)).unwrap_or_else(|e| panic!("{e}"));
+        let mut sent = Vec::new();
+        for (name, n) in [("b", 3), ("a", 300_001)] {
+            let side = prepared(Side::Left, cells(n), &[]);
+            let keys = crate::compare::side_keys(entity, &side, &display);
+            let st = entity_state(entity, [&side, &side], [&keys, &keys], &ring);
+            sent.push((
+                name,
+                keys.json[n - 1].to_string(),
+                st.row_hash(Side::Right, &keys.json[n - 1]),
+            ));
+            sink.send(name, st).unwrap_or_else(|e| panic!("{e}"));
+        }
+        sink.finish().unwrap_or_else(|e| panic!("{e}"));
+        let read = read_state(dir.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("a state file");
+        for (name, key, row_hash) in sent {
+            assert!(row_hash.is_some());
+            assert_eq!(read[name].row_hash(Side::Right, &key), row_hash, "{name}");
+        }
+        assert_eq!(read["a"].sides[0].keys.len(), 300_001);
+        // A file that cannot be created is reported at once, naming it.
+        let err = StateSink::spawn(&dir.path().join("missing").join(STATE_FILE))
+            .err()
+            .expect("an error");
+        assert!(err.to_string().contains("missing"), "{err}");
     }
 
     #[test]
