@@ -199,6 +199,11 @@ fn partition_side(
         if frame.height() == 0 {
             return Ok(());
         }
+        // One chunk per column: gathering rows from a column of several
+        // chunks copies every string into new buffers; from one chunk only
+        // the 16-byte views are gathered (measured: a fifth of the time).
+        let mut frame = frame;
+        frame.rechunk_mut_par();
         let routes = routes(entity, side, &frame, &key_columns, buckets, display)?;
         for (b, rows) in routes.into_iter().enumerate() {
             if rows.is_empty() {
