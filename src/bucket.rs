@@ -271,8 +271,7 @@ fn routes(
         hash_micros: 0,
     };
     let prepared = prepare::prepare_fields(entity, side, &loaded, Some(&entity.key));
-    let keys = compare::side_keys(entity, &prepared, display);
-    for (row, json) in keys.json.iter().enumerate() {
+    for (row, json) in compare::key_jsons(entity, &prepared, display).iter().enumerate() {
         out[bucket_of(json, buckets)].push(row as IdxSize);
     }
     Ok(out)

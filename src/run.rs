@@ -117,6 +117,26 @@ impl Display for ReportDisplay<'_> {
             (Some(v), None) => serde_json::Value::String(v.display()),
         }
     }
+
+    fn write_key_part(
+        &self,
+        entity: &Entity,
+        field: usize,
+        value: Option<&Value>,
+        out: &mut compact_str::CompactString,
+        buf: &mut String,
+    ) {
+        match (value, entity.fields[field].pii) {
+            (None, _) => out.push_str("null"),
+            (Some(Value::Str(s)), None) => compare::push_json_str(out, s),
+            (Some(v), None) => {
+                buf.clear();
+                v.write_display(buf);
+                compare::push_json_str(out, buf);
+            }
+            (Some(_), Some(_)) => out.push_str(&self.key_part(entity, field, value).to_string()),
+        }
+    }
 }
 
 pub fn default_run_id(now: chrono::DateTime<chrono::Utc>) -> String {

@@ -87,47 +87,100 @@ pub struct Drift {
 pub trait Display: Sync {
     fn value(&self, entity: &Entity, field: usize, value: &Value) -> String;
     fn key_part(&self, entity: &Entity, field: usize, value: Option<&Value>) -> serde_json::Value;
+
+    /// Appends [`Display::key_part`] as JSON to `out` (`buf` is scratch).
+    /// An implementation may write it without building a JSON value, as
+    /// long as the text is the same.
+    fn write_key_part(
+        &self,
+        entity: &Entity,
+        field: usize,
+        value: Option<&Value>,
+        out: &mut compact_str::CompactString,
+        _buf: &mut String,
+    ) {
+        out.push_str(&self.key_part(entity, field, value).to_string());
+    }
+}
+
+/// Appends `text` as a JSON string, exactly as serde_json writes it.
+pub fn push_json_str(out: &mut compact_str::CompactString, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::Value::String(text.to_string()).to_string());
+    }
+}
+
+/// The key JSON of `row`: `{"name":part,...}` in key order, `names` being
+/// the key fields' names already quoted.
+fn key_json(
+    entity: &Entity,
+    side: &PreparedSide,
+    display: &dyn Display,
+    names: &[String],
+    row: usize,
+    buf: &mut String,
+) -> compact_str::CompactString {
+    let mut json = compact_str::CompactString::with_capacity(24 * names.len());
+    json.push('{');
+    for (i, &f) in entity.key.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&names[i]);
+        json.push(':');
+        match side.cell(f, row) {
+            // An empty text is shown as it is (and is no key: see the tuple).
+            Cell::Val(Value::Str(s)) if s.is_empty() => json.push_str("\"\""),
+            Cell::Val(v) => display.write_key_part(entity, f, Some(v), &mut json, buf),
+            Cell::Null | Cell::Bad => display.write_key_part(entity, f, None, &mut json, buf),
+        }
+    }
+    json.push('}');
+    json
+}
+
+/// The key fields' names, quoted for JSON.
+fn quoted_key_names(entity: &Entity) -> Vec<String> {
+    entity
+        .key
+        .iter()
+        .map(|&f| serde_json::Value::String(entity.fields[f].name.clone()).to_string())
+        .collect()
+}
+
+/// The key JSON of every row (no typed tuples): what routing rows to
+/// buckets needs.
+pub fn key_jsons(entity: &Entity, side: &PreparedSide, display: &dyn Display) -> Vec<compact_str::CompactString> {
+    let names = quoted_key_names(entity);
+    (0..side.rows)
+        .into_par_iter()
+        .map_init(String::new, |buf, row| {
+            key_json(entity, side, display, &names, row, buf)
+        })
+        .collect()
 }
 
 pub fn side_keys(entity: &Entity, side: &PreparedSide, display: &dyn Display) -> SideKeys {
     // Field names quoted once; each row's key JSON is then built by hand, in
     // key order, without an intermediate map.
-    let names: Vec<String> = entity
-        .key
-        .iter()
-        .map(|&f| serde_json::Value::String(entity.fields[f].name.clone()).to_string())
-        .collect();
+    let names = quoted_key_names(entity);
     let (json, tuple) = (0..side.rows)
         .into_par_iter()
-        .map(|row| {
-            let mut json = compact_str::CompactString::with_capacity(24 * names.len());
-            let mut tuple = Some(Vec::with_capacity(entity.key.len()));
-            json.push('{');
-            for (i, &f) in entity.key.iter().enumerate() {
-                let part = match side.cell(f, row) {
-                    Cell::Val(Value::Str(s)) if s.is_empty() => {
-                        tuple = None;
-                        serde_json::Value::String(String::new())
-                    }
-                    Cell::Val(v) => {
-                        if let Some(t) = tuple.as_mut() {
-                            t.push(v.clone());
-                        }
-                        display.key_part(entity, f, Some(v))
-                    }
-                    Cell::Null | Cell::Bad => {
-                        tuple = None;
-                        display.key_part(entity, f, None)
-                    }
-                };
-                if i > 0 {
-                    json.push(',');
-                }
-                json.push_str(&names[i]);
-                json.push(':');
-                json.push_str(&part.to_string());
-            }
-            json.push('}');
+        .map_init(String::new, |buf, row| {
+            let json = key_json(entity, side, display, &names, row, buf);
+            let tuple = entity
+                .key
+                .iter()
+                .map(|&f| match side.cell(f, row) {
+                    Cell::Val(Value::Str(s)) if s.is_empty() => None,
+                    Cell::Val(v) => Some(v.clone()),
+                    Cell::Null | Cell::Bad => None,
+                })
+                .collect::<Option<Vec<Value>>>();
             (json, tuple)
         })
         .unzip();
@@ -379,5 +432,94 @@ fn mismatch_detail(a: &Cell, b: &Cell, exact: bool) -> String {
         (_, Cell::Null) => "left has a value, right is null".into(),
         _ if exact => "values differ".into(),
         _ => "values differ beyond the declared tolerance".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prepare::PreparedField;
+
+    #[test]
+    fn json_strings_are_written_as_serde_json_writes_them() {
+        for text in [
+            "",
+            "R-1",
+            "a\"b",
+            "back\\slash",
+            "tab\there",
+            "nl\n",
+            "\u{1}\u{1f}",
+            "del\u{7f}",
+            "中文 ☎",
+        ] {
+            let mut out = compact_str::CompactString::default();
+            push_json_str(&mut out, text);
+            assert_eq!(out, serde_json::Value::String(text.into()).to_string(), "{text:?}");
+        }
+    }
+
+    /// ReportDisplay, but key parts through the trait's default writer.
+    struct Slow<'a>(crate::run::ReportDisplay<'a>);
+
+    impl Display for Slow<'_> {
+        fn value(&self, entity: &Entity, field: usize, value: &Value) -> String {
+            self.0.value(entity, field, value)
+        }
+        fn key_part(&self, entity: &Entity, field: usize, value: Option<&Value>) -> serde_json::Value {
+            self.0.key_part(entity, field, value)
+        }
+    }
+
+    #[test]
+    fn key_json_written_directly_equals_the_json_value_form() {
+        let text = "[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n\
+             [[entity]]\nname = \"e\"\nkey = [\"id\", \"n\", \"at\", \"amt\"]\n\
+             left = { path = \"l.csv\" }\nright = { path = \"r.csv\" }\n\
+             [[entity.field]]\nname = \"id\"\n[[entity.field]]\nname = \"n\"\ntype = \"int\"\n\
+             [[entity.field]]\nname = \"at\"\ntype = \"timestamp\"\n\
+             [[entity.field]]\nname = \"amt\"\ntype = \"decimal(10,2)\"\n";
+        let spec =
+            crate::spec::parse(std::path::Path::new("t.toml"), text, String::new()).unwrap_or_else(|e| panic!("{e}"));
+        let entity = &spec.entities[0];
+        let ids = ["A-1", "", "q\"uote", "中", "x\\y"];
+        let column = |f: usize| -> Vec<Cell> {
+            (0..ids.len())
+                .map(|r| match (f, r) {
+                    (0, r) => Cell::Val(Value::Str(ids[r].into())),
+                    (1, 2) => Cell::Null,
+                    (1, r) => Cell::Val(Value::Int(r as i64 * -7)),
+                    (2, 3) => Cell::Bad,
+                    (2, r) => Cell::Val(Value::Ts(1_764_000_000_000_000 + r as i64)),
+                    (_, r) => Cell::Val(Value::Dec {
+                        units: r as i128 * 105 - 300,
+                        scale: 2,
+                    }),
+                })
+                .collect()
+        };
+        let side = PreparedSide {
+            side: Side::Left,
+            rows: ids.len(),
+            fields: (0..4)
+                .map(|f| PreparedField {
+                    present: true,
+                    cells: column(f),
+                    bad: Vec::new(),
+                })
+                .collect(),
+        };
+        let ring = crate::keys::KeyRing::new(None);
+        let fast = crate::run::ReportDisplay { keys: &ring };
+        let slow = Slow(crate::run::ReportDisplay { keys: &ring });
+        let keys = side_keys(entity, &side, &fast);
+        assert_eq!(keys.json, side_keys(entity, &side, &slow).json);
+        assert_eq!(keys.json, key_jsons(entity, &side, &fast));
+        assert_eq!(
+            keys.json[0],
+            r#"{"id":"A-1","n":"0","at":"2025-11-24T16:00:00Z","amt":"-3.00"}"#
+        );
+        let valid: Vec<bool> = keys.tuple.iter().map(Option::is_some).collect();
+        assert_eq!(valid, [true, false, false, false, true]);
     }
 }
