@@ -298,8 +298,14 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     let summary_json = summary_with_repairs(&summary, &results, &repairs)?;
     write_file(&folder.path().join("summary.json"), summary_json.as_bytes())?;
     let predicate = predicate(&spec, &summary, previous.as_deref())?;
-    states.finish()?;
-    evidence::seal(folder.path(), &run_id, predicate, &signing)?;
+    let state_digest = states.finish()?;
+    evidence::seal_with(
+        folder.path(),
+        &run_id,
+        predicate,
+        &signing,
+        &[(repair::state::STATE_FILE, state_digest)],
+    )?;
     let path = folder.commit()?;
     let mut by_action = BTreeMap::new();
     for r in &repairs {

@@ -36,6 +36,66 @@ pub fn sha256_files_parallel(paths: &[PathBuf]) -> Vec<Result<(String, u64), Evi
     paths.par_iter().map(|p| sha256_file(p)).collect()
 }
 
+/// A file's SHA-256 (lower-case hex) and size, taken while it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDigest {
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// A writer that hashes every byte it writes, so that a large file (the
+/// change state) need not be read back to be sealed. Clones share the
+/// digest: one is handed to the encoder, another reads the digest after.
+#[derive(Clone)]
+pub struct HashingWriter<W> {
+    inner: W,
+    ctx: std::sync::Arc<std::sync::Mutex<(digest::Context, u64)>>,
+}
+
+impl<W: std::io::Write> HashingWriter<W> {
+    pub fn new(inner: W) -> HashingWriter<W> {
+        HashingWriter {
+            inner,
+            ctx: std::sync::Arc::new(std::sync::Mutex::new((digest::Context::new(&digest::SHA256), 0))),
+        }
+    }
+
+    /// A second writer onto `inner` sharing this one's digest.
+    pub fn share<V: std::io::Write>(&self, inner: V) -> HashingWriter<V> {
+        HashingWriter {
+            inner,
+            ctx: self.ctx.clone(),
+        }
+    }
+
+    /// The digest of everything written so far through any clone.
+    pub fn digest(&self) -> FileDigest {
+        let guard = self.ctx.lock().unwrap_or_else(|e| e.into_inner());
+        FileDigest {
+            sha256: hex::encode(guard.0.clone().finish().as_ref()),
+            size: guard.1,
+        }
+    }
+
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let mut guard = self.ctx.lock().unwrap_or_else(|e| e.into_inner());
+        guard.0.update(&buf[..n]);
+        guard.1 += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// SHA-256 of `bytes`, lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(digest::digest(&digest::SHA256, bytes).as_ref())
@@ -47,6 +107,24 @@ mod tests {
 
     const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
     const ABC: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    #[test]
+    fn a_hashing_writer_digests_what_it_writes() {
+        use std::io::Write;
+        let mut w = HashingWriter::new(Vec::new());
+        let mut other = w.share(Vec::new());
+        w.write_all(b"ab").unwrap();
+        other.write_all(b"c").unwrap();
+        assert_eq!(
+            w.digest(),
+            FileDigest {
+                sha256: ABC.into(),
+                size: 3
+            }
+        );
+        assert_eq!(HashingWriter::new(Vec::new()).digest().sha256, EMPTY);
+        assert_eq!(w.get_ref(), b"ab");
+    }
 
     #[test]
     fn known_answers() {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use super::hash::{sha256_file, sha256_files_parallel, sha256_hex};
+use super::hash::{sha256_file, sha256_files_parallel, sha256_hex, FileDigest};
 use super::keys::SigningKey;
 use super::{dsse, minisign, EvidenceError};
 
@@ -163,6 +163,19 @@ fn not_a_run_folder(dir: &Path, reason: impl Into<String>) -> EvidenceError {
 /// non-UTF-8 names ([`EvidenceError::NotARunFolder`]): the evidence covers
 /// regular files only and must cover everything.
 pub fn seal(run_dir: &Path, run_id: &str, predicate: Value, key: &SigningKey) -> Result<String, EvidenceError> {
+    seal_with(run_dir, run_id, predicate, key, &[])
+}
+
+/// [`seal`], taking the digests of `known` files (name, digest) as they were
+/// taken while the files were written, where the file on disk still has
+/// that size; every other file is read and hashed.
+pub fn seal_with(
+    run_dir: &Path,
+    run_id: &str,
+    predicate: Value,
+    key: &SigningKey,
+    known: &[(&str, FileDigest)],
+) -> Result<String, EvidenceError> {
     let meta = fs::metadata(run_dir).map_err(|e| EvidenceError::io(run_dir, e))?;
     if !meta.is_dir() {
         return Err(not_a_run_folder(run_dir, "not a directory"));
@@ -207,10 +220,28 @@ pub fn seal(run_dir: &Path, run_id: &str, predicate: Value, key: &SigningKey) ->
         }
         files.push(e);
     }
-    let paths: Vec<PathBuf> = files.iter().map(|e| e.path.clone()).collect();
+    let known_digest = |e: &FolderEntry| -> Option<String> {
+        let (_, d) = known.iter().find(|(name, _)| *name == e.name)?;
+        let size = fs::metadata(&e.path).ok()?.len();
+        (size == d.size).then(|| d.sha256.clone())
+    };
+    let digests: Vec<Option<String>> = files.iter().map(known_digest).collect();
+    let paths: Vec<PathBuf> = files
+        .iter()
+        .zip(&digests)
+        .filter(|(_, d)| d.is_none())
+        .map(|(e, _)| e.path.clone())
+        .collect();
+    let mut hashed = sha256_files_parallel(&paths).into_iter();
     let mut subjects = Vec::with_capacity(files.len());
-    for (e, r) in files.into_iter().zip(sha256_files_parallel(&paths)) {
-        let (sha256, _) = r?;
+    for (e, d) in files.into_iter().zip(digests) {
+        let sha256 = match d {
+            Some(d) => d,
+            None => match hashed.next() {
+                Some(r) => r?.0,
+                None => return Err(EvidenceError::io(&e.path, std::io::Error::other("file not hashed"))),
+            },
+        };
         subjects.push(Subject { name: e.name, sha256 });
     }
 
@@ -309,6 +340,41 @@ mod tests {
         assert_eq!(st["subject"][0]["digest"]["sha256"], "aa");
         assert_eq!(st["subject"][1]["name"], "b.csv");
         assert!(st["predicate"]["previous_manifest_sha256"].is_null());
+    }
+
+    #[test]
+    fn known_digests_are_taken_only_where_the_size_still_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run-1");
+        fs::create_dir_all(&run).unwrap();
+        fs::write(run.join("state.parquet"), b"PAR1state").unwrap();
+        fs::write(run.join("b.csv"), b"x\n").unwrap();
+        let key = SigningKey::generate().unwrap();
+        let subjects = |known: &[(&str, FileDigest)]| -> Value {
+            seal_with(&run, "r", Value::Null, &key, known).unwrap();
+            let v: Value = serde_json::from_slice(&fs::read(run.join(MANIFEST)).unwrap()).unwrap();
+            v["subject"].clone()
+        };
+        let plain = subjects(&[]);
+        let right = FileDigest {
+            sha256: sha256_hex(b"PAR1state"),
+            size: 9,
+        };
+        assert_eq!(subjects(&[("state.parquet", right)]), plain);
+        // A digest taken while writing is trusted as it is for that size...
+        let taken = FileDigest {
+            sha256: "ab".repeat(32),
+            size: 9,
+        };
+        let v = subjects(&[("state.parquet", taken)]);
+        assert_eq!(v[1]["digest"]["sha256"], "ab".repeat(32));
+        assert_eq!(v[0], plain[0]);
+        // ...and ignored once the file's size differs (it changed since).
+        let stale = FileDigest {
+            sha256: "ab".repeat(32),
+            size: 8,
+        };
+        assert_eq!(subjects(&[("state.parquet", stale)]), plain);
     }
 
     #[test]

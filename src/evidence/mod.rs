@@ -28,8 +28,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use hash::{FileDigest, HashingWriter};
 pub use keys::{read_secret, write_keypair, PublicKey, SigningKey};
-pub use manifest::{manifest_sha256, seal, DSSE, MANIFEST, MINISIG, PREDICATE_TYPE, STATEMENT_TYPE};
+pub use manifest::{manifest_sha256, seal, seal_with, DSSE, MANIFEST, MINISIG, PREDICATE_TYPE, STATEMENT_TYPE};
 
 pub use verify::{verify_chain, verify_run, Problem, Report};
 

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use crate::compare::SideKeys;
 use crate::error::{Error, Result};
+use crate::evidence::{FileDigest, HashingWriter};
 use crate::finding::{digest_parts, digest_parts_with};
 use crate::keys::KeyRing;
 use crate::normalize::Value;
@@ -657,8 +658,9 @@ const STATE_BATCH_BYTES: usize = 32 << 20;
 /// bucket's state and drops it). Within a part, rows are sorted by key.
 pub struct StateWriter {
     path: PathBuf,
-    file: std::fs::File,
-    writer: Option<polars::io::parquet::write::BatchedWriter<std::fs::File>>,
+    /// The file, hashed as it is written (the digest goes into the evidence).
+    file: HashingWriter<std::fs::File>,
+    writer: Option<polars::io::parquet::write::BatchedWriter<HashingWriter<std::fs::File>>>,
     batch: StateBatch,
 }
 
@@ -667,7 +669,7 @@ impl StateWriter {
         let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
         Ok(StateWriter {
             path: path.to_path_buf(),
-            file,
+            file: HashingWriter::new(file),
             writer: None,
             batch: StateBatch::default(),
         })
@@ -722,8 +724,8 @@ impl StateWriter {
     fn flush(&mut self) -> Result<()> {
         let df = std::mem::take(&mut self.batch).finish().map_err(|e| self.internal(e))?;
         if self.writer.is_none() {
-            let file = self.file.try_clone().map_err(|e| Error::io(&self.path, e))?;
-            let w = ParquetWriter::new(file)
+            let clone = self.file.get_ref().try_clone().map_err(|e| Error::io(&self.path, e))?;
+            let w = ParquetWriter::new(self.file.share(clone))
                 // Hashes do not compress; a fast codec keeps the write cheap.
                 .with_compression(ParquetCompression::Lz4Raw)
                 .with_statistics(StatisticsOptions::empty())
@@ -740,12 +742,14 @@ impl StateWriter {
         Ok(())
     }
 
-    pub fn finish(mut self) -> Result<()> {
+    /// Writes what is left, syncs the file and returns its digest.
+    pub fn finish(mut self) -> Result<FileDigest> {
         self.flush()?;
         if let Some(w) = self.writer.take() {
             w.finish().map_err(|e| self.internal(e))?;
         }
-        self.file.sync_all().map_err(|e| Error::io(&self.path, e))
+        self.file.get_ref().sync_all().map_err(|e| Error::io(&self.path, e))?;
+        Ok(self.file.digest())
     }
 }
 
@@ -757,7 +761,7 @@ impl StateWriter {
 /// state is held besides the one being built.
 pub struct StateSink {
     tx: Option<std::sync::mpsc::SyncSender<(String, EntityState)>>,
-    thread: Option<std::thread::JoinHandle<Result<()>>>,
+    thread: Option<std::thread::JoinHandle<Result<FileDigest>>>,
 }
 
 impl StateSink {
@@ -793,15 +797,16 @@ impl StateSink {
         }
     }
 
-    /// Waits until everything sent is written and the file is synced.
-    pub fn finish(mut self) -> Result<()> {
+    /// Waits until everything sent is written and the file is synced;
+    /// returns the file's digest.
+    pub fn finish(mut self) -> Result<FileDigest> {
         self.join()
     }
 
-    fn join(&mut self) -> Result<()> {
+    fn join(&mut self) -> Result<FileDigest> {
         self.tx = None;
         match self.thread.take().map(|t| t.join()) {
-            None => Ok(()),
+            None => Err(Error::Internal("the state writer was already stopped".into())),
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(Error::Internal("the state writer panicked".into())),
         }
@@ -1215,7 +1220,10 @@ mod tests {
             ));
             sink.send(name, st).unwrap_or_else(|e| panic!("{e}"));
         }
-        sink.finish().unwrap_or_else(|e| panic!("{e}"));
+        let digest = sink.finish().unwrap_or_else(|e| panic!("{e}"));
+        let bytes = std::fs::read(dir.path().join(STATE_FILE)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(digest.size, bytes.len() as u64);
+        assert_eq!(digest.sha256, crate::evidence::hash::sha256_hex(&bytes));
         let read = read_state(dir.path())
             .unwrap_or_else(|e| panic!("{e}"))
             .expect("a state file");
