@@ -219,17 +219,25 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         Some(p) => report::read_first_seen(p)?,
         None => HashMap::new(),
     };
-    let mut findings: Vec<&Finding> = results.iter().flat_map(|r| &r.findings).collect();
-    findings.sort_by(|a, b| {
+    let all_repairs: Vec<repair::Repair> = results
+        .iter_mut()
+        .flat_map(|r| std::mem::take(&mut r.repairs))
+        .collect();
+    // Each finding's id (a digest) is computed once, in parallel.
+    let mut findings: Vec<(&Finding, String)> = results
+        .par_iter()
+        .flat_map_iter(|r| r.findings.iter())
+        .map(|f| (f, f.id()))
+        .collect();
+    findings.par_sort_by(|(a, _), (b, _)| {
         (&a.entity, a.category, &a.kind, &a.key, &a.field, a.side)
             .cmp(&(&b.entity, b.category, &b.kind, &b.key, &b.field, b.side))
     });
     // Rows sharing a duplicated key can raise the very same finding: keep one.
-    findings.dedup_by(|a, b| a.id() == b.id());
+    findings.dedup_by(|a, b| a.1 == b.1);
     let rows: Vec<FindingRow<'_>> = findings
-        .iter()
-        .map(|f| {
-            let id = f.id();
+        .into_iter()
+        .map(|(f, id)| {
             let first = first_seen.get(&id).cloned().unwrap_or_else(|| run_id.clone());
             FindingRow {
                 finding: f,
@@ -239,7 +247,6 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         })
         .collect();
     let (exit, thresholds_hit) = decide(&spec, &results);
-    report::write_findings(&folder.path().join("findings.parquet"), &run_id, &rows)?;
     let entity_metrics: Vec<report::EntityMetrics<'_>> = results
         .iter()
         .map(|r| report::EntityMetrics {
@@ -248,15 +255,20 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
             quality: &r.quality,
         })
         .collect();
-    report::write_quality_metrics(&folder.path().join("quality_metrics.parquet"), &run_id, &entity_metrics)?;
-    let repairs = repair::finish(
-        results
-            .iter_mut()
-            .flat_map(|r| std::mem::take(&mut r.repairs))
-            .collect(),
-        &run_id,
+    // Findings and repairs are written side by side.
+    let (reports, repairs) = rayon::join(
+        || -> Result<()> {
+            report::write_findings(&folder.path().join("findings.parquet"), &run_id, &rows)?;
+            report::write_quality_metrics(&folder.path().join("quality_metrics.parquet"), &run_id, &entity_metrics)
+        },
+        || -> Result<Vec<repair::Repair>> {
+            let repairs = repair::finish(all_repairs, &run_id);
+            repair::write(folder.path(), &repairs)?;
+            Ok(repairs)
+        },
     );
-    repair::write(folder.path(), &repairs)?;
+    reports?;
+    let repairs = repairs?;
     tracing::info!(repairs = repairs.len(), "repair instructions written");
     if opts.repairs_csv {
         repair::write_csv(folder.path(), &spec, &repairs)?;

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -98,11 +99,11 @@ fn action_rank(a: &str) -> u8 {
 
 /// Sets run ids and repair ids and sorts by (entity, target, key, action, field).
 pub fn finish(mut repairs: Vec<Repair>, run_id: &str) -> Vec<Repair> {
-    for r in &mut repairs {
+    repairs.par_iter_mut().for_each(|r| {
         r.run_id = run_id.to_string();
         r.repair_id = r.compute_id();
-    }
-    repairs.sort_by(|a, b| {
+    });
+    repairs.par_sort_by(|a, b| {
         (
             &a.entity,
             &a.target,
@@ -145,16 +146,23 @@ pub fn write(dir: &Path, repairs: &[Repair]) -> Result<()> {
         col("reason", repairs, |r| Some(&r.reason)),
         col("detail", repairs, |r| Some(&r.detail)),
     ];
-    crate::report::write_parquet(&dir.join(REPAIRS_PARQUET), columns, repairs.len())?;
-    let path = dir.join(REPAIRS_JSONL);
-    let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+    let (parquet, jsonl) = rayon::join(
+        || crate::report::write_parquet(&dir.join(REPAIRS_PARQUET), columns, repairs.len()),
+        || write_jsonl(&dir.join(REPAIRS_JSONL), repairs),
+    );
+    parquet?;
+    jsonl
+}
+
+fn write_jsonl(path: &Path, repairs: &[Repair]) -> Result<()> {
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     for r in repairs {
         serde_json::to_writer(&mut out, r).map_err(|e| Error::Internal(e.to_string()))?;
-        out.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
+        out.write_all(b"\n").map_err(|e| Error::io(path, e))?;
     }
-    let file = out.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
-    file.sync_all().map_err(|e| Error::io(&path, e))
+    let file = out.into_inner().map_err(|e| Error::io(path, e.into_error()))?;
+    file.sync_all().map_err(|e| Error::io(path, e))
 }
 
 /// Reads repairs.jsonl of a run folder.
