@@ -736,6 +736,8 @@ fn instant_micros(parsed: Parsed, tz: Tz) -> Result<i64, String> {
     let instant = match parsed {
         Parsed::Instant(dt) => dt.to_utc(),
         Parsed::Utc(naive) => naive.and_utc(),
+        // UTC has no transitions to look up.
+        Parsed::Local(naive) if matches!(tz, Tz::UTC | Tz::Etc__UTC) => naive.and_utc(),
         Parsed::Local(naive) => tz
             .from_local_datetime(&naive)
             // Ambiguous (DST fold): documented choice of the earlier instant.
@@ -947,6 +949,24 @@ pub fn business_date(ts_micros: i64, tz: Tz) -> i32 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn local_times_in_utc_take_the_short_way_to_the_same_instant() {
+        let naive = chrono::NaiveDate::from_ymd_opt(2024, 2, 29)
+            .and_then(|d| d.and_hms_micro_opt(23, 59, 58, 123_456))
+            .expect("a valid time");
+        let long_way = Tz::UTC
+            .from_local_datetime(&naive)
+            .earliest()
+            .expect("exists")
+            .timestamp_micros();
+        for tz in [Tz::UTC, Tz::Etc__UTC] {
+            assert_eq!(instant_micros(Parsed::Local(naive), tz), Ok(long_way));
+        }
+        let shanghai = instant_micros(Parsed::Local(naive), Tz::Asia__Shanghai);
+        assert_eq!(shanghai, Ok(long_way - 8 * 3_600_000_000));
+    }
+
     use super::*;
     use chrono_tz::{America::New_York, Asia::Shanghai, UTC};
 
