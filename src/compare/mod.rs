@@ -68,8 +68,12 @@ pub struct SideKeys {
     /// inline up to 24 bytes.
     pub json: Vec<compact_str::CompactString>,
     /// Typed key tuple; None when a part is null, empty or unconvertible.
-    pub tuple: Vec<Option<Vec<Value>>>,
+    pub tuple: Vec<Option<KeyTuple>>,
 }
+
+/// The typed values of a key, inline for a one-field key (no allocation
+/// per row).
+pub type KeyTuple = smallvec::SmallVec<[Value; 1]>;
 
 #[derive(Debug)]
 pub struct Drift {
@@ -180,7 +184,7 @@ pub fn side_keys(entity: &Entity, side: &PreparedSide, display: &dyn Display) ->
                     Cell::Val(v) => Some(v.clone()),
                     Cell::Null | Cell::Bad => None,
                 })
-                .collect::<Option<Vec<Value>>>();
+                .collect::<Option<KeyTuple>>();
             (json, tuple)
         })
         .unzip();

@@ -1320,7 +1320,7 @@ mod tests {
         let keys = SideKeys {
             json: ["c", "a", "b", "a", "d", "e"].map(Into::into).to_vec(),
             tuple: [true, true, true, true, false, true]
-                .map(|some| some.then(|| vec![Value::Int(0)]))
+                .map(|some| some.then(|| smallvec::smallvec![Value::Int(0)]))
                 .to_vec(),
         };
         assert_eq!(unique_rows(&keys), vec![("c", 0), ("b", 2), ("e", 5)]);
