@@ -71,9 +71,9 @@ pub fn prepare(entity: &Entity, side: Side, loaded: &Loaded) -> PreparedSide {
 }
 
 /// [`prepare`] that consumes `loaded`'s frame (left empty): each raw column
-/// is freed as soon as the fields reading it are typed, so the typed cells
-/// reuse its memory rather than adding to it (a third less peak memory, and
-/// fewer fresh pages for the kernel to zero).
+/// is freed as soon as the fields reading it are typed, so the cells typed
+/// after it can reuse its memory (at 1M rows the resident memory after
+/// typing fell from 1.55 to 1.2 GB).
 pub fn prepare_consuming(entity: &Entity, side: Side, loaded: &mut Loaded) -> PreparedSide {
     let rows = loaded.rows;
     let frame = std::mem::replace(&mut loaded.frame, polars::prelude::DataFrame::empty());
