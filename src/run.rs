@@ -189,8 +189,10 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         repair: &ctx,
     };
     // Written in the background; finished before the folder is sealed.
-    let mut states = repair::state::StateSink::spawn(&folder.path().join(repair::state::STATE_FILE))?;
-    let (mut results, prepare_ms, compare_ms) = if plan.iter().all(|&n| n == 1) {
+    let in_memory_run = plan.iter().all(|&n| n == 1);
+    let queue = if in_memory_run { spec.entities.len() } else { 0 };
+    let mut states = repair::state::StateSink::spawn(&folder.path().join(repair::state::STATE_FILE), queue)?;
+    let (mut results, prepare_ms, compare_ms) = if in_memory_run {
         in_memory(&env, &mut states)?
     } else {
         let work = bucket::WorkDir::create(opts.work_dir.as_deref().unwrap_or(&opts.out), &run_id)?;

@@ -167,8 +167,9 @@ pub fn seal(run_dir: &Path, run_id: &str, predicate: Value, key: &SigningKey) ->
 }
 
 /// [`seal`], taking the digests of `known` files (name, digest) as they were
-/// taken while the files were written, where the file on disk still has
-/// that size; every other file is read and hashed.
+/// taken while the files were written; every other file is read and
+/// hashed. A known file that is missing, or whose size on disk differs
+/// from what was written, changed after it was written: an error.
 pub fn seal_with(
     run_dir: &Path,
     run_id: &str,
@@ -220,12 +221,26 @@ pub fn seal_with(
         }
         files.push(e);
     }
-    let known_digest = |e: &FolderEntry| -> Option<String> {
-        let (_, d) = known.iter().find(|(name, _)| *name == e.name)?;
-        let size = fs::metadata(&e.path).ok()?.len();
-        (size == d.size).then(|| d.sha256.clone())
-    };
-    let digests: Vec<Option<String>> = files.iter().map(known_digest).collect();
+    for (name, d) in known {
+        let path = run_dir.join(name);
+        let size = fs::metadata(&path).map_err(|e| EvidenceError::io(&path, e))?.len();
+        if size != d.size || !files.iter().any(|e| e.name == *name) {
+            let message = format!(
+                "{} bytes on disk, {} written: it changed after it was written",
+                size, d.size
+            );
+            return Err(EvidenceError::io(&path, std::io::Error::other(message)));
+        }
+    }
+    let digests: Vec<Option<String>> = files
+        .iter()
+        .map(|e| {
+            known
+                .iter()
+                .find(|(name, _)| *name == e.name)
+                .map(|(_, d)| d.sha256.clone())
+        })
+        .collect();
     let paths: Vec<PathBuf> = files
         .iter()
         .zip(&digests)
@@ -343,7 +358,7 @@ mod tests {
     }
 
     #[test]
-    fn known_digests_are_taken_only_where_the_size_still_matches() {
+    fn known_digests_are_taken_and_a_changed_size_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run-1");
         fs::create_dir_all(&run).unwrap();
@@ -369,12 +384,15 @@ mod tests {
         let v = subjects(&[("state.parquet", taken)]);
         assert_eq!(v[1]["digest"]["sha256"], "ab".repeat(32));
         assert_eq!(v[0], plain[0]);
-        // ...and ignored once the file's size differs (it changed since).
+        // ...and a file whose size differs, or that is gone, changed after
+        // it was written: sealing refuses.
         let stale = FileDigest {
             sha256: "ab".repeat(32),
             size: 8,
         };
-        assert_eq!(subjects(&[("state.parquet", stale)]), plain);
+        let err = seal_with(&run, "r", Value::Null, &key, &[("state.parquet", stale.clone())]).unwrap_err();
+        assert!(err.to_string().contains("state.parquet"), "{err}");
+        assert!(seal_with(&run, "r", Value::Null, &key, &[("gone.parquet", stale)]).is_err());
     }
 
     #[test]

@@ -172,7 +172,7 @@ struct Counted<'a> {
 /// takes min and max, and each value's hash and row, skipping a value equal
 /// to one remembered in a small direct-mapped cache (most of a column of
 /// few distinct values). The rest are scattered into partitions by the
-/// hash's top bits and each partition (a few thousand values) is
+/// hash's top bits and each partition (about 4,096 values up to 268M) is
 /// deduplicated in a small table, reading the values only where full hashes
 /// are equal. One table over a million values had missed the cache on
 /// nearly every insert (a sixth of a run's CPU). Buffers are kept for the
@@ -229,11 +229,13 @@ impl Distinct {
             *slot = (h, row as u32);
             self.entries.push((h, row as u32));
         }
-        let bits = (self.entries.len() / Self::PARTITION).max(1).ilog2().min(12);
+        let bits = (self.entries.len() / Self::PARTITION).max(1).ilog2().min(16);
         let parts = self.scatter(bits);
-        // Within a partition the top bits are all alike, and the table takes
-        // its 7-bit tags from the top: rotate them out of the way.
-        let key = |h: u64| h.rotate_left(bits);
+        // Within a partition the top `bits` are all alike; the table takes
+        // its 7-bit tags from the top and its slots from the bottom. An odd
+        // multiplier keeps the low bits as varied as they were and makes
+        // every top bit depend on all of them (and is one-to-one).
+        let key = |h: u64| h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let mut start = 0;
         for end in parts {
             self.table.clear();

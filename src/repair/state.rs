@@ -756,9 +756,10 @@ impl StateWriter {
 /// state.parquet written on a thread of its own, so that encoding and
 /// writing it (one core, a second or more per million rows) overlaps the
 /// rest of the run: the metrics and reports of an in-memory run, the next
-/// bucket of a bucketed one. The hand-over is a rendezvous: the caller
-/// waits while an earlier state is still being written, so at most one
-/// state is held besides the one being built.
+/// bucket of a bucketed one. `queue` states wait at most: an in-memory run
+/// queues every entity's (they are in memory anyway), a bucketed run none
+/// (a rendezvous: the caller waits while an earlier state is being
+/// written, so at most one is held besides the one being built).
 pub struct StateSink {
     tx: Option<std::sync::mpsc::SyncSender<(String, EntityState)>>,
     thread: Option<std::thread::JoinHandle<Result<FileDigest>>>,
@@ -766,9 +767,9 @@ pub struct StateSink {
 
 impl StateSink {
     /// Creates the file (reporting an error at once) and starts the writer.
-    pub fn spawn(path: &Path) -> Result<StateSink> {
+    pub fn spawn(path: &Path, queue: usize) -> Result<StateSink> {
         let mut writer = StateWriter::create(path)?;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(String, EntityState)>(0);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(String, EntityState)>(queue);
         let thread = std::thread::Builder::new()
             .name("recon-state".into())
             .spawn(move || {
@@ -1207,7 +1208,7 @@ mod tests {
             ]
         };
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let mut sink = StateSink::spawn(&dir.path().join(STATE_FILE)).unwrap_or_else(|e| panic!("{e}"));
+        let mut sink = StateSink::spawn(&dir.path().join(STATE_FILE), 0).unwrap_or_else(|e| panic!("{e}"));
         let mut sent = Vec::new();
         for (name, n) in [("b", 3), ("a", 300_001)] {
             let side = prepared(Side::Left, cells(n), &[]);
@@ -1233,7 +1234,7 @@ mod tests {
         }
         assert_eq!(read["a"].sides[0].keys.len(), 300_001);
         // A file that cannot be created is reported at once, naming it.
-        let err = StateSink::spawn(&dir.path().join("missing").join(STATE_FILE))
+        let err = StateSink::spawn(&dir.path().join("missing").join(STATE_FILE), 0)
             .err()
             .expect("an error");
         assert!(err.to_string().contains("missing"), "{err}");
