@@ -128,12 +128,7 @@ impl Display for ReportDisplay<'_> {
     ) {
         match (value, entity.fields[field].pii) {
             (None, _) => out.push_str("null"),
-            (Some(Value::Str(s)), None) => compare::push_json_str(out, s),
-            (Some(v), None) => {
-                buf.clear();
-                v.write_display(buf);
-                compare::push_json_str(out, buf);
-            }
+            (Some(v), None) => compare::push_json_str(out, v.text(buf)),
             (Some(_), Some(_)) => out.push_str(&self.key_part(entity, field, value).to_string()),
         }
     }

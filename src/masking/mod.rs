@@ -154,10 +154,10 @@ fn policy_audit(
 ) {
     let field = &entity.fields[f];
     let policy = field.mask[s.side.idx()];
+    let mut buf = String::new();
     for row in 0..s.rows {
         let Cell::Val(v) = s.cell(f, row) else { continue };
-        let text = v.display();
-        let (kind, detail) = match pii::audit(&text, policy, field.pii) {
+        let (kind, detail) = match pii::audit(v.text(&mut buf), policy, field.pii) {
             MaskVerdict::Ok => continue,
             MaskVerdict::Unmasked => (
                 "unmasked",
@@ -186,6 +186,7 @@ fn consistency(
 ) {
     let field = &entity.fields[f];
     let policy = field.mask[masked.idx()];
+    let mut buf = String::new();
     for &(l, r) in pairs {
         let rows = [l as usize, r as usize];
         let (Cell::Val(m), Cell::Val(c)) = (
@@ -194,9 +195,8 @@ fn consistency(
         ) else {
             continue;
         };
-        let text = m.display();
         // Only a well-formed mask can be inconsistent; the others are reported by the policy audit.
-        if pii::audit(&text, policy, field.pii) != MaskVerdict::Ok || mask_consistent(m, c) {
+        if pii::audit(m.text(&mut buf), policy, field.pii) != MaskVerdict::Ok || mask_consistent(m, c) {
             continue;
         }
         let shown = Some(display.value(entity, f, m));

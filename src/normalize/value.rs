@@ -83,6 +83,19 @@ impl Value {
         }
     }
 
+    /// The display text, borrowed for text values and written into `buf`
+    /// for the others (no allocation per cell).
+    pub fn text<'a>(&'a self, buf: &'a mut String) -> &'a str {
+        match self {
+            Value::Str(s) => s.as_str(),
+            other => {
+                buf.clear();
+                other.write_display(buf);
+                buf.as_str()
+            }
+        }
+    }
+
     pub fn display(&self) -> String {
         match self {
             Value::Str(s) => s.to_string(),

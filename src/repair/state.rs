@@ -341,12 +341,7 @@ fn cell_text<'c>(cell: &'c Cell, raw_bad: Option<&'c str>, buf: &'c mut String) 
     match cell {
         Cell::Null => ("null", ""),
         Cell::Bad => ("bad", raw_bad.unwrap_or_default()),
-        Cell::Val(Value::Str(s)) => ("str", s.as_str()),
-        Cell::Val(v) => {
-            buf.clear();
-            v.write_display(buf);
-            (tag(v), buf.as_str())
-        }
+        Cell::Val(v) => (tag(v), v.text(buf)),
     }
 }
 
