@@ -962,6 +962,8 @@ pub fn business_date(ts_micros: i64, tz: Tz) -> i32 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use chrono_tz::{America::New_York, Asia::Shanghai, UTC};
 
     #[test]
     fn local_times_in_utc_take_the_short_way_to_the_same_instant() {
@@ -979,9 +981,6 @@ mod tests {
         let shanghai = instant_micros(Parsed::Local(naive), Tz::Asia__Shanghai);
         assert_eq!(shanghai, Ok(long_way - 8 * 3_600_000_000));
     }
-
-    use super::*;
-    use chrono_tz::{America::New_York, Asia::Shanghai, UTC};
 
     #[test]
     fn write_display_appends_the_display_text() {

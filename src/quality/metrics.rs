@@ -36,6 +36,24 @@ pub struct FieldStats {
     pub max: Option<String>,
 }
 
+impl FieldStats {
+    /// From the counts of a column; `distinct` is the count and whether it
+    /// is an estimate, `min_max` the display forms.
+    fn new(rows: usize, nulls: usize, bad: usize, distinct: (usize, bool), min_max: [Option<String>; 2]) -> FieldStats {
+        let [min, max] = min_max;
+        FieldStats {
+            rows,
+            null_count: nulls,
+            null_rate: if rows == 0 { 0.0 } else { nulls as f64 / rows as f64 },
+            bad_count: bad,
+            distinct_count: distinct.0,
+            distinct_estimated: distinct.1,
+            min,
+            max,
+        }
+    }
+}
+
 /// One rule's result for summary.json.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RuleStats {
@@ -142,20 +160,14 @@ fn column_stats(
         return None;
     }
     let counted = scratch.count(&col.cells);
-    Some(FieldStats {
-        rows: s.rows,
-        null_count: counted.nulls,
-        null_rate: if s.rows == 0 {
-            0.0
-        } else {
-            counted.nulls as f64 / s.rows as f64
-        },
-        bad_count: counted.bad,
-        distinct_count: counted.distinct,
-        distinct_estimated: false,
-        min: counted.min.map(|v| display.value(entity, f, v)),
-        max: counted.max.map(|v| display.value(entity, f, v)),
-    })
+    let shown = |v: Option<&Value>| v.map(|v| display.value(entity, f, v));
+    Some(FieldStats::new(
+        s.rows,
+        counted.nulls,
+        counted.bad,
+        (counted.distinct, false),
+        [shown(counted.min), shown(counted.max)],
+    ))
 }
 
 /// What one pass over a column counts.
@@ -329,22 +341,16 @@ pub fn finish(
         let entry = out.entry(entity.fields[f].name.clone()).or_default();
         for side in Side::BOTH {
             let Some(a) = &sides[side.idx()] else { continue };
+            let shown = |v: &Option<Value>| v.as_ref().map(|v| display.value(entity, f, v));
             entry.insert(
                 side.as_str().to_string(),
-                FieldStats {
-                    rows: a.rows,
-                    null_count: a.nulls,
-                    null_rate: if a.rows == 0 {
-                        0.0
-                    } else {
-                        a.nulls as f64 / a.rows as f64
-                    },
-                    bad_count: a.bad,
-                    distinct_count: a.sketch.estimate(),
-                    distinct_estimated: true,
-                    min: a.min.as_ref().map(|v| display.value(entity, f, v)),
-                    max: a.max.as_ref().map(|v| display.value(entity, f, v)),
-                },
+                FieldStats::new(
+                    a.rows,
+                    a.nulls,
+                    a.bad,
+                    (a.sketch.estimate(), true),
+                    [shown(&a.min), shown(&a.max)],
+                ),
             );
         }
     }

@@ -743,12 +743,7 @@ impl StateWriter {
         let df = std::mem::take(&mut self.batch).finish().map_err(|e| self.internal(e))?;
         if self.writer.is_none() {
             let clone = self.file.get_ref().try_clone().map_err(|e| Error::io(&self.path, e))?;
-            let w = ParquetWriter::new(self.file.share(clone))
-                // Hashes do not compress; a fast codec keeps the write cheap.
-                .with_compression(ParquetCompression::Lz4Raw)
-                .with_statistics(StatisticsOptions::empty())
-                .batched(df.schema())
-                .map_err(|e| self.internal(e))?;
+            let w = crate::report::working_writer(self.file.share(clone), df.schema()).map_err(|e| self.internal(e))?;
             self.writer = Some(w);
         }
         if df.height() > 0 {
@@ -1111,11 +1106,7 @@ impl Part {
         let df = std::mem::take(&mut self.batch).finish().map_err(internal)?;
         if self.writer.is_none() {
             let file = std::fs::File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
-            let w = ParquetWriter::new(file)
-                .with_compression(ParquetCompression::Lz4Raw)
-                .with_statistics(StatisticsOptions::empty())
-                .batched(df.schema())
-                .map_err(internal)?;
+            let w = crate::report::working_writer(file, df.schema()).map_err(internal)?;
             self.writer = Some(w);
         }
         if df.height() > 0 {

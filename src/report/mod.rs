@@ -57,6 +57,20 @@ pub fn text_column<'a, T>(name: &str, rows: &'a [T], value: impl Fn(&'a T) -> Op
     b.finish().into_column()
 }
 
+/// A batched Parquet writer for the files a run writes and reads back
+/// itself (the bucket spill, the change state and its partitions): LZ4,
+/// since hashes and spilled text barely compress and the write is on the
+/// hot path, and no column statistics, which nothing reads.
+pub fn working_writer<W: std::io::Write>(
+    w: W,
+    schema: &Schema,
+) -> PolarsResult<polars::io::parquet::write::BatchedWriter<W>> {
+    ParquetWriter::new(w)
+        .with_compression(ParquetCompression::Lz4Raw)
+        .with_statistics(StatisticsOptions::empty())
+        .batched(schema)
+}
+
 /// Writes string columns as a zstd Parquet file (the caller's folder is the
 /// temporary run folder, so no partial file can surface).
 pub fn write_parquet(path: &Path, columns: Vec<Column>, height: usize) -> Result<()> {
