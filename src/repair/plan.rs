@@ -213,8 +213,7 @@ impl Inputs<'_> {
             let reason = entity.authority.reason(self.side_names);
             let changed_here = self
                 .previous
-                .and_then(|p| p.row_hash(has, key))
-                .is_some_and(|h| Some(h) != self.current.row_hash(has, key));
+                .is_some_and(|p| self.current.row_changed_since(p, has, key));
             let (_, row_hash) = row_hashes(entity, self.sides[has.idx()], row, self.ring);
             let mut r = self.repair(has, "delete", key, reason, String::new());
             r.finding_id = Some(finding_id.to_string());

@@ -1,9 +1,16 @@
 //! `state.parquet`: a compact fingerprint of each run's normalized data, the
 //! base for change detection in the next run. Per entity, side and key: one
-//! row hash (`field` null) and one hash per compared field. Hashes are 128
-//! bits (32 hex): SHA-256 over a length-prefixed typed encoding, truncated;
-//! for personal data a keyed HMAC instead, so the file never holds a raw
-//! value nor a hash that can be brute-forced without the token key.
+//! hash per compared field and its merge base. Hashes are 128 bits: SHA-256
+//! over a length-prefixed typed encoding, truncated; for personal data a
+//! keyed HMAC instead, so the file never holds a raw value nor a hash that
+//! can be brute-forced without the token key.
+//!
+//! A row changed between two states when any field's hash differs or a
+//! field is hashed in one and not the other. Files of earlier builds also
+//! hold a `row_hash` column (a SHA-256 over the field names and hashes,
+//! three blocks per row); it is read past, since the field hashes tell the
+//! same. A delete's precondition is still that row hash, computed for the
+//! one row ([`row_hashes`]).
 
 use polars::prelude::PlHashMap as HashMap;
 use std::path::{Path, PathBuf};
@@ -33,7 +40,7 @@ fn some(h: Hash) -> Option<Hash> {
     (h != NONE).then_some(h)
 }
 
-/// The fingerprint of one side, column-wise: per row its key, row hash and
+/// The fingerprint of one side, column-wise: per row its key and
 /// `slots.len()` field hashes and merge bases in flat arrays, with a hash
 /// index from key to row.
 #[derive(Debug, Default, Clone)]
@@ -41,7 +48,6 @@ struct SideState {
     /// Field slot (index into the entity state's `names`) of each column.
     slots: Vec<u16>,
     keys: Vec<compact_str::CompactString>,
-    row_hash: Vec<Hash>,
     /// `keys.len() × slots.len()`, row-major.
     hashes: Vec<Hash>,
     /// Merge base of each cell of `hashes`.
@@ -67,11 +73,10 @@ impl SideState {
     }
 
     /// Appends a row (a later row with the same key replaces the earlier).
-    fn push(&mut self, key: &str, row_hash: Hash, hashes: &[Hash], bases: &[Hash]) {
+    fn push(&mut self, key: &str, hashes: &[Hash], bases: &[Hash]) {
         use std::hash::BuildHasher;
         let w = self.width();
         if let Some(i) = self.find(key) {
-            self.row_hash[i] = row_hash;
             self.hashes[i * w..(i + 1) * w].copy_from_slice(hashes);
             for (j, (&b, &h)) in bases.iter().zip(hashes).enumerate() {
                 self.bases.set(i * w + j, some(b), h);
@@ -80,7 +85,6 @@ impl SideState {
         }
         let i = self.keys.len() as u32;
         self.keys.push(key.into());
-        self.row_hash.push(row_hash);
         self.hashes.extend_from_slice(hashes);
         self.bases.grow(self.hashes.len());
         for (j, (&b, &h)) in bases.iter().zip(hashes).enumerate() {
@@ -209,9 +213,32 @@ impl EntityState {
         self.sides[side.idx()].find(key).is_some()
     }
 
-    pub fn row_hash(&self, side: Side, key: &str) -> Option<Hash> {
-        let s = &self.sides[side.idx()];
-        s.find(key).map(|i| s.row_hash[i])
+    /// Whether the row of `key` on `side` is absent here or differs from
+    /// its row in `previous` (which has it).
+    pub fn row_changed_since(&self, previous: &EntityState, side: Side, key: &str) -> bool {
+        let (p, c) = (&previous.sides[side.idx()], &self.sides[side.idx()]);
+        match (p.find(key), c.find(key)) {
+            (Some(j), Some(i)) => differs(&self.columns_against(previous, side), c, i, p, j),
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+
+    /// Every field hashed on `side` here or in `other`: its column here
+    /// and there.
+    fn columns_against(&self, other: &EntityState, side: Side) -> Vec<[Option<usize>; 2]> {
+        let (a, b) = (&self.sides[side.idx()], &other.sides[side.idx()]);
+        let name_here = |j: usize| self.names[a.slots[j] as usize].as_str();
+        let name_there = |j: usize| other.names[b.slots[j] as usize].as_str();
+        let mut out: Vec<[Option<usize>; 2]> = (0..a.width())
+            .map(|j| [Some(j), (0..b.width()).find(|&k| name_there(k) == name_here(j))])
+            .collect();
+        out.extend(
+            (0..b.width())
+                .filter(|&k| !(0..a.width()).any(|j| name_here(j) == name_there(k)))
+                .map(|k| [None, Some(k)]),
+        );
+        out
     }
 
     pub fn field_hash(&self, side: Side, key: &str, field: &str) -> Option<Hash> {
@@ -451,8 +478,8 @@ pub fn state_fields(entity: &Entity, side: &PreparedSide) -> Vec<usize> {
 
 /// Hash of a whole row from its field hashes: SHA-256 over `names` (the
 /// digest of the length-prefixed field names), then the 16-byte field
-/// hashes in that order, truncated (a quarter of the blocks of hashing the
-/// names per row).
+/// hashes in that order, truncated. A delete's precondition (the state
+/// compares field hashes instead).
 fn row_hash_with(names: &[u8; 32], fields: &[Hash], bytes: &mut Vec<u8>) -> Hash {
     bytes.clear();
     bytes.extend_from_slice(names);
@@ -521,12 +548,12 @@ impl<'a> RowHasher<'a> {
         row_hash_with(&self.names, out, &mut scratch.bytes)
     }
 
-    /// [`RowHasher::row_into`] for many rows (`out`: `rows.len() × fields`
-    /// cell hashes, row-major), a block of rows at a time and field by
-    /// field within a block: each field's cells are then read in order.
-    /// Row by row across a wide entity, every cell was a cache miss (200
-    /// columns are more streams than the prefetcher follows).
-    fn rows_into(&self, rows: &[(&str, usize)], out: &mut [Hash], row_hash: &mut [Hash], scratch: &mut Scratch) {
+    /// The field hashes of many rows (`out`: `rows.len() × fields` cell
+    /// hashes, row-major), a block of rows at a time and field by field
+    /// within a block: each field's cells are then read in order. Row by
+    /// row across a wide entity, every cell was a cache miss (200 columns
+    /// are more streams than the prefetcher follows).
+    fn rows_into(&self, rows: &[(&str, usize)], out: &mut [Hash], scratch: &mut Scratch) {
         const BLOCK: usize = 256;
         let w = self.fields.len();
         for (b, block) in rows.chunks(BLOCK).enumerate() {
@@ -535,9 +562,6 @@ impl<'a> RowHasher<'a> {
                 for (i, &(_, row)) in block.iter().enumerate() {
                     out[(first + i) * w + j] = self.cell_hash(j, row, scratch);
                 }
-            }
-            for i in first..first + block.len() {
-                row_hash[i] = row_hash_with(&self.names, &out[i * w..(i + 1) * w], &mut scratch.bytes);
             }
         }
     }
@@ -608,26 +632,23 @@ fn side_state(entity: &Entity, prepared: &PreparedSide, keys: &SideKeys, ring: &
     let mut s = SideState {
         slots: fields.iter().map(|&f| f as u16).collect(),
         keys: rows.par_iter().map(|&(k, _)| k.into()).collect(),
-        row_hash: vec![NONE; rows.len()],
         hashes: vec![NONE; rows.len() * w],
         bases: Bases::with_cells(rows.len() * w),
         by_row: vec![u32::MAX; prepared.rows],
         ..SideState::default()
     };
     // Rows are hashed in parallel jobs of CHUNK rows, each with its own
-    // scratch and memos. With no hashed field the cells go to a
-    // throwaway buffer so that every row still gets its row hash.
+    // scratch and memos.
     const CHUNK: usize = 1 << 16;
-    let mut throwaway = if w == 0 { vec![NONE; rows.len()] } else { Vec::new() };
-    let cells: &mut [Hash] = if w == 0 { &mut throwaway } else { &mut s.hashes };
-    s.row_hash
-        .par_chunks_mut(CHUNK)
-        .zip(cells.par_chunks_mut(CHUNK * w.max(1)))
-        .zip(rows.par_chunks(CHUNK))
-        .for_each(|((row_hash, out), rows)| {
-            let mut scratch = hasher.scratch(true);
-            hasher.rows_into(rows, out, row_hash, &mut scratch);
-        });
+    if w > 0 {
+        s.hashes
+            .par_chunks_mut(CHUNK * w)
+            .zip(rows.par_chunks(CHUNK))
+            .for_each(|(out, rows)| {
+                let mut scratch = hasher.scratch(true);
+                hasher.rows_into(rows, out, &mut scratch);
+            });
+    }
     for (i, &(_, row)) in rows.iter().enumerate() {
         s.by_row[row] = i as u32;
     }
@@ -651,13 +672,26 @@ impl Changes {
     }
 }
 
+/// Whether row `i` of `c` and row `j` of `p` differ in any of `columns`
+/// (from [`EntityState::columns_against`]: a field's column in `c` and `p`);
+/// a field one of them does not hash counts as [`NONE`] there.
+fn differs(columns: &[[Option<usize>; 2]], c: &SideState, i: usize, p: &SideState, j: usize) -> bool {
+    let (wc, wp) = (c.width(), p.width());
+    columns.iter().any(|&[a, b]| {
+        let here = a.map_or(NONE, |a| c.hashes[i * wc + a]);
+        let there = b.map_or(NONE, |b| p.hashes[j * wp + b]);
+        here != there
+    })
+}
+
 pub fn changes(prev: &EntityState, cur: &EntityState, side: Side) -> Changes {
     let (p, c) = (&prev.sides[side.idx()], &cur.sides[side.idx()]);
+    let columns = cur.columns_against(prev, side);
     let mut out = Changes::default();
     for (i, k) in c.keys.iter().enumerate() {
         match p.find(k) {
             None => out.inserted += 1,
-            Some(j) if p.row_hash[j] != c.row_hash[i] => out.updated += 1,
+            Some(j) if differs(&columns, c, i, p, j) => out.updated += 1,
             _ => {}
         }
     }
@@ -722,15 +756,8 @@ impl StateWriter {
                 }
                 let fields = first.then(|| names.join(","));
                 first = false;
-                self.batch.push(
-                    entity,
-                    side.as_str(),
-                    &s.keys[i],
-                    &s.row_hash[i],
-                    &hashes,
-                    &bases,
-                    fields.as_deref(),
-                );
+                self.batch
+                    .push(entity, side.as_str(), &s.keys[i], &hashes, &bases, fields.as_deref());
                 if self.batch.len >= STATE_BATCH || self.batch.bytes >= STATE_BATCH_BYTES {
                     self.flush()?;
                 }
@@ -743,7 +770,8 @@ impl StateWriter {
         let df = std::mem::take(&mut self.batch).finish().map_err(|e| self.internal(e))?;
         if self.writer.is_none() {
             let clone = self.file.get_ref().try_clone().map_err(|e| Error::io(&self.path, e))?;
-            let w = crate::report::working_writer(self.file.share(clone), df.schema()).map_err(|e| self.internal(e))?;
+            let w = crate::report::working_writer(self.file.share(clone), df.schema(), crate::report::Keep::Kept)
+                .map_err(|e| self.internal(e))?;
             self.writer = Some(w);
         }
         if df.height() > 0 {
@@ -843,7 +871,6 @@ struct StateBatch {
     entity: StringChunkedBuilder,
     side: StringChunkedBuilder,
     key: StringChunkedBuilder,
-    row_hash: BinaryChunkedBuilder,
     hashes: BinaryChunkedBuilder,
     bases: BinaryChunkedBuilder,
     fields: StringChunkedBuilder,
@@ -857,7 +884,6 @@ impl Default for StateBatch {
             entity: StringChunkedBuilder::new("entity".into(), 1024),
             side: StringChunkedBuilder::new("side".into(), 1024),
             key: StringChunkedBuilder::new("key".into(), 1024),
-            row_hash: BinaryChunkedBuilder::new("row_hash".into(), 1024),
             hashes: BinaryChunkedBuilder::new("hashes".into(), 1024),
             bases: BinaryChunkedBuilder::new("bases".into(), 1024),
             fields: StringChunkedBuilder::new("fields".into(), 1024),
@@ -866,23 +892,12 @@ impl Default for StateBatch {
 }
 
 impl StateBatch {
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        entity: &str,
-        side: &str,
-        key: &str,
-        row: &Hash,
-        hashes: &[u8],
-        bases: &[u8],
-        fields: Option<&str>,
-    ) {
+    fn push(&mut self, entity: &str, side: &str, key: &str, hashes: &[u8], bases: &[u8], fields: Option<&str>) {
         self.len += 1;
-        self.bytes += key.len() + row.len() + hashes.len() + bases.len();
+        self.bytes += key.len() + hashes.len() + bases.len();
         self.entity.append_value(entity);
         self.side.append_value(side);
         self.key.append_value(key);
-        self.row_hash.append_value(row);
         self.hashes.append_value(hashes);
         self.bases.append_value(bases);
         self.fields.append_option(fields);
@@ -894,7 +909,6 @@ impl StateBatch {
             self.entity.finish().into_column(),
             self.side.finish().into_column(),
             self.key.finish().into_column(),
-            self.row_hash.finish().into_column(),
             self.hashes.finish().into_column(),
             self.bases.finish().into_column(),
             self.fields.finish().into_column(),
@@ -958,7 +972,7 @@ fn read_state_file(path: &Path) -> Result<State> {
                 hash_at(row.bases, n).unwrap_or(NONE)
             };
         }
-        s.push(row.key, truncate(row.row_hash), &hashes, &bases);
+        s.push(row.key, &hashes, &bases);
     })?;
     Ok(state)
 }
@@ -968,7 +982,6 @@ struct StoredRow<'a> {
     entity: &'a str,
     side: Side,
     key: &'a str,
-    row_hash: &'a [u8],
     hashes: &'a [u8],
     bases: &'a [u8],
     fields: Option<&'a str>,
@@ -979,9 +992,9 @@ fn for_each_row(path: &Path, df: &DataFrame, mut each: impl FnMut(StoredRow<'_>)
     let text = |name: &str| -> Result<StringChunked> { df.column(name).and_then(|c| c.str().cloned()).map_err(bad) };
     let bin = |name: &str| -> Result<BinaryChunked> { df.column(name).and_then(|c| c.binary().cloned()).map_err(bad) };
     let (entity, side, key, fields) = (text("entity")?, text("side")?, text("key")?, text("fields")?);
-    let (row_hash, hashes, bases) = (bin("row_hash")?, bin("hashes")?, bin("bases")?);
+    let (hashes, bases) = (bin("hashes")?, bin("bases")?);
     for i in 0..df.height() {
-        let (Some(e), Some(s), Some(k), Some(h)) = (entity.get(i), side.get(i), key.get(i), row_hash.get(i)) else {
+        let (Some(e), Some(s), Some(k)) = (entity.get(i), side.get(i), key.get(i)) else {
             continue;
         };
         let side = match s {
@@ -993,7 +1006,6 @@ fn for_each_row(path: &Path, df: &DataFrame, mut each: impl FnMut(StoredRow<'_>)
             entity: e,
             side,
             key: k,
-            row_hash: h,
             hashes: hashes.get(i).unwrap_or_default(),
             bases: bases.get(i).unwrap_or_default(),
             fields: fields.get(i),
@@ -1056,15 +1068,8 @@ pub fn partition_state(
             });
             let current = (row.side, names.clone());
             let fields = (part.header.as_ref() != Some(&current)).then_some(names.as_str());
-            part.batch.push(
-                row.entity,
-                row.side.as_str(),
-                row.key,
-                &truncate(row.row_hash),
-                row.hashes,
-                row.bases,
-                fields,
-            );
+            part.batch
+                .push(row.entity, row.side.as_str(), row.key, row.hashes, row.bases, fields);
             part.header = Some(current);
             if part.batch.len >= STATE_BATCH {
                 if let Err(e) = part.flush() {
@@ -1106,7 +1111,8 @@ impl Part {
         let df = std::mem::take(&mut self.batch).finish().map_err(internal)?;
         if self.writer.is_none() {
             let file = std::fs::File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
-            let w = crate::report::working_writer(file, df.schema()).map_err(internal)?;
+            let w =
+                crate::report::working_writer(file, df.schema(), crate::report::Keep::Transient).map_err(internal)?;
             self.writer = Some(w);
         }
         if df.height() > 0 {
@@ -1226,7 +1232,7 @@ mod tests {
             sent.push((
                 name,
                 keys.json[n - 1].to_string(),
-                st.row_hash(Side::Right, &keys.json[n - 1]),
+                st.field_hash(Side::Right, &keys.json[n - 1], "v"),
             ));
             sink.send(name, st).unwrap_or_else(|e| panic!("{e}"));
         }
@@ -1237,9 +1243,9 @@ mod tests {
         let read = read_state(dir.path())
             .unwrap_or_else(|e| panic!("{e}"))
             .expect("a state file");
-        for (name, key, row_hash) in sent {
-            assert!(row_hash.is_some());
-            assert_eq!(read[name].row_hash(Side::Right, &key), row_hash, "{name}");
+        for (name, key, hash) in sent {
+            assert!(hash.is_some());
+            assert_eq!(read[name].field_hash(Side::Right, &key, "v"), hash, "{name}");
         }
         assert_eq!(read["a"].sides[0].keys.len(), 300_001);
         // A file that cannot be created is reported at once, naming it.
@@ -1287,7 +1293,6 @@ mod tests {
         let s = &st.sides[0];
         assert_eq!(s.keys.len(), n);
         let (mut text, mut bytes) = (String::new(), Vec::new());
-        let names = digest_parts(&[b"status", b"n", b"u"]);
         for (i, &row) in [0, 1, 2, 3, 4, 5_000, 40_001, 40_002, 69_999].iter().enumerate() {
             let at = s.find(&keys.json[row]).expect("key");
             let want: Vec<Hash> = (1..4)
@@ -1297,7 +1302,6 @@ mod tests {
                 })
                 .collect();
             assert_eq!(&s.hashes[at * 3..at * 3 + 3], &want[..], "row {row} ({i})");
-            assert_eq!(s.row_hash[at], row_hash_with(&names, &want, &mut bytes), "row {row}");
         }
         // The bad cell's raw text "7" and the text value "7" differ.
         let bad = s.find(&keys.json[40_001]).expect("key");
@@ -1305,24 +1309,93 @@ mod tests {
         assert_ne!(s.hashes[bad * 3 + 1], s.hashes[text_seven * 3]);
     }
 
-    #[test]
-    fn a_row_with_no_hashed_field_still_has_a_row_hash() {
-        let spec = spec("");
+    /// The state of a one-side entity keyed on field 0, hashing the rest.
+    fn state_of(fields: &str, columns: Vec<Vec<Cell>>) -> EntityState {
+        let spec = spec(fields);
         let entity = &spec.entities[0];
-        let side = prepared(
-            Side::Left,
-            vec![vec![
-                Cell::Val(Value::Str("a".into())),
-                Cell::Val(Value::Str("b".into())),
-            ]],
-            &[],
-        );
+        let side = prepared(Side::Left, columns, &[]);
         let ring = KeyRing::new(None);
         let display = crate::run::ReportDisplay { keys: &ring };
         let keys = crate::compare::side_keys(entity, &side, &display);
-        let st = entity_state(entity, [&side, &side], [&keys, &keys], &ring);
-        let want = row_hash_with(&digest_parts(&[]), &[], &mut Vec::new());
-        assert_eq!(st.sides[0].row_hash, vec![want, want]);
+        entity_state(entity, [&side, &side], [&keys, &keys], &ring)
+    }
+
+    fn text(values: &[&str]) -> Vec<Cell> {
+        values.iter().map(|v| Cell::Val(Value::Str((*v).into()))).collect()
+    }
+
+    #[test]
+    fn changes_compare_field_hashes_and_field_sets() {
+        let one = "[[entity.field]]\nname = \"v\"\n";
+        let two = "[[entity.field]]\nname = \"v\"\n[[entity.field]]\nname = \"w\"\n";
+        let prev = state_of(one, vec![text(&["a", "b", "c"]), text(&["1", "2", "3"])]);
+        // b changed, c deleted, d inserted.
+        let cur = state_of(one, vec![text(&["a", "b", "d"]), text(&["1", "9", "4"])]);
+        let want = Changes {
+            inserted: 1,
+            updated: 1,
+            deleted: 1,
+        };
+        assert_eq!(changes(&prev, &cur, Side::Left), want);
+        let key = |k: &str| format!("{{\"id\":\"{k}\"}}");
+        assert!(!cur.row_changed_since(&prev, Side::Left, &key("a")));
+        assert!(cur.row_changed_since(&prev, Side::Left, &key("b")));
+        assert!(cur.row_changed_since(&prev, Side::Left, &key("c")), "absent now");
+        assert!(
+            !cur.row_changed_since(&prev, Side::Left, &key("d")),
+            "new: nothing to compare"
+        );
+        // A field hashed now and not before changes every row, and so does
+        // one hashed before and not now.
+        let wider = state_of(two, vec![text(&["a", "b"]), text(&["1", "2"]), text(&["x", "y"])]);
+        assert_eq!(changes(&prev, &wider, Side::Left).updated, 2);
+        assert_eq!(changes(&wider, &prev, Side::Left).updated, 2);
+        // Rows with no hashed field are still in the state, unchanged.
+        let bare = state_of("", vec![text(&["a", "b"])]);
+        assert_eq!(bare.sides[0].keys.len(), 2);
+        assert_eq!(changes(&bare, &bare, Side::Left), Changes::default());
+    }
+
+    #[test]
+    fn a_state_file_with_row_hashes_from_earlier_builds_still_reads() {
+        let cur = state_of(
+            "[[entity.field]]\nname = \"v\"\n",
+            vec![text(&["a", "b"]), text(&["1", "2"])],
+        );
+        let s = &cur.sides[0];
+        let key = |i: usize| s.keys[i].to_string();
+        // The earlier layout: a row_hash column before the field hashes.
+        let rows = 2;
+        let mut df = DataFrame::new(
+            rows,
+            vec![
+                Column::new("entity".into(), ["e", "e"]),
+                Column::new("side".into(), ["left", "left"]),
+                Column::new("key".into(), [key(0), key(1)]),
+                Column::new("row_hash".into(), [&[7u8; 16][..], &[8u8; 16][..]]),
+                Column::new("hashes".into(), [&s.hashes[0][..], &[9u8; 16][..]]),
+                Column::new("bases".into(), [&[][..], &[][..]]),
+                Column::new("fields".into(), [Some("v"), None]),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = std::fs::File::create(dir.path().join(STATE_FILE)).unwrap_or_else(|e| panic!("{e}"));
+        ParquetWriter::new(file)
+            .finish(&mut df)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let read = read_state(dir.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("a state");
+        let prev = &read["e"];
+        assert_eq!(prev.field_hash(Side::Left, &key(0), "v"), Some(s.hashes[0]));
+        assert_eq!(prev.base(Side::Left, &key(0), "v"), Some(s.hashes[0]));
+        let want = Changes {
+            inserted: 0,
+            updated: 1,
+            deleted: 0,
+        };
+        assert_eq!(changes(prev, &cur, Side::Left), want);
     }
 
     #[test]
@@ -1360,11 +1433,11 @@ mod tests {
             slots: vec![0, 1],
             ..SideState::default()
         };
-        side.push("k1", c, &[a, b], &[a, c]);
-        side.push("k2", c, &[b, a], &[NONE, a]);
+        side.push("k1", &[a, b], &[a, c]);
+        side.push("k2", &[b, a], &[NONE, a]);
         let j = side.add_slot(2);
         assert_eq!(j, 2);
-        side.push("k3", c, &[a, a, b], &[a, a, b]);
+        side.push("k3", &[a, a, b], &[a, a, b]);
         let cell = |side: &SideState, key: &str, j: usize| side.find(key).unwrap() * side.width() + j;
         let base =
             |side: &SideState, key: &str, j: usize| side.bases.get(cell(side, key, j), side.hashes[cell(side, key, j)]);
@@ -1376,7 +1449,7 @@ mod tests {
         assert_eq!(side.hashes[cell(&side, "k2", 2)], NONE);
         assert_eq!(base(&side, "k3", 2), Some(b));
         // A later row with the same key replaces the earlier one.
-        side.push("k1", a, &[b, b, b], &[NONE, NONE, b]);
+        side.push("k1", &[b, b, b], &[NONE, NONE, b]);
         assert_eq!(base(&side, "k1", 0), None);
         assert_eq!(base(&side, "k1", 2), Some(b));
         assert_eq!(side.keys.len(), 3);
