@@ -268,8 +268,9 @@ fn routes(
         hash_micros: 0,
     };
     let prepared = prepare::prepare_fields(entity, side, &loaded, Some(&entity.key));
-    for (row, json) in compare::key_jsons(entity, &prepared, display).iter().enumerate() {
-        out[bucket_of(json, buckets)].push(row as IdxSize);
+    let routed = compare::map_key_jsons(entity, &prepared, display, |json| bucket_of(json, buckets) as u32);
+    for (row, b) in routed.into_iter().enumerate() {
+        out[b as usize].push(row as IdxSize);
     }
     Ok(out)
 }

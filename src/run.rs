@@ -118,14 +118,7 @@ impl Display for ReportDisplay<'_> {
         }
     }
 
-    fn write_key_part(
-        &self,
-        entity: &Entity,
-        field: usize,
-        value: Option<&Value>,
-        out: &mut compact_str::CompactString,
-        buf: &mut String,
-    ) {
+    fn write_key_part(&self, entity: &Entity, field: usize, value: Option<&Value>, out: &mut String, buf: &mut String) {
         match (value, entity.fields[field].pii) {
             (None, _) => out.push_str("null"),
             (Some(v), None) => compare::push_json_str(out, v.text(buf)),

@@ -5,6 +5,15 @@
 //! keyed HMAC instead, so the file never holds a raw value nor a hash that
 //! can be brute-forced without the token key.
 //!
+//! Stored per row: `entity`, `side`, `key` (JSON), `hashes` (the field
+//! hashes, 16 bytes each, in the order of the side's last `fields` header),
+//! `bases` (the merge bases likewise; empty when each equals its hash) and
+//! `fields` (the header, on the first row of a side's run of rows). A right
+//! row whose fields, hashes and bases are those of the left row of the
+//! same key, written before it, stores `hashes` = `=` ([`SAME`]) and no
+//! bases: where the sides agree, as they mostly do, the file holds each
+//! hash once.
+//!
 //! A row changed between two states when any field's hash differs or a
 //! field is hashed in one and not the other. Files of earlier builds also
 //! hold a `row_hash` column (a SHA-256 over the field names and hashes,
@@ -31,6 +40,9 @@ pub const STATE_FILE: &str = "state.parquet";
 
 /// A 128-bit hash.
 pub type Hash = [u8; 16];
+
+/// The stored `hashes` of a right row equal to its left twin's.
+const SAME: &[u8] = b"=";
 
 /// No hash (a field the row lacks) or no merge base: 16 zero bytes, as in
 /// the file. A real 128-bit hash is never all zeros in practice.
@@ -94,6 +106,18 @@ impl SideState {
         let keys = &self.keys;
         self.index
             .insert_unique(hasher.hash_one(key), i, |&j| hasher.hash_one(keys[j as usize].as_str()));
+    }
+
+    /// Whether row `i` has the hashes and merge bases of row `j` of `other`
+    /// (a side with the same slots).
+    fn same_row(&self, i: usize, other: &SideState, j: usize) -> bool {
+        let w = self.width();
+        let (a, b) = (i * w, j * w);
+        self.hashes[a..a + w] == other.hashes[b..b + w]
+            && (0..w).all(|n| {
+                let h = self.hashes[a + n];
+                self.bases.get(a + n, h) == other.bases.get(b + n, h)
+            })
     }
 
     /// Builds the index over `keys` (filled column-wise by the caller).
@@ -732,9 +756,13 @@ impl StateWriter {
     }
 
     pub fn append(&mut self, entity: &str, st: &EntityState) -> Result<()> {
+        let left = &st.sides[Side::Left.idx()];
         for side in Side::BOTH {
             let s = &st.sides[side.idx()];
             let w = s.width();
+            // Right rows may point at their left twin when both sides hash
+            // the same fields in the same order.
+            let twins = side == Side::Right && w > 0 && s.slots == left.slots;
             let names: Vec<&str> = s.slots.iter().map(|&i| st.names[i as usize].as_str()).collect();
             let mut order: Vec<u32> = (0..s.keys.len() as u32).collect();
             order.par_sort_unstable_by(|&a, &b| s.keys[a as usize].cmp(&s.keys[b as usize]));
@@ -756,8 +784,14 @@ impl StateWriter {
                 }
                 let fields = first.then(|| names.join(","));
                 first = false;
+                let same = twins && left.find(&s.keys[i]).is_some_and(|l| s.same_row(i, left, l));
+                let (hashes, bases) = if same {
+                    (SAME, &[][..])
+                } else {
+                    (&hashes[..], &bases[..])
+                };
                 self.batch
-                    .push(entity, side.as_str(), &s.keys[i], &hashes, &bases, fields.as_deref());
+                    .push(entity, side.as_str(), &s.keys[i], hashes, bases, fields.as_deref());
                 if self.batch.len >= STATE_BATCH || self.batch.bytes >= STATE_BATCH_BYTES {
                     self.flush()?;
                 }
@@ -942,6 +976,21 @@ fn read_state_file(path: &Path) -> Result<State> {
     let mut bases: Vec<Hash> = Vec::new();
     for_each_row(path, &df, |row| {
         let st = state.entry(row.entity.to_string()).or_default();
+        let twin = match (row.side, row.hashes == SAME) {
+            (Side::Right, true) => match st.sides[Side::Left.idx()].find(row.key) {
+                Some(l) => Some(l),
+                None => {
+                    return Err(Error::input(
+                        path,
+                        format!(
+                            "previous state: the right row of {} points at a left row it lacks",
+                            row.key
+                        ),
+                    ))
+                }
+            },
+            _ => None,
+        };
         if let Some(names) = row.fields {
             let slots: Vec<u16> = names
                 .split(',')
@@ -957,13 +1006,28 @@ fn read_state_file(path: &Path) -> Result<State> {
                 })
                 .collect();
         }
-        let s = &mut st.sides[row.side.idx()];
+        let [left, right] = &mut st.sides;
+        let (s, twin): (&mut SideState, Option<(&SideState, usize)>) = match row.side {
+            Side::Left => (left, None),
+            Side::Right => (right, twin.map(|l| (&*left, l))),
+        };
         let w = s.width();
         hashes.clear();
         hashes.resize(w, NONE);
         bases.clear();
         bases.resize(w, NONE);
         for (n, &j) in columns.iter().enumerate() {
+            if let Some((left, l)) = twin {
+                // The left twin's cell of the same field.
+                let lw = left.width();
+                let Some(lj) = left.slots.iter().position(|&x| x == s.slots[j]) else {
+                    continue;
+                };
+                let h = left.hashes[l * lw + lj];
+                hashes[j] = h;
+                bases[j] = left.bases.get(l * lw + lj, h).unwrap_or(NONE);
+                continue;
+            }
             let Some(h) = hash_at(row.hashes, n) else { continue };
             hashes[j] = h;
             bases[j] = if row.bases.is_empty() {
@@ -973,6 +1037,7 @@ fn read_state_file(path: &Path) -> Result<State> {
             };
         }
         s.push(row.key, &hashes, &bases);
+        Ok(())
     })?;
     Ok(state)
 }
@@ -987,7 +1052,7 @@ struct StoredRow<'a> {
     fields: Option<&'a str>,
 }
 
-fn for_each_row(path: &Path, df: &DataFrame, mut each: impl FnMut(StoredRow<'_>)) -> Result<()> {
+fn for_each_row(path: &Path, df: &DataFrame, mut each: impl FnMut(StoredRow<'_>) -> Result<()>) -> Result<()> {
     let bad = |e: PolarsError| Error::input(path, format!("previous state has an unexpected shape: {e}"));
     let text = |name: &str| -> Result<StringChunked> { df.column(name).and_then(|c| c.str().cloned()).map_err(bad) };
     let bin = |name: &str| -> Result<BinaryChunked> { df.column(name).and_then(|c| c.binary().cloned()).map_err(bad) };
@@ -1009,7 +1074,7 @@ fn for_each_row(path: &Path, df: &DataFrame, mut each: impl FnMut(StoredRow<'_>)
             hashes: hashes.get(i).unwrap_or_default(),
             bases: bases.get(i).unwrap_or_default(),
             fields: fields.get(i),
-        });
+        })?;
     }
     Ok(())
 }
@@ -1047,17 +1112,15 @@ pub fn partition_state(
             .with_slice(Some((offset, PARTITION_SLICE)))
             .finish()
             .map_err(unreadable)?;
-        let mut failed = None;
         for_each_row(&path, &df, |row| {
-            if failed.is_some() {
-                return;
-            }
-            let Some(&n) = buckets.get(row.entity) else { return };
+            let Some(&n) = buckets.get(row.entity) else {
+                return Ok(());
+            };
             if let Some(f) = row.fields {
                 header.insert((row.entity.to_string(), row.side), f.to_string());
             }
             let Some(names) = header.get(&(row.entity.to_string(), row.side)) else {
-                return;
+                return Ok(());
             };
             let b = bucket_of(row.key, n);
             let part = parts.entry((row.entity.to_string(), b)).or_insert_with(|| Part {
@@ -1072,14 +1135,10 @@ pub fn partition_state(
                 .push(row.entity, row.side.as_str(), row.key, row.hashes, row.bases, fields);
             part.header = Some(current);
             if part.batch.len >= STATE_BATCH {
-                if let Err(e) = part.flush() {
-                    failed = Some(e);
-                }
+                part.flush()?;
             }
+            Ok(())
         })?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
     }
     let mut files: HashMap<String, Vec<Option<PathBuf>>> =
         buckets.iter().map(|(e, &n)| (e.clone(), vec![None; n])).collect();
@@ -1396,6 +1455,93 @@ mod tests {
             deleted: 0,
         };
         assert_eq!(changes(prev, &cur, Side::Left), want);
+    }
+
+    #[test]
+    fn right_rows_equal_to_their_left_twin_are_stored_once() {
+        let spec = spec("[[entity.field]]\nname = \"v\"\n[[entity.field]]\nname = \"w\"\n");
+        let entity = &spec.entities[0];
+        let ring = KeyRing::new(None);
+        let display = crate::run::ReportDisplay { keys: &ring };
+        let left = prepared(
+            Side::Left,
+            vec![
+                text(&["a", "b", "c", "d"]),
+                text(&["1", "2", "3", "4"]),
+                text(&["x", "y", "z", "q"]),
+            ],
+            &[],
+        );
+        // b differs on the right, d is the right's only.
+        let right = prepared(
+            Side::Right,
+            vec![
+                text(&["a", "b", "c", "e"]),
+                text(&["1", "9", "3", "5"]),
+                text(&["x", "y", "z", "r"]),
+            ],
+            &[],
+        );
+        let keys = [
+            crate::compare::side_keys(entity, &left, &display),
+            crate::compare::side_keys(entity, &right, &display),
+        ];
+        let mut st = entity_state(entity, [&left, &right], [&keys[0], &keys[1]], &ring);
+        // A merge base on c's right side only: c is then stored in full.
+        let (c_right, v) = (st.sides[1].find(&keys[1].json[2]).expect("c"), 0);
+        st.sides[1]
+            .bases
+            .set(c_right * 2 + v, Some([5u8; 16]), st.sides[1].hashes[c_right * 2 + v]);
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join(STATE_FILE);
+        let mut writer = StateWriter::create(&path).unwrap_or_else(|e| panic!("{e}"));
+        writer.append("e", &st).unwrap_or_else(|e| panic!("{e}"));
+        writer.finish().unwrap_or_else(|e| panic!("{e}"));
+        let df = ParquetReader::new(std::fs::File::open(&path).unwrap_or_else(|e| panic!("{e}")))
+            .finish()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stored = df
+            .column("hashes")
+            .and_then(|c| c.binary().cloned())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let same: Vec<bool> = (0..stored.len()).map(|i| stored.get(i) == Some(SAME)).collect();
+        // Sorted by key per side: left a b c d, right a b c e; only a is a twin.
+        assert_eq!(same, [false, false, false, false, true, false, false, false]);
+        let read = read_state(dir.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("a state");
+        for side in Side::BOTH {
+            for key in &keys[side.idx()].json {
+                for field in ["v", "w"] {
+                    let (want, got) = (&st, &read["e"]);
+                    assert_eq!(
+                        got.field_hash(side, key, field),
+                        want.field_hash(side, key, field),
+                        "{key} {field}"
+                    );
+                    assert_eq!(got.base(side, key, field), want.base(side, key, field), "{key} {field}");
+                }
+            }
+        }
+        assert_eq!(read["e"].base(Side::Right, &keys[1].json[2], "v"), Some([5u8; 16]));
+        // A twin row whose left row is missing is refused, naming the file.
+        let mut broken = df
+            .filter(
+                &df.column("side")
+                    .and_then(|c| c.str().cloned())
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .equal("right"),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+        ParquetWriter::new(&mut file)
+            .finish(&mut broken)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = read_state(dir.path()).expect_err("an error");
+        assert!(
+            err.to_string().contains(STATE_FILE) && err.to_string().contains("left row"),
+            "{err}"
+        );
     }
 
     #[test]
