@@ -20,6 +20,9 @@ pub enum Cell {
     Bad,
 }
 
+// Value's 24 bytes leave room for the cell's two other states.
+const _: () = assert!(std::mem::size_of::<Cell>() == 24);
+
 impl Cell {
     pub fn value(&self) -> Option<&Value> {
         match self {

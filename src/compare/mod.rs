@@ -510,10 +510,7 @@ mod tests {
                     (1, r) => Cell::Val(Value::Int(r as i64 * -7)),
                     (2, 3) => Cell::Bad,
                     (2, r) => Cell::Val(Value::Ts(1_764_000_000_000_000 + r as i64)),
-                    (_, r) => Cell::Val(Value::Dec {
-                        units: r as i128 * 105 - 300,
-                        scale: 2,
-                    }),
+                    (_, r) => Cell::Val(Value::dec(r as i128 * 105 - 300, 2)),
                 })
                 .collect()
         };

@@ -153,9 +153,11 @@ fn eval(n: &Node, side: &PreparedSide, row: usize) -> Option<bool> {
 pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
-        (Value::Int(x), Value::Dec { units, scale }) => Some(dec_cmp(*x as i128, 0, *units, *scale)),
-        (Value::Dec { units, scale }, Value::Int(y)) => Some(dec_cmp(*units, *scale, *y as i128, 0)),
-        (Value::Dec { units: x, scale: sx }, Value::Dec { units: y, scale: sy }) => Some(dec_cmp(*x, *sx, *y, *sy)),
+        (Value::Int(x), Value::Dec { units, scale }) => Some(dec_cmp(*x as i128, 0, units.get(), *scale)),
+        (Value::Dec { units, scale }, Value::Int(y)) => Some(dec_cmp(units.get(), *scale, *y as i128, 0)),
+        (Value::Dec { units: x, scale: sx }, Value::Dec { units: y, scale: sy }) => {
+            Some(dec_cmp(x.get(), *sx, y.get(), *sy))
+        }
         (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
         (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
         (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
@@ -681,10 +683,7 @@ fn number(s: &str) -> Option<Value> {
                 return None;
             }
             let units: i128 = format!("{int}{frac}").parse().ok()?;
-            Some(Value::Dec {
-                units: if neg { -units } else { units },
-                scale,
-            })
+            Some(Value::dec(if neg { -units } else { units }, scale))
         }
     }
 }
@@ -886,7 +885,7 @@ mod tests {
 
     #[test]
     fn decimal_comparison_is_exact_across_scales() {
-        let d = |u: i128, s: u32| Value::Dec { units: u, scale: s };
+        let d = |u: i128, s: u32| Value::dec(u, s);
         assert_eq!(compare(&d(1050, 2), &d(105, 1)), Some(Ordering::Equal));
         assert_eq!(compare(&d(-1, 2), &Value::Int(0)), Some(Ordering::Less));
         assert_eq!(compare(&d(-150, 2), &Value::Int(-1)), Some(Ordering::Less));

@@ -558,12 +558,7 @@ mod distinct_tests {
                 })
                 .collect(),
             (0..300_000)
-                .map(|i| {
-                    Cell::Val(Value::Dec {
-                        units: (i as i128 * 104_729) % 250_000 - 1_000,
-                        scale: 2,
-                    })
-                })
+                .map(|i| Cell::Val(Value::dec((i as i128 * 104_729) % 250_000 - 1_000, 2)))
                 .collect(),
             (0..20_000_000 / 1000)
                 .map(|i| Cell::Val(Value::Ts(i * 1_000_003)))

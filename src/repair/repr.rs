@@ -258,7 +258,7 @@ right = {{ path = "r.csv" }}
   name = "amount"
   type = "decimal(10,2)""#,
         );
-        let v = Value::Dec { units: 1230, scale: 2 };
+        let v = Value::dec(1230, 2);
         assert_eq!(target(&s, Side::Right, Some(v)), Ok(Some("12.30".into())));
         let s = spec(
             r#"  [[entity.field]]

@@ -1207,7 +1207,7 @@ mod tests {
         let cells = [
             (Cell::Val(Value::Str("R-1 \u{4e2d}".into())), "str", "R-1 \u{4e2d}"),
             (Cell::Val(Value::Int(-42)), "int", "-42"),
-            (Cell::Val(Value::Dec { units: -5, scale: 2 }), "dec", "-0.05"),
+            (Cell::Val(Value::dec(-5, 2)), "dec", "-0.05"),
             (
                 Cell::Val(Value::Ts(1_764_000_000_123_456)),
                 "ts",
