@@ -69,6 +69,10 @@ struct SideState {
     /// Prepared row → state row (u32::MAX: none); only for a state built
     /// from prepared sides, to set bases without looking keys up.
     by_row: Vec<u32>,
+    /// Right side: state row → the left state row of the same key (u32::MAX:
+    /// none), for the matched pairs, set with the merge bases; the writer
+    /// stores a row equal to its twin once.
+    twin: Vec<u32>,
 }
 
 impl SideState {
@@ -106,6 +110,15 @@ impl SideState {
         let keys = &self.keys;
         self.index
             .insert_unique(hasher.hash_one(key), i, |&j| hasher.hash_one(keys[j as usize].as_str()));
+    }
+
+    /// The state row of prepared row `row` (whose key is `key`).
+    fn state_row(&self, row: usize, key: &str) -> Option<usize> {
+        match self.by_row.get(row) {
+            Some(&i) if i != u32::MAX => Some(i as usize),
+            Some(_) => None,
+            None => self.find(key),
+        }
     }
 
     /// Whether row `i` has the hashes and merge bases of row `j` of `other`
@@ -316,20 +329,19 @@ impl EntityState {
                 })
                 .collect()
         });
+        let right_rows = self.sides[Side::Right.idx()].keys.len();
+        self.sides[Side::Right.idx()].twin = vec![u32::MAX; right_rows];
         for &(l, r) in &drift.pairs {
             let rows = [l as usize, r as usize];
             let key = keys[0].json[rows[0]].as_str();
             let suspect = mismatched_keys.contains(key);
+            let at = Side::BOTH.map(|side| self.sides[side.idx()].state_row(rows[side.idx()], key));
+            if let [Some(il), Some(ir)] = at {
+                self.sides[Side::Right.idx()].twin[ir] = il as u32;
+            }
             for side in Side::BOTH {
+                let Some(i) = at[side.idx()] else { continue };
                 let st = &self.sides[side.idx()];
-                let i = match st.by_row.get(rows[side.idx()]) {
-                    Some(&i) if i != u32::MAX => i as usize,
-                    Some(_) => continue,
-                    None => match st.find(key) {
-                        Some(i) => i,
-                        None => continue,
-                    },
-                };
                 let w = st.width();
                 for (n, &f) in fields.iter().enumerate() {
                     let Some(j) = columns[n][side.idx()] else { continue };
@@ -784,7 +796,10 @@ impl StateWriter {
                 }
                 let fields = first.then(|| names.join(","));
                 first = false;
-                let same = twins && left.find(&s.keys[i]).is_some_and(|l| s.same_row(i, left, l));
+                let same = twins
+                    && s.twin
+                        .get(i)
+                        .is_some_and(|&l| l != u32::MAX && s.same_row(i, left, l as usize));
                 let (hashes, bases) = if same {
                     (SAME, &[][..])
                 } else {
@@ -1487,6 +1502,9 @@ mod tests {
             crate::compare::side_keys(entity, &right, &display),
         ];
         let mut st = entity_state(entity, [&left, &right], [&keys[0], &keys[1]], &ring);
+        // The pairs' twins are known once the merge bases are set.
+        let drift = crate::compare::compare(entity, [&left, &right], [&keys[0], &keys[1]], chrono_tz::UTC, &display);
+        st.set_bases(entity, [&left, &right], [&keys[0], &keys[1]], &drift, None);
         // A merge base on c's right side only: c is then stored in full.
         let (c_right, v) = (st.sides[1].find(&keys[1].json[2]).expect("c"), 0);
         st.sides[1]
@@ -1505,7 +1523,8 @@ mod tests {
             .and_then(|c| c.binary().cloned())
             .unwrap_or_else(|e| panic!("{e}"));
         let same: Vec<bool> = (0..stored.len()).map(|i| stored.get(i) == Some(SAME)).collect();
-        // Sorted by key per side: left a b c d, right a b c e; only a is a twin.
+        // Sorted by key per side: left a b c d, right a b c e; only a is
+        // stored as its twin (b differs, c has its own base, e has none).
         assert_eq!(same, [false, false, false, false, true, false, false, false]);
         let read = read_state(dir.path())
             .unwrap_or_else(|e| panic!("{e}"))
