@@ -457,11 +457,11 @@ fn bucketed(
 ) -> Result<Vec<EntityResult>> {
     let spec = env.spec;
     let clock = Instant::now();
-    let parts: Vec<bucket::Partitioned> = spec
+    let parts: Vec<std::sync::Arc<bucket::Partitioned>> = spec
         .entities
         .iter()
         .zip(plan)
-        .map(|(e, &n)| bucket::partition(e, n, work, env.display))
+        .map(|(e, &n)| bucket::partition(e, n, work, env.display).map(std::sync::Arc::new))
         .collect::<Result<_>>()?;
     tracing::info!(ms = clock.elapsed().as_millis() as u64, "partitioned into buckets");
     let clock = Instant::now();
@@ -483,9 +483,22 @@ fn bucketed(
     for (e, entity) in spec.entities.iter().enumerate() {
         let mut merged: Option<EntityResult> = None;
         let mut acc = crate::quality::metrics::EntityAcc::new();
+        // The next bucket's spill is read on a thread of its own while this
+        // bucket's metrics are gathered and its state is handed over (the
+        // two cores were a quarter idle there). A run that fails meanwhile
+        // leaves the reader to finish on its own: it only reads.
+        let mut next: Option<std::thread::JoinHandle<Result<[Loaded; 2]>>> = None;
         for b in 0..plan[e] {
             let clock = Instant::now();
-            let p = prepare_loaded(entity, parts[e].load(b, None)?, env.display);
+            let loaded = match next.take() {
+                Some(reader) => reader
+                    .join()
+                    .map_err(|_| Error::Internal("the spill reader panicked".into()))??,
+                None => parts[e].load(b, None)?,
+            };
+            tracing::info!(entity = %entity.name, bucket = b, ms = clock.elapsed().as_millis() as u64, "bucket loaded");
+            let p = prepare_loaded(entity, loaded, env.display);
+            tracing::info!(entity = %entity.name, bucket = b, ms = clock.elapsed().as_millis() as u64, "bucket typed and keyed");
             let prev: Option<repair::state::State> = match &previous_state {
                 Some(ps) => Some([(entity.name.clone(), ps.load(&entity.name, b)?)].into_iter().collect()),
                 None => None,
@@ -506,6 +519,10 @@ fn bucketed(
             };
             let rules = env.rules(&sides, &keys, Some(buckets));
             let mut r = reconcile_entity(spec, e, &p, &rules, env.display, &repair_ctx)?;
+            if b + 1 < plan[e] {
+                let part = std::sync::Arc::clone(&parts[e]);
+                next = Some(std::thread::spawn(move || part.load(b + 1, None)));
+            }
             crate::quality::metrics::accumulate(entity, [&p.sides[0], &p.sides[1]], &mut acc);
             states.send(&entity.name, std::mem::take(&mut r.state))?;
             match merged.as_mut() {
