@@ -61,21 +61,34 @@ fn region_id(region: &str) -> Option<country::Id> {
 /// 13x-19x blocks, including ones not (yet) allocated, which the metadata
 /// would reject. Returns `None` to defer to the library.
 fn cn_mobile_fast_path(raw: &str) -> Option<String> {
-    let cleaned: String = raw
-        .chars()
-        .map(ascii_digit)
-        .filter(|c| !(c.is_whitespace() || matches!(c, '-' | '.' | '(' | ')')))
-        .collect();
-    let national = ["+86", "0086", "86"]
+    // Kept characters, on the stack: a CN mobile with its longest prefix
+    // ("0086") has 15, so a longer or non-ASCII text is none (the library
+    // decides).
+    let mut kept = [0u8; 15];
+    let mut n = 0;
+    for c in raw.chars().map(ascii_digit) {
+        if c.is_whitespace() || matches!(c, '-' | '.' | '(' | ')') {
+            continue;
+        }
+        if !c.is_ascii() || n == kept.len() {
+            return None;
+        }
+        kept[n] = c as u8;
+        n += 1;
+    }
+    let cleaned = &kept[..n];
+    let national = [&b"+86"[..], b"0086", b"86"]
         .iter()
-        .find_map(|prefix| cleaned.strip_prefix(prefix).filter(|rest| is_cn_mobile(rest)))
-        .or_else(|| Some(cleaned.as_str()).filter(|s| is_cn_mobile(s)))?;
-    Some(format!("+86{national}"))
+        .find_map(|prefix| cleaned.strip_prefix(*prefix).filter(|rest| is_cn_mobile(rest)))
+        .or_else(|| Some(cleaned).filter(|s| is_cn_mobile(s)))?;
+    let mut e164 = String::with_capacity(3 + national.len());
+    e164.push_str("+86");
+    e164.push_str(std::str::from_utf8(national).ok()?);
+    Some(e164)
 }
 
 /// `1[3-9]\d{9}`.
-fn is_cn_mobile(s: &str) -> bool {
-    let b = s.as_bytes();
+fn is_cn_mobile(b: &[u8]) -> bool {
     b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && b.iter().all(u8::is_ascii_digit)
 }
 
@@ -133,6 +146,60 @@ mod tests {
             "\u{3000}139\u{3000}1234\u{3000}5678",
         ] {
             assert_eq!(to_e164(raw, "CN").as_deref(), Ok(EXPECTED), "{raw:?}");
+        }
+    }
+
+    /// The fast path as first written (a `String` per step): the stack
+    /// version must answer exactly as it did.
+    fn fast_path_reference(raw: &str) -> Option<String> {
+        let cleaned: String = raw
+            .chars()
+            .map(ascii_digit)
+            .filter(|c| !(c.is_whitespace() || matches!(c, '-' | '.' | '(' | ')')))
+            .collect();
+        let national = ["+86", "0086", "86"]
+            .iter()
+            .find_map(|prefix| {
+                cleaned
+                    .strip_prefix(prefix)
+                    .filter(|rest| is_cn_mobile(rest.as_bytes()))
+            })
+            .or_else(|| Some(cleaned.as_str()).filter(|s| is_cn_mobile(s.as_bytes())))?;
+        Some(format!("+86{national}"))
+    }
+
+    #[test]
+    fn fast_path_answers_as_the_string_version_did() {
+        let mut inputs: Vec<String> = [
+            "13912345678",
+            "+86 139 1234 5678",
+            "0086-139-1234-5678",
+            "8613912345678",
+            "+8613912345678",
+            "00861391234567",
+            "008613912345678 ",
+            "\u{b}139\u{c}1234\r5678\n",
+            "１３９１２３４５６７８",
+            "+８６１３９１２３４５６７８",
+            "\u{3000}139\u{3000}1234\u{3000}5678",
+            "1-3-9-1-2-3-4-5-6-7-8",
+            "(((139))) ... 1234 --- 5678",
+            "139123456789",
+            "0086 0086 13912345678",
+            "139 1234 567x",
+            "139 1234 567é",
+            "+86+13912345678",
+            "86",
+            "",
+            "   ",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        inputs.push(format!("{}13912345678", "-".repeat(100)));
+        inputs.push("1".repeat(40));
+        for raw in &inputs {
+            assert_eq!(cn_mobile_fast_path(raw), fast_path_reference(raw), "{raw:?}");
         }
     }
 
