@@ -214,8 +214,7 @@ fn partition_side(
             let path = work.join(format!("{}-{}-{b:05}.parquet", entity.name, side.as_str()));
             if writers[b].is_none() {
                 let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-                let w = crate::report::working_writer(file, part.schema(), crate::report::Keep::Transient)
-                    .map_err(|e| spill_err(&path, e))?;
+                let w = crate::report::working_writer(file, part.schema()).map_err(|e| spill_err(&path, e))?;
                 writers[b] = Some(w);
                 files[b] = Some(path.clone());
             }

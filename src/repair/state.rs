@@ -819,8 +819,7 @@ impl StateWriter {
         let df = std::mem::take(&mut self.batch).finish().map_err(|e| self.internal(e))?;
         if self.writer.is_none() {
             let clone = self.file.get_ref().try_clone().map_err(|e| Error::io(&self.path, e))?;
-            let w = crate::report::working_writer(self.file.share(clone), df.schema(), crate::report::Keep::Kept)
-                .map_err(|e| self.internal(e))?;
+            let w = crate::report::working_writer(self.file.share(clone), df.schema()).map_err(|e| self.internal(e))?;
             self.writer = Some(w);
         }
         if df.height() > 0 {
@@ -1185,8 +1184,7 @@ impl Part {
         let df = std::mem::take(&mut self.batch).finish().map_err(internal)?;
         if self.writer.is_none() {
             let file = std::fs::File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
-            let w =
-                crate::report::working_writer(file, df.schema(), crate::report::Keep::Transient).map_err(internal)?;
+            let w = crate::report::working_writer(file, df.schema()).map_err(internal)?;
             self.writer = Some(w);
         }
         if df.height() > 0 {
