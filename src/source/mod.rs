@@ -50,7 +50,8 @@ pub fn load(source: &Source, columns: &[String]) -> Result<Loaded> {
 /// Streams `columns` of `source` to `each` in frames of at most `chunk` rows
 /// and returns the file's description (hash, size, columns, rows) with an
 /// empty frame. Parquet is read a slice at a time, so memory stays bounded
-/// by the chunk, and so are UTF-8 CSV and NDJSON, parsed while they are
+/// by the chunk; where its row groups are uniform a slice is a whole number
+/// of them, at most 4 × `chunk` rows ([`aligned_chunk`]). So are UTF-8 CSV and NDJSON, parsed while they are
 /// read (an NDJSON chunk holds every declared column: which ones no record
 /// has is known at the end, in `missing`); GBK CSV is decoded whole first
 /// and then handed out in chunks.
@@ -80,6 +81,11 @@ pub fn for_each_chunk(
     let mut reader = open_parquet(path)?;
     let schema = reader.schema().map_err(|e| not_parquet(path, e))?;
     let rows = reader.num_rows().map_err(|e| not_parquet(path, e))?;
+    let groups: Vec<usize> = match reader.get_metadata() {
+        Ok(m) => m.row_groups.iter().map(|g| g.num_rows()).collect(),
+        Err(_) => Vec::new(),
+    };
+    let chunk = aligned_chunk(&groups, chunk);
     let present: Vec<String> = columns.iter().filter(|c| schema.contains(c)).cloned().collect();
     let missing: Vec<String> = columns.iter().filter(|c| !schema.contains(c)).cloned().collect();
     let mut physical_types = BTreeMap::new();
@@ -100,6 +106,22 @@ pub fn for_each_chunk(
         physical_types,
     };
     Ok(shape.loaded(path, DataFrame::empty(), digest))
+}
+
+/// Rows per slice of a Parquet file whose row groups (`groups`, their
+/// heights) are all as tall but the last: the multiple of that height
+/// nearest to `chunk`, so that no slice starts inside a row group (a slice
+/// across two row groups decodes both whole: the pairs' 499,020-row groups
+/// read in 500k-row slices decoded every row twice). `chunk` where the
+/// groups differ or one group is over 4 × `chunk` (the memory of a slice).
+fn aligned_chunk(groups: &[usize], chunk: usize) -> usize {
+    let Some((&height, rest)) = groups.split_last().and_then(|(_, full)| full.split_first()) else {
+        return chunk;
+    };
+    if height == 0 || height > 4 * chunk || rest.iter().any(|&h| h != height) {
+        return chunk;
+    }
+    height * (chunk as f64 / height as f64).round().max(1.0) as usize
 }
 
 /// The file exists, is a file and is not empty.
@@ -646,6 +668,22 @@ fn json_text(v: &serde_json::Value) -> Option<String> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn slices_follow_uniform_row_groups() {
+        // The generated pairs: 499,020-row groups, read a group at a time.
+        assert_eq!(aligned_chunk(&[499_020, 499_020, 499_020, 1_000], 500_000), 499_020);
+        // Small groups: whole groups up to about the chunk.
+        assert_eq!(aligned_chunk(&[100_000; 12], 500_000), 500_000);
+        assert_eq!(aligned_chunk(&[65_536; 40], 500_000), 524_288);
+        // Taller than the chunk but within 4x: one group per slice.
+        assert_eq!(aligned_chunk(&[1_048_576, 1_048_576, 5], 500_000), 1_048_576);
+        // Too tall, uneven, or too few groups to tell: the chunk as asked.
+        assert_eq!(aligned_chunk(&[4_000_000, 4_000_000, 1], 500_000), 500_000);
+        assert_eq!(aligned_chunk(&[300_000, 200_000, 300_000, 9], 500_000), 500_000);
+        assert_eq!(aligned_chunk(&[499_020], 500_000), 500_000);
+        assert_eq!(aligned_chunk(&[], 500_000), 500_000);
+    }
+
     fn source(path: &Path, format: Format) -> Source {
         Source {
             path: path.to_path_buf(),
@@ -663,7 +701,8 @@ mod tests {
         let whole = load(src, columns).unwrap();
         let mut parts: Vec<DataFrame> = Vec::new();
         let meta = for_each_chunk(src, columns, 7, |f| {
-            assert!(f.height() <= 7);
+            // Parquet slices follow uniform row groups up to 4x the chunk.
+            assert!(f.height() <= 4 * 7);
             parts.push(f);
             Ok(())
         })
