@@ -174,66 +174,6 @@ pub fn partition(entity: &Entity, buckets: usize, work: &Path, display: &dyn Dis
 
 type Writer = polars::io::parquet::write::BatchedWriter<std::fs::File>;
 
-/// Rows a bucket's spill collects before it writes them as one row group.
-/// A chunk split over many buckets gives each only a few thousand rows
-/// (8k of 500k over 61 buckets at 100M rows); written one by one, those
-/// tiny row groups made the 100M partition 20 times the 10M one.
-const SPILL_ROWS: usize = 65_536;
-
-/// One bucket's spill file of one side: created at its first rows, written
-/// a row group of about [`SPILL_ROWS`] rows at a time.
-struct Spill {
-    path: PathBuf,
-    writer: Option<Writer>,
-    pending: Option<DataFrame>,
-}
-
-impl Spill {
-    fn error(&self, e: PolarsError) -> Error {
-        Error::Internal(format!("spilling to {}: {e}", self.path.display()))
-    }
-
-    fn push(&mut self, part: DataFrame) -> Result<()> {
-        let stacked = match self.pending.as_mut() {
-            None => {
-                self.pending = Some(part);
-                Ok(())
-            }
-            Some(p) => p.vstack_mut_owned(part).map(|_| ()),
-        };
-        stacked.map_err(|e| self.error(e))?;
-        if self.pending.as_ref().is_some_and(|p| p.height() >= SPILL_ROWS) {
-            self.write()?;
-        }
-        Ok(())
-    }
-
-    /// Writes the pending rows as one row group.
-    fn write(&mut self) -> Result<()> {
-        let Some(mut part) = self.pending.take() else {
-            return Ok(());
-        };
-        part.rechunk_mut_par();
-        if self.writer.is_none() {
-            let file = std::fs::File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
-            self.writer = Some(crate::report::working_writer(file, part.schema()).map_err(|e| self.error(e))?);
-        }
-        if let Some(w) = self.writer.as_mut() {
-            w.write_batch(&part)
-                .map_err(|e| Error::Internal(format!("spilling to {}: {e}", self.path.display())))?;
-        }
-        Ok(())
-    }
-
-    fn finish(mut self) -> Result<PathBuf> {
-        self.write()?;
-        if let Some(w) = self.writer.take() {
-            w.finish().map_err(|e| self.error(e))?;
-        }
-        Ok(self.path)
-    }
-}
-
 fn partition_side(
     entity: &Entity,
     side: Side,
@@ -248,8 +188,10 @@ fn partition_side(
         .iter()
         .map(|&k| entity.fields[k].columns[side.idx()].clone())
         .collect();
-    let mut spills: Vec<Option<Spill>> = (0..buckets).map(|_| None).collect();
+    let mut writers: Vec<Option<Writer>> = (0..buckets).map(|_| None).collect();
+    let mut files: Vec<Option<PathBuf>> = vec![None; buckets];
     let mut present: Vec<String> = Vec::new();
+    let spill_err = |path: &Path, e: PolarsError| Error::Internal(format!("spilling to {}: {e}", path.display()));
     let meta = source::for_each_chunk(source, &columns, CHUNK_ROWS, |frame| {
         present = frame.get_column_names().iter().map(|n| n.to_string()).collect();
         let missing: Vec<String> = columns.iter().filter(|c| !present.contains(c)).cloned().collect();
@@ -269,20 +211,24 @@ fn partition_side(
             }
             let idx = IdxCa::from_vec("idx".into(), rows);
             let part = frame.take(&idx).map_err(|e| Error::Internal(e.to_string()))?;
-            spills[b]
-                .get_or_insert_with(|| Spill {
-                    path: work.join(format!("{}-{}-{b:05}.parquet", entity.name, side.as_str())),
-                    writer: None,
-                    pending: None,
-                })
-                .push(part)?;
+            let path = work.join(format!("{}-{}-{b:05}.parquet", entity.name, side.as_str()));
+            if writers[b].is_none() {
+                let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+                let w = crate::report::working_writer(file, part.schema()).map_err(|e| spill_err(&path, e))?;
+                writers[b] = Some(w);
+                files[b] = Some(path.clone());
+            }
+            if let Some(w) = writers[b].as_mut() {
+                w.write_batch(&part).map_err(|e| spill_err(&path, e))?;
+            }
         }
         Ok(())
     })?;
-    let files = spills
-        .into_iter()
-        .map(|s| s.map(Spill::finish).transpose())
-        .collect::<Result<Vec<Option<PathBuf>>>>()?;
+    for (w, path) in writers.into_iter().zip(&files) {
+        if let (Some(w), Some(path)) = (w, path) {
+            w.finish().map_err(|e| spill_err(path, e))?;
+        }
+    }
     // NDJSON knows which columns no record has only at the end.
     crate::run::key_columns_present(entity, side, &meta.missing)?;
     let present = columns
