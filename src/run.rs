@@ -521,7 +521,11 @@ fn bucketed(
             let mut r = reconcile_entity(spec, e, &p, &rules, env.display, &repair_ctx)?;
             if b + 1 < plan[e] {
                 let part = std::sync::Arc::clone(&parts[e]);
-                next = Some(std::thread::spawn(move || part.load(b + 1, None)));
+                let reader = std::thread::Builder::new()
+                    .name("recon-spill-reader".into())
+                    .spawn(move || part.load(b + 1, None))
+                    .map_err(|e| Error::Internal(format!("cannot start the spill reader: {e}")))?;
+                next = Some(reader);
             }
             crate::quality::metrics::accumulate(entity, [&p.sides[0], &p.sides[1]], &mut acc);
             states.send(&entity.name, std::mem::take(&mut r.state))?;

@@ -11,7 +11,7 @@ use crate::prepare::{Cell, PreparedSide};
 use crate::spec::{Authority, Deletes, Entity, Side};
 
 use super::repr::{expected_of, to_target_from};
-use super::state::{row_hashes, EntityState};
+use super::state::{row_hashes, EntityState, RowComparer};
 use super::Repair;
 
 /// Everything the planner reads for one entity.
@@ -197,7 +197,9 @@ impl Inputs<'_> {
 
     /// A row present only on `has`: deleted on the other side since the
     /// previous run, or missing there (insert).
-    fn only(&self, has: Side, row: usize, finding_id: &str) -> Vec<Repair> {
+    /// `rows` compares this run's rows with the previous run's (None: no
+    /// previous state).
+    fn only(&self, has: Side, row: usize, finding_id: &str, rows: Option<&RowComparer<'_>>) -> Vec<Repair> {
         let entity = self.entity;
         let lacking = has.other();
         let key = self.keys[has.idx()].json[row].as_str();
@@ -211,9 +213,7 @@ impl Inputs<'_> {
         };
         if deleted && authoritative {
             let reason = entity.authority.reason(self.side_names);
-            let changed_here = self
-                .previous
-                .is_some_and(|p| self.current.row_changed_since(p, has, key));
+            let changed_here = rows.is_some_and(|rows| rows.changed(has, key));
             let (_, row_hash) = row_hashes(entity, self.sides[has.idx()], row, self.ring);
             let mut r = self.repair(has, "delete", key, reason, String::new());
             r.finding_id = Some(finding_id.to_string());
@@ -312,6 +312,7 @@ pub fn plan(inp: &Inputs<'_>) -> Vec<Repair> {
         let id = ids[&(f.kind.as_str(), f.key.as_str(), f.field.as_deref())].clone();
         out.extend(inp.update(&f.key, field, [l as usize, r as usize], &id));
     }
+    let rows = inp.previous.map(|p| RowComparer::new(inp.current, p));
     for &(has, row) in &inp.drift.only {
         let key = inp.keys[has.idx()].json[row as usize].as_str();
         let kind = match has.other() {
@@ -319,7 +320,7 @@ pub fn plan(inp: &Inputs<'_>) -> Vec<Repair> {
             Side::Right => "missing_right",
         };
         let id = ids.get(&(kind, key, None)).cloned().unwrap_or_default();
-        out.extend(inp.only(has, row as usize, &id));
+        out.extend(inp.only(has, row as usize, &id, rows.as_ref()));
     }
     out
 }
