@@ -171,7 +171,7 @@ fn column_stats(
 }
 
 /// What one pass over a column counts.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 struct Counted<'a> {
     nulls: usize,
     bad: usize,
@@ -205,13 +205,7 @@ impl Distinct {
     fn count<'a>(&mut self, cells: &'a [Cell]) -> Counted<'a> {
         use std::hash::BuildHasher;
         let seed = polars::prelude::PlFixedStateQuality::with_seed(0x6469_7374_696e_6374);
-        let mut out = Counted {
-            nulls: 0,
-            bad: 0,
-            distinct: 0,
-            min: None,
-            max: None,
-        };
+        let mut out = Counted::default();
         let value = |row: u32| cells[row as usize].value();
         let mut recent = [(0u64, u32::MAX); Self::RECENT];
         self.entries.clear();
@@ -513,13 +507,7 @@ mod distinct_tests {
     /// The plain definition: one hash set over every value.
     fn naive(cells: &[Cell]) -> Counted<'_> {
         let mut seen = std::collections::HashSet::new();
-        let mut out = Counted {
-            nulls: 0,
-            bad: 0,
-            distinct: 0,
-            min: None,
-            max: None,
-        };
+        let mut out = Counted::default();
         for c in cells {
             match c {
                 Cell::Null => out.nulls += 1,

@@ -1007,6 +1007,10 @@ fn read_state_file(path: &Path) -> Result<State> {
     let mut state = State::default();
     // Column in the side's arrays of each stored field, for the current header.
     let mut columns: Vec<usize> = Vec::new();
+    // Column in the left side's arrays of each stored field of the current
+    // header (where a right twin row's cells are found), worked out once
+    // per header rather than per cell.
+    let mut twin_columns: Vec<Option<usize>> = Vec::new();
     let mut hashes: Vec<Hash> = Vec::new();
     let mut bases: Vec<Hash> = Vec::new();
     for_each_row(path, &df, |row| {
@@ -1040,6 +1044,11 @@ fn read_state_file(path: &Path) -> Result<State> {
                     None => s.add_slot(slot),
                 })
                 .collect();
+            let left = &st.sides[Side::Left.idx()];
+            twin_columns = slots
+                .iter()
+                .map(|&slot| left.slots.iter().position(|&x| x == slot))
+                .collect();
         }
         let [left, right] = &mut st.sides;
         let (s, twin): (&mut SideState, Option<(&SideState, usize)>) = match row.side {
@@ -1055,7 +1064,7 @@ fn read_state_file(path: &Path) -> Result<State> {
             if let Some((left, l)) = twin {
                 // The left twin's cell of the same field.
                 let lw = left.width();
-                let Some(lj) = left.slots.iter().position(|&x| x == s.slots[j]) else {
+                let Some(lj) = twin_columns.get(n).copied().flatten() else {
                     continue;
                 };
                 let h = left.hashes[l * lw + lj];
