@@ -651,7 +651,13 @@ fn reconcile_entity(
     ));
     tracing::info!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "drift and masking");
     let clock = Instant::now();
-    let mut state = repair::state::entity_state(entity, [&prepared[0], &prepared[1]], [&keys[0], &keys[1]], ctx.keys);
+    let mut state = repair::state::entity_state(
+        entity,
+        [&prepared[0], &prepared[1]],
+        [&keys[0], &keys[1]],
+        ctx.keys,
+        &drift.pairs,
+    );
     tracing::info!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "row hashes");
     let empty = repair::state::EntityState::default();
     let previous = ctx.previous.map(|p| p.get(&entity.name).unwrap_or(&empty));

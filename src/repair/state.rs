@@ -579,14 +579,19 @@ impl<'a> RowHasher<'a> {
     /// within a block: each field's cells are then read in order. Row by
     /// row across a wide entity, every cell was a cache miss (200 columns
     /// are more streams than the prefetcher follows).
-    fn rows_into(&self, rows: &[(&str, usize)], out: &mut [Hash], scratch: &mut Scratch) {
+    fn rows_into(&self, rows: &[(&str, usize)], out: &mut [Hash], scratch: &mut Scratch, twins: Option<&Twins<'_>>) {
         const BLOCK: usize = 256;
         let w = self.fields.len();
         for (b, block) in rows.chunks(BLOCK).enumerate() {
             let first = b * BLOCK;
             for j in 0..w {
+                let f = self.fields[j];
                 for (i, &(_, row)) in block.iter().enumerate() {
-                    out[(first + i) * w + j] = self.cell_hash(j, row, scratch);
+                    let twin = twins.and_then(|t| t.hash(f, row, self.side.cell(f, row)));
+                    out[(first + i) * w + j] = match twin {
+                        Some(h) => h,
+                        None => self.cell_hash(j, row, scratch),
+                    };
                 }
             }
         }
@@ -639,18 +644,79 @@ pub fn unique_rows(keys: &SideKeys) -> Vec<(&str, usize)> {
 }
 
 /// The current state of one entity (merge bases are set by `set_bases`).
-pub fn entity_state(entity: &Entity, sides: [&PreparedSide; 2], keys: [&SideKeys; 2], ring: &KeyRing) -> EntityState {
-    let side_state = |side: Side| side_state(entity, sides[side.idx()], keys[side.idx()], ring);
-    let (left, right) = rayon::join(|| side_state(Side::Left), || side_state(Side::Right));
+/// The left side is hashed first; a right cell equal to the cell of its
+/// matched left row (`pairs`) takes that cell's hash instead of hashing
+/// again (a hash is a function of the cell's type tag and text only).
+pub fn entity_state(
+    entity: &Entity,
+    sides: [&PreparedSide; 2],
+    keys: [&SideKeys; 2],
+    ring: &KeyRing,
+    pairs: &[(u32, u32)],
+) -> EntityState {
+    let left = side_state(entity, sides[0], keys[0], ring, None);
+    let twins = Twins::new(entity, &left, sides, pairs);
+    let right = side_state(entity, sides[1], keys[1], ring, Some(&twins));
     EntityState {
         names: entity.fields.iter().map(|f| f.name.clone()).collect(),
         sides: [left, right],
     }
 }
 
+/// The left side's hashes seen from the right: per right row its matched
+/// left row, per right hashed field the left's column of the same field.
+struct Twins<'a> {
+    left: &'a SideState,
+    prepared: &'a PreparedSide,
+    /// Right prepared row → left prepared row (u32::MAX: unmatched).
+    of_row: Vec<u32>,
+    /// Entity field → the left state's column (None: not hashed there).
+    columns: Vec<Option<usize>>,
+}
+
+impl<'a> Twins<'a> {
+    fn new(entity: &Entity, left: &'a SideState, sides: [&'a PreparedSide; 2], pairs: &[(u32, u32)]) -> Twins<'a> {
+        let mut of_row = vec![u32::MAX; sides[1].rows];
+        for &(l, r) in pairs {
+            if let Some(slot) = of_row.get_mut(r as usize) {
+                *slot = l;
+            }
+        }
+        let columns = (0..entity.fields.len())
+            .map(|f| left.slots.iter().position(|&s| s as usize == f))
+            .collect();
+        Twins {
+            left,
+            prepared: sides[0],
+            of_row,
+            columns,
+        }
+    }
+
+    /// The hash of the right cell of entity field `f` in `row`, when the
+    /// matched left row holds an equal cell (a bad cell is hashed over its
+    /// raw text, which the cells do not hold: never reused).
+    fn hash(&self, f: usize, row: usize, cell: &Cell) -> Option<Hash> {
+        let col = self.columns[f]?;
+        let l = *self.of_row.get(row)?;
+        if l == u32::MAX || matches!(cell, Cell::Bad) || self.prepared.cell(f, l as usize) != cell {
+            return None;
+        }
+        let i = *self.left.by_row.get(l as usize)?;
+        (i != u32::MAX).then(|| self.left.hashes[i as usize * self.left.width() + col])
+    }
+}
+
 /// The fingerprint of one prepared side: its unique-key rows hashed in
-/// parallel, straight into the flat arrays.
-fn side_state(entity: &Entity, prepared: &PreparedSide, keys: &SideKeys, ring: &KeyRing) -> SideState {
+/// parallel, straight into the flat arrays; cells equal to their left
+/// twin's (`twins`, for the right side) copy its hash.
+fn side_state(
+    entity: &Entity,
+    prepared: &PreparedSide,
+    keys: &SideKeys,
+    ring: &KeyRing,
+    twins: Option<&Twins<'_>>,
+) -> SideState {
     let rows = unique_rows(keys);
     let fields = state_fields(entity, prepared);
     let w = fields.len();
@@ -672,7 +738,7 @@ fn side_state(entity: &Entity, prepared: &PreparedSide, keys: &SideKeys, ring: &
             .zip(rows.par_chunks(CHUNK))
             .for_each(|(out, rows)| {
                 let mut scratch = hasher.scratch(true);
-                hasher.rows_into(rows, out, &mut scratch);
+                hasher.rows_into(rows, out, &mut scratch, twins);
             });
     }
     for (i, &(_, row)) in rows.iter().enumerate() {
@@ -1330,7 +1396,7 @@ mod tests {
         for (name, n) in [("b", 3), ("a", 300_001)] {
             let side = prepared(Side::Left, cells(n), &[]);
             let keys = crate::compare::side_keys(entity, &side, &display);
-            let st = entity_state(entity, [&side, &side], [&keys, &keys], &ring);
+            let st = entity_state(entity, [&side, &side], [&keys, &keys], &ring, &[]);
             sent.push((
                 name,
                 keys.json[n - 1].to_string(),
@@ -1391,7 +1457,7 @@ mod tests {
         let ring = KeyRing::new(None);
         let display = crate::run::ReportDisplay { keys: &ring };
         let keys = crate::compare::side_keys(entity, &side, &display);
-        let st = entity_state(entity, [&side, &side], [&keys, &keys], &ring);
+        let st = entity_state(entity, [&side, &side], [&keys, &keys], &ring, &[]);
         let s = &st.sides[0];
         assert_eq!(s.keys.len(), n);
         let (mut text, mut bytes) = (String::new(), Vec::new());
@@ -1419,7 +1485,7 @@ mod tests {
         let ring = KeyRing::new(None);
         let display = crate::run::ReportDisplay { keys: &ring };
         let keys = crate::compare::side_keys(entity, &side, &display);
-        entity_state(entity, [&side, &side], [&keys, &keys], &ring)
+        entity_state(entity, [&side, &side], [&keys, &keys], &ring, &[])
     }
 
     fn text(values: &[&str]) -> Vec<Cell> {
@@ -1499,6 +1565,51 @@ mod tests {
     }
 
     #[test]
+    fn right_cells_take_their_twins_hash_only_when_equal() {
+        let spec = spec("[[entity.field]]\nname = \"v\"\n[[entity.field]]\nname = \"w\"\n");
+        let entity = &spec.entities[0];
+        let ring = KeyRing::new(None);
+        let display = crate::run::ReportDisplay { keys: &ring };
+        let mut left_v = text(&["1", "2", "3", "4", "5"]);
+        left_v[3] = Cell::Bad;
+        let left = prepared(
+            Side::Left,
+            vec![
+                text(&["a", "b", "c", "d", "e"]),
+                left_v,
+                text(&["x", "y", "z", "q", "s"]),
+            ],
+            &[(1, 3, "raw-left")],
+        );
+        // b's v differs, c's w is null on the right, d's v is bad on both
+        // sides with other raw texts, e's v is bad on the right only.
+        let mut right_v = text(&["1", "9", "3", "4", "5"]);
+        right_v[3] = Cell::Bad;
+        right_v[4] = Cell::Bad;
+        let mut right_w = text(&["x", "y", "z", "q", "s"]);
+        right_w[2] = Cell::Null;
+        let right = prepared(
+            Side::Right,
+            vec![text(&["a", "b", "c", "d", "e"]), right_v, right_w],
+            &[(1, 3, "raw-right"), (1, 4, "5")],
+        );
+        let keys = [
+            crate::compare::side_keys(entity, &left, &display),
+            crate::compare::side_keys(entity, &right, &display),
+        ];
+        let drift = crate::compare::compare(entity, [&left, &right], [&keys[0], &keys[1]], chrono_tz::UTC, &display);
+        assert_eq!(drift.pairs.len(), 5);
+        let twinned = entity_state(entity, [&left, &right], [&keys[0], &keys[1]], &ring, &drift.pairs);
+        let direct = entity_state(entity, [&left, &right], [&keys[0], &keys[1]], &ring, &[]);
+        assert_eq!(twinned.sides[1].hashes, direct.sides[1].hashes);
+        assert_eq!(twinned.sides[0].hashes, direct.sides[0].hashes);
+        // The equal cells share their hash, the others do not.
+        let (l, r) = (&twinned.sides[0], &twinned.sides[1]);
+        let same: Vec<bool> = (0..l.hashes.len()).map(|c| l.hashes[c] == r.hashes[c]).collect();
+        assert_eq!(same, [true, true, false, true, true, false, false, true, false, true]);
+    }
+
+    #[test]
     fn right_rows_equal_to_their_left_twin_are_stored_once() {
         let spec = spec("[[entity.field]]\nname = \"v\"\n[[entity.field]]\nname = \"w\"\n");
         let entity = &spec.entities[0];
@@ -1527,9 +1638,9 @@ mod tests {
             crate::compare::side_keys(entity, &left, &display),
             crate::compare::side_keys(entity, &right, &display),
         ];
-        let mut st = entity_state(entity, [&left, &right], [&keys[0], &keys[1]], &ring);
         // The pairs' twins are known once the merge bases are set.
         let drift = crate::compare::compare(entity, [&left, &right], [&keys[0], &keys[1]], chrono_tz::UTC, &display);
+        let mut st = entity_state(entity, [&left, &right], [&keys[0], &keys[1]], &ring, &drift.pairs);
         st.set_bases(entity, [&left, &right], [&keys[0], &keys[1]], &drift, None);
         // A merge base on c's right side only: c is then stored in full.
         let (c_right, v) = (st.sides[1].find(&keys[1].json[2]).expect("c"), 0);
