@@ -654,9 +654,13 @@ pub fn entity_state(
     ring: &KeyRing,
     pairs: &[(u32, u32)],
 ) -> EntityState {
-    let left = side_state(entity, sides[0], keys[0], ring, None);
+    // The serial steps (finding unique keys, indexing them) run a side per
+    // core; the hashing runs in parallel jobs within a side.
+    let (rows_l, rows_r) = rayon::join(|| unique_rows(keys[0]), || unique_rows(keys[1]));
+    let mut left = side_state(entity, sides[0], &rows_l, ring, None);
     let twins = Twins::new(entity, &left, sides, pairs);
-    let right = side_state(entity, sides[1], keys[1], ring, Some(&twins));
+    let mut right = side_state(entity, sides[1], &rows_r, ring, Some(&twins));
+    rayon::join(|| left.reindex(), || right.reindex());
     EntityState {
         names: entity.fields.iter().map(|f| f.name.clone()).collect(),
         sides: [left, right],
@@ -707,17 +711,16 @@ impl<'a> Twins<'a> {
     }
 }
 
-/// The fingerprint of one prepared side: its unique-key rows hashed in
-/// parallel, straight into the flat arrays; cells equal to their left
-/// twin's (`twins`, for the right side) copy its hash.
+/// The fingerprint of one prepared side, not yet indexed: its unique-key
+/// `rows` hashed in parallel, straight into the flat arrays; cells equal to
+/// their left twin's (`twins`, for the right side) copy its hash.
 fn side_state(
     entity: &Entity,
     prepared: &PreparedSide,
-    keys: &SideKeys,
+    rows: &[(&str, usize)],
     ring: &KeyRing,
     twins: Option<&Twins<'_>>,
 ) -> SideState {
-    let rows = unique_rows(keys);
     let fields = state_fields(entity, prepared);
     let w = fields.len();
     let hasher = RowHasher::new(entity, prepared, fields.clone(), ring);
@@ -744,7 +747,6 @@ fn side_state(
     for (i, &(_, row)) in rows.iter().enumerate() {
         s.by_row[row] = i as u32;
     }
-    s.reindex();
     s
 }
 
