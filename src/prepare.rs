@@ -91,12 +91,22 @@ pub fn prepare_consuming(entity: &Entity, side: Side, loaded: &mut Loaded) -> Pr
     let fields = columns
         .into_par_iter()
         .zip(entity.fields.par_iter())
-        .map(|(column, field)| match column.as_ref().and_then(|c| c.str().ok()) {
-            None => absent(rows),
-            Some(col) => prepare_column(field, side, rows, col.iter()),
-        })
+        .map(|(column, field)| prepare_text(field, side, rows, column.as_ref().and_then(|c| c.str().ok())))
         .collect();
     PreparedSide { side, rows, fields }
+}
+
+/// A field from its text column, or all null where the source lacks it.
+fn prepare_text(
+    field: &Field,
+    side: Side,
+    rows: usize,
+    column: Option<&polars::prelude::StringChunked>,
+) -> PreparedField {
+    match column {
+        None => absent(rows),
+        Some(col) => prepare_column(field, side, rows, col.iter()),
+    }
 }
 
 /// A field whose column the source lacks: all null.
@@ -127,10 +137,7 @@ pub fn prepare_fields(entity: &Entity, side: Side, loaded: &Loaded, only: Option
                     bad: Vec::new(),
                 };
             }
-            match loaded.column(&field.columns[side.idx()]) {
-                None => absent(rows),
-                Some(col) => prepare_column(field, side, rows, col.iter()),
-            }
+            prepare_text(field, side, rows, loaded.column(&field.columns[side.idx()]))
         })
         .collect();
     PreparedSide { side, rows, fields }

@@ -905,19 +905,12 @@ impl StateWriter {
     }
 
     fn flush(&mut self) -> Result<()> {
-        let df = std::mem::take(&mut self.batch).finish().map_err(|e| self.internal(e))?;
-        if self.writer.is_none() {
-            let clone = self.file.get_ref().try_clone().map_err(|e| Error::io(&self.path, e))?;
-            let w = crate::report::working_writer(self.file.share(clone), df.schema()).map_err(|e| self.internal(e))?;
-            self.writer = Some(w);
-        }
-        if df.height() > 0 {
-            if let Some(w) = self.writer.as_mut() {
-                w.write_batch(&df)
-                    .map_err(|e| Error::Internal(format!("writing state: {e}")))?;
-            }
-        }
-        Ok(())
+        let (file, path) = (&self.file, &self.path);
+        let open = || {
+            let clone = file.get_ref().try_clone().map_err(|e| Error::io(path, e))?;
+            Ok(file.share(clone))
+        };
+        write_batch(&mut self.batch, &mut self.writer, open, path)
     }
 
     /// Writes what is left, syncs the file and returns its digest.
@@ -1278,19 +1271,29 @@ struct Part {
 
 impl Part {
     fn flush(&mut self) -> Result<()> {
-        let internal = |e: PolarsError| Error::Internal(format!("writing {}: {e}", self.path.display()));
-        let df = std::mem::take(&mut self.batch).finish().map_err(internal)?;
-        if self.writer.is_none() {
-            let file = std::fs::File::create(&self.path).map_err(|e| Error::io(&self.path, e))?;
-            let w = crate::report::working_writer(file, df.schema()).map_err(internal)?;
-            self.writer = Some(w);
-        }
-        if df.height() > 0 {
-            if let Some(w) = self.writer.as_mut() {
-                w.write_batch(&df).map_err(internal)?;
-            }
-        }
-        Ok(())
+        let path = &self.path;
+        let open = || std::fs::File::create(path).map_err(|e| Error::io(path, e));
+        write_batch(&mut self.batch, &mut self.writer, open, path)
+    }
+}
+
+/// Writes `batch` to `path` as one row group, the writer opened on `open`'s
+/// file at the first batch (a state with no row is still a file with the
+/// columns).
+fn write_batch<W: std::io::Write>(
+    batch: &mut StateBatch,
+    writer: &mut Option<polars::io::parquet::write::BatchedWriter<W>>,
+    open: impl FnOnce() -> Result<W>,
+    path: &Path,
+) -> Result<()> {
+    let internal = |e: PolarsError| Error::Internal(format!("writing {}: {e}", path.display()));
+    let df = std::mem::take(batch).finish().map_err(internal)?;
+    if writer.is_none() {
+        *writer = Some(crate::report::working_writer(open()?, df.schema()).map_err(internal)?);
+    }
+    match writer.as_mut() {
+        Some(w) if df.height() > 0 => w.write_batch(&df).map_err(internal),
+        _ => Ok(()),
     }
 }
 
