@@ -633,8 +633,9 @@ fn reconcile_entity(
     let (loaded, prepared, keys) = (&p.loaded, &p.sides, &p.keys);
     let mut findings = Vec::new();
     let clock = Instant::now();
-    // Drift (its key index is built on one thread) and the row checks of
-    // personal data run side by side; the pair checks need drift's pairs.
+    // Drift (its key index built in partitions, in parallel) and the row
+    // checks of personal data run side by side; the pair checks need
+    // drift's pairs.
     let sides = [&prepared[0], &prepared[1]];
     let side_keys = [&keys[0], &keys[1]];
     let (drift, masking) = rayon::join(

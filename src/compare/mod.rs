@@ -226,7 +226,9 @@ type IndexEntry<'a> = (u64, &'a [Value], Rows);
 /// one core). Rows are visited in order: a key's `first` row is its first.
 fn key_index<'a>(keys: [&'a SideKeys; 2]) -> Vec<hashbrown::HashTable<IndexEntry<'a>>> {
     use std::hash::BuildHasher;
-    let seed = polars::prelude::PlFixedStateQuality::with_seed(0x6b65_795f_696e_6478);
+    // Seeded afresh per run, as a map's hasher is: keys chosen to collide
+    // cannot be aimed at one partition.
+    let seed = polars::prelude::PlRandomState::default();
     let mut parts: Vec<[Vec<(u64, u32)>; 2]> = (0..1usize << INDEX_BITS).map(|_| [Vec::new(), Vec::new()]).collect();
     for side in Side::BOTH {
         let hashed: Vec<(u64, u32)> = keys[side.idx()]

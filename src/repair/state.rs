@@ -702,12 +702,12 @@ impl<'a> Twins<'a> {
     /// raw text, which the cells do not hold: never reused).
     fn hash(&self, f: usize, row: usize, cell: &Cell) -> Option<Hash> {
         let col = self.columns[f]?;
-        let l = *self.of_row.get(row)?;
-        if l == u32::MAX || matches!(cell, Cell::Bad) || self.prepared.cell(f, l as usize) != cell {
+        let l = *self.of_row.get(row)? as usize;
+        let i = *self.left.by_row.get(l)?;
+        if i == u32::MAX || matches!(cell, Cell::Bad) || self.prepared.cell(f, l) != cell {
             return None;
         }
-        let i = *self.left.by_row.get(l as usize)?;
-        (i != u32::MAX).then(|| self.left.hashes[i as usize * self.left.width() + col])
+        Some(self.left.hashes[i as usize * self.left.width() + col])
     }
 }
 
@@ -732,13 +732,14 @@ fn side_state(
         by_row: vec![u32::MAX; prepared.rows],
         ..SideState::default()
     };
-    // Rows are hashed in parallel jobs of CHUNK rows, each with its own
-    // scratch and memos.
-    const CHUNK: usize = 1 << 16;
+    // Rows are hashed in parallel jobs of up to 64k rows, each with its own
+    // scratch and memos; a few jobs per core even for a small side (the
+    // sides are hashed one after the other).
+    let chunk = (rows.len() / (4 * rayon::current_num_threads())).clamp(4096, 1 << 16);
     if w > 0 {
         s.hashes
-            .par_chunks_mut(CHUNK * w)
-            .zip(rows.par_chunks(CHUNK))
+            .par_chunks_mut(chunk * w)
+            .zip(rows.par_chunks(chunk))
             .for_each(|(out, rows)| {
                 let mut scratch = hasher.scratch(true);
                 hasher.rows_into(rows, out, &mut scratch, twins);
@@ -1612,6 +1613,22 @@ mod tests {
         let (l, r) = (&twinned.sides[0], &twinned.sides[1]);
         let same: Vec<bool> = (0..l.hashes.len()).map(|c| l.hashes[c] == r.hashes[c]).collect();
         assert_eq!(same, [true, true, false, true, true, false, false, true, false, true]);
+        // A field the left lacks is hashed on the right, never taken from
+        // another left column.
+        let mut lacking = prepared(
+            Side::Left,
+            vec![
+                text(&["a", "b", "c", "d", "e"]),
+                text(&["1", "2", "3", "4", "5"]),
+                text(&["x", "y", "z", "q", "s"]),
+            ],
+            &[],
+        );
+        lacking.fields[1].present = false;
+        let twinned = entity_state(entity, [&lacking, &right], [&keys[0], &keys[1]], &ring, &drift.pairs);
+        let direct = entity_state(entity, [&lacking, &right], [&keys[0], &keys[1]], &ring, &[]);
+        assert_eq!(twinned.sides[0].width(), 1);
+        assert_eq!(twinned.sides[1].hashes, direct.sides[1].hashes);
     }
 
     #[test]
