@@ -169,6 +169,10 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 /// Exact comparison of `u1 / 10^s1` with `u2 / 10^s2` (scales up to 38)
 /// without overflow: integer parts first, then fractions at a common scale.
 fn dec_cmp(u1: i128, s1: u32, u2: i128, s2: u32) -> Ordering {
+    // One scale (a column's values): the units are in the values' order.
+    if s1 == s2 {
+        return u1.cmp(&u2);
+    }
     let (p1, p2) = (10i128.pow(s1.min(38)), 10i128.pow(s2.min(38)));
     let (i1, f1) = (u1.div_euclid(p1), u1.rem_euclid(p1));
     let (i2, f2) = (u2.div_euclid(p2), u2.rem_euclid(p2));
@@ -896,5 +900,30 @@ mod tests {
         );
         assert_eq!(compare(&d(1, 38), &d(1, 0)), Some(Ordering::Less));
         assert_eq!(compare(&Value::Int(1), &Value::Str("1".into())), None);
+        // At one scale the units' order is taken as is; it agrees with the
+        // integer-and-fraction comparison (the same values, one at the
+        // scale and one a digit finer, which takes the general path).
+        let units = [
+            -1_000_001i128,
+            -100,
+            -99,
+            -1,
+            0,
+            1,
+            5,
+            99,
+            100,
+            12_345,
+            i128::MAX / 20,
+            i128::MIN / 20,
+        ];
+        for &a in &units {
+            for &b in &units {
+                for s in [0u32, 2, 18] {
+                    let general = compare(&d(a, s), &d(b * 10, s + 1));
+                    assert_eq!(compare(&d(a, s), &d(b, s)), general, "{a} {b} at {s}");
+                }
+            }
+        }
     }
 }
