@@ -192,8 +192,8 @@ struct Spills<'a> {
     entity: &'a Entity,
     side: Side,
     work: &'a Path,
+    /// Per bucket, its file's writer once it has rows.
     writers: Vec<Option<Writer>>,
-    files: Vec<Option<PathBuf>>,
     /// Per bucket, compacted slices not written yet.
     pending: Vec<Vec<DataFrame>>,
     pending_rows: Vec<usize>,
@@ -208,7 +208,6 @@ impl<'a> Spills<'a> {
             side,
             work,
             writers: (0..buckets).map(|_| None).collect(),
-            files: vec![None; buckets],
             pending: (0..buckets).map(|_| Vec::new()).collect(),
             pending_rows: vec![0; buckets],
             batch_rows: (SPILL_PENDING / buckets.max(1)).clamp(1, SPILL_ROWS),
@@ -251,29 +250,25 @@ impl<'a> Spills<'a> {
 
     fn write(&mut self, b: usize, part: DataFrame) -> Result<()> {
         let path = self.path(b);
-        if self.writers[b].is_none() {
-            let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-            let w = crate::report::working_writer(file, part.schema()).map_err(|e| spill_err(&path, e))?;
-            self.writers[b] = Some(w);
-            self.files[b] = Some(path.clone());
-        }
-        match self.writers[b].as_mut() {
-            Some(w) => w.write_batch(&part).map_err(|e| spill_err(&path, e)),
-            None => Ok(()),
-        }
+        let open = || std::fs::File::create(&path).map_err(|e| Error::io(&path, e));
+        crate::report::append_working(&mut self.writers[b], &part, open, |e| spill_err(&path, e))
     }
 
-    /// Writes what is held back and closes every file.
+    /// Writes what is held back and closes every file: per bucket, its
+    /// spill file, if it got rows.
     fn finish(mut self) -> Result<Vec<Option<PathBuf>>> {
         for b in 0..self.pending.len() {
             self.flush(b)?;
         }
-        for (w, path) in self.writers.into_iter().zip(&self.files) {
-            if let (Some(w), Some(path)) = (w, path) {
-                w.finish().map_err(|e| spill_err(path, e))?;
-            }
+        let mut files = Vec::with_capacity(self.writers.len());
+        for (b, w) in std::mem::take(&mut self.writers).into_iter().enumerate() {
+            let path = w.map(|w| {
+                let path = self.path(b);
+                w.finish().map(|_| path.clone()).map_err(|e| spill_err(&path, e))
+            });
+            files.push(path.transpose()?);
         }
-        Ok(self.files)
+        Ok(files)
     }
 }
 

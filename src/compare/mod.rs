@@ -213,6 +213,15 @@ struct Rows {
     count: [u32; 2],
 }
 
+/// A hash of a table that holds one partition of a set partitioned by the
+/// hash's top bits (all alike within the partition, while hashbrown takes
+/// its 7-bit tags from the top and its slots from the bottom): an odd
+/// multiplier keeps the low bits as varied as they were and makes every
+/// top bit depend on all of them (and is one-to-one).
+pub(crate) fn within_partition(h: u64) -> u64 {
+    h.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
 /// Partitions of the key index: 2^bits, by the top bits of the key's hash.
 const INDEX_BITS: u32 = 6;
 
@@ -241,9 +250,6 @@ fn key_index<'a>(keys: [&'a SideKeys; 2]) -> Vec<hashbrown::HashTable<IndexEntry
             parts[(h >> (64 - INDEX_BITS)) as usize][side.idx()].push((h, row));
         }
     }
-    // Within a partition the top bits are all alike; the table takes its
-    // tags from the top: an odd multiplier makes them depend on every bit.
-    let mix = |h: u64| h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     parts
         .into_par_iter()
         .map(|part| {
@@ -255,7 +261,7 @@ fn key_index<'a>(keys: [&'a SideKeys; 2]) -> Vec<hashbrown::HashTable<IndexEntry
                     let Some(key) = keys[i].tuple[row as usize].as_deref() else {
                         continue;
                     };
-                    match table.find_mut(mix(h), |e| e.0 == h && e.1 == key) {
+                    match table.find_mut(within_partition(h), |e| e.0 == h && e.1 == key) {
                         Some(e) => {
                             if e.2.count[i] == 0 {
                                 e.2.first[i] = row;
@@ -266,7 +272,7 @@ fn key_index<'a>(keys: [&'a SideKeys; 2]) -> Vec<hashbrown::HashTable<IndexEntry
                             let mut rows = Rows::default();
                             rows.first[i] = row;
                             rows.count[i] = 1;
-                            table.insert_unique(mix(h), (h, key, rows), |e| mix(e.0));
+                            table.insert_unique(within_partition(h), (h, key, rows), |e| within_partition(e.0));
                         }
                     }
                 }

@@ -237,11 +237,7 @@ impl Distinct {
         }
         let bits = (self.entries.len() / Self::PARTITION).max(1).ilog2().min(16);
         let parts = self.scatter(bits);
-        // Within a partition the top `bits` are all alike; the table takes
-        // its 7-bit tags from the top and its slots from the bottom. An odd
-        // multiplier keeps the low bits as varied as they were and makes
-        // every top bit depend on all of them (and is one-to-one).
-        let key = |h: u64| h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let key = crate::compare::within_partition;
         let mut start = 0;
         for end in parts {
             self.table.clear();

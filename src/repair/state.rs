@@ -71,8 +71,8 @@ struct SideState {
     /// from prepared sides, to set bases without looking keys up.
     by_row: Vec<u32>,
     /// Right side: state row → the left state row of the same key (u32::MAX:
-    /// none), for the matched pairs, set with the merge bases; the writer
-    /// stores a row equal to its twin once.
+    /// none), for the matched pairs, set when the state is built; the
+    /// writer stores a row equal to its twin once.
     twin: Vec<u32>,
 }
 
@@ -319,16 +319,11 @@ impl EntityState {
                 })
                 .collect()
         });
-        let right_rows = self.sides[Side::Right.idx()].keys.len();
-        self.sides[Side::Right.idx()].twin = vec![u32::MAX; right_rows];
         for &(l, r) in &drift.pairs {
             let rows = [l as usize, r as usize];
             let key = keys[0].json[rows[0]].as_str();
             let suspect = mismatched_keys.contains(key);
             let at = Side::BOTH.map(|side| self.sides[side.idx()].state_row(rows[side.idx()], key));
-            if let [Some(il), Some(ir)] = at {
-                self.sides[Side::Right.idx()].twin[ir] = il as u32;
-            }
             for side in Side::BOTH {
                 let Some(i) = at[side.idx()] else { continue };
                 let st = &self.sides[side.idx()];
@@ -660,6 +655,14 @@ pub fn entity_state(
     let mut left = side_state(entity, sides[0], &rows_l, ring, None);
     let twins = Twins::new(entity, &left, sides, pairs);
     let mut right = side_state(entity, sides[1], &rows_r, ring, Some(&twins));
+    right.twin = vec![u32::MAX; right.keys.len()];
+    for &(l, r) in pairs {
+        let at =
+            [(&left, l), (&right, r)].map(|(s, row)| s.by_row.get(row as usize).copied().filter(|&i| i != u32::MAX));
+        if let [Some(il), Some(ir)] = at {
+            right.twin[ir as usize] = il;
+        }
+    }
     rayon::join(|| left.reindex(), || right.reindex());
     EntityState {
         names: entity.fields.iter().map(|f| f.name.clone()).collect(),
@@ -1289,13 +1292,7 @@ fn write_batch<W: std::io::Write>(
 ) -> Result<()> {
     let internal = |e: PolarsError| Error::Internal(format!("writing {}: {e}", path.display()));
     let df = std::mem::take(batch).finish().map_err(internal)?;
-    if writer.is_none() {
-        *writer = Some(crate::report::working_writer(open()?, df.schema()).map_err(internal)?);
-    }
-    match writer.as_mut() {
-        Some(w) if df.height() > 0 => w.write_batch(&df).map_err(internal),
-        _ => Ok(()),
-    }
+    crate::report::append_working(writer, &df, open, internal)
 }
 
 impl PartitionedState {
@@ -1660,7 +1657,7 @@ mod tests {
             crate::compare::side_keys(entity, &left, &display),
             crate::compare::side_keys(entity, &right, &display),
         ];
-        // The pairs' twins are known once the merge bases are set.
+        // The pairs give the twins.
         let drift = crate::compare::compare(entity, [&left, &right], [&keys[0], &keys[1]], chrono_tz::UTC, &display);
         let mut st = entity_state(entity, [&left, &right], [&keys[0], &keys[1]], &ring, &drift.pairs);
         st.set_bases(entity, [&left, &right], [&keys[0], &keys[1]], &drift, None);

@@ -74,6 +74,24 @@ pub fn working_writer<W: std::io::Write>(
         .batched(schema)
 }
 
+/// Appends `frame` as one row group to a working file whose writer
+/// ([`working_writer`]) is opened on `open`'s output at the first frame;
+/// an empty frame only opens it (the file then still has its columns).
+pub fn append_working<W: std::io::Write>(
+    writer: &mut Option<polars::io::parquet::write::BatchedWriter<W>>,
+    frame: &DataFrame,
+    open: impl FnOnce() -> Result<W>,
+    error: impl Fn(PolarsError) -> Error,
+) -> Result<()> {
+    if writer.is_none() {
+        *writer = Some(working_writer(open()?, frame.schema()).map_err(&error)?);
+    }
+    match writer.as_mut() {
+        Some(w) if frame.height() > 0 => w.write_batch(frame).map_err(error),
+        _ => Ok(()),
+    }
+}
+
 /// Writes string columns as a zstd Parquet file (the caller's folder is the
 /// temporary run folder, so no partial file can surface).
 pub fn write_parquet(path: &Path, columns: Vec<Column>, height: usize) -> Result<()> {
