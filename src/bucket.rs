@@ -172,7 +172,7 @@ pub fn partition(entity: &Entity, buckets: usize, work: &Path, display: &dyn Dis
     })
 }
 
-type Writer = polars::io::parquet::write::BatchedWriter<std::fs::File>;
+type Writer = crate::report::WorkingWriter<std::fs::File>;
 
 /// Rows a bucket's spill file gathers before it writes them as one row
 /// group, at most. A chunk split over many buckets gives each a few
@@ -385,6 +385,18 @@ impl Partitioned {
     /// holds that bucket's rows of `columns` (all present declared columns
     /// when None), in file order; the description is the whole file's.
     pub fn load(&self, b: usize, columns: Option<&[String]>) -> Result<[Loaded; 2]> {
+        self.read(b, columns, false)
+    }
+
+    /// Bucket `b` of both sides, every present declared column, read for
+    /// the last time: its spill files are removed once read, so that the
+    /// spill shrinks while the change state grows (the disk holds about
+    /// one of them at the peak, not both).
+    pub fn take(&self, b: usize) -> Result<[Loaded; 2]> {
+        self.read(b, None, true)
+    }
+
+    fn read(&self, b: usize, columns: Option<&[String]>, last: bool) -> Result<[Loaded; 2]> {
         let load = |side: Side| -> Result<Loaded> {
             let i = side.idx();
             let wanted: Vec<String> = match columns {
@@ -394,10 +406,14 @@ impl Partitioned {
             let frame = match &self.files[i][b] {
                 Some(path) => {
                     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-                    ParquetReader::new(file)
+                    let frame = ParquetReader::new(file)
                         .with_columns(Some(wanted))
                         .finish()
-                        .map_err(|e| Error::Internal(format!("reading spill {}: {e}", path.display())))?
+                        .map_err(|e| Error::Internal(format!("reading spill {}: {e}", path.display())))?;
+                    if last {
+                        std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+                    }
+                    frame
                 }
                 None => {
                     let cols: Vec<Column> = wanted
@@ -505,6 +521,58 @@ mod tests {
             buffers(&big)
         );
         assert!(kept.equals(&part));
+    }
+
+    struct Plain;
+
+    impl Display for Plain {
+        fn value(&self, _: &Entity, _: usize, v: &crate::normalize::Value) -> String {
+            v.display()
+        }
+        fn key_part(&self, _: &Entity, _: usize, v: Option<&crate::normalize::Value>) -> serde_json::Value {
+            v.map_or(serde_json::Value::Null, |v| serde_json::Value::String(v.display()))
+        }
+    }
+
+    #[test]
+    fn a_bucket_read_for_the_last_time_leaves_no_spill_behind() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let rows: String = (0..40).map(|i| format!("{i},v{i}\n")).collect();
+        for side in ["l", "r"] {
+            std::fs::write(dir.path().join(format!("{side}.csv")), format!("id,v\n{rows}"))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let text = format!(
+            "[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n\
+             [[entity]]\nname = \"e\"\nkey = [\"id\"]\nleft = {{ path = \"{0}/l.csv\" }}\nright = {{ path = \"{0}/r.csv\" }}\n\
+             [[entity.field]]\nname = \"id\"\ntype = \"int\"\n[[entity.field]]\nname = \"v\"\n",
+            dir.path().display()
+        );
+        let spec = crate::spec::parse(Path::new("t.toml"), &text, String::new()).unwrap_or_else(|e| panic!("{e}"));
+        let work = dir.path().join("work");
+        std::fs::create_dir(&work).unwrap_or_else(|e| panic!("{e}"));
+        let spills = || {
+            std::fs::read_dir(&work)
+                .map(|d| d.count())
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let parts = partition(&spec.entities[0], 3, &work, &Plain).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(spills(), 6);
+        let mut seen = 0;
+        for b in 0..3 {
+            // Read as often as needed (the global rule pass reads columns)...
+            let some = parts
+                .load(b, Some(&["v".to_string()]))
+                .unwrap_or_else(|e| panic!("{e}"));
+            // ...then once more for the bucket itself, which removes its files.
+            let [left, right] = parts.take(b).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(left.frame.height(), some[0].frame.height());
+            assert_eq!(left.frame.get_column_names(), ["id", "v"]);
+            assert!(left.frame.equals(&right.frame));
+            seen += left.frame.height();
+            assert_eq!(spills(), 6 - 2 * (b + 1));
+        }
+        assert_eq!(seen, 40);
     }
 
     #[test]

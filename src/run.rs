@@ -494,7 +494,7 @@ fn bucketed(
                 Some(reader) => reader
                     .join()
                     .map_err(|_| Error::Internal("the spill reader panicked".into()))??,
-                None => parts[e].load(b, None)?,
+                None => parts[e].take(b)?,
             };
             tracing::info!(entity = %entity.name, bucket = b, ms = clock.elapsed().as_millis() as u64, "bucket loaded");
             let p = prepare_loaded(entity, loaded, env.display);
@@ -523,7 +523,7 @@ fn bucketed(
                 let part = std::sync::Arc::clone(&parts[e]);
                 let reader = std::thread::Builder::new()
                     .name("recon-spill-reader".into())
-                    .spawn(move || part.load(b + 1, None))
+                    .spawn(move || part.take(b + 1))
                     .map_err(|e| Error::Internal(format!("cannot start the spill reader: {e}")))?;
                 next = Some(reader);
             }

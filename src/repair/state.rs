@@ -841,7 +841,7 @@ pub struct StateWriter {
     path: PathBuf,
     /// The file, hashed as it is written (the digest goes into the evidence).
     file: HashingWriter<std::fs::File>,
-    writer: Option<polars::io::parquet::write::BatchedWriter<HashingWriter<std::fs::File>>>,
+    writer: Option<crate::report::WorkingWriter<HashingWriter<std::fs::File>>>,
     batch: StateBatch,
 }
 
@@ -1267,7 +1267,7 @@ pub fn partition_state(
 /// One entity and bucket of a state being partitioned.
 struct Part {
     path: PathBuf,
-    writer: Option<polars::io::parquet::write::BatchedWriter<std::fs::File>>,
+    writer: Option<crate::report::WorkingWriter<std::fs::File>>,
     batch: StateBatch,
     /// The side and `fields` header of the last row written.
     header: Option<(Side, String)>,
@@ -1286,7 +1286,7 @@ impl Part {
 /// columns).
 fn write_batch<W: std::io::Write>(
     batch: &mut StateBatch,
-    writer: &mut Option<polars::io::parquet::write::BatchedWriter<W>>,
+    writer: &mut Option<crate::report::WorkingWriter<W>>,
     open: impl FnOnce() -> Result<W>,
     path: &Path,
 ) -> Result<()> {

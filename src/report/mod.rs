@@ -8,11 +8,13 @@ mod baseline;
 mod folder;
 mod metrics;
 pub mod summary;
+mod working;
 
 pub use baseline::{Baseline, BaselineInfo};
 pub use folder::{claim, owner_tag, previous_runs, release, sweep_stale, PreviousRun, RunFolder};
 pub use metrics::{write_quality_metrics, EntityMetrics};
 pub use summary::{human_summary, EntitySummary, SideInfo, Summary};
+pub use working::{append_working, WorkingWriter};
 
 use std::path::Path;
 
@@ -55,41 +57,6 @@ pub fn text_column<'a, T>(name: &str, rows: &'a [T], value: impl Fn(&'a T) -> Op
         b.append_option(value(r));
     }
     b.finish().into_column()
-}
-
-/// A batched Parquet writer for the files a run writes and reads back
-/// itself (the bucket spill, the change state and its partitions): LZ4,
-/// since hashes and spilled text barely compress and the write is on the
-/// hot path, and no column statistics, which nothing reads. (An
-/// uncompressed spill saved about 1.4 s of a 10M-row partition in single
-/// runs, but a bucketed 1M-row run then peaked at 315 MB of disk instead of
-/// 193 MB, and the 100M-row spill is 10 GB compressed.)
-pub fn working_writer<W: std::io::Write>(
-    w: W,
-    schema: &Schema,
-) -> PolarsResult<polars::io::parquet::write::BatchedWriter<W>> {
-    ParquetWriter::new(w)
-        .with_compression(ParquetCompression::Lz4Raw)
-        .with_statistics(StatisticsOptions::empty())
-        .batched(schema)
-}
-
-/// Appends `frame` as one row group to a working file whose writer
-/// ([`working_writer`]) is opened on `open`'s output at the first frame;
-/// an empty frame only opens it (the file then still has its columns).
-pub fn append_working<W: std::io::Write>(
-    writer: &mut Option<polars::io::parquet::write::BatchedWriter<W>>,
-    frame: &DataFrame,
-    open: impl FnOnce() -> Result<W>,
-    error: impl Fn(PolarsError) -> Error,
-) -> Result<()> {
-    if writer.is_none() {
-        *writer = Some(working_writer(open()?, frame.schema()).map_err(&error)?);
-    }
-    match writer.as_mut() {
-        Some(w) if frame.height() > 0 => w.write_batch(frame).map_err(error),
-        _ => Ok(()),
-    }
 }
 
 /// Writes string columns as a zstd Parquet file (the caller's folder is the
