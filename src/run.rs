@@ -481,7 +481,7 @@ fn bucketed(
     };
     let mut results = Vec::new();
     for (e, entity) in spec.entities.iter().enumerate() {
-        let mut merged: Option<EntityResult> = None;
+        let merger = Merger::spawn()?;
         let mut acc = crate::quality::metrics::EntityAcc::new();
         // The next bucket's spill is read on a thread of its own while this
         // bucket's metrics are gathered and its state is handed over (the
@@ -529,13 +529,10 @@ fn bucketed(
             }
             crate::quality::metrics::accumulate(entity, [&p.sides[0], &p.sides[1]], &mut acc);
             states.send(&entity.name, std::mem::take(&mut r.state))?;
-            match merged.as_mut() {
-                None => merged = Some(r),
-                Some(m) => m.absorb(r),
-            }
+            merger.send(r, p)?;
             tracing::info!(entity = %entity.name, bucket = b, ms = clock.elapsed().as_millis() as u64, "bucket reconciled");
         }
-        let Some(mut m) = merged else { continue };
+        let Some(mut m) = merger.finish()? else { continue };
         let meta = &parts[e].meta;
         m.findings.splice(0..0, schema_findings(entity, meta));
         m.quality.fields = crate::quality::metrics::finish(entity, &acc, env.display);
@@ -544,6 +541,51 @@ fn bucketed(
         results.push(m);
     }
     Ok(results)
+}
+
+/// Merges one entity's bucket results on a thread of its own, where each
+/// bucket's typed cells are freed too: appending a bucket's findings and
+/// repairs to the growing lists and freeing its cells had taken 0.15–0.6 s
+/// of every 10M-row bucket on the main path.
+struct Merger {
+    tx: std::sync::mpsc::Sender<(EntityResult, PreparedEntity)>,
+    thread: std::thread::JoinHandle<Option<EntityResult>>,
+}
+
+impl Merger {
+    fn spawn() -> Result<Merger> {
+        let (tx, rx) = std::sync::mpsc::channel::<(EntityResult, PreparedEntity)>();
+        let thread = std::thread::Builder::new()
+            .name("recon-merger".into())
+            .spawn(move || {
+                let mut merged: Option<EntityResult> = None;
+                for (r, prepared) in rx {
+                    drop(prepared);
+                    match merged.as_mut() {
+                        None => merged = Some(r),
+                        Some(m) => m.absorb(r),
+                    }
+                }
+                merged
+            })
+            .map_err(|e| Error::Internal(format!("cannot start the merger: {e}")))?;
+        Ok(Merger { tx, thread })
+    }
+
+    /// Hands over one bucket's result and its prepared entity (to be freed).
+    fn send(&self, r: EntityResult, prepared: PreparedEntity) -> Result<()> {
+        self.tx
+            .send((r, prepared))
+            .map_err(|_| Error::Internal("the merger stopped".into()))
+    }
+
+    /// The merged result (None when no bucket was sent).
+    fn finish(self) -> Result<Option<EntityResult>> {
+        drop(self.tx);
+        self.thread
+            .join()
+            .map_err(|_| Error::Internal("the merger panicked".into()))
+    }
 }
 
 /// Per entity, both sides: entity `e`'s own, the empty ones for the `n - 1`
