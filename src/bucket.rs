@@ -251,7 +251,7 @@ impl<'a> Spills<'a> {
     fn push(&mut self, b: usize, part: DataFrame) -> Result<()> {
         let rows = part.height();
         if b == 0 {
-            let part = compact(part).map_err(|e| spill_err(&self.path(b), e))?;
+            let part = compact(part).map_err(keep_err)?;
             self.first.push(part);
             return Ok(());
         }
@@ -305,7 +305,7 @@ impl<'a> Spills<'a> {
             None => None,
             Some(mut frame) => {
                 for part in parts {
-                    frame.vstack_mut_owned(part).map_err(|e| spill_err(&self.path(0), e))?;
+                    frame.vstack_mut_owned(part).map_err(keep_err)?;
                 }
                 frame.rechunk_mut_par();
                 Some(frame)
@@ -317,6 +317,10 @@ impl<'a> Spills<'a> {
 
 fn spill_err(path: &Path, e: PolarsError) -> Error {
     Error::Internal(format!("spilling to {}: {e}", path.display()))
+}
+
+fn keep_err(e: PolarsError) -> Error {
+    Error::Internal(format!("keeping the first bucket in memory: {e}"))
 }
 
 /// A frame whose text columns own only the bytes of their rows: a slice
@@ -453,28 +457,13 @@ impl Partitioned {
                 None => self.present[i].clone(),
                 Some(c) => c.iter().filter(|c| self.present[i].contains(c)).cloned().collect(),
             };
-            let spill = match b {
-                0 => None,
-                _ => self.files[i][b].as_ref(),
-            };
-            let kept = match b {
+            let frame = match b {
                 0 => self.first_bucket(side, &wanted, last)?,
-                _ => None,
+                _ => self.spill(side, b, &wanted, last)?,
             };
-            let frame = match (spill, kept) {
-                (_, Some(frame)) => frame,
-                (Some(path), None) => {
-                    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-                    let frame = ParquetReader::new(file)
-                        .with_columns(Some(wanted))
-                        .finish()
-                        .map_err(|e| Error::Internal(format!("reading spill {}: {e}", path.display())))?;
-                    if last {
-                        std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
-                    }
-                    frame
-                }
-                (None, None) => {
+            let frame = match frame {
+                Some(frame) => frame,
+                None => {
                     let cols: Vec<Column> = wanted
                         .iter()
                         .map(|n| Column::new_empty(n.as_str().into(), &DataType::String))
@@ -495,6 +484,23 @@ impl Partitioned {
             })
         };
         Ok([load(Side::Left)?, load(Side::Right)?])
+    }
+
+    /// The `wanted` columns of one side's spill of bucket `b` (None when no
+    /// row fell in it); the file is removed when `last`.
+    fn spill(&self, side: Side, b: usize, wanted: &[String], last: bool) -> Result<Option<DataFrame>> {
+        let Some(path) = &self.files[side.idx()][b] else {
+            return Ok(None);
+        };
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let frame = ParquetReader::new(file)
+            .with_columns(Some(wanted.to_vec()))
+            .finish()
+            .map_err(|e| Error::Internal(format!("reading spill {}: {e}", path.display())))?;
+        if last {
+            std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+        }
+        Ok(Some(frame))
     }
 
     /// The `wanted` columns of one side's first bucket (None when no row

@@ -546,15 +546,17 @@ fn bucketed(
 /// Merges one entity's bucket results on a thread of its own, where each
 /// bucket's typed cells are freed too: appending a bucket's findings and
 /// repairs to the growing lists and freeing its cells had taken 0.15–0.6 s
-/// of every 10M-row bucket on the main path.
+/// of every 10M-row bucket on the main path. At most one bucket waits for
+/// it (a slower merger holds the next bucket back instead of piling up
+/// buckets' cells in memory).
 struct Merger {
-    tx: std::sync::mpsc::Sender<(EntityResult, PreparedEntity)>,
+    tx: std::sync::mpsc::SyncSender<(EntityResult, PreparedEntity)>,
     thread: std::thread::JoinHandle<Option<EntityResult>>,
 }
 
 impl Merger {
     fn spawn() -> Result<Merger> {
-        let (tx, rx) = std::sync::mpsc::channel::<(EntityResult, PreparedEntity)>();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(EntityResult, PreparedEntity)>(1);
         let thread = std::thread::Builder::new()
             .name("recon-merger".into())
             .spawn(move || {

@@ -3,21 +3,21 @@
 //!
 //! They are written for speed, not size: every column plainly encoded (no
 //! dictionaries), pages compressed with fast LZ4, no column statistics
-//! (nothing reads them). polars' own writer decides per column whether to
-//! build a dictionary, and estimating each column's cardinality and then
-//! hashing every value of the columns it keeps was a fifth of a 10M-row
-//! partition's CPU; and it compresses with LZ4's default effort, another
-//! fifth, where hashes do not compress at all and spilled text little. (An uncompressed spill saved about 1.4 s of a
-//! 10M-row partition in single runs, but a bucketed 1M-row run then peaked
-//! at 315 MB of disk instead of 193 MB, and the 100M-row spill is 10 GB
-//! compressed.) The files are ordinary Parquet: any reader reads them.
+//! (nothing reads them). polars' own writer estimates every text column's
+//! cardinality and builds a dictionary for the columns that repeat (a fifth
+//! of a 10M-row partition's CPU), and compresses at LZ4's default effort
+//! (another fifth), where hashes do not compress at all and spilled text
+//! little. (An uncompressed spill saved about 1.4 s of a 10M-row partition
+//! in single runs, but a bucketed 1M-row run then peaked at 315 MB of disk
+//! instead of 193 MB, and the 100M-row spill is over 10 GB compressed.)
+//! The files are ordinary Parquet: any reader reads them.
 
 use std::io::Write;
 
 use polars::prelude::*;
 use polars_arrow::record_batch::RecordBatchT;
 use polars_parquet::parquet::compression::Compression;
-use polars_parquet::parquet::page::{DataPage, DataPageHeader};
+use polars_parquet::parquet::page::DataPageHeader;
 use polars_parquet::parquet::CowBuffer;
 use polars_parquet::write::{
     array_to_columns, compress, get_dtype_encoding, to_parquet_schema, CompressedDataPage, CompressedPage,
@@ -90,9 +90,9 @@ impl<W: Write> WorkingWriter<W> {
 }
 
 /// LZ4's acceleration (1 is its default; LZ4_RAW pages read the same
-/// whatever it was). Measured at 10M rows per side in 7 buckets: user CPU
-/// 74-76 s at 1, 62-68 s at 8, 60-65 s at 32; the spill 1,154, 1,250 and
-/// 1,535 MB, state.parquet 1,072, 1,049 and 1,264 MB.
+/// whatever it was). At 10M rows per side in 7 buckets, two runs each:
+/// user CPU 74-76 s at 1, 62-68 s at 8, 60-65 s at 32; the spill 1,154,
+/// 1,250 and 1,535 MB, state.parquet 1,072, 1,049 and 1,264 MB.
 const LZ4_ACCELERATION: i32 = 8;
 
 /// A page compressed as LZ4_RAW at [`LZ4_ACCELERATION`]; pages other than
@@ -107,16 +107,15 @@ fn lz4_page(page: Page) -> PolarsResult<CompressedPage> {
     let mode = lz4::block::CompressionMode::FAST(LZ4_ACCELERATION);
     let size = lz4::block::compress_to_buffer(raw, Some(mode), false, &mut out)?;
     out.truncate(size);
-    let DataPage {
-        descriptor, num_rows, ..
-    } = &data;
-    let num_rows = num_rows.ok_or_else(|| polars_err!(ComputeError: "a data page without its row count"))?;
+    let num_rows = data
+        .num_rows
+        .ok_or_else(|| polars_err!(ComputeError: "a data page without its row count"))?;
     Ok(CompressedPage::Data(CompressedDataPage::new(
         data.header().clone(),
         CowBuffer::Owned(out),
         Compression::Lz4Raw,
         raw.len(),
-        descriptor.clone(),
+        data.descriptor.clone(),
         num_rows,
     )))
 }
