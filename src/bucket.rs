@@ -271,14 +271,10 @@ impl<'a> Spills<'a> {
     fn flush(&mut self, b: usize) -> Result<()> {
         let parts = std::mem::take(&mut self.pending[b]);
         self.pending_rows[b] = 0;
-        let mut parts = parts.into_iter();
-        let Some(mut frame) = parts.next() else { return Ok(()) };
-        let path = self.path(b);
-        for part in parts {
-            frame.vstack_mut_owned(part).map_err(|e| spill_err(&path, e))?;
+        match stack(parts).map_err(|e| spill_err(&self.path(b), e))? {
+            Some(frame) => self.write(b, frame),
+            None => Ok(()),
         }
-        frame.rechunk_mut_par();
-        self.write(b, frame)
     }
 
     fn write(&mut self, b: usize, part: DataFrame) -> Result<()> {
@@ -300,17 +296,7 @@ impl<'a> Spills<'a> {
             });
             files.push(path.transpose()?);
         }
-        let mut parts = std::mem::take(&mut self.first).into_iter();
-        let first = match parts.next() {
-            None => None,
-            Some(mut frame) => {
-                for part in parts {
-                    frame.vstack_mut_owned(part).map_err(keep_err)?;
-                }
-                frame.rechunk_mut_par();
-                Some(frame)
-            }
-        };
+        let first = stack(std::mem::take(&mut self.first)).map_err(keep_err)?;
         Ok(Spilled { files, first })
     }
 }
@@ -321,6 +307,18 @@ fn spill_err(path: &Path, e: PolarsError) -> Error {
 
 fn keep_err(e: PolarsError) -> Error {
     Error::Internal(format!("keeping the first bucket in memory: {e}"))
+}
+
+/// `parts` one under the other as one chunk per column (None when there
+/// are none).
+fn stack(parts: Vec<DataFrame>) -> PolarsResult<Option<DataFrame>> {
+    let mut parts = parts.into_iter();
+    let Some(mut frame) = parts.next() else { return Ok(None) };
+    for part in parts {
+        frame.vstack_mut_owned(part)?;
+    }
+    frame.rechunk_mut_par();
+    Ok(Some(frame))
 }
 
 /// A frame whose text columns own only the bytes of their rows: a slice
