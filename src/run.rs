@@ -382,7 +382,8 @@ impl<'a> Env<'a> {
 }
 
 /// Buckets per entity: forced by `--buckets`, else as many as the memory
-/// budget needs (1 everywhere: the run stays in memory).
+/// budget and the largest bucket size need (1 everywhere: the run stays in
+/// memory).
 fn bucket_plan(spec: &Spec, opts: &RunOptions) -> Vec<usize> {
     if let Some(n) = opts.buckets {
         return vec![n.clamp(1, bucket::MAX_BUCKETS); spec.entities.len()];
@@ -394,7 +395,7 @@ fn bucket_plan(spec: &Spec, opts: &RunOptions) -> Vec<usize> {
         .map(|e| bucket::buckets_for(bucket::estimate(e), limit))
         .collect();
     if plan.iter().any(|&n| n > 1) {
-        tracing::info!(?plan, limit, "memory budget exceeded: reconciling in buckets");
+        tracing::info!(?plan, limit, "reconciling in buckets");
     }
     plan
 }
