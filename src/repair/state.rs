@@ -841,7 +841,7 @@ pub struct StateWriter {
     path: PathBuf,
     /// The file, hashed as it is written (the digest goes into the evidence).
     file: HashingWriter<std::fs::File>,
-    writer: Option<crate::report::WorkingWriter<HashingWriter<std::fs::File>>>,
+    writer: Option<crate::report::WorkingWriter<std::io::BufWriter<HashingWriter<std::fs::File>>>>,
     batch: StateBatch,
 }
 
@@ -912,7 +912,7 @@ impl StateWriter {
         let (file, path) = (&self.file, &self.path);
         let open = || {
             let clone = file.get_ref().try_clone().map_err(|e| Error::io(path, e))?;
-            Ok(file.share(clone))
+            Ok(crate::report::buffered(file.share(clone)))
         };
         write_batch(&mut self.batch, &mut self.writer, open, path)
     }
@@ -1267,7 +1267,7 @@ pub fn partition_state(
 /// One entity and bucket of a state being partitioned.
 struct Part {
     path: PathBuf,
-    writer: Option<crate::report::WorkingWriter<std::fs::File>>,
+    writer: Option<crate::report::WorkingWriter<std::io::BufWriter<std::fs::File>>>,
     batch: StateBatch,
     /// The side and `fields` header of the last row written.
     header: Option<(Side, String)>,
@@ -1276,7 +1276,10 @@ struct Part {
 impl Part {
     fn flush(&mut self) -> Result<()> {
         let path = &self.path;
-        let open = || std::fs::File::create(path).map_err(|e| Error::io(path, e));
+        let open = || {
+            let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+            Ok(crate::report::buffered(file))
+        };
         write_batch(&mut self.batch, &mut self.writer, open, path)
     }
 }

@@ -83,9 +83,11 @@ impl<W: Write> WorkingWriter<W> {
         Ok(DynIter::new(columns.into_iter()))
     }
 
-    /// Writes the footer; returns the file's size.
+    /// Writes the footer and flushes the output; returns the file's size.
     pub fn finish(mut self) -> PolarsResult<u64> {
-        self.writer.end(None)
+        let size = self.writer.end(None)?;
+        self.writer.into_inner().flush()?;
+        Ok(size)
     }
 }
 
@@ -157,6 +159,13 @@ fn plain(dtype: &ArrowDataType) -> Vec<Encoding> {
     } else {
         own
     }
+}
+
+/// `w` behind a write buffer: the writer writes each page header and page
+/// on its own, which unbuffered is a system call apiece (many for a spill
+/// of small row groups). [`WorkingWriter::finish`] flushes it.
+pub fn buffered<W: Write>(w: W) -> std::io::BufWriter<W> {
+    std::io::BufWriter::with_capacity(1 << 20, w)
 }
 
 /// Appends `frame` as one row group to a working file whose writer is
