@@ -9,6 +9,7 @@ use std::borrow::Cow;
 
 use rayon::prelude::*;
 
+use crate::compare::SideKeys;
 use crate::normalize::{apply_steps_borrowed, FieldType, Value};
 use crate::source::Loaded;
 use crate::spec::{Entity, Field, Side};
@@ -73,29 +74,6 @@ pub fn prepare(entity: &Entity, side: Side, loaded: &Loaded) -> PreparedSide {
     prepare_fields(entity, side, loaded, None)
 }
 
-/// [`prepare`] that consumes `loaded`'s frame (left empty): each raw column
-/// is freed as soon as the fields reading it are typed, so the cells typed
-/// after it can reuse its memory (at 1M rows the resident memory after
-/// typing fell from 1.55 to 1.2 GB).
-pub fn prepare_consuming(entity: &Entity, side: Side, loaded: &mut Loaded) -> PreparedSide {
-    let rows = loaded.rows;
-    let frame = std::mem::replace(&mut loaded.frame, polars::prelude::DataFrame::empty());
-    // A handle per field (columns are reference-counted): a column read by
-    // two fields is freed when the second is done with it.
-    let columns: Vec<Option<polars::prelude::Column>> = entity
-        .fields
-        .iter()
-        .map(|f| frame.column(&f.columns[side.idx()]).ok().cloned())
-        .collect();
-    drop(frame);
-    let fields = columns
-        .into_par_iter()
-        .zip(entity.fields.par_iter())
-        .map(|(column, field)| prepare_text(field, side, rows, column.as_ref().and_then(|c| c.str().ok())))
-        .collect();
-    PreparedSide { side, rows, fields }
-}
-
 /// A field from its text column, or all null where the source lacks it.
 fn prepare_text(
     field: &Field,
@@ -151,15 +129,35 @@ fn prepare_column<'a>(
 ) -> PreparedField {
     // Sized up front: growing a vector of millions of cells copies it and
     // touches twice the memory.
-    let mut cells = Vec::with_capacity(rows);
-    let mut bad = Vec::new();
+    let mut out = Typing::new(rows);
     for (row, value) in raw.enumerate() {
+        out.convert(field, side, row, value);
+    }
+    out.done()
+}
+
+/// A field's cells as they are typed.
+struct Typing {
+    cells: Vec<Cell>,
+    bad: Vec<BadCell>,
+}
+
+impl Typing {
+    fn new(rows: usize) -> Typing {
+        Typing {
+            cells: Vec::with_capacity(rows),
+            bad: Vec::new(),
+        }
+    }
+
+    /// Types the next cell, `row`, from its raw text.
+    fn convert(&mut self, field: &Field, side: Side, row: usize, value: Option<&str>) {
         match convert(field, side, value) {
-            Ok(None) => cells.push(Cell::Null),
-            Ok(Some(v)) => cells.push(Cell::Val(v)),
+            Ok(None) => self.cells.push(Cell::Null),
+            Ok(Some(v)) => self.cells.push(Cell::Val(v)),
             Err(reason) => {
-                cells.push(Cell::Bad);
-                bad.push(BadCell {
+                self.cells.push(Cell::Bad);
+                self.bad.push(BadCell {
                     row,
                     raw: value.unwrap_or_default().to_string(),
                     reason,
@@ -167,11 +165,124 @@ fn prepare_column<'a>(
             }
         }
     }
-    PreparedField {
-        present: true,
-        cells,
-        bad,
+
+    fn done(self) -> PreparedField {
+        PreparedField {
+            present: true,
+            cells: self.cells,
+            bad: self.bad,
+        }
     }
+}
+
+/// Per right row, a left row of the same key (`u32::MAX`: none), from both
+/// sides' key JSON (null keys have none).
+pub fn twin_rows(left: &SideKeys, right: &SideKeys) -> Vec<u32> {
+    let mut first: polars::prelude::PlHashMap<&str, u32> =
+        polars::prelude::PlHashMap::with_capacity_and_hasher(left.json.len(), Default::default());
+    for (row, (json, tuple)) in left.json.iter().zip(&left.tuple).enumerate() {
+        if tuple.is_some() {
+            first.entry(json.as_str()).or_insert(row as u32);
+        }
+    }
+    right
+        .json
+        .iter()
+        .zip(&right.tuple)
+        .map(|(json, tuple)| match tuple {
+            Some(_) => first.get(json.as_str()).copied().unwrap_or(u32::MAX),
+            None => u32::MAX,
+        })
+        .collect()
+}
+
+/// Whether a field turns equal raw text on both sides into equal cells:
+/// the same steps, value map, default and type.
+fn same_chain(field: &Field) -> bool {
+    field.steps[0] == field.steps[1]
+        && field.map[0] == field.map[1]
+        && field.default[0] == field.default[1]
+        && field.ty[0] == field.ty[1]
+}
+
+/// The right side of an entity typed beside its typed left side: a right
+/// cell whose raw text equals that of its row's left twin (`twins`, by
+/// key), in a field whose chain is the same on both sides, takes a copy of
+/// the left's typed cell instead of being typed again (the sides mostly
+/// agree, and comparing text costs a fraction of parsing a timestamp, a
+/// decimal or a phone number). A bad left cell is never copied: the right
+/// one is typed, for its own reason and raw text. The key fields come
+/// typed in `keyed` (from [`prepare_fields`] over the key). Consumes
+/// `right`'s frame (left empty): each raw column is freed once typed.
+pub fn prepare_right(
+    entity: &Entity,
+    right: &mut Loaded,
+    keyed: PreparedSide,
+    left_raw: &polars::prelude::DataFrame,
+    left: &PreparedSide,
+    twins: &[u32],
+) -> PreparedSide {
+    let rows = right.rows;
+    let frame = std::mem::replace(&mut right.frame, polars::prelude::DataFrame::empty());
+    let columns: Vec<Option<polars::prelude::Column>> = entity
+        .fields
+        .iter()
+        .map(|f| frame.column(&f.columns[Side::Right.idx()]).ok().cloned())
+        .collect();
+    drop(frame);
+    let fields = columns
+        .into_par_iter()
+        .zip(keyed.fields.into_par_iter())
+        .enumerate()
+        .map(|(f, (column, keyed))| {
+            let field = &entity.fields[f];
+            if entity.key.contains(&f) {
+                return keyed;
+            }
+            let col = column.as_ref().and_then(|c| c.str().ok());
+            let twin = left_raw
+                .column(&field.columns[Side::Left.idx()])
+                .ok()
+                .and_then(|c| c.str().ok())
+                .filter(|_| same_chain(field) && left.fields[f].present);
+            match (col, twin) {
+                (Some(col), Some(twin)) => prepare_twinned(field, rows, col, twin, &left.fields[f], twins),
+                (col, _) => prepare_text(field, Side::Right, rows, col),
+            }
+        })
+        .collect();
+    PreparedSide {
+        side: Side::Right,
+        rows,
+        fields,
+    }
+}
+
+/// One right field, copying the typed left cell where the raw texts agree.
+fn prepare_twinned(
+    field: &Field,
+    rows: usize,
+    raw: &polars::prelude::StringChunked,
+    left_raw: &polars::prelude::StringChunked,
+    left: &PreparedField,
+    twins: &[u32],
+) -> PreparedField {
+    let left_raw = left_raw.rechunk();
+    let Some(left_text) = left_raw.downcast_iter().next() else {
+        return prepare_column(field, Side::Right, rows, raw.iter());
+    };
+    let mut out = Typing::new(rows);
+    for (row, value) in raw.iter().enumerate() {
+        let l = twins.get(row).copied().unwrap_or(u32::MAX) as usize;
+        if let Some(cell) = left.cells.get(l) {
+            if !matches!(cell, Cell::Bad) && left_text.get(l) == value {
+                out.cells.push(cell.clone());
+                continue;
+            }
+        }
+        out.convert(field, Side::Right, row, value);
+    }
+    out.done()
 }
 
 /// One cell through the declared chain: steps → map → default → type.
@@ -211,5 +322,92 @@ fn typed(field: &Field, i: usize, text: Option<Cow<'_, str>>) -> Result<Option<V
         // A text value keeps the string it already owns.
         (FieldType::String, Cow::Owned(s)) => Ok(Some(Value::Str(s.into()))),
         (ty, t) => ty.convert(&t).map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::{Column, DataFrame};
+
+    fn loaded(columns: &[(&str, &[Option<&str>])]) -> Loaded {
+        let rows = columns.first().map_or(0, |(_, v)| v.len());
+        let cols = columns
+            .iter()
+            .map(|(n, v)| Column::new((*n).into(), v.to_vec()))
+            .collect();
+        Loaded {
+            path: "t.csv".into(),
+            frame: DataFrame::new(rows, cols).unwrap_or_else(|e| panic!("{e}")),
+            missing: Vec::new(),
+            physical_types: Default::default(),
+            rows,
+            sha256: String::new(),
+            size: 0,
+            hash_micros: 0,
+        }
+    }
+
+    #[test]
+    fn right_cells_copied_from_their_twins_equal_typed_ones() {
+        // `n` has one chain on both sides; `d` trims on the left only, so
+        // its equal raw texts still type apart.
+        let text = "[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n\
+             [[entity]]\nname = \"e\"\nkey = [\"id\"]\nleft = { path = \"l.csv\" }\nright = { path = \"r.csv\" }\n\
+             [[entity.field]]\nname = \"id\"\n\
+             [[entity.field]]\nname = \"n\"\ntype = \"decimal(9,2)\"\n\
+             [[entity.field]]\nname = \"d\"\nnormalize = { left = [\"trim\"] }\n";
+        let spec =
+            crate::spec::parse(std::path::Path::new("t.toml"), text, String::new()).unwrap_or_else(|e| panic!("{e}"));
+        let entity = &spec.entities[0];
+        let left = loaded(&[
+            ("id", &[Some("1"), Some("2"), Some("3"), Some("4")]),
+            ("n", &[Some("1.5"), Some("x"), None, Some("7")]),
+            ("d", &[Some(" a "), Some("b"), Some("c"), Some("d")]),
+        ]);
+        let right = || {
+            loaded(&[
+                ("id", &[Some("4"), Some("2"), Some("9"), Some("1"), Some("3")]),
+                ("n", &[Some("7.00"), Some("x"), Some("1.5"), Some("1.5"), None]),
+                ("d", &[Some("d"), Some("b"), Some("z"), Some(" a "), Some("c")]),
+            ])
+        };
+        let typed_left = prepare(entity, Side::Left, &left);
+        let keyed = prepare_fields(entity, Side::Right, &right(), Some(&entity.key));
+        // Right rows 0, 1, 3, 4 have left twins 3, 1, 0, 2; row 2 none.
+        let twins = [3, 1, u32::MAX, 0, 2];
+        let mut r = right();
+        let copied = prepare_right(entity, &mut r, keyed, &left.frame, &typed_left, &twins);
+        assert_eq!(r.frame.width(), 0, "the raw text is consumed");
+        let direct = prepare(entity, Side::Right, &right());
+        for f in 0..3 {
+            assert_eq!(copied.fields[f].cells, direct.fields[f].cells, "field {f}");
+            let bad = |p: &PreparedSide| -> Vec<(usize, String, String)> {
+                p.fields[f]
+                    .bad
+                    .iter()
+                    .map(|b| (b.row, b.raw.clone(), b.reason.clone()))
+                    .collect()
+            };
+            assert_eq!(bad(&copied), bad(&direct), "field {f}");
+        }
+        // The bad right cell of row 1 is typed, not copied: it is reported.
+        assert_eq!(copied.fields[1].bad.len(), 1);
+        assert_eq!(copied.fields[1].bad[0].row, 1);
+        // " a " trims to "a" on the left only.
+        assert_eq!(copied.fields[2].cells[3], Cell::Val(Value::Str(" a ".into())));
+    }
+
+    #[test]
+    fn twins_are_the_first_left_row_of_each_non_null_key() {
+        let keys = |json: &[&str], null: &[usize]| SideKeys {
+            json: json.iter().map(|j| (*j).into()).collect(),
+            tuple: (0..json.len())
+                .map(|i| (!null.contains(&i)).then(|| smallvec::smallvec![Value::Int(i as i64)]))
+                .collect(),
+        };
+        let left = keys(&["a", "b", "a", "n"], &[3]);
+        let right = keys(&["b", "a", "c", "n"], &[]);
+        assert_eq!(twin_rows(&left, &right), [1, 0, u32::MAX, u32::MAX]);
     }
 }

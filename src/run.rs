@@ -645,24 +645,36 @@ fn prepare_entity(entity: &Entity, display: &dyn Display) -> Result<PreparedEnti
     Ok(prepare_loaded(entity, loaded, display))
 }
 
-/// Types both loaded sides and computes their keys.
+/// Types both loaded sides and computes their keys: the left side and the
+/// right's key first, then the rest of the right side, whose cells equal
+/// to their key's left twin are copied instead of typed again
+/// ([`prepare::prepare_right`]).
 fn prepare_loaded(entity: &Entity, loaded: [Loaded; 2], display: &dyn Display) -> PreparedEntity {
-    // The raw text is freed column by column as it is typed.
     let [mut left, mut right] = loaded;
-    let (pl, pr) = rayon::join(
-        || prepare::prepare_consuming(entity, Side::Left, &mut left),
-        || prepare::prepare_consuming(entity, Side::Right, &mut right),
+    let clock = Instant::now();
+    let ((pl, kl), (keyed, kr)) = rayon::join(
+        || {
+            let p = prepare::prepare(entity, Side::Left, &left);
+            let k = compare::side_keys(entity, &p, display);
+            (p, k)
+        },
+        || {
+            let p = prepare::prepare_fields(entity, Side::Right, &right, Some(&entity.key));
+            let k = compare::side_keys(entity, &p, display);
+            (p, k)
+        },
     );
-    let loaded = [left, right];
-    let prepared: [PreparedSide; 2] = [pl, pr];
-    let keys: [SideKeys; 2] = [
-        compare::side_keys(entity, &prepared[0], display),
-        compare::side_keys(entity, &prepared[1], display),
-    ];
+    tracing::debug!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "left side and right key typed");
+    let twins = prepare::twin_rows(&kl, &kr);
+    tracing::debug!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "twins found");
+    let pr = prepare::prepare_right(entity, &mut right, keyed, &left.frame, &pl, &twins);
+    tracing::debug!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "right side typed");
+    // The raw text is no longer needed.
+    left.frame = polars::prelude::DataFrame::empty();
     PreparedEntity {
-        loaded,
-        sides: prepared,
-        keys,
+        loaded: [left, right],
+        sides: [pl, pr],
+        keys: [kl, kr],
     }
 }
 
