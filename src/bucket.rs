@@ -42,7 +42,7 @@ const BUCKET_SHARE: f64 = 0.5;
 /// side in 3 buckets ran 20% faster than in memory (peak 0.9 against 1.6
 /// GB), 10M in 28 buckets 6% faster than in the budget's 7 (peak 1.6
 /// against 4.1 GB).
-pub const MAX_BUCKET_BYTES: u64 = 1 << 30;
+const MAX_BUCKET_BYTES: u64 = 1 << 30;
 
 /// Most buckets [`MAX_BUCKET_BYTES`] alone asks for (the budget may ask for
 /// more): beyond, a chunk's share of each bucket gets small and the

@@ -100,7 +100,9 @@ fn absent(rows: usize) -> PreparedField {
 /// other fields are left out entirely: not present and without cells, so
 /// they must not be read. Used where only a few columns were loaded
 /// (routing rows to buckets, the global pass of cross-row rules): a column
-/// of nulls per absent field would cost memory for every row of every chunk.
+/// of nulls per absent field would cost memory for every row of every chunk;
+/// and for the right side's key, typed before the rest of that side
+/// ([`prepare_right`]).
 pub fn prepare_fields(entity: &Entity, side: Side, loaded: &Loaded, only: Option<&[usize]>) -> PreparedSide {
     let rows = loaded.rows;
     let fields = entity
