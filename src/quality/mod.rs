@@ -1215,12 +1215,20 @@ fn references(ctx: &Context<'_>, em: &mut Emitter<'_>, s: &PreparedSide, rows: &
 }
 
 fn violation(check: &Check, field: &Field, side: Side, v: &Value) -> Option<String> {
-    let text = v.display();
+    // Text is shown only where a check reads it or a message shows it:
+    // rendering every value first (a decimal formatted per row) had been
+    // most of a range rule's time.
+    let text = || -> std::borrow::Cow<'_, str> {
+        match v {
+            Value::Str(s) => std::borrow::Cow::Borrowed(s.as_str()),
+            other => std::borrow::Cow::Owned(other.display()),
+        }
+    };
     match check {
-        Check::Pattern(re) => (!re.is_match(&text)).then(|| "value does not match the pattern".into()),
-        Check::Allowed(set) => (!set.contains(&text)).then(|| "value is not in the allowed set".into()),
+        Check::Pattern(re) => (!re.is_match(&text())).then(|| "value does not match the pattern".into()),
+        Check::Allowed(set) => (!set.contains(text().as_ref())).then(|| "value is not in the allowed set".into()),
         Check::Length { min, max } => {
-            let n = text.chars().count();
+            let n = text().chars().count();
             let bad = min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m);
             bad.then(|| {
                 format!(
@@ -1262,11 +1270,11 @@ fn violation(check: &Check, field: &Field, side: Side, v: &Value) -> Option<Stri
                 if field.is_pii() {
                     format!("value is outside {bounds}")
                 } else {
-                    format!("{text} is outside {bounds}")
+                    format!("{} is outside {bounds}", text())
                 }
             })
         }
-        Check::Valid(validator) => (!validator.is_valid(&text)).then(|| format!("not a valid {}", validator.name())),
+        Check::Valid(validator) => (!validator.is_valid(&text())).then(|| format!("not a valid {}", validator.name())),
         _ => None,
     }
 }
