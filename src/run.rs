@@ -81,6 +81,8 @@ pub struct PreparedEntity {
     pub loaded: [Loaded; 2],
     pub sides: [PreparedSide; 2],
     pub keys: [SideKeys; 2],
+    /// Per right row, a left row of the same key (`u32::MAX`: none).
+    pub twins: Vec<u32>,
 }
 
 pub struct InputMeta {
@@ -675,6 +677,7 @@ fn prepare_loaded(entity: &Entity, loaded: [Loaded; 2], display: &dyn Display) -
         loaded: [left, right],
         sides: [pl, pr],
         keys: [kl, kr],
+        twins,
     }
 }
 
@@ -697,7 +700,7 @@ fn reconcile_entity(
     let side_keys = [&keys[0], &keys[1]];
     let (drift, masking) = rayon::join(
         || compare::compare(entity, sides, side_keys, spec.timezone, display),
-        || crate::masking::audit_rows(entity, sides, side_keys, display),
+        || crate::masking::audit_rows(entity, sides, side_keys, &p.twins, display),
     );
     findings.extend(masking);
     findings.extend(crate::masking::audit_pairs(

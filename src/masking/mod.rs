@@ -67,32 +67,64 @@ pub fn redact(text: &str) -> String {
 
 /// The findings of personal data that need no pairing, in one entity: the
 /// mask-policy audit and the free-text scan of each field and side (run in
-/// parallel, one job per field and side; each job's findings keep their
-/// order).
+/// parallel, one job per field; each job's findings keep their order, the
+/// left side's first). `twins` gives each right row a left row of the same
+/// key (`u32::MAX`: none; empty: none at all): a right cell equal to its
+/// twin's, under the same check, has the twin's verdict, and where that
+/// found nothing the right cell is not checked again (the sides mostly
+/// agree, and a scan reads every byte of a text).
 pub fn audit_rows(
     entity: &Entity,
     sides: [&PreparedSide; 2],
     keys: [&SideKeys; 2],
+    twins: &[u32],
     display: &dyn Display,
 ) -> Vec<Finding> {
     use rayon::prelude::*;
-    let jobs: Vec<(usize, Side)> = (0..entity.fields.len())
-        .flat_map(|f| Side::BOTH.into_iter().map(move |side| (f, side)))
-        .filter(|&(f, side)| sides[side.idx()].fields[f].present)
+    let jobs: Vec<usize> = (0..entity.fields.len())
+        .filter(|&f| entity.fields[f].is_pii() || entity.fields[f].scan)
         .collect();
     jobs.par_iter()
-        .flat_map_iter(|&(f, side)| {
-            let (field, s, k) = (&entity.fields[f], sides[side.idx()], keys[side.idx()]);
+        .flat_map_iter(|&f| {
+            let field = &entity.fields[f];
             let mut out = Vec::new();
-            if field.is_pii() && field.mask[side.idx()] != MaskStyle::Clear {
-                policy_audit(entity, f, s, k, display, &mut out);
-            }
-            if field.scan {
-                scan_field(entity, f, s, k, &mut out);
+            // Per left row, whether its cell was flagged (by the audit, the scan).
+            let mut flagged = [Vec::new(), Vec::new()];
+            for side in Side::BOTH {
+                let (s, k) = (sides[side.idx()], keys[side.idx()]);
+                if !s.fields[f].present {
+                    continue;
+                }
+                let clean = |row: usize, check: usize| -> bool {
+                    side == Side::Right && twin_clean(sides, f, twins, &flagged[check], row)
+                };
+                let policy = field.mask[side.idx()];
+                let audited = (field.is_pii() && policy != MaskStyle::Clear).then(|| {
+                    let same = field.mask[0] == policy;
+                    policy_audit(entity, f, s, k, display, |row| same && clean(row, 0), &mut out)
+                });
+                let scanned = field
+                    .scan
+                    .then(|| scan_field(entity, f, s, k, |row| clean(row, 1), &mut out));
+                if side == Side::Left {
+                    flagged = [audited.unwrap_or_default(), scanned.unwrap_or_default()];
+                }
             }
             out
         })
         .collect()
+}
+
+/// Whether right `row` of field `f` holds the same cell as its left twin
+/// and the twin was not `flagged` (a check that ran on the left; empty when
+/// it did not run there).
+fn twin_clean(sides: [&PreparedSide; 2], f: usize, twins: &[u32], flagged: &[bool], row: usize) -> bool {
+    let Some(&l) = twins.get(row) else { return false };
+    let l = l as usize;
+    match flagged.get(l) {
+        Some(false) => matches!(sides[1].cell(f, row), Cell::Val(_)) && sides[0].cell(f, l) == sides[1].cell(f, row),
+        _ => false,
+    }
 }
 
 /// The findings of personal data between matched rows: a masked side's
@@ -144,19 +176,26 @@ fn finding(
     }
 }
 
+/// The mask-policy audit of field `f` on one side, skipping the rows
+/// `skip` says are clean; returns, per row, whether it was flagged.
 fn policy_audit(
     entity: &Entity,
     f: usize,
     s: &PreparedSide,
     keys: &SideKeys,
     display: &dyn Display,
+    skip: impl Fn(usize) -> bool,
     out: &mut Vec<Finding>,
-) {
+) -> Vec<bool> {
     let field = &entity.fields[f];
     let policy = field.mask[s.side.idx()];
     let mut buf = String::new();
-    for row in 0..s.rows {
+    let mut flagged = vec![false; s.rows];
+    for (row, flag) in flagged.iter_mut().enumerate() {
         let Cell::Val(v) = s.cell(f, row) else { continue };
+        if skip(row) {
+            continue;
+        }
         let (kind, detail) = match pii::audit(v.text(&mut buf), policy, field.pii) {
             MaskVerdict::Ok => continue,
             MaskVerdict::Unmasked => (
@@ -168,9 +207,11 @@ fn policy_audit(
                 format!("mask does not have the shape of policy `{}`", policy.name()),
             ),
         };
+        *flag = true;
         let shown = Some(display.value(entity, f, v));
         out.push(finding(entity, f, s.side, &keys.json[row], kind, shown, detail));
     }
+    flagged
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -216,13 +257,28 @@ fn consistency(
     }
 }
 
-fn scan_field(entity: &Entity, f: usize, s: &PreparedSide, keys: &SideKeys, out: &mut Vec<Finding>) {
+/// The free-text scan of field `f` on one side, skipping the rows `skip`
+/// says are clean; returns, per row, whether anything was found.
+fn scan_field(
+    entity: &Entity,
+    f: usize,
+    s: &PreparedSide,
+    keys: &SideKeys,
+    skip: impl Fn(usize) -> bool,
+    out: &mut Vec<Finding>,
+) -> Vec<bool> {
     let field = &entity.fields[f];
-    for row in 0..s.rows {
+    let mut flagged = vec![false; s.rows];
+    for (row, flag) in flagged.iter_mut().enumerate() {
         let Cell::Val(Value::Str(text)) = s.cell(f, row) else {
             continue;
         };
-        for hit in pii::scan(text) {
+        if skip(row) {
+            continue;
+        }
+        let hits = pii::scan(text);
+        *flag = !hits.is_empty();
+        for hit in hits {
             let detector = hit.detector.name();
             let detail = format!("{detector} found at character {} of `{}`", hit.char_offset, field.name);
             let rule = format!("{}:{detector}@{}", field.name, hit.char_offset);
@@ -239,11 +295,101 @@ fn scan_field(entity: &Entity, f: usize, s: &PreparedSide, keys: &SideKeys, out:
             out.push(found);
         }
     }
+    flagged
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Plain;
+    impl Display for Plain {
+        fn value(&self, _: &Entity, _: usize, v: &Value) -> String {
+            v.display()
+        }
+        fn key_part(&self, _: &Entity, _: usize, v: Option<&Value>) -> serde_json::Value {
+            v.map_or(serde_json::Value::Null, |v| serde_json::Value::String(v.display()))
+        }
+    }
+
+    fn loaded(columns: &[(&str, &[Option<&str>])]) -> crate::source::Loaded {
+        let rows = columns.first().map_or(0, |(_, v)| v.len());
+        let cols = columns
+            .iter()
+            .map(|(n, v)| polars::prelude::Column::new((*n).into(), v.to_vec()))
+            .collect();
+        crate::source::Loaded {
+            path: "t.csv".into(),
+            frame: polars::prelude::DataFrame::new(rows, cols).unwrap_or_else(|e| panic!("{e}")),
+            missing: Vec::new(),
+            physical_types: Default::default(),
+            rows,
+            sha256: String::new(),
+            size: 0,
+            hash_micros: 0,
+        }
+    }
+
+    #[test]
+    fn right_cells_equal_to_a_clean_twin_keep_the_findings_of_a_full_audit() {
+        // `ph` is masked alike on both sides, `card` not (its right cells
+        // are always audited), `note` is scanned. Right rows 0-3 equal
+        // their twins (left rows 3, 2, 1, 0), some of which are flagged;
+        // row 4 differs from its twin; row 5 has none.
+        let text = "[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n\
+             [[entity]]\nname = \"e\"\nkey = [\"id\"]\nleft = { path = \"l.csv\" }\nright = { path = \"r.csv\" }\n\
+             [[entity.field]]\nname = \"id\"\n\
+             [[entity.field]]\nname = \"ph\"\npii = \"cn_mobile\"\nmask = { left = \"phone\", right = \"phone\" }\n\
+             [[entity.field]]\nname = \"card\"\npii = \"bank_card\"\nmask = { left = \"card\", right = \"full\" }\n\
+             [[entity.field]]\nname = \"note\"\nscan = true\n";
+        let spec =
+            crate::spec::parse(std::path::Path::new("t.toml"), text, String::new()).unwrap_or_else(|e| panic!("{e}"));
+        let entity = &spec.entities[0];
+        let clear = Some("13912345678");
+        let masked = Some("139****5678");
+        let card = Some("6212261234567890128");
+        let said = Some("call 13912345678 back");
+        let quiet = Some("resolved");
+        let left = loaded(&[
+            ("id", &[Some("1"), Some("2"), Some("3"), Some("4")]),
+            ("ph", &[clear, masked, clear, masked]),
+            ("card", &[card, card, None, Some("x")]),
+            ("note", &[said, quiet, said, quiet]),
+        ]);
+        let right = loaded(&[
+            (
+                "id",
+                &[Some("4"), Some("3"), Some("2"), Some("1"), Some("2"), Some("9")],
+            ),
+            ("ph", &[masked, clear, masked, clear, clear, clear]),
+            ("card", &[Some("x"), None, card, card, card, card]),
+            ("note", &[quiet, said, quiet, said, said, said]),
+        ]);
+        let sides = [
+            crate::prepare::prepare(entity, Side::Left, &left),
+            crate::prepare::prepare(entity, Side::Right, &right),
+        ];
+        let keys = [0, 1].map(|i| crate::compare::side_keys(entity, &sides[i], &Plain));
+        let twins = crate::prepare::twin_rows(&keys[0], &keys[1]);
+        assert_eq!(twins, [3, 2, 1, 0, 1, u32::MAX]);
+        let audit = |twins: &[u32]| -> Vec<(String, String, String, String)> {
+            audit_rows(entity, [&sides[0], &sides[1]], [&keys[0], &keys[1]], twins, &Plain)
+                .into_iter()
+                .map(|f| (f.side.to_string(), f.key, f.kind, f.rule))
+                .collect()
+        };
+        let full = audit(&[]);
+        assert_eq!(audit(&twins), full);
+        // Right rows equal to a flagged twin are still reported.
+        let right_of = |kind: &str, key: &str| {
+            full.iter()
+                .any(|(side, k, kd, _)| side == "right" && kd == kind && k.contains(&format!("\"{key}\"")))
+        };
+        assert!(right_of("unmasked", "3"), "{full:?}");
+        assert!(right_of("pii_in_text", "1"), "{full:?}");
+        assert!(right_of("unmasked", "9"), "{full:?}");
+        assert!(!right_of("unmasked", "4"), "{full:?}");
+    }
 
     #[test]
     fn redact_masks_every_hit_and_keeps_the_rest() {
