@@ -514,6 +514,7 @@ impl Partitioned {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::Plain;
 
     #[test]
     fn sizes_parse_with_binary_units() {
@@ -611,17 +612,6 @@ mod tests {
             buffers(&big)
         );
         assert!(kept.equals(&part));
-    }
-
-    struct Plain;
-
-    impl Display for Plain {
-        fn value(&self, _: &Entity, _: usize, v: &crate::normalize::Value) -> String {
-            v.display()
-        }
-        fn key_part(&self, _: &Entity, _: usize, v: Option<&crate::normalize::Value>) -> serde_json::Value {
-            v.map_or(serde_json::Value::Null, |v| serde_json::Value::String(v.display()))
-        }
     }
 
     #[test]

@@ -27,3 +27,5 @@ pub mod report;
 pub mod run;
 pub mod source;
 pub mod spec;
+#[cfg(test)]
+mod test_support;

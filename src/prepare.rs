@@ -330,25 +330,7 @@ fn typed(field: &Field, i: usize, text: Option<Cow<'_, str>>) -> Result<Option<V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use polars::prelude::{Column, DataFrame};
-
-    fn loaded(columns: &[(&str, &[Option<&str>])]) -> Loaded {
-        let rows = columns.first().map_or(0, |(_, v)| v.len());
-        let cols = columns
-            .iter()
-            .map(|(n, v)| Column::new((*n).into(), v.to_vec()))
-            .collect();
-        Loaded {
-            path: "t.csv".into(),
-            frame: DataFrame::new(rows, cols).unwrap_or_else(|e| panic!("{e}")),
-            missing: Vec::new(),
-            physical_types: Default::default(),
-            rows,
-            sha256: String::new(),
-            size: 0,
-            hash_micros: 0,
-        }
-    }
+    use crate::test_support::loaded;
 
     #[test]
     fn right_cells_copied_from_their_twins_equal_typed_ones() {

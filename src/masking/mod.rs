@@ -301,34 +301,7 @@ fn scan_field(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct Plain;
-    impl Display for Plain {
-        fn value(&self, _: &Entity, _: usize, v: &Value) -> String {
-            v.display()
-        }
-        fn key_part(&self, _: &Entity, _: usize, v: Option<&Value>) -> serde_json::Value {
-            v.map_or(serde_json::Value::Null, |v| serde_json::Value::String(v.display()))
-        }
-    }
-
-    fn loaded(columns: &[(&str, &[Option<&str>])]) -> crate::source::Loaded {
-        let rows = columns.first().map_or(0, |(_, v)| v.len());
-        let cols = columns
-            .iter()
-            .map(|(n, v)| polars::prelude::Column::new((*n).into(), v.to_vec()))
-            .collect();
-        crate::source::Loaded {
-            path: "t.csv".into(),
-            frame: polars::prelude::DataFrame::new(rows, cols).unwrap_or_else(|e| panic!("{e}")),
-            missing: Vec::new(),
-            physical_types: Default::default(),
-            rows,
-            sha256: String::new(),
-            size: 0,
-            hash_micros: 0,
-        }
-    }
+    use crate::test_support::{loaded, Plain};
 
     #[test]
     fn right_cells_equal_to_a_clean_twin_keep_the_findings_of_a_full_audit() {

@@ -8,17 +8,7 @@ use crate::compare::side_keys;
 use crate::prepare::{convert, PreparedField};
 use crate::report::Baseline;
 use crate::spec::Spec;
-
-struct Plain;
-
-impl Display for Plain {
-    fn value(&self, _: &Entity, _: usize, v: &Value) -> String {
-        v.display()
-    }
-    fn key_part(&self, _: &Entity, _: usize, v: Option<&Value>) -> serde_json::Value {
-        v.map_or(serde_json::Value::Null, |v| serde_json::Value::String(v.display()))
-    }
-}
+use crate::test_support::Plain;
 
 const HEAD: &str = r#"
 [run]

@@ -1,0 +1,40 @@
+//! Helpers shared by the unit tests: a side loaded from literal text
+//! columns, and a display that shows values as they are.
+
+use polars::prelude::{Column, DataFrame};
+
+use crate::compare::Display;
+use crate::normalize::Value;
+use crate::source::Loaded;
+use crate::spec::Entity;
+
+/// A side of text columns (`name`, cells) as if read from `t.csv`.
+pub fn loaded(columns: &[(&str, &[Option<&str>])]) -> Loaded {
+    let rows = columns.first().map_or(0, |(_, v)| v.len());
+    let cols = columns
+        .iter()
+        .map(|(n, v)| Column::new((*n).into(), v.to_vec()))
+        .collect();
+    Loaded {
+        path: "t.csv".into(),
+        frame: DataFrame::new(rows, cols).unwrap_or_else(|e| panic!("{e}")),
+        missing: Vec::new(),
+        physical_types: Default::default(),
+        rows,
+        sha256: String::new(),
+        size: 0,
+        hash_micros: 0,
+    }
+}
+
+/// Values and key parts shown as their display text, unmasked.
+pub struct Plain;
+
+impl Display for Plain {
+    fn value(&self, _: &Entity, _: usize, v: &Value) -> String {
+        v.display()
+    }
+    fn key_part(&self, _: &Entity, _: usize, v: Option<&Value>) -> serde_json::Value {
+        v.map_or(serde_json::Value::Null, |v| serde_json::Value::String(v.display()))
+    }
+}
