@@ -514,7 +514,7 @@ impl Partitioned {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::Plain;
+    use crate::test_support::{keyed_by_id, Plain};
 
     #[test]
     fn sizes_parse_with_binary_units() {
@@ -548,10 +548,7 @@ mod tests {
 
     #[test]
     fn spill_rows_are_written_in_order_and_the_first_bucket_kept_compacted() {
-        let text = "[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n\
-             [[entity]]\nname = \"e\"\nkey = [\"id\"]\nleft = { path = \"l.csv\" }\nright = { path = \"r.csv\" }\n\
-             [[entity.field]]\nname = \"id\"\n";
-        let spec = crate::spec::parse(Path::new("t.toml"), text, String::new()).unwrap_or_else(|e| panic!("{e}"));
+        let spec = keyed_by_id("");
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut spills = Spills::new(&spec.entities[0], Side::Left, 3, dir.path());
         // Long texts live in the chunk's buffers, not inline in the views.

@@ -330,19 +330,16 @@ fn typed(field: &Field, i: usize, text: Option<Cow<'_, str>>) -> Result<Option<V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::loaded;
+    use crate::test_support::{keyed_by_id, loaded};
 
     #[test]
     fn right_cells_copied_from_their_twins_equal_typed_ones() {
         // `n` has one chain on both sides; `d` trims on the left only, so
         // its equal raw texts still type apart.
-        let text = "[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n\
-             [[entity]]\nname = \"e\"\nkey = [\"id\"]\nleft = { path = \"l.csv\" }\nright = { path = \"r.csv\" }\n\
-             [[entity.field]]\nname = \"id\"\n\
-             [[entity.field]]\nname = \"n\"\ntype = \"decimal(9,2)\"\n\
-             [[entity.field]]\nname = \"d\"\nnormalize = { left = [\"trim\"] }\n";
-        let spec =
-            crate::spec::parse(std::path::Path::new("t.toml"), text, String::new()).unwrap_or_else(|e| panic!("{e}"));
+        let spec = keyed_by_id(
+            "[[entity.field]]\nname = \"n\"\ntype = \"decimal(9,2)\"\n\
+             [[entity.field]]\nname = \"d\"\nnormalize = { left = [\"trim\"] }\n",
+        );
         let entity = &spec.entities[0];
         let left = loaded(&[
             ("id", &[Some("1"), Some("2"), Some("3"), Some("4")]),

@@ -6,7 +6,7 @@ use polars::prelude::{Column, DataFrame};
 use crate::compare::Display;
 use crate::normalize::Value;
 use crate::source::Loaded;
-use crate::spec::Entity;
+use crate::spec::{Entity, Spec};
 
 /// A side of text columns (`name`, cells) as if read from `t.csv`.
 pub fn loaded(columns: &[(&str, &[Option<&str>])]) -> Loaded {
@@ -25,6 +25,18 @@ pub fn loaded(columns: &[(&str, &[Option<&str>])]) -> Loaded {
         size: 0,
         hash_micros: 0,
     }
+}
+
+/// A spec of one entity `e` keyed by a text field `id` (declared first),
+/// read from `l.csv` and `r.csv`, with the further `fields` (their
+/// `[[entity.field]]` tables).
+pub fn keyed_by_id(fields: &str) -> Spec {
+    let text = format!(
+        "[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n\
+         [[entity]]\nname = \"e\"\nkey = [\"id\"]\nleft = {{ path = \"l.csv\" }}\nright = {{ path = \"r.csv\" }}\n\
+         [[entity.field]]\nname = \"id\"\n{fields}"
+    );
+    crate::spec::parse(std::path::Path::new("t.toml"), &text, String::new()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Values and key parts shown as their display text, unmasked.

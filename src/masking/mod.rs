@@ -301,7 +301,7 @@ fn scan_field(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{loaded, Plain};
+    use crate::test_support::{keyed_by_id, loaded, Plain};
 
     #[test]
     fn right_cells_equal_to_a_clean_twin_keep_the_findings_of_a_full_audit() {
@@ -309,14 +309,11 @@ mod tests {
         // are always audited), `note` is scanned. Right rows 0-3 equal
         // their twins (left rows 3, 2, 1, 0), some of which are flagged;
         // row 4 differs from its twin; row 5 has none.
-        let text = "[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n\
-             [[entity]]\nname = \"e\"\nkey = [\"id\"]\nleft = { path = \"l.csv\" }\nright = { path = \"r.csv\" }\n\
-             [[entity.field]]\nname = \"id\"\n\
-             [[entity.field]]\nname = \"ph\"\npii = \"cn_mobile\"\nmask = { left = \"phone\", right = \"phone\" }\n\
+        let spec = keyed_by_id(
+            "[[entity.field]]\nname = \"ph\"\npii = \"cn_mobile\"\nmask = { left = \"phone\", right = \"phone\" }\n\
              [[entity.field]]\nname = \"card\"\npii = \"bank_card\"\nmask = { left = \"card\", right = \"full\" }\n\
-             [[entity.field]]\nname = \"note\"\nscan = true\n";
-        let spec =
-            crate::spec::parse(std::path::Path::new("t.toml"), text, String::new()).unwrap_or_else(|e| panic!("{e}"));
+             [[entity.field]]\nname = \"note\"\nscan = true\n",
+        );
         let entity = &spec.entities[0];
         let clear = Some("13912345678");
         let masked = Some("139****5678");
