@@ -73,14 +73,7 @@ pub fn digest_parts(parts: &[&[u8]]) -> [u8; 32] {
 /// [`digest_parts`] with `bytes` as scratch: the encoding is laid out once
 /// and hashed in one call (the hot path hashes millions of short cells).
 pub fn digest_parts_with(parts: &[&[u8]], bytes: &mut Vec<u8>) -> [u8; 32] {
-    bytes.clear();
-    for p in parts {
-        bytes.extend_from_slice(&(p.len() as u64).to_be_bytes());
-        bytes.extend_from_slice(p);
-    }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
-    out
+    crate::digest::sha256_parts(parts, bytes)
 }
 
 #[cfg(test)]

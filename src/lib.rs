@@ -11,6 +11,7 @@ pub mod bucket;
 pub mod cli;
 pub mod commands;
 pub mod compare;
+pub mod digest;
 pub mod error;
 pub mod evidence;
 pub mod exit;

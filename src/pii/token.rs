@@ -6,7 +6,7 @@
 //! constants without NUL bytes (a NUL inside the domain would make the
 //! `domain || 0x00 || value` encoding ambiguous).
 
-use ring::hmac;
+use crate::digest::HmacKey;
 
 /// Minimum key length in bytes (128 bits).
 pub const MIN_KEY_LEN: usize = 16;
@@ -14,7 +14,7 @@ pub const MIN_KEY_LEN: usize = 16;
 /// Holds an HMAC-SHA256 key. `Debug` never prints key material.
 #[derive(Clone)]
 pub struct Tokenizer {
-    key: hmac::Key,
+    key: HmacKey,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -32,47 +32,38 @@ impl Tokenizer {
                 key.len()
             ));
         }
-        Ok(Tokenizer {
-            key: hmac::Key::new(hmac::HMAC_SHA256, key),
-        })
+        Ok(Tokenizer { key: HmacKey::new(key) })
     }
 
     /// `"tok_"` + first 32 hex chars (128 bits) of
     /// HMAC-SHA256(key, domain || 0x00 || value).
     pub fn token(&self, domain: &str, value: &str) -> String {
         let tag = self.tag(domain, value);
-        let bytes = tag.as_ref();
         let mut out = String::with_capacity(36);
         out.push_str("tok_");
-        out.push_str(&hex::encode(&bytes[..bytes.len().min(16)]));
+        out.push_str(&hex::encode(&tag[..16]));
         out
     }
 
     /// Full 64-hex-char HMAC-SHA256(key, domain || 0x00 || value).
     pub fn mac_hex(&self, domain: &str, value: &str) -> String {
-        hex::encode(self.tag(domain, value).as_ref())
+        hex::encode(self.tag(domain, value))
     }
 
     /// HMAC-SHA256(key, domain || 0x00 || parts...): the same bytes as
     /// [`Tokenizer::mac_hex`] of the parts' concatenation, without hex.
     pub fn mac_parts(&self, domain: &str, parts: &[&[u8]]) -> [u8; 32] {
-        let mut ctx = hmac::Context::with_key(&self.key);
-        ctx.update(domain.as_bytes());
-        ctx.update(&[0u8]);
+        let mut msg = smallvec::SmallVec::<[u8; 128]>::new();
+        msg.extend_from_slice(domain.as_bytes());
+        msg.push(0);
         for p in parts {
-            ctx.update(p);
+            msg.extend_from_slice(p);
         }
-        let mut out = [0u8; 32];
-        out.copy_from_slice(ctx.sign().as_ref());
-        out
+        self.key.mac(&msg)
     }
 
-    fn tag(&self, domain: &str, value: &str) -> hmac::Tag {
-        let mut ctx = hmac::Context::with_key(&self.key);
-        ctx.update(domain.as_bytes());
-        ctx.update(&[0u8]);
-        ctx.update(value.as_bytes());
-        ctx.sign()
+    fn tag(&self, domain: &str, value: &str) -> [u8; 32] {
+        self.mac_parts(domain, &[value.as_bytes()])
     }
 }
 
@@ -80,8 +71,8 @@ impl Tokenizer {
 /// known-answer tests of the primitive behind [`Tokenizer::mac_hex`].
 #[cfg(test)]
 pub(crate) fn hmac_sha256_hex(key: &[u8], data: &[u8]) -> String {
-    let k = hmac::Key::new(hmac::HMAC_SHA256, key);
-    hex::encode(hmac::sign(&k, data).as_ref())
+    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    hex::encode(ring::hmac::sign(&k, data).as_ref())
 }
 
 #[cfg(test)]
