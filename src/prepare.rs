@@ -9,7 +9,6 @@ use std::borrow::Cow;
 
 use rayon::prelude::*;
 
-use crate::compare::SideKeys;
 use crate::normalize::{apply_steps_borrowed, FieldType, Value};
 use crate::source::Loaded;
 use crate::spec::{Entity, Field, Side};
@@ -175,27 +174,6 @@ impl Typing {
             bad: self.bad,
         }
     }
-}
-
-/// Per right row, a left row of the same key (`u32::MAX`: none), from both
-/// sides' key JSON (null keys have none).
-pub fn twin_rows(left: &SideKeys, right: &SideKeys) -> Vec<u32> {
-    let mut first: polars::prelude::PlHashMap<&str, u32> =
-        polars::prelude::PlHashMap::with_capacity_and_hasher(left.json.len(), Default::default());
-    for (row, (json, tuple)) in left.json.iter().zip(&left.tuple).enumerate() {
-        if tuple.is_some() {
-            first.entry(json.as_str()).or_insert(row as u32);
-        }
-    }
-    right
-        .json
-        .iter()
-        .zip(&right.tuple)
-        .map(|(json, tuple)| match tuple {
-            Some(_) => first.get(json.as_str()).copied().unwrap_or(u32::MAX),
-            None => u32::MAX,
-        })
-        .collect()
 }
 
 /// Whether a field turns equal raw text on both sides into equal cells:
@@ -377,18 +355,5 @@ mod tests {
         assert_eq!(copied.fields[1].bad[0].row, 1);
         // " a " trims to "a" on the left only.
         assert_eq!(copied.fields[2].cells[3], Cell::Val(Value::Str(" a ".into())));
-    }
-
-    #[test]
-    fn twins_are_the_first_left_row_of_each_non_null_key() {
-        let keys = |json: &[&str], null: &[usize]| SideKeys {
-            json: json.iter().map(|j| (*j).into()).collect(),
-            tuple: (0..json.len())
-                .map(|i| (!null.contains(&i)).then(|| smallvec::smallvec![Value::Int(i as i64)]))
-                .collect(),
-        };
-        let left = keys(&["a", "b", "a", "n"], &[3]);
-        let right = keys(&["b", "a", "c", "n"], &[]);
-        assert_eq!(twin_rows(&left, &right), [1, 0, u32::MAX, u32::MAX]);
     }
 }

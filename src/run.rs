@@ -81,6 +81,8 @@ pub struct PreparedEntity {
     pub loaded: [Loaded; 2],
     pub sides: [PreparedSide; 2],
     pub keys: [SideKeys; 2],
+    /// The keys of both sides and their rows.
+    pub index: compare::KeyIndex,
     /// Per right row, a left row of the same key (`u32::MAX`: none).
     pub twins: Vec<u32>,
 }
@@ -667,7 +669,8 @@ fn prepare_loaded(entity: &Entity, loaded: [Loaded; 2], display: &dyn Display) -
         },
     );
     tracing::debug!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "left side and right key typed");
-    let twins = prepare::twin_rows(&kl, &kr);
+    let index = compare::KeyIndex::new([&kl, &kr]);
+    let twins = index.twins(right.rows);
     tracing::debug!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "twins found");
     let pr = prepare::prepare_right(entity, &mut right, keyed, &left.frame, &pl, &twins);
     tracing::debug!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "right side typed");
@@ -677,6 +680,7 @@ fn prepare_loaded(entity: &Entity, loaded: [Loaded; 2], display: &dyn Display) -
         loaded: [left, right],
         sides: [pl, pr],
         keys: [kl, kr],
+        index,
         twins,
     }
 }
@@ -699,7 +703,7 @@ fn reconcile_entity(
     let sides = [&prepared[0], &prepared[1]];
     let side_keys = [&keys[0], &keys[1]];
     let (drift, masking) = rayon::join(
-        || compare::compare(entity, sides, side_keys, spec.timezone, display),
+        || compare::compare(entity, sides, side_keys, &p.index, spec.timezone, display),
         || crate::masking::audit_rows(entity, sides, side_keys, &p.twins, display),
     );
     findings.extend(masking);
@@ -716,6 +720,7 @@ fn reconcile_entity(
         entity,
         [&prepared[0], &prepared[1]],
         [&keys[0], &keys[1]],
+        &p.index,
         ctx.keys,
         &drift.pairs,
     );

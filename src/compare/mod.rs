@@ -207,7 +207,7 @@ pub fn side_keys(entity: &Entity, side: &PreparedSide, display: &dyn Display) ->
 
 /// Rows of one key on each side: the first row and how many there are.
 /// (A duplicate is reported with its first row; no per-key allocation.)
-#[derive(Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy)]
 struct Rows {
     first: [u32; 2],
     count: [u32; 2],
@@ -225,67 +225,114 @@ pub(crate) fn within_partition(h: u64) -> u64 {
 /// Partitions of the key index: 2^bits, by the top bits of the key's hash.
 const INDEX_BITS: u32 = 6;
 
-/// One key in the index: its hash, its typed tuple and its rows.
+/// One key while the index is built: its hash, its typed tuple and its rows.
 type IndexEntry<'a> = (u64, &'a [Value], Rows);
 
-/// The rows of every non-null key on both sides. The keys are hashed in
-/// parallel and scattered by hash into partitions, each indexed on its own
-/// in parallel (a partition's table stays in cache; one table over every
-/// key of a million-row side missed the cache on nearly every insert, on
-/// one core). Rows are visited in order: a key's `first` row is its first.
-fn key_index<'a>(keys: [&'a SideKeys; 2]) -> Vec<hashbrown::HashTable<IndexEntry<'a>>> {
-    use std::hash::BuildHasher;
-    // Seeded afresh per run, as a map's hasher is: keys chosen to collide
-    // cannot be aimed at one partition.
-    let seed = polars::prelude::PlRandomState::default();
-    let mut parts: Vec<[Vec<(u64, u32)>; 2]> = (0..1usize << INDEX_BITS).map(|_| [Vec::new(), Vec::new()]).collect();
-    for side in Side::BOTH {
-        let hashed: Vec<(u64, u32)> = keys[side.idx()]
-            .tuple
-            .par_iter()
-            .enumerate()
-            .filter_map(|(row, t)| t.as_ref().map(|t| (seed.hash_one(t.as_slice()), row as u32)))
-            .collect();
-        for (h, row) in hashed {
-            parts[(h >> (64 - INDEX_BITS)) as usize][side.idx()].push((h, row));
+/// The rows of every non-null key on both sides (its first row and count
+/// per side), built once per bucket from the typed keys and shared: drift
+/// joins through it, the right side is typed beside its rows' left twins
+/// ([`KeyIndex::twins`]), and the change state fingerprints the keys seen
+/// once on a side ([`KeyIndex::unique_rows`]). Keys are equal when their
+/// typed tuples are.
+#[derive(Debug, Default)]
+pub struct KeyIndex {
+    /// One entry per distinct key, in the order drift reports them.
+    keys: Vec<Rows>,
+}
+
+impl KeyIndex {
+    /// The keys are hashed in parallel and scattered by hash into
+    /// partitions, each indexed on its own in parallel (a partition's
+    /// table stays in cache; one table over every key of a million-row side
+    /// missed the cache on nearly every insert, on one core). Rows are
+    /// visited in order: a key's `first` row is its first.
+    pub fn new(keys: [&SideKeys; 2]) -> KeyIndex {
+        use std::hash::BuildHasher;
+        // Seeded afresh per run, as a map's hasher is: keys chosen to collide
+        // cannot be aimed at one partition.
+        let seed = polars::prelude::PlRandomState::default();
+        let mut parts: Vec<[Vec<(u64, u32)>; 2]> =
+            (0..1usize << INDEX_BITS).map(|_| [Vec::new(), Vec::new()]).collect();
+        for side in Side::BOTH {
+            let hashed: Vec<(u64, u32)> = keys[side.idx()]
+                .tuple
+                .par_iter()
+                .enumerate()
+                .filter_map(|(row, t)| t.as_ref().map(|t| (seed.hash_one(t.as_slice()), row as u32)))
+                .collect();
+            for (h, row) in hashed {
+                parts[(h >> (64 - INDEX_BITS)) as usize][side.idx()].push((h, row));
+            }
         }
-    }
-    parts
-        .into_par_iter()
-        .map(|part| {
-            let mut table: hashbrown::HashTable<IndexEntry<'a>> =
-                hashbrown::HashTable::with_capacity(part[0].len().max(part[1].len()));
-            for side in Side::BOTH {
-                let i = side.idx();
-                for &(h, row) in &part[i] {
-                    let Some(key) = keys[i].tuple[row as usize].as_deref() else {
-                        continue;
-                    };
-                    match table.find_mut(within_partition(h), |e| e.0 == h && e.1 == key) {
-                        Some(e) => {
-                            if e.2.count[i] == 0 {
-                                e.2.first[i] = row;
+        let tables: Vec<Vec<Rows>> = parts
+            .into_par_iter()
+            .map(|part| {
+                let mut table: hashbrown::HashTable<IndexEntry<'_>> =
+                    hashbrown::HashTable::with_capacity(part[0].len().max(part[1].len()));
+                for side in Side::BOTH {
+                    let i = side.idx();
+                    for &(h, row) in &part[i] {
+                        let Some(key) = keys[i].tuple[row as usize].as_deref() else {
+                            continue;
+                        };
+                        match table.find_mut(within_partition(h), |e| e.0 == h && e.1 == key) {
+                            Some(e) => {
+                                if e.2.count[i] == 0 {
+                                    e.2.first[i] = row;
+                                }
+                                e.2.count[i] += 1;
                             }
-                            e.2.count[i] += 1;
-                        }
-                        None => {
-                            let mut rows = Rows::default();
-                            rows.first[i] = row;
-                            rows.count[i] = 1;
-                            table.insert_unique(within_partition(h), (h, key, rows), |e| within_partition(e.0));
+                            None => {
+                                let mut rows = Rows::default();
+                                rows.first[i] = row;
+                                rows.count[i] = 1;
+                                table.insert_unique(within_partition(h), (h, key, rows), |e| within_partition(e.0));
+                            }
                         }
                     }
                 }
+                table.iter().map(|e| e.2).collect()
+            })
+            .collect();
+        KeyIndex { keys: tables.concat() }
+    }
+
+    /// Per right row, the first left row of its key (`u32::MAX`: none).
+    /// Only the first right row of a key is given one: twins let equal
+    /// cells be copied instead of worked out again, and a repeated key is
+    /// rare.
+    pub fn twins(&self, right_rows: usize) -> Vec<u32> {
+        let mut twins = vec![u32::MAX; right_rows];
+        for rows in &self.keys {
+            if rows.count[0] > 0 && rows.count[1] > 0 {
+                if let Some(t) = twins.get_mut(rows.first[1] as usize) {
+                    *t = rows.first[0];
+                }
             }
-            table
-        })
-        .collect()
+        }
+        twins
+    }
+
+    /// The rows of `side` whose key is non-null and appears once on that
+    /// side, with its key JSON, in row order.
+    pub fn unique_rows<'k>(&self, side: Side, keys: &'k SideKeys) -> Vec<(&'k str, usize)> {
+        let i = side.idx();
+        let mut rows: Vec<(&str, usize)> = self
+            .keys
+            .iter()
+            .filter(|r| r.count[i] == 1)
+            .map(|r| (keys.json[r.first[i] as usize].as_str(), r.first[i] as usize))
+            .collect();
+        rows.sort_unstable_by_key(|&(_, row)| row);
+        rows
+    }
 }
 
 pub fn compare(
     entity: &Entity,
     sides: [&PreparedSide; 2],
     keys: [&SideKeys; 2],
+    index: &KeyIndex,
     business_tz: chrono_tz::Tz,
     display: &dyn Display,
 ) -> Drift {
@@ -313,10 +360,9 @@ pub fn compare(
             }
         }
     }
-    let index = key_index(keys);
     let mut pairs = Vec::new();
     let mut only = Vec::new();
-    for rows in index.iter().flat_map(|t| t.iter().map(|(_, _, rows)| rows)) {
+    for rows in &index.keys {
         for side in Side::BOTH {
             let (mine, theirs) = (rows.count[side.idx()] as usize, rows.count[side.other().idx()] as usize);
             let first = rows.first[side.idx()];
@@ -544,10 +590,11 @@ mod tests {
                 e.1[i] += 1;
             }
         }
-        let index = key_index([&keys[0], &keys[1]]);
-        assert_eq!(index.len(), 1 << INDEX_BITS);
+        let index = KeyIndex::new([&keys[0], &keys[1]]);
         let mut got: std::collections::HashMap<&[Value], ([u32; 2], [u32; 2])> = Default::default();
-        for (_, key, rows) in index.iter().flat_map(|t| t.iter()) {
+        for rows in &index.keys {
+            let i = if rows.count[0] > 0 { 0 } else { 1 };
+            let key = keys[i].tuple[rows.first[i] as usize].as_deref().unwrap();
             assert!(
                 got.insert(key, (rows.first, rows.count)).is_none(),
                 "{key:?} indexed twice"
@@ -555,6 +602,26 @@ mod tests {
         }
         assert!(want.values().any(|v| v.1[0] > 1) && want.values().any(|v| v.1 == [1, 1]));
         assert_eq!(got, want);
+        // Twins: the first right row of a key shared by both sides.
+        let mut twins = vec![u32::MAX; right.len()];
+        for (first, count) in want.values() {
+            if count[0] > 0 && count[1] > 0 {
+                twins[first[1] as usize] = first[0];
+            }
+        }
+        assert_eq!(index.twins(right.len()), twins);
+        // Unique rows: a key seen once on its side, in row order.
+        for side in Side::BOTH {
+            let i = side.idx();
+            let mut unique: Vec<(&str, usize)> = want
+                .values()
+                .filter(|(_, count)| count[i] == 1)
+                .map(|(first, _)| (keys[i].json[first[i] as usize].as_str(), first[i] as usize))
+                .collect();
+            unique.sort_unstable_by_key(|u| u.1);
+            assert!(unique.len() > 100 && unique.len() < keys[i].json.len());
+            assert_eq!(index.unique_rows(side, &keys[i]), unique);
+        }
     }
 
     #[test]

@@ -340,8 +340,8 @@ mod tests {
             crate::prepare::prepare(entity, Side::Right, &right),
         ];
         let keys = [0, 1].map(|i| crate::compare::side_keys(entity, &sides[i], &Plain));
-        let twins = crate::prepare::twin_rows(&keys[0], &keys[1]);
-        assert_eq!(twins, [3, 2, 1, 0, 1, u32::MAX]);
+        let twins = crate::compare::KeyIndex::new([&keys[0], &keys[1]]).twins(6);
+        assert_eq!(twins, [3, 2, 1, 0, u32::MAX, u32::MAX]);
         let audit = |twins: &[u32]| -> Vec<(String, String, String, String)> {
             audit_rows(entity, [&sides[0], &sides[1]], [&keys[0], &keys[1]], twins, &Plain)
                 .into_iter()

@@ -24,7 +24,7 @@ use crate::source;
 use crate::spec::{self, Encoding, Entity, Format, Side, Source, Spec};
 
 use super::repr::{expected_of, to_target_from};
-use super::state::{row_hashes, unique_rows};
+use super::state::row_hashes;
 use super::Repair;
 
 pub struct ApplyOptions {
@@ -307,7 +307,9 @@ impl Ctx<'_> {
             let prepared = prepare::prepare(self.entity, from, &loaded);
             let display = ReportDisplay { keys: self.keys };
             let keys = compare::side_keys(self.entity, &prepared, &display);
-            let rows = unique_rows(&keys)
+            // The source's keys indexed alone (in the index's first slot).
+            let rows = compare::KeyIndex::new([&keys, &SideKeys::default()])
+                .unique_rows(crate::spec::Side::Left, &keys)
                 .into_iter()
                 .map(|(k, r)| (k.to_string(), r))
                 .collect();

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::compare::SideKeys;
+use crate::compare::{KeyIndex, SideKeys};
 use crate::error::{Error, Result};
 use crate::evidence::{FileDigest, HashingWriter};
 use crate::finding::{digest_parts, digest_parts_with};
@@ -619,25 +619,6 @@ struct Scratch {
     memos: Vec<Memo>,
 }
 
-/// Rows of one side whose key is non-null and unique: key JSON → row.
-pub fn unique_rows(keys: &SideKeys) -> Vec<(&str, usize)> {
-    // One hash per key (first row and count), in a map sized up front; the
-    // keys seen once are then put back in row order.
-    let mut seen: HashMap<&str, (usize, u32)> = HashMap::with_capacity_and_hasher(keys.json.len(), Default::default());
-    for (row, t) in keys.tuple.iter().enumerate() {
-        if t.is_some() {
-            seen.entry(keys.json[row].as_str()).or_insert((row, 0)).1 += 1;
-        }
-    }
-    let mut rows: Vec<(&str, usize)> = seen
-        .into_iter()
-        .filter(|(_, (_, n))| *n == 1)
-        .map(|(k, (row, _))| (k, row))
-        .collect();
-    rows.sort_unstable_by_key(|&(_, row)| row);
-    rows
-}
-
 /// The current state of one entity (merge bases are set by `set_bases`).
 /// The left side is hashed first; a right cell equal to the cell of its
 /// matched left row (`pairs`) takes that cell's hash instead of hashing
@@ -646,12 +627,15 @@ pub fn entity_state(
     entity: &Entity,
     sides: [&PreparedSide; 2],
     keys: [&SideKeys; 2],
+    index: &KeyIndex,
     ring: &KeyRing,
     pairs: &[(u32, u32)],
 ) -> EntityState {
-    // The serial steps (finding unique keys, indexing them) run a side per
-    // core; the hashing runs in parallel jobs within a side.
-    let (rows_l, rows_r) = rayon::join(|| unique_rows(keys[0]), || unique_rows(keys[1]));
+    // The rows fingerprinted: those whose key is seen once on their side.
+    let (rows_l, rows_r) = rayon::join(
+        || index.unique_rows(Side::Left, keys[0]),
+        || index.unique_rows(Side::Right, keys[1]),
+    );
     let mut left = side_state(entity, sides[0], &rows_l, ring, None);
     let twins = Twins::new(entity, &left, sides, pairs);
     let mut right = side_state(entity, sides[1], &rows_r, ring, Some(&twins));
@@ -1402,7 +1386,14 @@ mod tests {
         for (name, n) in [("b", 3), ("a", 300_001)] {
             let side = prepared(Side::Left, cells(n), &[]);
             let keys = crate::compare::side_keys(entity, &side, &display);
-            let st = entity_state(entity, [&side, &side], [&keys, &keys], &ring, &[]);
+            let st = entity_state(
+                entity,
+                [&side, &side],
+                [&keys, &keys],
+                &KeyIndex::new([&keys, &keys]),
+                &ring,
+                &[],
+            );
             sent.push((
                 name,
                 keys.json[n - 1].to_string(),
@@ -1463,7 +1454,14 @@ mod tests {
         let ring = KeyRing::new(None);
         let display = crate::run::ReportDisplay { keys: &ring };
         let keys = crate::compare::side_keys(entity, &side, &display);
-        let st = entity_state(entity, [&side, &side], [&keys, &keys], &ring, &[]);
+        let st = entity_state(
+            entity,
+            [&side, &side],
+            [&keys, &keys],
+            &KeyIndex::new([&keys, &keys]),
+            &ring,
+            &[],
+        );
         let s = &st.sides[0];
         assert_eq!(s.keys.len(), n);
         let (mut text, mut bytes) = (String::new(), Vec::new());
@@ -1491,7 +1489,14 @@ mod tests {
         let ring = KeyRing::new(None);
         let display = crate::run::ReportDisplay { keys: &ring };
         let keys = crate::compare::side_keys(entity, &side, &display);
-        entity_state(entity, [&side, &side], [&keys, &keys], &ring, &[])
+        entity_state(
+            entity,
+            [&side, &side],
+            [&keys, &keys],
+            &KeyIndex::new([&keys, &keys]),
+            &ring,
+            &[],
+        )
     }
 
     fn text(values: &[&str]) -> Vec<Cell> {
@@ -1603,10 +1608,31 @@ mod tests {
             crate::compare::side_keys(entity, &left, &display),
             crate::compare::side_keys(entity, &right, &display),
         ];
-        let drift = crate::compare::compare(entity, [&left, &right], [&keys[0], &keys[1]], chrono_tz::UTC, &display);
+        let drift = crate::compare::compare(
+            entity,
+            [&left, &right],
+            [&keys[0], &keys[1]],
+            &KeyIndex::new([&keys[0], &keys[1]]),
+            chrono_tz::UTC,
+            &display,
+        );
         assert_eq!(drift.pairs.len(), 5);
-        let twinned = entity_state(entity, [&left, &right], [&keys[0], &keys[1]], &ring, &drift.pairs);
-        let direct = entity_state(entity, [&left, &right], [&keys[0], &keys[1]], &ring, &[]);
+        let twinned = entity_state(
+            entity,
+            [&left, &right],
+            [&keys[0], &keys[1]],
+            &KeyIndex::new([&keys[0], &keys[1]]),
+            &ring,
+            &drift.pairs,
+        );
+        let direct = entity_state(
+            entity,
+            [&left, &right],
+            [&keys[0], &keys[1]],
+            &KeyIndex::new([&keys[0], &keys[1]]),
+            &ring,
+            &[],
+        );
         assert_eq!(twinned.sides[1].hashes, direct.sides[1].hashes);
         assert_eq!(twinned.sides[0].hashes, direct.sides[0].hashes);
         // The equal cells share their hash, the others do not.
@@ -1625,8 +1651,22 @@ mod tests {
             &[],
         );
         lacking.fields[1].present = false;
-        let twinned = entity_state(entity, [&lacking, &right], [&keys[0], &keys[1]], &ring, &drift.pairs);
-        let direct = entity_state(entity, [&lacking, &right], [&keys[0], &keys[1]], &ring, &[]);
+        let twinned = entity_state(
+            entity,
+            [&lacking, &right],
+            [&keys[0], &keys[1]],
+            &KeyIndex::new([&keys[0], &keys[1]]),
+            &ring,
+            &drift.pairs,
+        );
+        let direct = entity_state(
+            entity,
+            [&lacking, &right],
+            [&keys[0], &keys[1]],
+            &KeyIndex::new([&keys[0], &keys[1]]),
+            &ring,
+            &[],
+        );
         assert_eq!(twinned.sides[0].width(), 1);
         assert_eq!(twinned.sides[1].hashes, direct.sides[1].hashes);
     }
@@ -1661,8 +1701,22 @@ mod tests {
             crate::compare::side_keys(entity, &right, &display),
         ];
         // The pairs give the twins.
-        let drift = crate::compare::compare(entity, [&left, &right], [&keys[0], &keys[1]], chrono_tz::UTC, &display);
-        let mut st = entity_state(entity, [&left, &right], [&keys[0], &keys[1]], &ring, &drift.pairs);
+        let drift = crate::compare::compare(
+            entity,
+            [&left, &right],
+            [&keys[0], &keys[1]],
+            &KeyIndex::new([&keys[0], &keys[1]]),
+            chrono_tz::UTC,
+            &display,
+        );
+        let mut st = entity_state(
+            entity,
+            [&left, &right],
+            [&keys[0], &keys[1]],
+            &KeyIndex::new([&keys[0], &keys[1]]),
+            &ring,
+            &drift.pairs,
+        );
         st.set_bases(entity, [&left, &right], [&keys[0], &keys[1]], &drift, None);
         // A merge base on c's right side only: c is then stored in full.
         let (c_right, v) = (st.sides[1].find(&keys[1].json[2]).expect("c"), 0);
@@ -1724,13 +1778,18 @@ mod tests {
 
     #[test]
     fn unique_rows_skip_repeated_and_null_keys_and_keep_row_order() {
+        let json = ["c", "a", "b", "a", "d", "e"];
         let keys = SideKeys {
-            json: ["c", "a", "b", "a", "d", "e"].map(Into::into).to_vec(),
-            tuple: [true, true, true, true, false, true]
-                .map(|some| some.then(|| smallvec::smallvec![Value::Int(0)]))
-                .to_vec(),
+            json: json.map(Into::into).to_vec(),
+            tuple: json
+                .iter()
+                .enumerate()
+                .map(|(row, k)| (row != 4).then(|| smallvec::smallvec![Value::Str((*k).into())]))
+                .collect(),
         };
-        assert_eq!(unique_rows(&keys), vec![("c", 0), ("b", 2), ("e", 5)]);
+        let index = KeyIndex::new([&keys, &SideKeys::default()]);
+        assert_eq!(index.unique_rows(Side::Left, &keys), vec![("c", 0), ("b", 2), ("e", 5)]);
+        assert!(index.unique_rows(Side::Right, &SideKeys::default()).is_empty());
     }
 
     #[test]
