@@ -319,15 +319,16 @@ impl EntityState {
                 })
                 .collect()
         });
-        for &(l, r) in &drift.pairs {
-            let rows = [l as usize, r as usize];
-            let key = keys[0].json[rows[0]].as_str();
-            let suspect = mismatched_keys.contains(key);
-            let at = Side::BOTH.map(|side| self.sides[side.idx()].state_row(rows[side.idx()], key));
-            for side in Side::BOTH {
-                let Some(i) = at[side.idx()] else { continue };
-                let st = &self.sides[side.idx()];
-                let w = st.width();
+        // Each side's bases are its own: the two are set side by side.
+        let fill = |side: Side, st: &mut SideState| {
+            let w = st.width();
+            for &(l, r) in &drift.pairs {
+                let rows = [l as usize, r as usize];
+                let key = keys[0].json[rows[0]].as_str();
+                let Some(i) = st.state_row(rows[side.idx()], key) else {
+                    continue;
+                };
+                let suspect = mismatched_keys.contains(key);
                 for (n, &f) in fields.iter().enumerate() {
                     let Some(j) = columns[n][side.idx()] else { continue };
                     let unconvertible = Side::BOTH
@@ -335,7 +336,6 @@ impl EntityState {
                         .any(|s| bad[s.idx()][n].binary_search(&rows[s.idx()]).is_ok());
                     let name = entity.fields[f].name.as_str();
                     let ok = !(unconvertible || suspect && mismatched.contains(&(key, name)));
-                    let st = &mut self.sides[side.idx()];
                     let own = st.hashes[i * w + j];
                     let base = if ok {
                         Some(own)
@@ -345,7 +345,9 @@ impl EntityState {
                     st.bases.set(i * w + j, base, own);
                 }
             }
-        }
+        };
+        let [left, right] = &mut self.sides;
+        rayon::join(|| fill(Side::Left, left), || fill(Side::Right, right));
     }
 }
 
