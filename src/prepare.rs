@@ -290,7 +290,7 @@ fn typed(field: &Field, i: usize, text: Option<Cow<'_, str>>) -> Result<Option<V
     let ty = &field.ty[i];
     // Outside text fields an empty cell (CSV's only way to write null) is null.
     let text = match text {
-        Some(t) if t.trim().is_empty() && !matches!(ty, FieldType::String) => None,
+        Some(t) if !matches!(ty, FieldType::String) && t.trim().is_empty() => None,
         t => t,
     };
     let text = match (text, &field.default[i]) {

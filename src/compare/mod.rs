@@ -190,19 +190,30 @@ pub fn side_keys(entity: &Entity, side: &PreparedSide, display: &dyn Display) ->
         .into_par_iter()
         .map_init(KeyScratch::default, |scratch, row| {
             let json = compact_str::CompactString::from(key_json(entity, side, display, &names, row, scratch));
-            let tuple = entity
-                .key
-                .iter()
-                .map(|&f| match side.cell(f, row) {
-                    Cell::Val(Value::Str(s)) if s.is_empty() => None,
-                    Cell::Val(v) => Some(v.clone()),
-                    Cell::Null | Cell::Bad => None,
-                })
-                .collect::<Option<KeyTuple>>();
-            (json, tuple)
+            (json, key_tuple(entity, side, row))
         })
         .unzip();
     SideKeys { json, tuple }
+}
+
+/// The typed key of `row`; None when a part is null, empty or
+/// unconvertible. (Built part by part: collecting the parts' options into
+/// an option of a tuple went through the generic collection machinery and
+/// was most of the keys' cost.)
+fn key_tuple(entity: &Entity, side: &PreparedSide, row: usize) -> Option<KeyTuple> {
+    let part = |f: usize| match side.cell(f, row) {
+        Cell::Val(Value::Str(s)) if s.is_empty() => None,
+        Cell::Val(v) => Some(v.clone()),
+        Cell::Null | Cell::Bad => None,
+    };
+    if let [f] = entity.key[..] {
+        return part(f).map(|v| KeyTuple::from_buf([v]));
+    }
+    let mut tuple = KeyTuple::with_capacity(entity.key.len());
+    for &f in &entity.key {
+        tuple.push(part(f)?);
+    }
+    Some(tuple)
 }
 
 /// Rows of one key on each side: the first row and how many there are.
@@ -622,6 +633,39 @@ mod tests {
             assert!(unique.len() > 100 && unique.len() < keys[i].json.len());
             assert_eq!(index.unique_rows(side, &keys[i]), unique);
         }
+    }
+
+    #[test]
+    fn key_tuples_are_the_typed_parts_or_none_for_a_missing_part() {
+        use crate::test_support::{keyed_by_id, loaded};
+        let mut spec = keyed_by_id("[[entity.field]]\nname = \"n\"\ntype = \"int\"\n");
+        let rows = loaded(&[
+            ("id", &[Some("a"), Some(""), None, Some("b"), Some("c")]),
+            ("n", &[Some("1"), Some("2"), Some("3"), Some("x"), None]),
+        ]);
+        let single = crate::prepare::prepare(&spec.entities[0], Side::Left, &rows);
+        let tuples = |e: &Entity, p: &PreparedSide| -> Vec<Option<Vec<Value>>> {
+            (0..p.rows).map(|r| key_tuple(e, p, r).map(|t| t.to_vec())).collect()
+        };
+        let text = |s: &str| Value::Str(s.into());
+        // Empty and null texts are no key.
+        assert_eq!(
+            tuples(&spec.entities[0], &single),
+            [
+                Some(vec![text("a")]),
+                None,
+                None,
+                Some(vec![text("b")]),
+                Some(vec![text("c")])
+            ]
+        );
+        // A two-part key, in key order: a null or unconvertible part makes none.
+        spec.entities[0].key = vec![1, 0];
+        let double = crate::prepare::prepare(&spec.entities[0], Side::Left, &rows);
+        assert_eq!(
+            tuples(&spec.entities[0], &double),
+            [Some(vec![Value::Int(1), text("a")]), None, None, None, None]
+        );
     }
 
     #[test]
