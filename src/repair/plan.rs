@@ -294,12 +294,25 @@ pub fn plan(inp: &Inputs<'_>) -> Vec<Repair> {
     for f in &inp.drift.findings {
         ids.insert((f.kind.as_str(), f.key.as_str(), f.field.as_deref()), f.id());
     }
-    let pair_of: HashMap<&str, (u32, u32)> = inp
+    // The matched pairs of the keys with a mismatch (a few of them: a map
+    // of every pair's key cost more than the planning itself).
+    let mismatched: polars::prelude::PlHashSet<&str> = inp
         .drift
-        .pairs
+        .findings
         .iter()
-        .map(|&(l, r)| (inp.keys[0].json[l as usize].as_str(), (l, r)))
+        .filter(|f| f.kind == "value_mismatch")
+        .map(|f| f.key.as_str())
         .collect();
+    let pair_of: HashMap<&str, (u32, u32)> = if mismatched.is_empty() {
+        HashMap::default()
+    } else {
+        inp.drift
+            .pairs
+            .iter()
+            .map(|&(l, r)| (inp.keys[0].json[l as usize].as_str(), (l, r)))
+            .filter(|(key, _)| mismatched.contains(key))
+            .collect()
+    };
     let mut out = Vec::new();
     for f in &inp.drift.findings {
         if f.kind != "value_mismatch" {
