@@ -533,7 +533,9 @@ fn bucketed(
                 next = Some(reader);
             }
             crate::quality::metrics::accumulate(entity, [&p.sides[0], &p.sides[1]], &mut acc);
+            tracing::debug!(entity = %entity.name, bucket = b, ms = clock.elapsed().as_millis() as u64, "bucket metrics gathered");
             states.send(&entity.name, std::mem::take(&mut r.state))?;
+            tracing::debug!(entity = %entity.name, bucket = b, ms = clock.elapsed().as_millis() as u64, "bucket state handed over");
             merger.send(r, p)?;
             tracing::info!(entity = %entity.name, bucket = b, ms = clock.elapsed().as_millis() as u64, "bucket reconciled");
         }
