@@ -1610,31 +1610,21 @@ mod tests {
             crate::compare::side_keys(entity, &left, &display),
             crate::compare::side_keys(entity, &right, &display),
         ];
+        let index = KeyIndex::new([&keys[0], &keys[1]]);
         let drift = crate::compare::compare(
             entity,
             [&left, &right],
             [&keys[0], &keys[1]],
-            &KeyIndex::new([&keys[0], &keys[1]]),
+            &index,
             chrono_tz::UTC,
             &display,
         );
         assert_eq!(drift.pairs.len(), 5);
-        let twinned = entity_state(
-            entity,
-            [&left, &right],
-            [&keys[0], &keys[1]],
-            &KeyIndex::new([&keys[0], &keys[1]]),
-            &ring,
-            &drift.pairs,
-        );
-        let direct = entity_state(
-            entity,
-            [&left, &right],
-            [&keys[0], &keys[1]],
-            &KeyIndex::new([&keys[0], &keys[1]]),
-            &ring,
-            &[],
-        );
+        // The state with the pairs' hashes shared, and hashed cell by cell.
+        let state = |left: &PreparedSide, pairs: &[(u32, u32)]| {
+            entity_state(entity, [left, &right], [&keys[0], &keys[1]], &index, &ring, pairs)
+        };
+        let (twinned, direct) = (state(&left, &drift.pairs), state(&left, &[]));
         assert_eq!(twinned.sides[1].hashes, direct.sides[1].hashes);
         assert_eq!(twinned.sides[0].hashes, direct.sides[0].hashes);
         // The equal cells share their hash, the others do not.
@@ -1653,22 +1643,7 @@ mod tests {
             &[],
         );
         lacking.fields[1].present = false;
-        let twinned = entity_state(
-            entity,
-            [&lacking, &right],
-            [&keys[0], &keys[1]],
-            &KeyIndex::new([&keys[0], &keys[1]]),
-            &ring,
-            &drift.pairs,
-        );
-        let direct = entity_state(
-            entity,
-            [&lacking, &right],
-            [&keys[0], &keys[1]],
-            &KeyIndex::new([&keys[0], &keys[1]]),
-            &ring,
-            &[],
-        );
+        let (twinned, direct) = (state(&lacking, &drift.pairs), state(&lacking, &[]));
         assert_eq!(twinned.sides[0].width(), 1);
         assert_eq!(twinned.sides[1].hashes, direct.sides[1].hashes);
     }
