@@ -1388,14 +1388,7 @@ mod tests {
         for (name, n) in [("b", 3), ("a", 300_001)] {
             let side = prepared(Side::Left, cells(n), &[]);
             let keys = crate::compare::side_keys(entity, &side, &display);
-            let st = entity_state(
-                entity,
-                [&side, &side],
-                [&keys, &keys],
-                &KeyIndex::new([&keys, &keys]),
-                &ring,
-                &[],
-            );
+            let st = one_side_state(entity, &side, &keys, &ring);
             sent.push((
                 name,
                 keys.json[n - 1].to_string(),
@@ -1456,14 +1449,7 @@ mod tests {
         let ring = KeyRing::new(None);
         let display = crate::run::ReportDisplay { keys: &ring };
         let keys = crate::compare::side_keys(entity, &side, &display);
-        let st = entity_state(
-            entity,
-            [&side, &side],
-            [&keys, &keys],
-            &KeyIndex::new([&keys, &keys]),
-            &ring,
-            &[],
-        );
+        let st = one_side_state(entity, &side, &keys, &ring);
         let s = &st.sides[0];
         assert_eq!(s.keys.len(), n);
         let (mut text, mut bytes) = (String::new(), Vec::new());
@@ -1483,6 +1469,18 @@ mod tests {
         assert_ne!(s.hashes[bad * 3 + 1], s.hashes[text_seven * 3]);
     }
 
+    /// The state of `side` standing for both sides (no pairs).
+    fn one_side_state(entity: &Entity, side: &PreparedSide, keys: &SideKeys, ring: &KeyRing) -> EntityState {
+        entity_state(
+            entity,
+            [side, side],
+            [keys, keys],
+            &KeyIndex::new([keys, keys]),
+            ring,
+            &[],
+        )
+    }
+
     /// The state of a one-side entity keyed on field 0, hashing the rest.
     fn state_of(fields: &str, columns: Vec<Vec<Cell>>) -> EntityState {
         let spec = spec(fields);
@@ -1491,14 +1489,7 @@ mod tests {
         let ring = KeyRing::new(None);
         let display = crate::run::ReportDisplay { keys: &ring };
         let keys = crate::compare::side_keys(entity, &side, &display);
-        entity_state(
-            entity,
-            [&side, &side],
-            [&keys, &keys],
-            &KeyIndex::new([&keys, &keys]),
-            &ring,
-            &[],
-        )
+        one_side_state(entity, &side, &keys, &ring)
     }
 
     fn text(values: &[&str]) -> Vec<Cell> {
