@@ -673,7 +673,7 @@ fn prepare_loaded(entity: &Entity, loaded: [Loaded; 2], display: &dyn Display) -
     tracing::debug!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "left side and right key typed");
     let index = compare::KeyIndex::new([&kl, &kr]);
     let twins = index.twins(right.rows);
-    tracing::debug!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "twins found");
+    tracing::debug!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "key index built");
     let pr = prepare::prepare_right(entity, &mut right, keyed, &left.frame, &pl, &twins);
     tracing::debug!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "right side typed");
     // The raw text is no longer needed.
