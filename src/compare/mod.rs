@@ -325,7 +325,9 @@ impl KeyIndex {
     }
 
     /// The rows of `side` whose key is non-null and appears once on that
-    /// side, with its key JSON, in row order.
+    /// side, with its key JSON, in row order. (Within a run the JSON is
+    /// one-to-one with the typed key: the display text of one field's type,
+    /// or a keyed token for personal data.)
     pub fn unique_rows<'k>(&self, side: Side, keys: &'k SideKeys) -> Vec<(&'k str, usize)> {
         let i = side.idx();
         // Marked, then read in row order (cheaper than sorting them).

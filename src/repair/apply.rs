@@ -308,11 +308,19 @@ impl Ctx<'_> {
             let display = ReportDisplay { keys: self.keys };
             let keys = compare::side_keys(self.entity, &prepared, &display);
             // The source's keys indexed alone (in the index's first slot).
-            let rows = compare::KeyIndex::new([&keys, &SideKeys::default()])
-                .unique_rows(crate::spec::Side::Left, &keys)
-                .into_iter()
-                .map(|(k, r)| (k.to_string(), r))
-                .collect();
+            let unique =
+                compare::KeyIndex::new([&keys, &SideKeys::default()]).unique_rows(crate::spec::Side::Left, &keys);
+            let mut rows: HashMap<String, usize> = HashMap::default();
+            let mut shared = Vec::new();
+            for (json, row) in unique {
+                if rows.insert(json.to_string(), row).is_some() {
+                    shared.push(json);
+                }
+            }
+            // A key text that two keys share (it never should) names no row.
+            for json in shared {
+                rows.remove(json);
+            }
             self.source = Some(SourceSide { prepared, rows });
         }
         let s = self.source.as_ref().ok_or("source not loaded")?;
