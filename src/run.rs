@@ -213,10 +213,15 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         Some(p) => report::read_first_seen(p)?,
         None => HashMap::new(),
     };
-    let all_repairs: Vec<repair::Repair> = results
-        .iter_mut()
-        .flat_map(|r| std::mem::take(&mut r.repairs))
-        .collect();
+    // Moved, not copied: the largest entity's instructions take the
+    // others' (their order does not matter: they are sorted by content).
+    let largest = (0..results.len()).max_by_key(|&i| results[i].repairs.len());
+    let mut all_repairs: Vec<repair::Repair> = largest
+        .map(|i| std::mem::take(&mut results[i].repairs))
+        .unwrap_or_default();
+    for r in results.iter_mut() {
+        all_repairs.append(&mut r.repairs);
+    }
     // Each finding's id (a digest) is computed once, in parallel.
     let mut findings: Vec<(&Finding, String)> = results
         .par_iter()
@@ -229,6 +234,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     });
     // Rows sharing a duplicated key can raise the very same finding: keep one.
     findings.dedup_by(|a, b| a.1 == b.1);
+    tracing::debug!(findings = findings.len(), "findings identified and ordered");
     let rows: Vec<FindingRow<'_>> = findings
         .into_iter()
         .map(|(f, id)| {
@@ -253,10 +259,12 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     let (reports, repairs) = rayon::join(
         || -> Result<()> {
             report::write_findings(&folder.path().join("findings.parquet"), &run_id, &rows)?;
+            tracing::debug!("findings.parquet written");
             report::write_quality_metrics(&folder.path().join("quality_metrics.parquet"), &run_id, &entity_metrics)
         },
         || -> Result<Vec<repair::Repair>> {
             let repairs = repair::finish(all_repairs, &run_id);
+            tracing::debug!("repairs identified and ordered");
             repair::write(folder.path(), &repairs)?;
             Ok(repairs)
         },
@@ -303,8 +311,10 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     );
     let summary_json = summary_with_repairs(&summary, &results, &repairs)?;
     write_file(&folder.path().join("summary.json"), summary_json.as_bytes())?;
+    tracing::debug!("summary written");
     let predicate = predicate(&spec, &summary, previous.as_deref())?;
     let state_digest = states.finish()?;
+    tracing::debug!("state.parquet finished");
     evidence::seal_with(
         folder.path(),
         &run_id,
@@ -312,7 +322,9 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         &signing,
         &[(repair::state::STATE_FILE, state_digest)],
     )?;
+    tracing::debug!("run folder sealed");
     let path = folder.commit()?;
+    tracing::debug!("run folder committed");
     let mut by_action = BTreeMap::new();
     for r in &repairs {
         *by_action.entry(r.action.clone()).or_default() += 1;
