@@ -319,16 +319,21 @@ impl EntityState {
                 })
                 .collect()
         });
+        // Whether each pair's key has a mismatch, looked up once for both sides.
+        let suspects: Vec<bool> = drift
+            .pairs
+            .par_iter()
+            .map(|&(l, _)| mismatched_keys.contains(keys[0].json[l as usize].as_str()))
+            .collect();
         // Each side's bases are its own: the two are set side by side.
         let fill = |side: Side, st: &mut SideState| {
             let w = st.width();
-            for &(l, r) in &drift.pairs {
+            for (&(l, r), &suspect) in drift.pairs.iter().zip(&suspects) {
                 let rows = [l as usize, r as usize];
                 let key = keys[0].json[rows[0]].as_str();
                 let Some(i) = st.state_row(rows[side.idx()], key) else {
                     continue;
                 };
-                let suspect = mismatched_keys.contains(key);
                 for (n, &f) in fields.iter().enumerate() {
                     let Some(j) = columns[n][side.idx()] else { continue };
                     let unconvertible = Side::BOTH
