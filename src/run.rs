@@ -580,12 +580,25 @@ impl Merger {
             .name("recon-merger".into())
             .spawn(move || {
                 let mut merged: Option<EntityResult> = None;
-                for (r, prepared) in rx {
+                // Each bucket's findings and repairs, joined once at the
+                // end: appended bucket by bucket, the growing lists were
+                // copied into fresh memory at every doubling (10M rows:
+                // a 190 MB list of repairs, 1.3 s of CPU spent mostly by
+                // the kernel zeroing new pages).
+                let mut findings = Vec::new();
+                let mut repairs = Vec::new();
+                for (mut r, prepared) in rx {
                     drop(prepared);
+                    findings.push(std::mem::take(&mut r.findings));
+                    repairs.push(std::mem::take(&mut r.repairs));
                     match merged.as_mut() {
                         None => merged = Some(r),
                         Some(m) => m.absorb(r),
                     }
+                }
+                if let Some(m) = merged.as_mut() {
+                    m.findings = joined(findings);
+                    m.repairs = joined(repairs);
                 }
                 merged
             })
@@ -609,6 +622,15 @@ impl Merger {
     }
 }
 
+/// `parts` one after the other, in one allocation of their total length.
+fn joined<T>(parts: Vec<Vec<T>>) -> Vec<T> {
+    let mut all = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for mut part in parts {
+        all.append(&mut part);
+    }
+    all
+}
+
 /// Per entity, both sides: entity `e`'s own, the empty ones for the `n - 1`
 /// others (a bucket holds one entity; rules reach others through global facts).
 fn only_entity<'a, T>(n: usize, e: usize, own: &'a [T; 2], empty: &'a [T; 2]) -> Vec<[&'a T; 2]> {
@@ -621,9 +643,9 @@ fn only_entity<'a, T>(n: usize, e: usize, own: &'a [T; 2], empty: &'a [T; 2]) ->
 }
 
 impl EntityResult {
-    /// Adds another bucket of the same entity.
+    /// Adds another bucket of the same entity, but for its findings and
+    /// repairs, which the merger joins at the end.
     fn absorb(&mut self, o: EntityResult) {
-        self.findings.extend(o.findings);
         for (c, oc) in self.coverage.iter_mut().zip(&o.coverage) {
             c.absorb(oc);
         }
@@ -637,7 +659,6 @@ impl EntityResult {
                 }
             }
         }
-        self.repairs.extend(o.repairs);
         if let (Some(c), Some(oc)) = (self.changes.as_mut(), o.changes.as_ref()) {
             c[0].absorb(&oc[0]);
             c[1].absorb(&oc[1]);
