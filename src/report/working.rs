@@ -17,12 +17,13 @@ use std::io::Write;
 use polars::prelude::*;
 use polars_arrow::record_batch::RecordBatchT;
 use polars_parquet::parquet::compression::Compression;
-use polars_parquet::parquet::page::DataPageHeader;
+use polars_parquet::parquet::page::{DataPage, DataPageHeader, DataPageHeaderV1};
+use polars_parquet::parquet::schema::Repetition;
 use polars_parquet::parquet::CowBuffer;
 use polars_parquet::write::{
-    array_to_columns, compress, get_dtype_encoding, to_parquet_schema, CompressedDataPage, CompressedPage,
-    CompressionOptions, DynIter, DynStreamingIterator, Encoding, FallibleStreamingIterator, FileWriter, Page,
-    ParquetType, RowGroupIterColumns, StatisticsOptions, Version, WriteOptions,
+    array_to_columns, compress, get_dtype_encoding, to_parquet_schema, write_def_levels, CompressedDataPage,
+    CompressedPage, CompressionOptions, Descriptor, DynIter, DynStreamingIterator, Encoding, FallibleStreamingIterator,
+    FileWriter, Page, ParquetPhysicalType, ParquetType, RowGroupIterColumns, StatisticsOptions, Version, WriteOptions,
 };
 
 use crate::error::{Error, Result};
@@ -81,6 +82,49 @@ impl<W: Write> WorkingWriter<W> {
             }
         }
         Ok(DynIter::new(columns.into_iter()))
+    }
+
+    /// Writes one row group of `rows` rows given as one page body per
+    /// column, in the schema's order, each begun with [`start_page`] and
+    /// filled with [`push_plain`]: for optional text or binary columns
+    /// whose values are laid out as they come, without building arrays
+    /// that the writer would then walk again.
+    pub fn write_pages(&mut self, rows: usize, bodies: Vec<Vec<u8>>) -> PolarsResult<()> {
+        polars_ensure!(
+            bodies.len() == self.fields.len(),
+            ComputeError: "{} page bodies for {} columns", bodies.len(), self.fields.len()
+        );
+        let num_values = i32::try_from(rows).map_err(|_| polars_err!(ComputeError: "{rows} rows in one page"))?;
+        let mut columns = Vec::with_capacity(bodies.len());
+        for (body, field) in bodies.into_iter().zip(&self.fields) {
+            let primitive = match field {
+                ParquetType::PrimitiveType(p)
+                    if p.physical_type == ParquetPhysicalType::ByteArray
+                        && p.field_info.repetition == Repetition::Optional =>
+                {
+                    p.clone()
+                }
+                other => polars_bail!(
+                    ComputeError: "column {} is not an optional byte array", other.name()
+                ),
+            };
+            let header = DataPageHeader::V1(DataPageHeaderV1 {
+                num_values,
+                encoding: Encoding::Plain.into(),
+                definition_level_encoding: Encoding::Rle.into(),
+                repetition_level_encoding: Encoding::Rle.into(),
+                statistics: None,
+            });
+            let descriptor = Descriptor {
+                primitive_type: primitive,
+                max_def_level: 1,
+                max_rep_level: 0,
+            };
+            let page = Page::Data(DataPage::new(header, CowBuffer::Owned(body), descriptor, rows));
+            let pages = DynIter::new(std::iter::once(Ok(page)));
+            columns.push(Ok(DynStreamingIterator::new(Lz4Pages { pages, current: None })));
+        }
+        self.writer.write(rows as u64, DynIter::new(columns.into_iter()))
     }
 
     /// Writes the footer and flushes the output; returns the file's size.
@@ -161,6 +205,25 @@ fn plain(dtype: &ArrowDataType) -> Vec<Encoding> {
     }
 }
 
+/// Begins the body of a plain data page of an optional column with `rows`
+/// rows: their definition levels (`validity` None when every row has a
+/// value). The values follow, each through [`push_plain`].
+pub fn start_page(
+    body: &mut Vec<u8>,
+    rows: usize,
+    validity: Option<&polars_arrow::bitmap::Bitmap>,
+) -> PolarsResult<()> {
+    write_def_levels(body, true, validity, rows, Version::V1)
+}
+
+/// Appends one value to a page body: its length (4 bytes, little-endian)
+/// and its bytes, Parquet's plain encoding of a byte array.
+#[inline]
+pub fn push_plain(body: &mut Vec<u8>, value: &[u8]) {
+    body.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    body.extend_from_slice(value);
+}
+
 /// `w` behind a write buffer: the writer writes each page header and page
 /// on its own, which unbuffered is a system call apiece (many for a spill
 /// of small row groups). [`WorkingWriter::finish`] flushes it.
@@ -177,12 +240,24 @@ pub fn append_working<W: Write>(
     open: impl FnOnce() -> Result<W>,
     error: impl Fn(PolarsError) -> Error,
 ) -> Result<()> {
-    if writer.is_none() {
-        *writer = Some(WorkingWriter::new(open()?, frame.schema()).map_err(&error)?);
+    let w = opened(writer, frame.schema(), open, &error)?;
+    match frame.height() {
+        0 => Ok(()),
+        _ => w.write_batch(frame).map_err(error),
     }
-    match writer.as_mut() {
-        Some(w) if frame.height() > 0 => w.write_batch(frame).map_err(error),
-        _ => Ok(()),
+}
+
+/// The working file's writer, opened for `schema` on `open`'s output if
+/// it is not yet.
+pub fn opened<'w, W: Write>(
+    writer: &'w mut Option<WorkingWriter<W>>,
+    schema: &Schema,
+    open: impl FnOnce() -> Result<W>,
+    error: impl Fn(PolarsError) -> Error,
+) -> Result<&'w mut WorkingWriter<W>> {
+    match writer {
+        Some(w) => Ok(w),
+        None => Ok(writer.insert(WorkingWriter::new(open()?, schema).map_err(error)?)),
     }
 }
 
