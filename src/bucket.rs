@@ -19,6 +19,7 @@ use rayon::prelude::*;
 use crate::compare::{self, Display};
 use crate::error::{Error, Result};
 use crate::prepare;
+use crate::report::{push_plain, PlainColumn};
 use crate::source::{self, Loaded};
 use crate::spec::{Entity, Format, Side};
 
@@ -269,12 +270,12 @@ impl<'a> Spills<'a> {
             let part = frame.take(&IdxCa::from_vec("idx".into(), rows)).map_err(keep_err)?;
             self.push(0, part)?;
         }
-        let pages = scatter_pages(&frame, routed, &counts).map_err(|e| Error::Internal(format!("spilling: {e}")))?;
+        let columns = scatter_values(&frame, routed, &counts).map_err(|e| Error::Internal(format!("spilling: {e}")))?;
         let schema = frame.schema().clone();
         drop(frame);
-        let mut pages: Vec<std::vec::IntoIter<Vec<u8>>> = pages.into_iter().map(Vec::into_iter).collect();
+        let mut columns: Vec<std::vec::IntoIter<PlainColumn>> = columns.into_iter().map(Vec::into_iter).collect();
         for (b, &n) in counts.iter().enumerate() {
-            let bodies: Vec<Vec<u8>> = pages.iter_mut().map(|c| c.next().unwrap_or_default()).collect();
+            let bucket: Vec<PlainColumn> = columns.iter_mut().map(|c| c.next().unwrap_or_default()).collect();
             if b == 0 || n == 0 {
                 continue;
             }
@@ -284,7 +285,7 @@ impl<'a> Spills<'a> {
                 Ok(crate::report::buffered(file))
             };
             let w = crate::report::opened(&mut self.writers[b], &schema, open, |e| spill_err(&path, e))?;
-            w.write_pages(n, bodies).map_err(|e| spill_err(&path, e))?;
+            w.write_plain(n, &bucket).map_err(|e| spill_err(&path, e))?;
         }
         Ok(())
     }
@@ -439,14 +440,14 @@ fn routes(
     }))
 }
 
-/// Per column of `frame` (all text), per bucket, the page body of the
-/// rows `routed` there ([`crate::report::start_page`]); bucket 0's (kept
-/// in memory) and those of buckets without rows are empty.
-fn scatter_pages(frame: &DataFrame, routed: &[u32], counts: &[usize]) -> PolarsResult<Vec<Vec<Vec<u8>>>> {
+/// Per column of `frame` (all text), per bucket, the rows `routed` there
+/// as Parquet plain values; bucket 0's (kept in memory) and those of
+/// buckets without rows are empty.
+fn scatter_values(frame: &DataFrame, routed: &[u32], counts: &[usize]) -> PolarsResult<Vec<Vec<PlainColumn>>> {
     frame
         .columns()
         .par_iter()
-        .map(|c| scatter_column(c.str()?, routed, counts))
+        .map(|c| Ok(scatter_column(c.str()?, routed, counts)))
         .collect()
 }
 
@@ -454,28 +455,28 @@ fn scatter_pages(frame: &DataFrame, routed: &[u32], counts: &[usize]) -> PolarsR
 /// one pass over the column (gathering each bucket's rows and encoding
 /// them took a sweep over the column per bucket and copied every text
 /// twice: at 10M rows in 36 buckets, 40% of the partition's CPU).
-fn scatter_column(ca: &StringChunked, routed: &[u32], counts: &[usize]) -> PolarsResult<Vec<Vec<u8>>> {
+fn scatter_column(ca: &StringChunked, routed: &[u32], counts: &[usize]) -> Vec<PlainColumn> {
     let spilled = |b: usize| b > 0 && counts[b] > 0;
     let text_bytes: usize = ca.downcast_iter().map(|a| a.total_bytes_len()).sum();
     let per_row = text_bytes / ca.len().max(1) + 4;
-    let mut bodies: Vec<Vec<u8>> = (0..counts.len())
+    let mut values: Vec<Vec<u8>> = (0..counts.len())
         .map(|b| match spilled(b) {
-            true => Vec::with_capacity(counts[b] * per_row + 16),
+            true => Vec::with_capacity(counts[b] * per_row),
             false => Vec::new(),
         })
         .collect();
     let mut rows = routed.iter().map(|&b| b as usize);
     if ca.null_count() == 0 {
-        for (b, body) in bodies.iter_mut().enumerate().filter(|(b, _)| spilled(*b)) {
-            crate::report::start_page(body, counts[b], None)?;
-        }
         for value in ca.downcast_iter().flat_map(|a| a.values_iter()) {
             match rows.next() {
                 Some(0) | None => {}
-                Some(b) => crate::report::push_plain(&mut bodies[b], value.as_bytes()),
+                Some(b) => push_plain(&mut values[b], value.as_bytes()),
             }
         }
-        return Ok(bodies);
+        return values
+            .into_iter()
+            .map(|values| PlainColumn { values, validity: None })
+            .collect();
     }
     let mut valid: Vec<polars_arrow::bitmap::MutableBitmap> = counts
         .iter()
@@ -488,23 +489,19 @@ fn scatter_column(ca: &StringChunked, routed: &[u32], counts: &[usize]) -> Polar
             Some(b) => {
                 valid[b].push(value.is_some());
                 if let Some(v) = value {
-                    crate::report::push_plain(&mut bodies[b], v.as_bytes());
+                    push_plain(&mut values[b], v.as_bytes());
                 }
             }
         }
     }
-    let mut out = Vec::with_capacity(bodies.len());
-    for (b, (values, valid)) in bodies.into_iter().zip(valid).enumerate() {
-        if !spilled(b) {
-            out.push(Vec::new());
-            continue;
-        }
-        let mut body = Vec::with_capacity(values.len() + counts[b] / 8 + 16);
-        crate::report::start_page(&mut body, counts[b], Some(&valid.into()))?;
-        body.extend_from_slice(&values);
-        out.push(body);
-    }
-    Ok(out)
+    values
+        .into_iter()
+        .zip(valid)
+        .map(|(values, valid)| PlainColumn {
+            values,
+            validity: Some(valid.into()),
+        })
+        .collect()
 }
 
 impl Partitioned {
