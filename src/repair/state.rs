@@ -906,7 +906,9 @@ impl StateWriter {
             let clone = file.get_ref().try_clone().map_err(|e| Error::io(path, e))?;
             Ok(crate::report::buffered(file.share(clone)))
         };
-        write_batch(&mut self.batch, &mut self.writer, open, path)
+        write_batch(&mut self.batch, &mut self.writer, open, path)?;
+        crate::report::start_writeback(self.file.get_ref());
+        Ok(())
     }
 
     /// Writes what is left, syncs the file and returns its digest.

@@ -59,6 +59,27 @@ pub fn text_column<'a, T>(name: &str, rows: &'a [T], value: impl Fn(&'a T) -> Op
     b.finish().into_column()
 }
 
+/// Starts writing `file`'s dirty pages to disk without waiting for them
+/// (Linux: `sync_file_range` with `SYNC_FILE_RANGE_WRITE`), so that the
+/// final fsync of a file written over a whole run finds little left to
+/// write: the kernel would otherwise hold a 1 GB state.parquet in memory
+/// until that fsync (10M rows: 0.4 s at the end of the run). It only
+/// starts the write: the fsync still makes the file durable, and where
+/// the call is missing or fails nothing changes.
+pub fn start_writeback(file: &std::fs::File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor stays open while `file` is borrowed, and
+        // the call takes no pointer.
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
+}
+
 /// Writes string columns as a zstd Parquet file (the caller's folder is the
 /// temporary run folder, so no partial file can surface).
 pub fn write_parquet(path: &Path, columns: Vec<Column>, height: usize) -> Result<()> {
