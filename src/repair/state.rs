@@ -1041,7 +1041,7 @@ impl StateBatch {
         if self.len > 0 {
             let has_fields = std::mem::take(&mut self.has_fields);
             self.columns[5].validity = Some(has_fields.into());
-            w.write_plain(self.len, &self.columns)?;
+            w.write_plain(self.len, &mut self.columns)?;
         }
         for c in &mut self.columns {
             c.values.clear();
