@@ -261,14 +261,14 @@ impl<'a> Spills<'a> {
             counts[b as usize] += 1;
         }
         if counts[0] == frame.height() {
-            return self.push(0, frame);
+            return self.keep(frame);
         }
         if counts[0] > 0 {
             let rows: Vec<IdxSize> = (0..routed.len() as IdxSize)
                 .filter(|&r| routed[r as usize] == 0)
                 .collect();
             let part = frame.take(&IdxCa::from_vec("idx".into(), rows)).map_err(keep_err)?;
-            self.push(0, part)?;
+            self.keep(part)?;
         }
         let columns = scatter_values(&frame, routed, &counts).map_err(|e| Error::Internal(format!("spilling: {e}")))?;
         let schema = frame.schema().clone();
@@ -290,24 +290,10 @@ impl<'a> Spills<'a> {
         Ok(())
     }
 
-    /// Adds a bucket's rows of one chunk: kept (the first bucket) or
-    /// written as a row group of its spill file.
-    fn push(&mut self, b: usize, part: DataFrame) -> Result<()> {
-        if b == 0 {
-            let part = compact(part).map_err(keep_err)?;
-            self.first.push(part);
-            return Ok(());
-        }
-        self.write(b, part)
-    }
-
-    fn write(&mut self, b: usize, part: DataFrame) -> Result<()> {
-        let path = self.path(b);
-        let open = || {
-            let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-            Ok(crate::report::buffered(file))
-        };
-        crate::report::append_working(&mut self.writers[b], &part, open, |e| spill_err(&path, e))
+    /// Keeps the first bucket's rows of one chunk, compacted.
+    fn keep(&mut self, part: DataFrame) -> Result<()> {
+        self.first.push(compact(part).map_err(keep_err)?);
+        Ok(())
     }
 
     /// Closes every file.
@@ -656,71 +642,6 @@ mod tests {
     }
 
     #[test]
-    fn spill_rows_are_written_in_order_and_the_first_bucket_kept_compacted() {
-        let spec = keyed_by_id("");
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let mut spills = Spills::new(&spec.entities[0], Side::Left, 3, dir.path());
-        // Long texts live in the chunk's buffers, not inline in the views.
-        let value = |i: usize| format!("row {i:03} with a text longer than twelve bytes");
-        let chunk = |from: usize, n: usize| {
-            let ids: Vec<String> = (from..from + n).map(value).collect();
-            DataFrame::new(n, vec![Column::new("id".into(), ids)]).unwrap_or_else(|e| panic!("{e}"))
-        };
-        // Bucket 1 gets parts of 2, 2, 2 and 1 rows, bucket 2 one part of
-        // 6 (each part a row group); bucket 0 two parts, kept in memory.
-        for (b, from, n) in [
-            (1, 0, 2),
-            (1, 2, 2),
-            (0, 50, 3),
-            (2, 100, 6),
-            (1, 4, 2),
-            (0, 53, 1),
-            (1, 6, 1),
-        ] {
-            spills.push(b, chunk(from, n)).unwrap_or_else(|e| panic!("{e}"));
-        }
-        let Spilled { files, first } = spills.finish().unwrap_or_else(|e| panic!("{e}"));
-        assert!(files[0].is_none());
-        let first = first.expect("the first bucket's rows");
-        assert!(first.equals(&chunk(50, 4)));
-        assert_eq!(first.column("id").map(|c| c.n_chunks()).ok(), Some(1));
-        let read = |b: usize| -> (Vec<String>, usize) {
-            let path = files[b].as_ref().expect("a spill file");
-            let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{e}"));
-            let mut reader = ParquetReader::new(file);
-            let groups = reader.get_metadata().map(|m| m.row_groups.len()).unwrap_or(0);
-            let df = reader.finish().unwrap_or_else(|e| panic!("{e}"));
-            let ids = df
-                .column("id")
-                .and_then(|c| c.str().cloned())
-                .unwrap_or_else(|e| panic!("{e}"));
-            (ids.iter().map(|v| v.unwrap_or_default().to_string()).collect(), groups)
-        };
-        assert_eq!(read(1), ((0..7).map(value).collect(), 4));
-        assert_eq!(read(2), ((100..106).map(value).collect(), 1));
-        // Two rows gathered from a chunk of 200 share its text buffers;
-        // compacted, they keep only their own bytes.
-        let buffers = |f: &DataFrame| -> usize {
-            f.column("id")
-                .and_then(|c| c.str().map(|s| s.downcast_iter().map(|a| a.total_buffer_len()).sum()))
-                .unwrap_or_else(|e| panic!("{e}"))
-        };
-        let big = chunk(0, 200);
-        let part = big
-            .take(&IdxCa::from_vec("idx".into(), vec![3, 150]))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(buffers(&part), buffers(&big));
-        let kept = compact(part.clone()).unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            buffers(&kept) < buffers(&big) / 50,
-            "{} of {}",
-            buffers(&kept),
-            buffers(&big)
-        );
-        assert!(kept.equals(&part));
-    }
-
-    #[test]
     fn scattered_chunks_read_back_as_each_bucket_rows_in_order() {
         let spec = keyed_by_id("");
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -771,7 +692,13 @@ mod tests {
             all.take(&IdxCa::from_vec("idx".into(), rows))
                 .unwrap_or_else(|e| panic!("{e}"))
         };
-        assert!(first.expect("bucket 0's rows").equals_missing(&expected(0)));
+        let first = first.expect("bucket 0's rows");
+        assert!(first.equals_missing(&expected(0)));
+        assert_eq!(
+            first.column("note").map(|c| c.n_chunks()).ok(),
+            Some(1),
+            "kept compacted"
+        );
         assert!(files[0].is_none() && files[3].is_none());
         for b in [1, 2] {
             let path = files[b].as_ref().expect("a spill file");

@@ -11,19 +11,23 @@
 //! in single runs, but a bucketed 1M-row run then peaked at 315 MB of disk
 //! instead of 193 MB, and the 100M-row spill is over 10 GB compressed.)
 //! The files are ordinary Parquet: any reader reads them.
+//!
+//! Columns are given as they are produced (the spill's scatter, the
+//! state's rows): as Parquet plain values ([`PlainColumn`], written by
+//! [`WorkingWriter::write_plain`]), without building polars arrays that an
+//! encoder would walk again.
 
 use std::io::Write;
 
 use polars::prelude::*;
-use polars_arrow::record_batch::RecordBatchT;
 use polars_parquet::parquet::compression::Compression;
 use polars_parquet::parquet::page::{DataPage, DataPageHeader, DataPageHeaderV1};
 use polars_parquet::parquet::schema::Repetition;
 use polars_parquet::parquet::CowBuffer;
 use polars_parquet::write::{
-    array_to_columns, compress, get_dtype_encoding, to_parquet_schema, write_def_levels, CompressedDataPage,
-    CompressedPage, CompressionOptions, Descriptor, DynIter, DynStreamingIterator, Encoding, FallibleStreamingIterator,
-    FileWriter, Page, ParquetPhysicalType, ParquetType, RowGroupIterColumns, StatisticsOptions, Version, WriteOptions,
+    compress, to_parquet_schema, write_def_levels, CompressedDataPage, CompressedPage, CompressionOptions, Descriptor,
+    DynIter, DynStreamingIterator, Encoding, FallibleStreamingIterator, FileWriter, Page, ParquetPhysicalType,
+    ParquetType, StatisticsOptions, Version, WriteOptions,
 };
 
 use crate::error::{Error, Result};
@@ -31,18 +35,15 @@ use crate::error::{Error, Result};
 /// A Parquet file written a row group at a time.
 pub struct WorkingWriter<W: Write> {
     writer: FileWriter<W>,
-    /// Per column, its Parquet type and the encoding of each of its leaves.
+    /// Per column, its Parquet type.
     fields: Vec<ParquetType>,
-    encodings: Vec<Vec<Encoding>>,
-    options: WriteOptions,
 }
 
 impl<W: Write> WorkingWriter<W> {
-    /// A writer of frames with `schema` to `w` (nothing is written yet).
+    /// A writer of rows with `schema` to `w` (nothing is written yet).
     pub fn new(w: W, schema: &Schema) -> PolarsResult<WorkingWriter<W>> {
         let arrow = schema.to_arrow(CompatLevel::newest());
         let fields = to_parquet_schema(&arrow)?.fields().to_vec();
-        let encodings = arrow.iter_values().map(|f| plain(&f.dtype)).collect();
         let options = WriteOptions {
             statistics: StatisticsOptions::empty(),
             version: Version::V1,
@@ -52,36 +53,7 @@ impl<W: Write> WorkingWriter<W> {
         Ok(WorkingWriter {
             writer: FileWriter::try_new(w, arrow, options)?,
             fields,
-            encodings,
-            options,
         })
-    }
-
-    /// Writes `frame` (of the writer's schema) as one row group per chunk.
-    pub fn write_batch(&mut self, frame: &DataFrame) -> PolarsResult<()> {
-        let mut frame = frame.clone();
-        frame.align_chunks();
-        for batch in frame.iter_chunks(CompatLevel::newest(), false) {
-            let rows = batch.len();
-            if rows == 0 {
-                continue;
-            }
-            let group = self.row_group(batch)?;
-            self.writer.write(rows as u64, group)?;
-        }
-        Ok(())
-    }
-
-    /// The encoded and compressed pages of one chunk's columns.
-    fn row_group(&self, batch: RecordBatchT<ArrayRef>) -> PolarsResult<RowGroupIterColumns<'static, PolarsError>> {
-        let mut columns = Vec::with_capacity(self.fields.len());
-        let arrays = batch.into_arrays().into_iter().zip(&self.fields).zip(&self.encodings);
-        for ((array, parquet_type), encoding) in arrays {
-            for pages in array_to_columns(array, parquet_type.clone(), self.options, encoding)? {
-                columns.push(Ok(DynStreamingIterator::new(Lz4Pages { pages, current: None })));
-            }
-        }
-        Ok(DynIter::new(columns.into_iter()))
     }
 
     /// Writes one row group of `rows` rows given as each column's Parquet
@@ -178,22 +150,6 @@ impl FallibleStreamingIterator for Lz4Pages {
 
     fn get(&self) -> Option<&CompressedPage> {
         self.current.as_ref()
-    }
-}
-
-/// The encodings of a column of `dtype`, one per leaf: plain where polars
-/// would try a dictionary, but for a column that already is one.
-fn plain(dtype: &ArrowDataType) -> Vec<Encoding> {
-    let own = get_dtype_encoding(dtype);
-    let flat = own.len() == 1
-        && !matches!(
-            dtype.to_physical_type(),
-            polars_arrow::datatypes::PhysicalType::Dictionary(_)
-        );
-    if flat {
-        vec![Encoding::Plain]
-    } else {
-        own
     }
 }
 
@@ -335,22 +291,6 @@ pub fn buffered<W: Write>(w: W) -> std::io::BufWriter<W> {
     std::io::BufWriter::with_capacity(1 << 20, w)
 }
 
-/// Appends `frame` as one row group to a working file whose writer is
-/// opened on `open`'s output at the first frame; an empty frame only opens
-/// it (the file then still has its columns).
-pub fn append_working<W: Write>(
-    writer: &mut Option<WorkingWriter<W>>,
-    frame: &DataFrame,
-    open: impl FnOnce() -> Result<W>,
-    error: impl Fn(PolarsError) -> Error,
-) -> Result<()> {
-    let w = opened(writer, frame.schema(), open, &error)?;
-    match frame.height() {
-        0 => Ok(()),
-        _ => w.write_batch(frame).map_err(error),
-    }
-}
-
 /// The working file's writer, opened for `schema` on `open`'s output if
 /// it is not yet.
 pub fn opened<'w, W: Write>(
@@ -370,46 +310,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn working_files_are_plain_lz4_parquet_that_reads_back_as_written() {
+    fn working_files_are_plain_lz4_parquet_without_dictionaries() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("w.parquet");
-        let frame = |from: i64, n: i64| -> DataFrame {
-            let ids: Vec<i64> = (from..from + n).collect();
-            // Few distinct texts: polars' own writer would build a dictionary.
-            let texts: Vec<Option<String>> = (from..from + n)
-                .map(|i| (i % 7 != 0).then(|| format!("status number {} of a few", i % 3)))
-                .collect();
-            let flags: Vec<bool> = (from..from + n).map(|i| i % 2 == 0).collect();
-            let bytes: Vec<Vec<u8>> = (from..from + n).map(|i| i.to_be_bytes().to_vec()).collect();
-            DataFrame::new(
-                n as usize,
-                vec![
-                    Column::new("id".into(), ids),
-                    Column::new("text".into(), texts),
-                    Column::new("flag".into(), flags),
-                    Column::new("bytes".into(), bytes),
-                ],
-            )
-            .unwrap_or_else(|e| panic!("{e}"))
-        };
-        let (a, b) = (frame(0, 5000), frame(5000, 3000));
-        let mut writer = None;
-        for part in [&a, &b] {
-            let open = || std::fs::File::create(&path).map_err(|e| Error::io(&path, e));
-            append_working(&mut writer, part, open, |e| Error::Internal(e.to_string()))
-                .unwrap_or_else(|e| panic!("{e}"));
+        // Few distinct texts: polars' own writer would build a dictionary.
+        let status = |i: usize| format!("status number {} of a few", i % 3);
+        let schema = Schema::from_iter([Field::new("status".into(), DataType::String)]);
+        let file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut writer = WorkingWriter::new(file, &schema).unwrap_or_else(|e| panic!("{e}"));
+        for (from, n) in [(0, 5000), (5000, 3000)] {
+            let mut column = PlainColumn::default();
+            (from..from + n).for_each(|i| push_plain(&mut column.values, status(i).as_bytes()));
+            writer.write_plain(n, &mut [column]).unwrap_or_else(|e| panic!("{e}"));
         }
-        writer
-            .map(WorkingWriter::finish)
-            .transpose()
-            .unwrap_or_else(|e| panic!("{e}"));
+        writer.finish().unwrap_or_else(|e| panic!("{e}"));
         let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{e}"));
         let mut reader = ParquetReader::new(file);
         let meta = reader.get_metadata().cloned().unwrap_or_else(|e| panic!("{e}"));
         let read = reader.finish().unwrap_or_else(|e| panic!("{e}"));
-        let mut both = a.clone();
-        both.vstack_mut(&b).unwrap_or_else(|e| panic!("{e}"));
-        assert!(read.equals_missing(&both));
+        let expected: Vec<String> = (0..8000).map(status).collect();
+        assert!(read.equals(
+            &DataFrame::new(8000, vec![Column::new("status".into(), expected)]).unwrap_or_else(|e| panic!("{e}"))
+        ));
         assert_eq!(meta.row_groups.len(), 2);
         for group in &meta.row_groups {
             for column in group.parquet_columns() {
@@ -493,14 +415,13 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_frame_still_gives_a_file_with_the_columns() {
+    fn a_file_without_rows_still_has_the_columns() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("w.parquet");
-        let empty =
-            DataFrame::new(0, vec![Column::new("key".into(), Vec::<String>::new())]).unwrap_or_else(|e| panic!("{e}"));
+        let schema = Schema::from_iter([Field::new("key".into(), DataType::String)]);
         let mut writer = None;
         let open = || std::fs::File::create(&path).map_err(|e| Error::io(&path, e));
-        append_working(&mut writer, &empty, open, |e| Error::Internal(e.to_string())).unwrap_or_else(|e| panic!("{e}"));
+        opened(&mut writer, &schema, open, |e| Error::Internal(e.to_string())).unwrap_or_else(|e| panic!("{e}"));
         writer
             .map(WorkingWriter::finish)
             .transpose()
