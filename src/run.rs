@@ -627,10 +627,16 @@ impl EntityResult {
     /// Appended bucket by bucket to lists that grew by doubling, they were
     /// copied into fresh memory at every doubling (10M rows: a 190 MB list
     /// of repairs, 1.3 s of CPU spent mostly by the kernel zeroing new
-    /// pages); room that is not used is never touched.
+    /// pages); room that is not used is never touched. Room the system
+    /// refuses (an unusually large first bucket) is not taken: the lists
+    /// then grow as they must.
     fn reserved(mut self, buckets: usize) -> EntityResult {
         fn with_room<T>(first: Vec<T>, buckets: usize) -> Vec<T> {
-            let mut all = Vec::with_capacity(first.len().saturating_mul(buckets).saturating_mul(5) / 4);
+            let mut all = Vec::new();
+            let room = first.len().saturating_mul(buckets).saturating_mul(5) / 4;
+            if all.try_reserve_exact(room).is_err() {
+                return first;
+            }
             all.extend(first);
             all
         }
