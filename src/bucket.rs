@@ -712,6 +712,32 @@ mod tests {
     }
 
     #[test]
+    fn kept_rows_own_only_their_bytes() {
+        // Two rows gathered from a chunk of 200 share its text buffers;
+        // compacted, they keep only their own bytes.
+        let value = |i: usize| format!("row {i:03} with a text longer than twelve bytes");
+        let ids: Vec<String> = (0..200).map(value).collect();
+        let big = DataFrame::new(200, vec![Column::new("id".into(), ids)]).unwrap_or_else(|e| panic!("{e}"));
+        let buffers = |f: &DataFrame| -> usize {
+            f.column("id")
+                .and_then(|c| c.str().map(|s| s.downcast_iter().map(|a| a.total_buffer_len()).sum()))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let part = big
+            .take(&IdxCa::from_vec("idx".into(), vec![3, 150]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(buffers(&part), buffers(&big));
+        let kept = compact(part.clone()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            buffers(&kept) < buffers(&big) / 50,
+            "{} of {}",
+            buffers(&kept),
+            buffers(&big)
+        );
+        assert!(kept.equals(&part));
+    }
+
+    #[test]
     fn a_bucket_read_for_the_last_time_leaves_no_spill_behind() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let rows: String = (0..40).map(|i| format!("{i},v{i}\n")).collect();
