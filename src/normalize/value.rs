@@ -86,6 +86,27 @@ impl std::fmt::Debug for Units {
 const _: () = assert!(std::mem::size_of::<Value>() == 24);
 
 impl Value {
+    /// A 64-bit hash of the value by `state`, for counting distinct values
+    /// of one column: one write to the hasher (text) or one number, where
+    /// the derived `Hash` also writes the variant and a text's terminator.
+    /// Values of one column share a variant (and a decimal's scale), so
+    /// neither needs hashing there.
+    #[inline]
+    pub fn column_hash(&self, state: &impl std::hash::BuildHasher) -> u64 {
+        use std::hash::Hasher;
+        match self {
+            Value::Str(t) => {
+                let mut h = state.build_hasher();
+                h.write(t.as_bytes());
+                h.finish()
+            }
+            Value::Int(i) | Value::Ts(i) => state.hash_one(*i),
+            Value::Dec { units, .. } => state.hash_one(units.get()),
+            Value::Bool(b) => state.hash_one(*b),
+            Value::Date(d) => state.hash_one(*d),
+        }
+    }
+
     /// The decimal `units / 10^scale`.
     pub const fn dec(units: i128, scale: u32) -> Value {
         Value::Dec {
@@ -996,6 +1017,33 @@ pub fn business_date(ts_micros: i64, tz: Tz) -> i32 {
 mod tests {
     use super::*;
     use chrono_tz::{America::New_York, Asia::Shanghai, UTC};
+
+    #[test]
+    fn column_hashes_follow_equality_within_a_column() {
+        let state = polars::prelude::PlFixedStateQuality::with_seed(7);
+        // Equal texts hash alike however they are stored (inline or on the heap).
+        let long = "a text longer than twenty-four bytes";
+        let (a, b) = (
+            Value::Str(long.into()),
+            Value::Str(compact_str::CompactString::from(long.to_string())),
+        );
+        assert_eq!(a.column_hash(&state), b.column_hash(&state));
+        // Distinct values of one column hash apart.
+        let columns: [Vec<Value>; 4] = [
+            (0..5000).map(Value::Int).collect(),
+            (0..5000).map(|i| Value::Str(format!("客户{i}").into())).collect(),
+            (0..5000).map(|i| Value::dec(i as i128, 2)).collect(),
+            (0..5000).map(Value::Date).collect(),
+        ];
+        for column in &columns {
+            let hashes: std::collections::HashSet<u64> = column.iter().map(|v| v.column_hash(&state)).collect();
+            assert_eq!(hashes.len(), column.len());
+        }
+        assert_ne!(
+            Value::Bool(true).column_hash(&state),
+            Value::Bool(false).column_hash(&state)
+        );
+    }
 
     #[test]
     fn local_times_in_utc_take_the_short_way_to_the_same_instant() {

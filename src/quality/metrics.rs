@@ -263,7 +263,6 @@ impl Distinct {
     const RECENT: usize = 256;
 
     fn count<'a>(&mut self, cells: &'a [Cell]) -> Counted<'a> {
-        use std::hash::BuildHasher;
         let seed = polars::prelude::PlFixedStateQuality::with_seed(0x6469_7374_696e_6374);
         let mut out = Counted::default();
         let value = |row: u32| cells[row as usize].value();
@@ -283,7 +282,7 @@ impl Distinct {
                 Cell::Val(v) => v,
             };
             extremes.add(v);
-            let h = seed.hash_one(v);
+            let h = v.column_hash(&seed);
             let slot = &mut recent[h as usize % Self::RECENT];
             if slot.0 == h && slot.1 != u32::MAX && value(slot.1) == Some(v) {
                 continue;
@@ -481,9 +480,8 @@ impl Default for Sketch {
 
 impl Sketch {
     pub fn insert(&mut self, v: &Value) {
-        use std::hash::BuildHasher;
         // A fixed seed: every bucket's sketch must hash a value alike.
-        let x = polars::prelude::PlFixedStateQuality::with_seed(0x736b_6574_6368).hash_one(v);
+        let x = v.column_hash(&polars::prelude::PlFixedStateQuality::with_seed(0x736b_6574_6368));
         let idx = (x >> (64 - SKETCH_BITS)) as usize;
         let rest = (x << SKETCH_BITS) | (1 << (SKETCH_BITS - 1));
         let rank = rest.leading_zeros() as u8 + 1;
