@@ -77,6 +77,19 @@ impl Units {
     }
 }
 
+/// A text's first 16 bytes as a big-endian number, zero-padded: where two
+/// texts' prefixes differ, they order the texts (bytewise), so most
+/// comparisons of a sort or a running min and max need not read the texts.
+/// (16, not 8: identifiers such as `K0000000001` share their first 8
+/// bytes.)
+#[inline]
+pub fn text_prefix(text: &str) -> u128 {
+    let mut p = [0u8; 16];
+    let n = text.len().min(16);
+    p[..n].copy_from_slice(&text.as_bytes()[..n]);
+    u128::from_be_bytes(p)
+}
+
 impl std::fmt::Debug for Units {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.get().fmt(f)

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::{order, Rule, SideResult};
 use crate::compare::Display;
+use crate::normalize::value::text_prefix;
 use crate::normalize::Value;
 use crate::prepare::{Cell, PreparedSide};
 use crate::spec::{Entity, Side};
@@ -212,18 +213,13 @@ impl<'a> Extremes<'a> {
     }
 }
 
-/// Text's first 16 bytes, big-endian and zero-padded (0 for other values):
-/// where two texts' prefixes differ, they order the texts. (16, not 8:
-/// identifiers such as `K0000000001` share their first 8 bytes, and every
-/// comparison then went on to the bytes.)
+/// A text's [`text_prefix`] (0 for other values).
 #[inline]
 fn prefix(v: &Value) -> u128 {
-    let Value::Str(s) = v else { return 0 };
-    let b = s.as_bytes();
-    let mut p = [0u8; 16];
-    let n = b.len().min(16);
-    p[..n].copy_from_slice(&b[..n]);
-    u128::from_be_bytes(p)
+    match v {
+        Value::Str(s) => text_prefix(s),
+        _ => 0,
+    }
 }
 
 /// Whether `a` orders before `b` (as `order` says; values it cannot order

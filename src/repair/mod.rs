@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::finding::digest_parts;
+use crate::normalize::value::text_prefix;
 use crate::spec::Spec;
 
 pub use repr::check_write_format;
@@ -122,19 +123,19 @@ pub fn finish(mut repairs: Vec<Repair>, run_id: &str) -> Vec<Repair> {
     // the ranks of its entity and target and its key's first 16 bytes; the
     // instructions themselves are read only to break a tie (reading them
     // for every comparison was a cache miss apiece).
-    let ranks = |names: Vec<&str>| -> Vec<String> {
-        let set: std::collections::BTreeSet<&str> = names.into_iter().collect();
-        set.into_iter().map(str::to_string).collect()
+    let names = |name: fn(&Repair) -> &str| -> Vec<&str> {
+        let set: std::collections::BTreeSet<&str> = repairs.iter().map(name).collect();
+        set.into_iter().collect()
     };
-    let entities = ranks(dedup_runs(repairs.iter().map(|r| r.entity.as_str())));
-    let targets = ranks(dedup_runs(repairs.iter().map(|r| r.target.as_str())));
-    let rank = |names: &[String], name: &str| names.binary_search_by(|n| n.as_str().cmp(name)).unwrap_or(0) as u64;
+    let entities = names(|r| &r.entity);
+    let targets = names(|r| &r.target);
+    let rank = |names: &[&str], name: &str| names.binary_search(&name).unwrap_or(0) as u64;
     let mut order: Vec<(u64, u128, usize)> = repairs
         .par_iter()
         .enumerate()
         .map(|(i, r)| {
             let group = rank(&entities, &r.entity) << 32 | rank(&targets, &r.target);
-            (group, prefix(&r.key), i)
+            (group, text_prefix(&r.key), i)
         })
         .collect();
     order.par_sort_by(|a, b| {
@@ -145,26 +146,6 @@ pub fn finish(mut repairs: Vec<Repair>, run_id: &str) -> Vec<Repair> {
     permute(&mut repairs, order.into_iter().map(|(_, _, i)| i).collect());
     repairs.dedup_by(|a, b| a.repair_id == b.repair_id);
     repairs
-}
-
-/// The items, each run of equal ones once.
-fn dedup_runs<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
-    let mut out: Vec<&str> = Vec::new();
-    for item in items {
-        if out.last() != Some(&item) {
-            out.push(item);
-        }
-    }
-    out
-}
-
-/// A text's first 16 bytes as a big-endian number, zero-padded: texts
-/// whose prefixes differ compare as their prefixes do.
-fn prefix(text: &str) -> u128 {
-    let mut bytes = [0u8; 16];
-    let n = text.len().min(16);
-    bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
-    u128::from_be_bytes(bytes)
 }
 
 /// Puts `items[order[k]]` at place `k` for every `k`, in place, moving each
