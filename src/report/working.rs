@@ -25,9 +25,9 @@ use polars_parquet::parquet::page::{DataPage, DataPageHeader, DataPageHeaderV1};
 use polars_parquet::parquet::schema::Repetition;
 use polars_parquet::parquet::CowBuffer;
 use polars_parquet::write::{
-    compress, to_parquet_schema, write_def_levels, CompressedDataPage, CompressedPage, CompressionOptions, Descriptor,
-    DynIter, DynStreamingIterator, Encoding, FallibleStreamingIterator, FileWriter, Page, ParquetPhysicalType,
-    ParquetType, StatisticsOptions, Version, WriteOptions,
+    to_parquet_schema, write_def_levels, CompressedDataPage, CompressedPage, CompressionOptions, Descriptor, DynIter,
+    DynStreamingIterator, Encoding, FallibleStreamingIterator, FileWriter, ParquetPhysicalType, ParquetType,
+    StatisticsOptions, Version, WriteOptions,
 };
 
 use crate::error::{Error, Result};
@@ -84,8 +84,7 @@ impl<W: Write> WorkingWriter<W> {
                 max_def_level: 1,
                 max_rep_level: 0,
             };
-            let pages = column.pages(rows, &descriptor)?;
-            let pages = DynIter::new(pages.into_iter().map(Ok));
+            let pages = column.pages(rows, &descriptor)?.into_iter();
             out.push(Ok(DynStreamingIterator::new(Lz4Pages { pages, current: None })));
         }
         self.writer.write(rows as u64, DynIter::new(out.into_iter()))
@@ -105,13 +104,8 @@ impl<W: Write> WorkingWriter<W> {
 /// 1,250 and 1,535 MB, state.parquet 1,072, 1,049 and 1,264 MB.
 const LZ4_ACCELERATION: i32 = 8;
 
-/// A page compressed as LZ4_RAW at [`LZ4_ACCELERATION`]; pages other than
-/// a version 1 data page go through polars' own compression.
-fn lz4_page(page: Page) -> PolarsResult<CompressedPage> {
-    let data = match page {
-        Page::Data(data) if matches!(data.header(), DataPageHeader::V1(_)) => data,
-        other => return Ok(compress(other, Vec::new(), CompressionOptions::Lz4Raw)?),
-    };
+/// A data page compressed as LZ4_RAW at [`LZ4_ACCELERATION`].
+fn lz4_page(data: DataPage) -> PolarsResult<CompressedPage> {
     let raw = data.buffer();
     let mut out = vec![0u8; lz4::block::compress_bound(raw.len())?];
     let mode = lz4::block::CompressionMode::FAST(LZ4_ACCELERATION);
@@ -132,7 +126,7 @@ fn lz4_page(page: Page) -> PolarsResult<CompressedPage> {
 
 /// A column's pages, each compressed as the writer asks for it.
 struct Lz4Pages {
-    pages: DynIter<'static, PolarsResult<Page>>,
+    pages: std::vec::IntoIter<DataPage>,
     current: Option<CompressedPage>,
 }
 
@@ -142,7 +136,7 @@ impl FallibleStreamingIterator for Lz4Pages {
 
     fn advance(&mut self) -> PolarsResult<()> {
         self.current = match self.pages.next() {
-            Some(page) => Some(lz4_page(page?)?),
+            Some(page) => Some(lz4_page(page)?),
             None => None,
         };
         Ok(())
@@ -197,18 +191,14 @@ impl PlainColumn {
 
     /// The column's data pages for `rows` rows; a [`PlainColumn::leveled`]
     /// column's values are moved into its page.
-    fn pages(&mut self, rows: usize, descriptor: &Descriptor) -> PolarsResult<Vec<Page>> {
+    fn pages(&mut self, rows: usize, descriptor: &Descriptor) -> PolarsResult<Vec<DataPage>> {
         polars_ensure!(rows > 0, ComputeError: "a row group without rows");
         if self.leveled > 0 {
             polars_ensure!(
                 self.leveled == rows && self.validity.is_none(),
                 ComputeError: "a column leveled for {} rows written as {rows}", self.leveled
             );
-            let levels = 4 + self
-                .values
-                .get(..4)
-                .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                .map_or(0, |b| u32::from_le_bytes(b) as usize);
+            let levels = 4 + self.length_at(0).unwrap_or(0);
             let end = self.value_end(levels, 0, rows)?;
             polars_ensure!(end == self.values.len(), ComputeError: "plain values left after {rows} rows");
             let body = std::mem::take(&mut self.values);
@@ -237,6 +227,13 @@ impl PlainColumn {
         Ok(pages)
     }
 
+    /// The 4-byte little-endian length at byte `at` of `values` (a value's,
+    /// or the definition levels' of a leveled column); None past the end.
+    fn length_at(&self, at: usize) -> Option<usize> {
+        let bytes = self.values.get(at..at.checked_add(4)?)?;
+        <[u8; 4]>::try_from(bytes).ok().map(|b| u32::from_le_bytes(b) as usize)
+    }
+
     /// Where the values of rows `from..to` end, the first starting at byte
     /// `at` (rows without a value take no bytes).
     fn value_end(&self, mut at: usize, from: usize, to: usize) -> PolarsResult<usize> {
@@ -245,21 +242,18 @@ impl PlainColumn {
                 continue;
             }
             let len = self
-                .values
-                .get(at..at + 4)
-                .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                .map(u32::from_le_bytes)
+                .length_at(at)
                 .ok_or_else(|| polars_err!(ComputeError: "plain values end before row {row}"))?;
-            at += 4 + len as usize;
+            at += 4 + len;
             polars_ensure!(at <= self.values.len(), ComputeError: "plain values end before row {row}");
         }
         Ok(at)
     }
 }
 
-/// A plain data page of `rows` rows whose `body` holds their definition
-/// levels and values.
-fn data_page(body: Vec<u8>, rows: usize, descriptor: &Descriptor) -> PolarsResult<Page> {
+/// A plain data page (version 1) of `rows` rows whose `body` holds their
+/// definition levels and values.
+fn data_page(body: Vec<u8>, rows: usize, descriptor: &Descriptor) -> PolarsResult<DataPage> {
     let num_values = i32::try_from(rows).map_err(|_| polars_err!(ComputeError: "{rows} rows in one page"))?;
     let header = DataPageHeader::V1(DataPageHeaderV1 {
         num_values,
@@ -268,12 +262,7 @@ fn data_page(body: Vec<u8>, rows: usize, descriptor: &Descriptor) -> PolarsResul
         repetition_level_encoding: Encoding::Rle.into(),
         statistics: None,
     });
-    Ok(Page::Data(DataPage::new(
-        header,
-        CowBuffer::Owned(body),
-        descriptor.clone(),
-        rows,
-    )))
+    Ok(DataPage::new(header, CowBuffer::Owned(body), descriptor.clone(), rows))
 }
 
 /// Appends one value to a column's plain values: its length (4 bytes,
