@@ -443,13 +443,12 @@ fn scatter_values(frame: &DataFrame, routed: &[u32], counts: &[usize]) -> Polars
 /// twice: at 10M rows in 36 buckets, 40% of the partition's CPU).
 fn scatter_column(ca: &StringChunked, routed: &[u32], counts: &[usize]) -> PolarsResult<Vec<PlainColumn>> {
     let spilled = |b: usize| b > 0 && counts[b] > 0;
-    let text_bytes: usize = ca.downcast_iter().map(|a| a.total_bytes_len()).sum();
-    let per_row = text_bytes / ca.len().max(1) + 4;
+    let room = plain_bytes(ca, routed, counts.len());
     let mut rows = routed.iter().map(|&b| b as usize);
     if ca.null_count() == 0 {
         let mut columns = (0..counts.len())
             .map(|b| match spilled(b) {
-                true => PlainColumn::leveled(counts[b], counts[b] * per_row),
+                true => PlainColumn::leveled(counts[b], room[b]),
                 false => Ok(PlainColumn::default()),
             })
             .collect::<PolarsResult<Vec<_>>>()?;
@@ -465,7 +464,7 @@ fn scatter_column(ca: &StringChunked, routed: &[u32], counts: &[usize]) -> Polar
     }
     let mut values: Vec<Vec<u8>> = (0..counts.len())
         .map(|b| match spilled(b) {
-            true => Vec::with_capacity(counts[b] * per_row),
+            true => Vec::with_capacity(room[b]),
             false => Vec::new(),
         })
         .collect();
@@ -490,6 +489,24 @@ fn scatter_column(ca: &StringChunked, routed: &[u32], counts: &[usize]) -> Polar
         .zip(valid)
         .map(|(values, valid)| PlainColumn::new(values, Some(valid.into())))
         .collect())
+}
+
+/// Per bucket, the bytes of plain values its rows of `ca` take (a null
+/// row's counted as if it had one), and room for [`push_view`]'s last
+/// copy: from the views' lengths, so that no bucket's buffer grows while
+/// it is filled (an average per row had some grow, copied into fresh
+/// memory).
+fn plain_bytes(ca: &StringChunked, routed: &[u32], buckets: usize) -> Vec<usize> {
+    let mut bytes = vec![16usize; buckets];
+    let mut rows = routed.iter();
+    for array in ca.downcast_iter() {
+        for view in array.views().iter() {
+            if let Some(&b) = rows.next() {
+                bytes[b as usize] += 4 + view.length as usize;
+            }
+        }
+    }
+    bytes
 }
 
 /// Appends a text's plain value from its view: a text of at most 12 bytes

@@ -1020,18 +1020,17 @@ fn state_schema() -> Schema {
 
 impl StateBatch {
     fn push(&mut self, entity: &str, side: &str, key: &str, hashes: &[u8], bases: &[u8], fields: Option<&str>) {
-        use crate::report::push_plain;
         self.len += 1;
         self.bytes += key.len() + hashes.len() + bases.len();
         let [e, s, k, h, b, f] = &mut self.columns;
-        push_plain(&mut e.values, entity.as_bytes());
-        push_plain(&mut s.values, side.as_bytes());
-        push_plain(&mut k.values, key.as_bytes());
-        push_plain(&mut h.values, hashes);
-        push_plain(&mut b.values, bases);
+        e.push(entity.as_bytes());
+        s.push(side.as_bytes());
+        k.push(key.as_bytes());
+        h.push(hashes);
+        b.push(bases);
         self.has_fields.push(fields.is_some());
         if let Some(fields) = fields {
-            push_plain(&mut f.values, fields.as_bytes());
+            crate::report::push_plain(&mut f.values, fields.as_bytes());
         }
     }
 
@@ -1044,8 +1043,7 @@ impl StateBatch {
             w.write_plain(self.len, &mut self.columns)?;
         }
         for c in &mut self.columns {
-            c.values.clear();
-            c.validity = None;
+            c.clear();
         }
         self.len = 0;
         self.bytes = 0;
