@@ -223,17 +223,26 @@ fn prefix(v: &Value) -> u128 {
 }
 
 /// Whether `a` orders before `b` (as `order` says; values it cannot order
-/// are not less), `ap`/`bp` their [`prefix`]es.
-#[inline]
+/// are not less), `ap`/`bp` their [`prefix`]es. Values of one variant (all
+/// of a column's, nearly always) are compared here, inlined into the
+/// metrics' loops; the rest through [`order`], out of line (with it inline,
+/// the compiler kept all of `less` a call per value).
+#[inline(always)]
 fn less(a: &Value, ap: u128, b: &Value, bp: u128) -> bool {
-    use std::cmp::Ordering::Less;
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => ap < bp || (ap == bp && x.as_bytes() < y.as_bytes()),
         (Value::Int(x), Value::Int(y)) | (Value::Ts(x), Value::Ts(y)) => x < y,
         (Value::Date(x), Value::Date(y)) => x < y,
         (Value::Dec { units: x, scale: sx }, Value::Dec { units: y, scale: sy }) if sx == sy => x.get() < y.get(),
-        _ => order(a, b) == Some(Less),
+        _ => ordered_before(a, b),
     }
+}
+
+/// `a` orders before `b` (values of different variants or scales).
+#[cold]
+#[inline(never)]
+fn ordered_before(a: &Value, b: &Value) -> bool {
+    order(a, b) == Some(std::cmp::Ordering::Less)
 }
 
 /// Exact distinct counting that stays in cache. One pass in row order

@@ -515,7 +515,7 @@ fn row_hash_with(names: &[u8; 32], fields: &[Hash], bytes: &mut Vec<u8>) -> Hash
     for h in fields {
         bytes.extend_from_slice(h);
     }
-    truncate(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+    truncate(&crate::digest::sha256(bytes))
 }
 
 /// Field hashes and row hash of one row.
