@@ -535,7 +535,6 @@ fn bucketed(
                 first: b == 0,
             };
             let rules = env.rules(&sides, &keys, Some(buckets));
-            let mut r = reconcile_entity(spec, e, &p, &rules, env.display, &repair_ctx)?;
             if b + 1 < plan[e] {
                 let part = std::sync::Arc::clone(&parts[e]);
                 let reader = std::thread::Builder::new()
@@ -544,8 +543,15 @@ fn bucketed(
                     .map_err(|e| Error::Internal(format!("cannot start the spill reader: {e}")))?;
                 next = Some(reader);
             }
-            crate::quality::metrics::accumulate(entity, [&p.sides[0], &p.sides[1]], &mut acc);
-            tracing::debug!(entity = %entity.name, bucket = b, ms = clock.elapsed().as_millis() as u64, "bucket metrics gathered");
+            // The column metrics need only the typed cells: gathered beside
+            // the reconciliation, they fill the cores where its steps run on
+            // one (repair planning, the rules, parts of the change state).
+            let (r, ()) = rayon::join(
+                || reconcile_entity(spec, e, &p, &rules, env.display, &repair_ctx),
+                || crate::quality::metrics::accumulate(entity, [&p.sides[0], &p.sides[1]], &mut acc),
+            );
+            let mut r = r?;
+            tracing::debug!(entity = %entity.name, bucket = b, ms = clock.elapsed().as_millis() as u64, "bucket reconciled and its metrics gathered");
             states.send(&entity.name, std::mem::take(&mut r.state))?;
             tracing::debug!(entity = %entity.name, bucket = b, ms = clock.elapsed().as_millis() as u64, "bucket state handed over");
             merger.send(r, p)?;
