@@ -203,9 +203,15 @@ const WRITEBACK_ROWS: usize = 100_000;
 fn write_jsonl(path: &Path, repairs: &[Repair]) -> Result<()> {
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    // Each line is serialized into a reused buffer, then written at once:
+    // serde_json's many small writes go to a Vec's inlined extend rather
+    // than through the BufWriter's.
+    let mut line = Vec::with_capacity(1024);
     for (i, r) in repairs.iter().enumerate() {
-        serde_json::to_writer(&mut out, r).map_err(|e| Error::Internal(e.to_string()))?;
-        out.write_all(b"\n").map_err(|e| Error::io(path, e))?;
+        line.clear();
+        serde_json::to_writer(&mut line, r).map_err(|e| Error::Internal(e.to_string()))?;
+        line.push(b'\n');
+        out.write_all(&line).map_err(|e| Error::io(path, e))?;
         // The disk writes what is written meanwhile, not all at the fsync.
         if i % WRITEBACK_ROWS == WRITEBACK_ROWS - 1 {
             crate::report::start_writeback(out.get_ref());
