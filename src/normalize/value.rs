@@ -82,12 +82,30 @@ impl Units {
 /// comparisons of a sort or a running min and max need not read the texts.
 /// (16, not 8: identifiers such as `K0000000001` share their first 8
 /// bytes.)
+///
+/// Read with at most two loads that may overlap (equal bytes, so OR-ing
+/// them is exact), not copied into a zeroed buffer: that copy was a
+/// `memcpy` call per value and a stalled load after it (the metrics' min
+/// and max, `Extremes::add`, went from 3.2% to 2.35% of a 1M-row profile).
 #[inline]
 pub fn text_prefix(text: &str) -> u128 {
-    let mut p = [0u8; 16];
-    let n = text.len().min(16);
-    p[..n].copy_from_slice(&text.as_bytes()[..n]);
-    u128::from_be_bytes(p)
+    let b = text.as_bytes();
+    let n = b.len();
+    // Big-endian numbers of 16, 8 and 4 bytes from `at` (in range by the
+    // match below).
+    let be16 = |at: usize| b[at..at + 16].try_into().map_or(0, u128::from_be_bytes);
+    let be8 = |at: usize| b[at..at + 8].try_into().map_or(0, u64::from_be_bytes) as u128;
+    let be4 = |at: usize| b[at..at + 4].try_into().map_or(0, u32::from_be_bytes) as u128;
+    match n {
+        16.. => be16(0),
+        // Bytes 0..8 at the top, bytes n-8..n moved up to end at byte n.
+        8..=15 => be8(0) << 64 | be8(n - 8) << (8 * (16 - n)),
+        4..=7 => be4(0) << 96 | be4(n - 4) << (8 * (16 - n)),
+        1..=3 => {
+            (b[0] as u128) << 120 | (b[n / 2] as u128) << (120 - 8 * (n / 2)) | (b[n - 1] as u128) << (128 - 8 * n)
+        }
+        0 => 0,
+    }
 }
 
 impl std::fmt::Debug for Units {
@@ -1030,6 +1048,26 @@ pub fn business_date(ts_micros: i64, tz: Tz) -> i32 {
 mod tests {
     use super::*;
     use chrono_tz::{America::New_York, Asia::Shanghai, UTC};
+
+    #[test]
+    fn text_prefix_is_the_zero_padded_first_16_bytes_at_every_length() {
+        for n in 0..40usize {
+            for seed in 0..8u8 {
+                let text: String = (0..n)
+                    .map(|i| char::from(b'!' + ((i as u8).wrapping_mul(7) ^ seed) % 90))
+                    .collect();
+                let mut p = [0u8; 16];
+                let k = n.min(16);
+                p[..k].copy_from_slice(&text.as_bytes()[..k]);
+                assert_eq!(text_prefix(&text), u128::from_be_bytes(p), "{text:?}");
+            }
+        }
+        // Multi-byte characters are bytes like any other.
+        let text = "客户咨询账单";
+        let mut p = [0u8; 16];
+        p.copy_from_slice(&text.as_bytes()[..16]);
+        assert_eq!(text_prefix(text), u128::from_be_bytes(p));
+    }
 
     #[test]
     fn column_hashes_follow_equality_within_a_column() {
