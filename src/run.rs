@@ -501,9 +501,9 @@ fn bucketed(
         let merger = Merger::spawn(plan[e])?;
         let mut acc = crate::quality::metrics::EntityAcc::new();
         // The next bucket's spill is read on a thread of its own while this
-        // bucket's metrics are gathered and its state is handed over (the
-        // two cores were a quarter idle there). A run that fails meanwhile
-        // leaves the reader to finish on its own: it only reads.
+        // bucket is reconciled, its metrics gathered and its state handed
+        // over (the two cores were a quarter idle there). A run that fails
+        // meanwhile leaves the reader to finish on its own: it only reads.
         let mut next: Option<std::thread::JoinHandle<Result<[Loaded; 2]>>> = None;
         for b in 0..plan[e] {
             let clock = Instant::now();

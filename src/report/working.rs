@@ -282,11 +282,13 @@ impl PlainColumn {
                 n += 1;
             }
             row = first + n;
-            let mut body = Vec::with_capacity(at - start + n / 8 + 16);
             let validity = self.validity.as_ref().map(|v| v.clone().sliced(first, n));
-            write_def_levels(&mut body, true, validity.as_ref(), n, Version::V1)?;
-            body.extend_from_slice(&self.values[start..at]);
-            pages.push(data_page(body, n, descriptor)?);
+            pages.push(page_with_levels(
+                &self.values[start..at],
+                validity.as_ref(),
+                n,
+                descriptor,
+            )?);
         }
         polars_ensure!(at == self.values.len(), ComputeError: "plain values left after {rows} rows");
         Ok(pages)
@@ -299,11 +301,12 @@ impl PlainColumn {
         let mut pages = Vec::with_capacity(self.marks.len() + 1);
         let (mut row, mut at) = (0usize, 0usize);
         for (end_row, end) in ends {
-            let n = end_row - row;
-            let mut body = Vec::with_capacity(end - at + 16);
-            write_def_levels(&mut body, true, None, n, Version::V1)?;
-            body.extend_from_slice(&self.values[at..end]);
-            pages.push(data_page(body, n, descriptor)?);
+            pages.push(page_with_levels(
+                &self.values[at..end],
+                None,
+                end_row - row,
+                descriptor,
+            )?);
             (row, at) = (end_row, end);
         }
         Ok(pages)
@@ -331,6 +334,20 @@ impl PlainColumn {
         }
         Ok(at)
     }
+}
+
+/// A data page of `rows` rows: their definition levels (from `validity`;
+/// None: all have a value), then a copy of their plain `values`.
+fn page_with_levels(
+    values: &[u8],
+    validity: Option<&polars_arrow::bitmap::Bitmap>,
+    rows: usize,
+    descriptor: &Descriptor,
+) -> PolarsResult<DataPage> {
+    let mut body = Vec::with_capacity(values.len() + rows / 8 + 16);
+    write_def_levels(&mut body, true, validity, rows, Version::V1)?;
+    body.extend_from_slice(values);
+    data_page(body, rows, descriptor)
 }
 
 /// A plain data page (version 1) of `rows` rows whose `body` holds their
