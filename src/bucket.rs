@@ -440,6 +440,10 @@ fn scatter_values(frame: &DataFrame, routed: &[u32], counts: &[usize]) -> Polars
 /// twice: at 10M rows in 36 buckets, 40% of the partition's CPU).
 fn scatter_column(ca: &StringChunked, routed: &[u32], counts: &[usize]) -> PolarsResult<Vec<PlainColumn>> {
     let spilled = |b: usize| b > 0 && counts[b] > 0;
+    let files = (0..counts.len()).filter(|&b| spilled(b)).count();
+    if let Some(indexed) = chunk_dictionary(ca, files) {
+        return Ok(scatter_indices(indexed, ca.null_count() > 0, routed, counts));
+    }
     let room = plain_bytes(ca, routed, counts.len());
     let mut rows = routed.iter().map(|&b| b as usize);
     if ca.null_count() == 0 {
@@ -486,6 +490,120 @@ fn scatter_column(ca: &StringChunked, routed: &[u32], counts: &[usize]) -> Polar
         .zip(valid)
         .map(|(values, valid)| PlainColumn::new(values, Some(valid.into())))
         .collect())
+}
+
+/// Most distinct values a spilled chunk's column may have to be written
+/// with a dictionary (and at most one per eight rows).
+const DICTIONARY_VALUES: usize = 4096;
+
+/// One chunk's column as indices into its distinct values.
+struct ChunkDictionary {
+    dictionary: std::sync::Arc<crate::report::Dictionary>,
+    /// Per row, its value's place in the dictionary; `u32::MAX` when null.
+    ids: Vec<u32>,
+}
+
+/// `ca` as indices into its distinct values, when it has few enough
+/// (see [`DICTIONARY_VALUES`]) that the dictionary, written once per
+/// bucket's file (`files`), takes less than half of what the values would
+/// in plain encoding; None otherwise (a column of identifiers, phone
+/// numbers or timestamps gives up after a few thousand rows).
+///
+/// Values are told apart by their views: a text of at most 12 bytes is
+/// inline in its view, so equal texts have equal views; a longer one's
+/// view names its place in its array's buffers, so equal views are equal
+/// texts (those a Parquet dictionary page gave the reader share a place;
+/// equal texts at two places take two entries, which costs room, never
+/// correctness).
+fn chunk_dictionary(ca: &StringChunked, files: usize) -> Option<ChunkDictionary> {
+    let limit = DICTIONARY_VALUES.min(ca.len() / 8);
+    if limit == 0 || files == 0 {
+        return None;
+    }
+    let mask = (2 * limit).next_power_of_two() - 1;
+    // Per slot, 1 + the entry found there; 0 when free.
+    let mut slots = vec![0u32; mask + 1];
+    let mut keys: Vec<(u128, u32)> = Vec::with_capacity(limit);
+    let mut values = Vec::new();
+    let mut ids = Vec::with_capacity(ca.len());
+    let mut plain = 0usize;
+    for (a, array) in ca.downcast_iter().enumerate() {
+        let validity = polars_arrow::array::Array::validity(array);
+        for (i, view) in array.views().iter().enumerate() {
+            if validity.is_some_and(|v| !v.get_bit(i)) {
+                ids.push(u32::MAX);
+                continue;
+            }
+            plain += 4 + view.length as usize;
+            let key = (view.as_u128(), if view.is_inline() { 0 } else { a as u32 + 1 });
+            let folded = (key.0 as u64) ^ ((key.0 >> 64) as u64).rotate_left(29) ^ u64::from(key.1);
+            let mut slot = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize & mask;
+            loop {
+                match slots[slot] {
+                    0 => {
+                        if keys.len() == limit {
+                            return None;
+                        }
+                        keys.push(key);
+                        crate::report::push_plain(&mut values, array.value(i).as_bytes());
+                        slots[slot] = keys.len() as u32;
+                        ids.push(keys.len() as u32 - 1);
+                        break;
+                    }
+                    s if keys[s as usize - 1] == key => {
+                        ids.push(s - 1);
+                        break;
+                    }
+                    _ => slot = (slot + 1) & mask,
+                }
+            }
+        }
+    }
+    if values.len().saturating_mul(files).saturating_mul(2) > plain {
+        return None;
+    }
+    let dictionary = crate::report::Dictionary {
+        values,
+        len: keys.len(),
+    };
+    Some(ChunkDictionary {
+        dictionary: std::sync::Arc::new(dictionary),
+        ids,
+    })
+}
+
+/// A chunk's column laid out per bucket as indices into its dictionary
+/// ([`PlainColumn::indexed`]); bucket 0's and those of buckets without
+/// rows are empty.
+fn scatter_indices(chunk: ChunkDictionary, nulls: bool, routed: &[u32], counts: &[usize]) -> Vec<PlainColumn> {
+    let spilled = |b: usize| b > 0 && counts[b] > 0;
+    let mut indices: Vec<Vec<u32>> = (0..counts.len())
+        .map(|b| Vec::with_capacity(if spilled(b) { counts[b] } else { 0 }))
+        .collect();
+    let mut valid: Vec<polars_arrow::bitmap::MutableBitmap> = (0..counts.len())
+        .map(|b| polars_arrow::bitmap::MutableBitmap::with_capacity(if nulls && spilled(b) { counts[b] } else { 0 }))
+        .collect();
+    for (&b, &id) in routed.iter().zip(&chunk.ids) {
+        let b = b as usize;
+        if b == 0 {
+            continue;
+        }
+        if nulls {
+            valid[b].push(id != u32::MAX);
+        }
+        if id != u32::MAX {
+            indices[b].push(id);
+        }
+    }
+    indices
+        .into_iter()
+        .zip(valid)
+        .enumerate()
+        .map(|(b, (indices, valid))| match spilled(b) {
+            true => PlainColumn::indexed(chunk.dictionary.clone(), indices, nulls.then(|| valid.into())),
+            false => PlainColumn::default(),
+        })
+        .collect()
 }
 
 /// Per bucket, the bytes of plain values its rows of `ca` take (a null
@@ -722,6 +840,64 @@ mod tests {
             let read = reader.finish().unwrap_or_else(|e| panic!("{e}"));
             assert!(read.equals_missing(&expected(b as u32)), "bucket {b}: {read}");
             assert_eq!(groups, 2, "a row group per chunk");
+        }
+    }
+
+    #[test]
+    fn repeating_columns_spill_as_dictionary_indices() {
+        let spec = keyed_by_id("");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut spills = Spills::new(&spec.entities[0], Side::Left, 3, dir.path());
+        // Each half its own array, so both halves' long note has the same
+        // place (buffer 0, offset 0), length and prefix, but another text:
+        // their views differ only by the array they belong to. Within a
+        // half, the notes are gathered from four values, so equal long
+        // notes share a place, as a Parquet dictionary page gives them.
+        let half = |tag: char, lo: usize, hi: usize| -> DataFrame {
+            let ids: Vec<String> = (lo..hi).map(|i| format!("{i}")).collect();
+            let status: Vec<&str> = (lo..hi).map(|i| ["A", "I", "P"][i % 3]).collect();
+            let long = format!("a long note of half {tag}, longer than a view");
+            let four = [None, Some(""), Some(long.as_str()), Some("short")];
+            let picks = IdxCa::from_vec("idx".into(), (lo..hi).map(|i| (i % 4) as IdxSize).collect());
+            let notes = Column::new("note".into(), four)
+                .take(&picks)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let one: Vec<&str> = (lo..hi).map(|_| "same").collect();
+            let columns = vec![
+                Column::new("id".into(), ids),
+                Column::new("status".into(), status),
+                notes,
+                Column::new("one".into(), one),
+            ];
+            DataFrame::new(hi - lo, columns).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let mut chunk = half('x', 0, 400);
+        chunk
+            .vstack_mut_owned(half('y', 400, 800))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(chunk.column("note").map(|c| c.n_chunks()).ok(), Some(2));
+        let routed: Vec<u32> = (0..800).map(|i| (i % 7 % 3) as u32).collect();
+        spills.scatter(chunk.clone(), &routed).unwrap_or_else(|e| panic!("{e}"));
+        let Spilled { files, .. } = spills.finish().unwrap_or_else(|e| panic!("{e}"));
+        for b in [1u32, 2] {
+            let rows: Vec<IdxSize> = (0..800).filter(|&i| routed[i as usize] == b).collect();
+            let expected = chunk
+                .take(&IdxCa::from_vec("idx".into(), rows))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let path = files[b as usize].as_ref().expect("a spill file");
+            let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{e}"));
+            let mut reader = ParquetReader::new(file);
+            let meta = reader.get_metadata().cloned().unwrap_or_else(|e| panic!("{e}"));
+            let read = reader.finish().unwrap_or_else(|e| panic!("{e}"));
+            assert!(read.equals_missing(&expected), "bucket {b}: {read}");
+            // The identifiers (800 distinct in 800 rows) stay plain; the
+            // others are indices into a dictionary.
+            let dictionaries: Vec<bool> = meta.row_groups[0]
+                .parquet_columns()
+                .iter()
+                .map(|c| c.dictionary_page_offset().is_some())
+                .collect();
+            assert_eq!(dictionaries, [false, true, true, true], "bucket {b}");
         }
     }
 

@@ -14,7 +14,7 @@ pub use baseline::{Baseline, BaselineInfo};
 pub use folder::{claim, owner_tag, previous_runs, release, sweep_stale, PreviousRun, RunFolder};
 pub use metrics::{write_quality_metrics, EntityMetrics};
 pub use summary::{human_summary, EntitySummary, SideInfo, Summary};
-pub use working::{buffered, opened, push_plain, PlainColumn, WorkingWriter};
+pub use working::{buffered, opened, push_plain, Dictionary, PlainColumn, WorkingWriter};
 
 use std::path::Path;
 
