@@ -24,7 +24,6 @@ use std::io::Write;
 
 use polars::prelude::*;
 use polars_parquet::parquet::compression::Compression;
-use polars_parquet::parquet::encoding::hybrid_rle;
 use polars_parquet::parquet::page::{CompressedDictPage, DataPage, DataPageHeader, DataPageHeaderV1};
 use polars_parquet::parquet::schema::Repetition;
 use polars_parquet::parquet::CowBuffer;
@@ -368,7 +367,7 @@ impl PlainColumn {
         let mut body = Vec::with_capacity(rows / 8 + 32 + indices.len() * bits as usize / 8);
         write_def_levels(&mut body, true, self.validity.as_ref(), rows, Version::V1)?;
         body.push(bits as u8);
-        hybrid_rle::encode::<u32, _, _>(&mut body, indices.into_iter(), bits)?;
+        bit_pack(&mut body, &indices, bits);
         let num_values = i32::try_from(rows).map_err(|_| polars_err!(ComputeError: "{rows} rows in one page"))?;
         let header = DataPageHeader::V1(DataPageHeaderV1 {
             num_values,
@@ -451,6 +450,40 @@ fn page_with_levels(
     write_def_levels(&mut body, true, validity, rows, Version::V1)?;
     body.extend_from_slice(values);
     data_page(body, rows, descriptor)
+}
+
+/// Appends `values` of `bits` bits each (1 to 32) as one bit-packed run of
+/// Parquet's RLE / bit-packing hybrid: its header (the count of 8-value
+/// groups, shifted, with the low bit set) and the values, least
+/// significant bit first, the last group padded with zeros. (polars'
+/// encoder, which looks for repeats to run-length encode, was 0.8% of a
+/// 10M-row run's CPU.)
+fn bit_pack(out: &mut Vec<u8>, values: &[u32], bits: u32) {
+    debug_assert!((1..=32).contains(&bits));
+    let groups = values.len().div_ceil(8);
+    let mut header = ((groups as u64) << 1) | 1;
+    loop {
+        let byte = (header & 0x7f) as u8;
+        header >>= 7;
+        if header == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    }
+    out.reserve(groups * bits as usize);
+    let (mut acc, mut held) = (0u64, 0u32);
+    let padding = groups * 8 - values.len();
+    for &v in values.iter().chain(std::iter::repeat_n(&0, padding)) {
+        acc |= u64::from(v) << held;
+        held += bits;
+        while held >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            held -= 8;
+        }
+    }
+    debug_assert_eq!(held, 0, "8 values of any width fill whole bytes");
 }
 
 /// A plain data page (version 1) of `rows` rows whose `body` holds their
@@ -636,6 +669,25 @@ mod tests {
             assert!(pushed.pages(rows + 1, &descriptor).is_err());
             pushed.clear();
             assert!(pushed.values.is_empty() && pushed.marks.is_empty() && pushed.pushed == 0);
+        }
+    }
+
+    #[test]
+    fn bit_packed_runs_decode_as_written() {
+        use polars_parquet::parquet::encoding::hybrid_rle::HybridRleDecoder;
+        for bits in [1u32, 2, 3, 7, 8, 10, 13, 16, 31, 32] {
+            for len in [1usize, 7, 8, 9, 64, 1000, 1030] {
+                let max = if bits == 32 { u32::MAX } else { (1u32 << bits) - 1 };
+                let values: Vec<u32> = (0..len as u64)
+                    .map(|i| (i.wrapping_mul(0x9E37_79B9) % (u64::from(max) + 1)) as u32)
+                    .collect();
+                let mut out = Vec::new();
+                bit_pack(&mut out, &values, bits);
+                let decoded = HybridRleDecoder::new(&out, bits, len)
+                    .collect()
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(decoded, values, "{bits} bits, {len} values");
+            }
         }
     }
 
