@@ -269,6 +269,7 @@ fn scan_field(
 ) -> Vec<bool> {
     let field = &entity.fields[f];
     let mut flagged = vec![false; s.rows];
+    let mut clean = CleanTexts::default();
     for (row, flag) in flagged.iter_mut().enumerate() {
         let Cell::Val(Value::Str(text)) = s.cell(f, row) else {
             continue;
@@ -276,7 +277,7 @@ fn scan_field(
         if skip(row) {
             continue;
         }
-        let hits = pii::scan(text);
+        let hits = clean.scan(text);
         *flag = !hits.is_empty();
         for hit in hits {
             let detector = hit.detector.name();
@@ -298,10 +299,82 @@ fn scan_field(
     flagged
 }
 
+/// Texts of one field the scan found clean, so that a repeated text (a
+/// canned note) is not scanned again: a direct-mapped table on a fast hash
+/// of the text. A field whose texts rarely repeat turns it off after a
+/// trial. A text with hits is scanned every time (its findings name its
+/// row).
+#[derive(Default)]
+struct CleanTexts {
+    slots: Vec<(u64, compact_str::CompactString)>,
+    lookups: u32,
+    hits: u32,
+    off: bool,
+}
+
+impl CleanTexts {
+    const SLOTS: usize = 256;
+    /// Lookups before deciding; at least half must hit to keep it.
+    const TRIAL: u32 = 4096;
+
+    /// The scan's hits in `text` (none when it is remembered clean).
+    fn scan(&mut self, text: &str) -> Vec<pii::Hit> {
+        if self.off {
+            return pii::scan(text);
+        }
+        if self.slots.is_empty() {
+            self.slots = vec![(0, compact_str::CompactString::default()); Self::SLOTS];
+        }
+        self.lookups += 1;
+        let fingerprint = xxhash_rust::xxh3::xxh3_64(text.as_bytes()) | 1;
+        let slot = &mut self.slots[fingerprint as usize & (Self::SLOTS - 1)];
+        let hits = if slot.0 == fingerprint && slot.1 == text {
+            self.hits += 1;
+            Vec::new()
+        } else {
+            let hits = pii::scan(text);
+            if hits.is_empty() {
+                *slot = (fingerprint, text.into());
+            }
+            hits
+        };
+        if self.lookups == Self::TRIAL && self.hits < Self::TRIAL / 2 {
+            self.off = true;
+            self.slots = Vec::new();
+        }
+        hits
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_support::{keyed_by_id, loaded, Plain};
+
+    #[test]
+    fn remembered_clean_texts_scan_as_the_scan_does() {
+        // Repeated clean texts, repeated texts with a phone number, and a
+        // run of distinct texts long enough to turn the memo off.
+        let texts: Vec<String> = (0..12_000)
+            .map(|i| match i % 5 {
+                0 => "客户咨询账单，已解答".to_string(),
+                1 => "call back 13812345678 tomorrow".to_string(),
+                2 if i > 6_000 => format!("ticket {i} reopened"),
+                _ => format!("canned reply number {}", i % 7),
+            })
+            .collect();
+        let mut memo = CleanTexts::default();
+        for (i, text) in texts.iter().enumerate() {
+            assert_eq!(memo.scan(text), pii::scan(text), "text {i}: {text}");
+        }
+        assert!(!memo.off, "most texts repeat");
+        let mut distinct = CleanTexts::default();
+        for i in 0..5_000 {
+            let text = format!("distinct text {i}");
+            assert_eq!(distinct.scan(&text), pii::scan(&text));
+        }
+        assert!(distinct.off, "a field of distinct texts stops remembering");
+    }
 
     #[test]
     fn right_cells_equal_to_a_clean_twin_keep_the_findings_of_a_full_audit() {
