@@ -329,6 +329,11 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     for r in &repairs {
         *by_action.entry(r.action.clone()).or_default() += 1;
     }
+    // Freeing millions of instructions and findings, string by string,
+    // took 0.3 s of a 10M-row run after its folder was committed: a thread
+    // of their own does it (the CLI exits without waiting for it).
+    drop(rows);
+    std::thread::spawn(move || drop((results, repairs)));
     Ok(RunOutcome {
         folder: path,
         summary,
