@@ -297,6 +297,10 @@ pub enum FieldType {
     Timestamp {
         formats: Vec<String>,
         timezone: Tz,
+        /// The formats are the defaults, so `YYYY-MM-DD HH:MM:SS` takes
+        /// the fast path (decided once here, not by comparing the five
+        /// formats for every cell).
+        default_formats: bool,
     },
 }
 
@@ -333,10 +337,14 @@ impl FieldType {
             "date" => FieldType::Date {
                 formats: formats_or_default(opts, DEFAULT_DATE_FORMATS, false)?,
             },
-            "timestamp" => FieldType::Timestamp {
-                formats: formats_or_default(opts, DEFAULT_TIMESTAMP_FORMATS, true)?,
-                timezone: resolve_timezone(opts.timezone.as_deref(), default_tz)?,
-            },
+            "timestamp" => {
+                let formats = formats_or_default(opts, DEFAULT_TIMESTAMP_FORMATS, true)?;
+                FieldType::Timestamp {
+                    default_formats: formats.iter().eq(DEFAULT_TIMESTAMP_FORMATS),
+                    formats,
+                    timezone: resolve_timezone(opts.timezone.as_deref(), default_tz)?,
+                }
+            }
             other => decimal_type(other)?.ok_or_else(|| format!("unknown type `{ty}`; valid types: {TYPE_NAMES}"))?,
         };
         reject_inapplicable_options(&field, opts)?;
@@ -389,7 +397,11 @@ impl FieldType {
                 false_values,
             } => parse_bool(text, true_values, false_values).map(Value::Bool),
             FieldType::Date { formats } => parse_date(text, formats).map(Value::Date),
-            FieldType::Timestamp { formats, timezone } => parse_timestamp(text, formats, *timezone).map(Value::Ts),
+            FieldType::Timestamp {
+                formats,
+                timezone,
+                default_formats,
+            } => parse_timestamp(text, formats, *timezone, *default_formats).map(Value::Ts),
         }
     }
 }
@@ -774,13 +786,11 @@ fn parse_with(text: &str, format: &str) -> Result<Parsed, chrono::ParseError> {
     }
 }
 
-fn parse_timestamp(text: &str, formats: &[String], tz: Tz) -> Result<i64, String> {
+fn parse_timestamp(text: &str, formats: &[String], tz: Tz, default_formats: bool) -> Result<i64, String> {
     // Hot path: with the default formats, `YYYY-MM-DD HH:MM:SS` (space or `T`)
     // is exactly what the first naive default would parse; skip chrono's
     // format interpreter. Anything else takes the general path below.
-    if formats.len() == DEFAULT_TIMESTAMP_FORMATS.len()
-        && formats.iter().zip(DEFAULT_TIMESTAMP_FORMATS).all(|(a, b)| a == b)
-    {
+    if default_formats {
         if let Some(naive) = fast_naive(text) {
             return instant_micros(Parsed::Local(naive), tz);
         }
@@ -1296,14 +1306,48 @@ mod tests {
                 formats: ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"].map(String::from).to_vec()
             }
         );
-        let FieldType::Timestamp { formats, timezone } =
-            FieldType::from_spec("timestamp", &TypeOptions::default(), Shanghai).unwrap()
+        let FieldType::Timestamp {
+            formats,
+            timezone,
+            default_formats,
+        } = FieldType::from_spec("timestamp", &TypeOptions::default(), Shanghai).unwrap()
         else {
             panic!("not a timestamp type");
         };
         assert_eq!(timezone, Shanghai);
         assert_eq!(formats[0], "rfc3339");
         assert_eq!(formats.len(), 5);
+        assert!(default_formats);
+        // Declared formats take the fast path only when they are the
+        // defaults: a day-before-month format reads `2025-03-02` as 3 February.
+        let declared = |formats: Vec<String>| {
+            let opts = TypeOptions {
+                formats: Some(formats),
+                ..TypeOptions::default()
+            };
+            FieldType::from_spec("timestamp", &opts, UTC).unwrap()
+        };
+        let defaults = declared(DEFAULT_TIMESTAMP_FORMATS.iter().map(|f| f.to_string()).collect());
+        assert!(matches!(
+            defaults,
+            FieldType::Timestamp {
+                default_formats: true,
+                ..
+            }
+        ));
+        let day_first = declared(vec!["%Y-%d-%m %H:%M:%S".into()]);
+        assert!(matches!(
+            day_first,
+            FieldType::Timestamp {
+                default_formats: false,
+                ..
+            }
+        ));
+        let feb3 = chrono::NaiveDate::from_ymd_opt(2025, 2, 3)
+            .and_then(|d| d.and_hms_opt(4, 5, 6))
+            .map(|t| t.and_utc().timestamp_micros());
+        assert_eq!(day_first.convert("2025-03-02 04:05:06").ok(), feb3.map(Value::Ts));
+        assert_ne!(defaults.convert("2025-03-02 04:05:06").ok(), feb3.map(Value::Ts));
     }
 
     #[test]
