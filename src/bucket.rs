@@ -434,10 +434,12 @@ fn scatter_values(frame: &DataFrame, routed: &[u32], counts: &[usize]) -> Polars
         .collect()
 }
 
-/// One text column's rows, laid out per bucket as Parquet plain values in
-/// one pass over the column (gathering each bucket's rows and encoding
-/// them took a sweep over the column per bucket and copied every text
-/// twice: at 10M rows in 36 buckets, 40% of the partition's CPU).
+/// One text column's rows, laid out per bucket as indices into the chunk's
+/// dictionary where it has few distinct values ([`chunk_dictionary`]), else
+/// as Parquet plain values in one pass over the column (gathering each
+/// bucket's rows and encoding them took a sweep over the column per bucket
+/// and copied every text twice: at 10M rows in 36 buckets, 40% of the
+/// partition's CPU).
 fn scatter_column(ca: &StringChunked, routed: &[u32], counts: &[usize]) -> PolarsResult<Vec<PlainColumn>> {
     let spilled = |b: usize| b > 0 && counts[b] > 0;
     let files = (0..counts.len()).filter(|&b| spilled(b)).count();

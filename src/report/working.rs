@@ -10,9 +10,10 @@
 //! The one dictionary is the spill's, for a chunk's column with few
 //! distinct values, found by their views as the chunk is scattered
 //! ([`PlainColumn::indexed`]: its indices written uncompressed; 10M rows,
-//! 3 paired runs: -3.8% wall, -4.2% CPU). (An uncompressed spill saved about 1.4 s of a 10M-row partition
-//! in single runs, but a bucketed 1M-row run then peaked at 315 MB of disk
-//! instead of 193 MB, and the 100M-row spill is over 10 GB compressed.)
+//! 3 paired runs: -3.8% wall, -4.2% CPU). (An uncompressed spill saved
+//! about 1.4 s of a 10M-row partition in single runs, but a bucketed
+//! 1M-row run then peaked at 315 MB of disk instead of 193 MB, and the
+//! 100M-row spill is over 10 GB compressed.)
 //! The files are ordinary Parquet: any reader reads them.
 //!
 //! Columns are given as they are produced (the spill's scatter, the
@@ -63,7 +64,9 @@ impl<W: Write> WorkingWriter<W> {
     /// plain values ([`PlainColumn`]), in the schema's order: for optional
     /// text or binary columns whose values are laid out as they come,
     /// without building arrays that the writer would then walk again.
-    /// Pages hold about [`PAGE_BYTES`] of values each.
+    /// Pages hold about [`PAGE_BYTES`] of values each; an
+    /// [`PlainColumn::indexed`] column is a dictionary page and one page of
+    /// indices.
     pub fn write_plain(&mut self, rows: usize, columns: &mut [PlainColumn]) -> PolarsResult<()> {
         polars_ensure!(
             columns.len() == self.fields.len(),
