@@ -371,14 +371,7 @@ impl PlainColumn {
         write_def_levels(&mut body, true, self.validity.as_ref(), rows, Version::V1)?;
         body.push(bits as u8);
         bit_pack(&mut body, &indices, bits);
-        let num_values = i32::try_from(rows).map_err(|_| polars_err!(ComputeError: "{rows} rows in one page"))?;
-        let header = DataPageHeader::V1(DataPageHeaderV1 {
-            num_values,
-            encoding: Encoding::RleDictionary.into(),
-            definition_level_encoding: Encoding::Rle.into(),
-            repetition_level_encoding: Encoding::Rle.into(),
-            statistics: None,
-        });
+        let header = page_header(rows, Encoding::RleDictionary)?;
         let size = body.len();
         Ok(vec![
             CompressedPage::Dict(CompressedDictPage::new(
@@ -492,15 +485,21 @@ fn bit_pack(out: &mut Vec<u8>, values: &[u32], bits: u32) {
 /// A plain data page (version 1) of `rows` rows whose `body` holds their
 /// definition levels and values.
 fn data_page(body: Vec<u8>, rows: usize, descriptor: &Descriptor) -> PolarsResult<DataPage> {
+    let header = page_header(rows, Encoding::Plain)?;
+    Ok(DataPage::new(header, CowBuffer::Owned(body), descriptor.clone(), rows))
+}
+
+/// The header of a data page (version 1) of `rows` rows whose values are
+/// in `encoding`, their definition levels run-length encoded.
+fn page_header(rows: usize, encoding: Encoding) -> PolarsResult<DataPageHeader> {
     let num_values = i32::try_from(rows).map_err(|_| polars_err!(ComputeError: "{rows} rows in one page"))?;
-    let header = DataPageHeader::V1(DataPageHeaderV1 {
+    Ok(DataPageHeader::V1(DataPageHeaderV1 {
         num_values,
-        encoding: Encoding::Plain.into(),
+        encoding: encoding.into(),
         definition_level_encoding: Encoding::Rle.into(),
         repetition_level_encoding: Encoding::Rle.into(),
         statistics: None,
-    });
-    Ok(DataPage::new(header, CowBuffer::Owned(body), descriptor.clone(), rows))
+    }))
 }
 
 /// Appends one value to a column's plain values: its length (4 bytes,
