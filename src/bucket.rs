@@ -561,7 +561,9 @@ fn chunk_dictionary(ca: &StringChunked, files: usize) -> Option<ChunkDictionary>
             }
         }
     }
-    if values.len().saturating_mul(files).saturating_mul(2) > plain {
+    // A column without a value (all null) stays plain: a dictionary has
+    // at least one value.
+    if keys.is_empty() || values.len().saturating_mul(files).saturating_mul(2) > plain {
         return None;
     }
     let dictionary = crate::report::Dictionary {
@@ -865,11 +867,15 @@ mod tests {
                 .take(&picks)
                 .unwrap_or_else(|e| panic!("{e}"));
             let one: Vec<&str> = (lo..hi).map(|_| "same").collect();
+            let none: Vec<Option<&str>> = (lo..hi).map(|_| None).collect();
             let columns = vec![
                 Column::new("id".into(), ids),
                 Column::new("status".into(), status),
                 notes,
                 Column::new("one".into(), one),
+                Column::new("none".into(), none)
+                    .cast(&DataType::String)
+                    .unwrap_or_else(|e| panic!("{e}")),
             ];
             DataFrame::new(hi - lo, columns).unwrap_or_else(|e| panic!("{e}"))
         };
@@ -892,14 +898,14 @@ mod tests {
             let meta = reader.get_metadata().cloned().unwrap_or_else(|e| panic!("{e}"));
             let read = reader.finish().unwrap_or_else(|e| panic!("{e}"));
             assert!(read.equals_missing(&expected), "bucket {b}: {read}");
-            // The identifiers (800 distinct in 800 rows) stay plain; the
-            // others are indices into a dictionary.
+            // The identifiers (800 distinct in 800 rows) and the column
+            // of nulls stay plain; the others are indices into a dictionary.
             let dictionaries: Vec<bool> = meta.row_groups[0]
                 .parquet_columns()
                 .iter()
                 .map(|c| c.dictionary_page_offset().is_some())
                 .collect();
-            assert_eq!(dictionaries, [false, true, true, true], "bucket {b}");
+            assert_eq!(dictionaries, [false, true, true, true, false], "bucket {b}");
         }
     }
 
