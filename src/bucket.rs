@@ -884,11 +884,24 @@ mod tests {
             .vstack_mut_owned(half('y', 400, 800))
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(chunk.column("note").map(|c| c.n_chunks()).ok(), Some(2));
-        let routed: Vec<u32> = (0..800).map(|i| (i % 7 % 3) as u32).collect();
-        spills.scatter(chunk.clone(), &routed).unwrap_or_else(|e| panic!("{e}"));
+        // A second chunk whose statuses all differ: its row group holds
+        // them plain, after the first one's dictionary.
+        let mut second = half('z', 800, 1000);
+        let distinct: Vec<String> = (800..1000).map(|i| format!("status {i}")).collect();
+        second
+            .replace("status", Column::new("status".into(), distinct))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let routed: Vec<u32> = (0..1000).map(|i| (i % 7 % 3) as u32).collect();
+        spills
+            .scatter(chunk.clone(), &routed[..800])
+            .unwrap_or_else(|e| panic!("{e}"));
+        spills
+            .scatter(second.clone(), &routed[800..])
+            .unwrap_or_else(|e| panic!("{e}"));
         let Spilled { files, .. } = spills.finish().unwrap_or_else(|e| panic!("{e}"));
+        chunk.vstack_mut(&second).unwrap_or_else(|e| panic!("{e}"));
         for b in [1u32, 2] {
-            let rows: Vec<IdxSize> = (0..800).filter(|&i| routed[i as usize] == b).collect();
+            let rows: Vec<IdxSize> = (0..1000).filter(|&i| routed[i as usize] == b).collect();
             let expected = chunk
                 .take(&IdxCa::from_vec("idx".into(), rows))
                 .unwrap_or_else(|e| panic!("{e}"));
@@ -906,6 +919,8 @@ mod tests {
                 .map(|c| c.dictionary_page_offset().is_some())
                 .collect();
             assert_eq!(dictionaries, [false, true, true, true, false], "bucket {b}");
+            let status = |group: usize| meta.row_groups[group].parquet_columns()[1].dictionary_page_offset();
+            assert!(status(0).is_some() && status(1).is_none(), "bucket {b}");
         }
     }
 
