@@ -287,7 +287,8 @@ fn prepare_twinned(
         .collect();
     let left_text = |l: usize| -> Option<&str> {
         let a = starts.partition_point(|&s| s <= l).checked_sub(1)?;
-        arrays[a].get(l - starts[a])
+        let at = l - starts[a];
+        (at < arrays[a].len()).then(|| arrays[a].get(at)).flatten()
     };
     let mut out = Typing::new(rows);
     for (row, value) in raw.iter().enumerate() {
