@@ -252,6 +252,50 @@ fn the_large_parquet_pair_gives_the_same_findings_in_buckets() {
 }
 
 #[test]
+fn a_column_no_row_fills_spills_and_reconciles_as_in_memory() {
+    // A Parquet column of nulls only: in buckets, its chunks have no value
+    // a dictionary could index, and are spilled plain (an empty dictionary
+    // failed the run).
+    use polars::prelude::*;
+    let env = Env::new();
+    let write = |name: &str, status: &dyn Fn(usize) -> &'static str| {
+        let ids: Vec<String> = (0..3000).map(|i| format!("K{i:05}")).collect();
+        let statuses: Vec<&str> = (0..3000).map(status).collect();
+        let notes: Vec<Option<&str>> = vec![None; 3000];
+        let mut df = DataFrame::new(
+            3000,
+            vec![
+                Column::new("id".into(), ids),
+                Column::new("status".into(), statuses),
+                Column::new("note".into(), notes).cast(&DataType::String).unwrap(),
+            ],
+        )
+        .unwrap();
+        let f = std::fs::File::create(env.path().join(name)).unwrap();
+        ParquetWriter::new(f).finish(&mut df).unwrap();
+    };
+    write("left.parquet", &|i| ["A", "I", "P"][i % 3]);
+    write("right.parquet", &|i| ["A", "I", "P"][i / 2 % 3]);
+    let spec = env.path().join("nulls.toml");
+    std::fs::write(
+        &spec,
+        "[run]\nname = \"nulls\"\n[sides]\nleft = \"a\"\nright = \"b\"\n\
+         [[entity]]\nname = \"rec\"\nkey = [\"id\"]\n\
+         left = { path = \"left.parquet\" }\nright = { path = \"right.parquet\" }\n\
+         [[entity.field]]\nname = \"id\"\n[[entity.field]]\nname = \"status\"\n\
+         [[entity.field]]\nname = \"note\"\n",
+    )
+    .unwrap();
+    let memory = run(&env, &spec, "memory", "n", &[]);
+    let buckets = run(&env, &spec, "buckets", "n", &["--buckets", "4"]);
+    assert_equivalent(&memory, &buckets);
+    assert_eq!(
+        summary(&buckets)["entities"]["rec"]["counts"]["by_kind"]["drift.value_mismatch"],
+        2000
+    );
+}
+
+#[test]
 fn bad_input_in_bucketed_mode_is_exit_2_and_leaves_nothing_behind() {
     for (left, needle) in [
         ("id,v\n1,a\n2,b,extra\n", "l.csv:3"),
