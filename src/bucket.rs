@@ -868,6 +868,9 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"));
             let one: Vec<&str> = (lo..hi).map(|_| "same").collect();
             let none: Vec<Option<&str>> = (lo..hi).map(|_| None).collect();
+            // A value in bucket 1's rows only: bucket 2's share of it is
+            // all null, indices of none.
+            let rare: Vec<Option<&str>> = (lo..hi).map(|i| (i % 7 % 3 == 1).then_some("x")).collect();
             let columns = vec![
                 Column::new("id".into(), ids),
                 Column::new("status".into(), status),
@@ -876,6 +879,7 @@ mod tests {
                 Column::new("none".into(), none)
                     .cast(&DataType::String)
                     .unwrap_or_else(|e| panic!("{e}")),
+                Column::new("rare".into(), rare),
             ];
             DataFrame::new(hi - lo, columns).unwrap_or_else(|e| panic!("{e}"))
         };
@@ -918,7 +922,7 @@ mod tests {
                 .iter()
                 .map(|c| c.dictionary_page_offset().is_some())
                 .collect();
-            assert_eq!(dictionaries, [false, true, true, true, false], "bucket {b}");
+            assert_eq!(dictionaries, [false, true, true, true, false, true], "bucket {b}");
             let status = |group: usize| meta.row_groups[group].parquet_columns()[1].dictionary_page_offset();
             assert!(status(0).is_some() && status(1).is_none(), "bucket {b}");
         }
