@@ -25,6 +25,7 @@ use std::io::Write;
 
 use polars::prelude::*;
 use polars_parquet::parquet::compression::Compression;
+use polars_parquet::parquet::encoding::uleb128;
 use polars_parquet::parquet::page::{CompressedDictPage, DataPage, DataPageHeader, DataPageHeaderV1};
 use polars_parquet::parquet::schema::Repetition;
 use polars_parquet::parquet::CowBuffer;
@@ -457,16 +458,9 @@ fn page_with_levels(
 fn bit_pack(out: &mut Vec<u8>, values: &[u32], bits: u32) {
     debug_assert!((1..=32).contains(&bits));
     let groups = values.len().div_ceil(8);
-    let mut header = ((groups as u64) << 1) | 1;
-    loop {
-        let byte = (header & 0x7f) as u8;
-        header >>= 7;
-        if header == 0 {
-            out.push(byte);
-            break;
-        }
-        out.push(byte | 0x80);
-    }
+    let mut header = [0u8; 10];
+    let used = uleb128::encode(((groups as u64) << 1) | 1, &mut header);
+    out.extend_from_slice(&header[..used]);
     out.reserve(groups * bits as usize);
     let (mut acc, mut held) = (0u64, 0u32);
     let padding = groups * 8 - values.len();
