@@ -207,6 +207,15 @@ impl Bases {
         }
     }
 
+    /// Makes `cell` its own base ([`Bases::set`] with its own hash).
+    #[inline]
+    fn set_own(&mut self, cell: usize) {
+        self.own[cell / 64] |= 1u64 << (cell % 64);
+        if !self.other.is_empty() {
+            self.other.remove(&cell);
+        }
+    }
+
     fn get(&self, cell: usize, own_hash: Hash) -> Option<Hash> {
         if self.own[cell / 64] & (1u64 << (cell % 64)) != 0 {
             Some(own_hash)
@@ -320,6 +329,11 @@ impl EntityState {
                 })
                 .collect()
         });
+        // Fields with an unconvertible cell on either side (most have none:
+        // their pairs need no search).
+        let any_bad: Vec<bool> = (0..fields.len())
+            .map(|n| Side::BOTH.iter().any(|s| !bad[s.idx()][n].is_empty()))
+            .collect();
         // Whether each pair's key has a mismatch, looked up once for both sides.
         let suspects: Vec<bool> = drift
             .pairs
@@ -337,18 +351,20 @@ impl EntityState {
                 };
                 for (n, &f) in fields.iter().enumerate() {
                     let Some(j) = columns[n][side.idx()] else { continue };
-                    let unconvertible = Side::BOTH
-                        .iter()
-                        .any(|s| bad[s.idx()][n].binary_search(&rows[s.idx()]).is_ok());
+                    let unconvertible = any_bad[n]
+                        && Side::BOTH
+                            .iter()
+                            .any(|s| bad[s.idx()][n].binary_search(&rows[s.idx()]).is_ok());
                     let name = entity.fields[f].name.as_str();
                     let ok = !(unconvertible || suspect && mismatched.contains(&(key, name)));
-                    let own = st.hashes[i * w + j];
-                    let base = if ok {
-                        Some(own)
-                    } else {
-                        previous.and_then(|p| p.base(side, key, name))
-                    };
-                    st.bases.set(i * w + j, base, own);
+                    // A cell that is its own base needs no look at its hash.
+                    match ok {
+                        true => st.bases.set_own(i * w + j),
+                        false => {
+                            let base = previous.and_then(|p| p.base(side, key, name));
+                            st.bases.set(i * w + j, base, st.hashes[i * w + j]);
+                        }
+                    }
                 }
             }
         };
@@ -1314,6 +1330,27 @@ impl PartitionedState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cell_made_its_own_base_reads_as_set_with_its_own_hash() {
+        let (h, other) = ([1u8; 16], [2u8; 16]);
+        let mut by_set = Bases::with_cells(130);
+        let mut by_own = Bases::with_cells(130);
+        for b in [&mut by_set, &mut by_own] {
+            b.set(3, Some(other), h);
+            b.set(129, Some(other), h);
+        }
+        by_set.set(3, Some(h), h);
+        by_own.set_own(3);
+        by_set.set(64, Some(h), h);
+        by_own.set_own(64);
+        for cell in [3, 64, 129, 5] {
+            assert_eq!(by_own.get(cell, h), by_set.get(cell, h), "cell {cell}");
+        }
+        assert_eq!(by_own.get(3, h), Some(h));
+        assert_eq!(by_own.get(129, h), Some(other));
+        assert_eq!(by_own.get(5, h), None);
+    }
 
     #[test]
     fn cell_and_row_hashes_keep_their_definition() {
