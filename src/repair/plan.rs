@@ -290,10 +290,19 @@ impl Inputs<'_> {
 
 /// All instructions for one entity, unsorted and without ids.
 pub fn plan(inp: &Inputs<'_>) -> Vec<Repair> {
-    let mut ids: HashMap<(&str, &str, Option<&str>), String> = HashMap::default();
-    for f in &inp.drift.findings {
-        ids.insert((f.kind.as_str(), f.key.as_str(), f.field.as_deref()), f.id());
-    }
+    use rayon::prelude::*;
+    // Planned on both cores, in the order of the findings and rows (an
+    // order-preserving parallel collect): planning a bucket on one core
+    // had left the other idle, 0.7 core-seconds of a 10M-row run.
+    let ids: HashMap<(&str, &str, Option<&str>), String> = inp
+        .drift
+        .findings
+        .par_iter()
+        .map(|f| (f.kind.as_str(), f.key.as_str(), f.field.as_deref()))
+        .zip(inp.drift.findings.par_iter().map(|f| f.id()))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect();
     // The matched pairs of the keys with a mismatch (a few of them: a map
     // of every pair's key cost more than the planning itself).
     let mismatched: polars::prelude::PlHashSet<&str> = inp
@@ -308,32 +317,42 @@ pub fn plan(inp: &Inputs<'_>) -> Vec<Repair> {
     } else {
         inp.drift
             .pairs
-            .iter()
+            .par_iter()
             .map(|&(l, r)| (inp.keys[0].json[l as usize].as_str(), (l, r)))
             .filter(|(key, _)| mismatched.contains(key))
+            .collect::<Vec<_>>()
+            .into_iter()
             .collect()
     };
-    let mut out = Vec::new();
-    for f in &inp.drift.findings {
-        if f.kind != "value_mismatch" {
-            continue;
-        }
-        let (Some(name), Some(&(l, r))) = (f.field.as_deref(), pair_of.get(f.key.as_str())) else {
-            continue;
-        };
-        let Some(field) = inp.entity.field(name) else { continue };
-        let id = ids[&(f.kind.as_str(), f.key.as_str(), f.field.as_deref())].clone();
-        out.extend(inp.update(&f.key, field, [l as usize, r as usize], &id));
-    }
+    let mut out: Vec<Repair> = inp
+        .drift
+        .findings
+        .par_iter()
+        .filter(|f| f.kind == "value_mismatch")
+        .flat_map_iter(|f| {
+            let (Some(name), Some(&(l, r))) = (f.field.as_deref(), pair_of.get(f.key.as_str())) else {
+                return None;
+            };
+            let field = inp.entity.field(name)?;
+            let id = ids.get(&(f.kind.as_str(), f.key.as_str(), f.field.as_deref()))?;
+            inp.update(&f.key, field, [l as usize, r as usize], id)
+        })
+        .collect();
     let rows = inp.previous.map(|p| RowComparer::new(inp.current, p));
-    for &(has, row) in &inp.drift.only {
-        let key = inp.keys[has.idx()].json[row as usize].as_str();
-        let kind = match has.other() {
-            Side::Left => "missing_left",
-            Side::Right => "missing_right",
-        };
-        let id = ids.get(&(kind, key, None)).cloned().unwrap_or_default();
-        out.extend(inp.only(has, row as usize, &id, rows.as_ref()));
-    }
+    let only: Vec<Repair> = inp
+        .drift
+        .only
+        .par_iter()
+        .flat_map_iter(|&(has, row)| {
+            let key = inp.keys[has.idx()].json[row as usize].as_str();
+            let kind = match has.other() {
+                Side::Left => "missing_left",
+                Side::Right => "missing_right",
+            };
+            let id = ids.get(&(kind, key, None)).map_or("", String::as_str);
+            inp.only(has, row as usize, id, rows.as_ref())
+        })
+        .collect();
+    out.extend(only);
     out
 }
