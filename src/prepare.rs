@@ -325,11 +325,10 @@ fn places(lengths: &[usize], twins: &[u32]) -> Vec<(u32, u32)> {
         .iter()
         .map(|&l| {
             let l = l as usize;
-            if l >= total {
-                return (u32::MAX, 0);
+            match starts.partition_point(|&s| s <= l).checked_sub(1) {
+                Some(a) if l < total => (a as u32, (l - starts[a]) as u32),
+                _ => (u32::MAX, 0),
             }
-            let a = starts.partition_point(|&s| s <= l) - 1;
-            (a as u32, (l - starts[a]) as u32)
         })
         .collect()
 }
