@@ -56,7 +56,7 @@ fn some(h: Hash) -> Option<Hash> {
 
 /// The fingerprint of one side, column-wise: per row its key and
 /// `slots.len()` field hashes and merge bases in flat arrays, with a hash
-/// index from key to row.
+/// index from key to row built when a key is first looked up.
 #[derive(Debug, Default, Clone)]
 struct SideState {
     /// Field slot (index into the entity state's `names`) of each column.
@@ -66,7 +66,10 @@ struct SideState {
     hashes: Vec<Hash>,
     /// Merge base of each cell of `hashes`.
     bases: Bases,
-    index: hashbrown::HashTable<u32>,
+    /// Key → row, built at the first lookup: a run without a previous
+    /// state never looks its own rows up by key (building it for every
+    /// bucket's two sides was 0.5% of a 10M-row first run).
+    index: std::sync::OnceLock<hashbrown::HashTable<u32>>,
     hasher: polars::prelude::PlRandomState,
     /// Prepared row → state row (u32::MAX: none); only for a state built
     /// from prepared sides, to set bases without looking keys up.
@@ -86,6 +89,7 @@ impl SideState {
         use std::hash::BuildHasher;
         let h = self.hasher.hash_one(key);
         self.index
+            .get_or_init(|| self.built_index())
             .find(h, |&i| self.keys[i as usize] == key)
             .map(|&i| i as usize)
     }
@@ -108,10 +112,12 @@ impl SideState {
         for (j, (&b, &h)) in bases.iter().zip(hashes).enumerate() {
             self.bases.set(i as usize * w + j, some(b), h);
         }
+        // The index (built by `find` above) takes the new row.
         let hasher = &self.hasher;
         let keys = &self.keys;
-        self.index
-            .insert_unique(hasher.hash_one(key), i, |&j| hasher.hash_one(keys[j as usize].as_str()));
+        if let Some(index) = self.index.get_mut() {
+            index.insert_unique(hasher.hash_one(key), i, |&j| hasher.hash_one(keys[j as usize].as_str()));
+        }
     }
 
     /// The state row of prepared row `row` (whose key is `key`).
@@ -135,8 +141,8 @@ impl SideState {
             })
     }
 
-    /// Builds the index over `keys` (filled column-wise by the caller).
-    fn reindex(&mut self) {
+    /// An index over `keys`.
+    fn built_index(&self) -> hashbrown::HashTable<u32> {
         use std::hash::BuildHasher;
         let hasher = &self.hasher;
         let keys = &self.keys;
@@ -146,7 +152,7 @@ impl SideState {
                 hasher.hash_one(keys[j as usize].as_str())
             });
         }
-        self.index = index;
+        index
     }
 
     /// Adds a slot column (all rows lack it so far).
@@ -663,7 +669,7 @@ pub fn entity_state(
         || index.unique_rows(Side::Left, keys[0]),
         || index.unique_rows(Side::Right, keys[1]),
     );
-    let mut left = side_state(entity, sides[0], &rows_l, ring, None);
+    let left = side_state(entity, sides[0], &rows_l, ring, None);
     let twins = Twins::new(entity, &left, sides, pairs);
     let mut right = side_state(entity, sides[1], &rows_r, ring, Some(&twins));
     right.twin = vec![u32::MAX; right.keys.len()];
@@ -674,7 +680,6 @@ pub fn entity_state(
             right.twin[ir as usize] = il;
         }
     }
-    rayon::join(|| left.reindex(), || right.reindex());
     EntityState {
         names: entity.fields.iter().map(|f| f.name.clone()).collect(),
         sides: [left, right],
