@@ -19,6 +19,7 @@ pub mod finding;
 pub mod generate;
 pub mod keys;
 pub mod masking;
+pub mod memo;
 pub mod normalize;
 pub mod pii;
 pub mod prepare;

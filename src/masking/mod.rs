@@ -307,29 +307,24 @@ fn scan_field(
 #[derive(Default)]
 struct CleanTexts {
     slots: Vec<(u64, compact_str::CompactString)>,
-    lookups: u32,
-    hits: u32,
-    off: bool,
+    trial: crate::memo::Trial,
 }
 
 impl CleanTexts {
     const SLOTS: usize = 256;
-    /// Lookups before deciding; at least half must hit to keep it.
-    const TRIAL: u32 = 4096;
 
     /// The scan's hits in `text` (none when it is remembered clean).
     fn scan(&mut self, text: &str) -> Vec<pii::Hit> {
-        if self.off {
+        if self.trial.is_off() {
             return pii::scan(text);
         }
         if self.slots.is_empty() {
             self.slots = vec![(0, compact_str::CompactString::default()); Self::SLOTS];
         }
-        self.lookups += 1;
         let fingerprint = xxhash_rust::xxh3::xxh3_64(text.as_bytes()) | 1;
         let slot = &mut self.slots[fingerprint as usize & (Self::SLOTS - 1)];
-        let hits = if slot.0 == fingerprint && slot.1 == text {
-            self.hits += 1;
+        let hit = slot.0 == fingerprint && slot.1 == text;
+        let hits = if hit {
             Vec::new()
         } else {
             let hits = pii::scan(text);
@@ -338,8 +333,7 @@ impl CleanTexts {
             }
             hits
         };
-        if self.lookups == Self::TRIAL && self.hits < Self::TRIAL / 2 {
-            self.off = true;
+        if self.trial.record(hit) {
             self.slots = Vec::new();
         }
         hits
@@ -367,13 +361,13 @@ mod tests {
         for (i, text) in texts.iter().enumerate() {
             assert_eq!(memo.scan(text), pii::scan(text), "text {i}: {text}");
         }
-        assert!(!memo.off, "most texts repeat");
+        assert!(!memo.trial.is_off(), "most texts repeat");
         let mut distinct = CleanTexts::default();
         for i in 0..5_000 {
             let text = format!("distinct text {i}");
             assert_eq!(distinct.scan(&text), pii::scan(&text));
         }
-        assert!(distinct.off, "a field of distinct texts stops remembering");
+        assert!(distinct.trial.is_off(), "a field of distinct texts stops remembering");
     }
 
     #[test]

@@ -444,9 +444,7 @@ fn hash_text(domain: Option<&str>, t: &str, text: &str, keys: &KeyRing, bytes: &
 /// trial, paying only the trial.
 struct Memo {
     slots: Vec<MemoSlot>,
-    lookups: u32,
-    hits: u32,
-    off: bool,
+    trial: crate::memo::Trial,
 }
 
 /// One remembered cell; `fingerprint` 0 is an empty slot.
@@ -460,9 +458,6 @@ struct MemoSlot {
 
 impl Memo {
     const SLOTS: usize = 512;
-    /// Lookups before deciding; at least half must hit to keep it (a miss
-    /// costs a lookup and an insert on top of the hash).
-    const TRIAL: u32 = 4096;
     /// Longer texts are hashed directly (they seldom repeat). A compared
     /// column of canned text does repeat (the harness pair has none: its
     /// notes are not compared, so not in the state); a remembered text
@@ -474,9 +469,10 @@ impl Memo {
     fn new(off: bool) -> Memo {
         Memo {
             slots: Vec::new(),
-            lookups: 0,
-            hits: 0,
-            off,
+            trial: match off {
+                true => crate::memo::Trial::off(),
+                false => crate::memo::Trial::default(),
+            },
         }
     }
 
@@ -488,7 +484,7 @@ impl Memo {
         compute: impl FnOnce() -> Hash,
     ) -> Hash {
         use std::hash::BuildHasher;
-        if self.off || text.len() > Self::MAX_TEXT {
+        if self.trial.is_off() || text.len() > Self::MAX_TEXT {
             return compute();
         }
         if self.slots.is_empty() {
@@ -501,22 +497,23 @@ impl Memo {
                 })
                 .collect();
         }
-        self.lookups += 1;
         let fingerprint = seed.hash_one(text) | 1;
         let slot = &mut self.slots[fingerprint as usize & (Self::SLOTS - 1)];
-        if slot.fingerprint == fingerprint && slot.tag == t && slot.text == text {
-            self.hits += 1;
-            return slot.hash;
-        }
-        let hash = compute();
-        *slot = MemoSlot {
-            fingerprint,
-            tag: t,
-            text: text.into(),
-            hash,
+        let hit = slot.fingerprint == fingerprint && slot.tag == t && slot.text == text;
+        let hash = match hit {
+            true => slot.hash,
+            false => {
+                let hash = compute();
+                *slot = MemoSlot {
+                    fingerprint,
+                    tag: t,
+                    text: text.into(),
+                    hash,
+                };
+                hash
+            }
         };
-        if self.lookups == Self::TRIAL && self.hits < Self::TRIAL / 2 {
-            self.off = true;
+        if self.trial.record(hit) {
             self.slots = Vec::new();
         }
         hash
