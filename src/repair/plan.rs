@@ -298,8 +298,7 @@ pub fn plan(inp: &Inputs<'_>) -> Vec<Repair> {
         .drift
         .findings
         .par_iter()
-        .map(|f| (f.kind.as_str(), f.key.as_str(), f.field.as_deref()))
-        .zip(inp.drift.findings.par_iter().map(|f| f.id()))
+        .map(|f| ((f.kind.as_str(), f.key.as_str(), f.field.as_deref()), f.id()))
         .collect::<Vec<_>>()
         .into_iter()
         .collect();
