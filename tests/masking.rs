@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use polars::prelude::*;
-use recon::generate::{generate, Config};
+use recon::generate::{generate, Config, Expected};
 
 use crate::util::*;
 
@@ -200,6 +200,131 @@ fn mask_aware_comparison_reports_a_masked_mismatch() {
         .unwrap();
     assert_eq!(strings(&df, "left_value")[i].as_deref(), Some("139****5678"));
     assert_eq!(strings(&df, "right_value")[i].as_deref(), Some("139****5679"));
+}
+
+/// Issue 26, item 6: `wrong_mask` ignored over-masking. A CRM showing
+/// `**************8325` where the policy is `cn_id` (`110108********8325`),
+/// `*******5678` for `phone` or `************7894` for `card` was not
+/// reported. Both directions are `wrong_mask` now, the detail says which,
+/// and an over-masked value is still compared by the characters it shows.
+#[test]
+fn wrong_mask_reports_over_masking_and_under_masking() {
+    let env = Env::new();
+    let spec = env.write(
+        "s.toml",
+        spec_keyed_by_id(
+            r#"
+  [[entity.field]]
+  name = "id_number"
+  normalize = ["trim", "upper"]
+  pii = "cn_resident_id"
+  mask = { left = "clear", right = "cn_id" }
+
+  [[entity.field]]
+  name = "phone"
+  normalize = { left = ["phone_e164:CN"], right = ["trim"] }
+  pii = "cn_mobile"
+  mask = { left = "clear", right = "phone" }
+
+  [[entity.field]]
+  name = "card"
+  normalize = { left = ["digits_only"], right = ["trim"] }
+  pii = "bank_card"
+  mask = { left = "clear", right = "card" }
+"#,
+        ),
+    );
+    env.write(
+        "l.csv",
+        "id,id_number,phone,card\n\
+         1,110108199001091438,13912345678,6222021234567894\n\
+         2,110108199001048325,13912345678,6222021234567894\n\
+         3,110108199001091438,13912345678,6222021234567894\n\
+         4,110108199001091438,13912345678,6222021234567894\n\
+         5,110108199001091438,13912345678,6222021234567894\n\
+         6,110108199001091438,13912345678,6222021234567894\n",
+    );
+    env.write(
+        "r.csv",
+        // 1 well-formed; 2 over-masked ID; 3 over-masked ID contradicting
+        // the clear one; 4 under-masked ID; 5 ID fully starred; 6
+        // over-masked phone and card.
+        "id,id_number,phone,card\n\
+         1,110108********1438,139****5678,622202******7894\n\
+         2,**************8325,139****5678,622202******7894\n\
+         3,**************0000,139****5678,622202******7894\n\
+         4,1101081990****1438,139****5678,622202******7894\n\
+         5,******************,139****5678,622202******7894\n\
+         6,110108********1438,*******5678,************7894\n",
+    );
+    let out = env.run(&spec, "r");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let run = env.reports().join("r");
+    let expected = |category: &str, kind: &str, side: &str, id: &str, field: &str| Expected {
+        entity: "e".into(),
+        category: category.into(),
+        kind: kind.into(),
+        side: side.into(),
+        key: format!(r#"{{"id":"{id}"}}"#),
+        field: Some(field.into()),
+    };
+    let truth: BTreeSet<Expected> = [
+        expected("masking", "wrong_mask", "right", "2", "id_number"),
+        expected("masking", "wrong_mask", "right", "3", "id_number"),
+        expected("masking", "inconsistent_mask", "right", "3", "id_number"),
+        expected("drift", "value_mismatch", "both", "3", "id_number"),
+        expected("masking", "wrong_mask", "right", "4", "id_number"),
+        expected("masking", "wrong_mask", "right", "5", "id_number"),
+        expected("masking", "wrong_mask", "right", "6", "phone"),
+        expected("masking", "wrong_mask", "right", "6", "card"),
+    ]
+    .into_iter()
+    .collect();
+    assert_same(&finding_set(&run), &truth);
+
+    let df = read_parquet(&run.join("findings.parquet"));
+    let (kinds, keys, fields, details, shown) = (
+        strings(&df, "kind"),
+        strings(&df, "key"),
+        strings(&df, "field"),
+        strings(&df, "detail"),
+        strings(&df, "right_value"),
+    );
+    let of = |id: &str, field: &str| -> (String, String) {
+        let key = format!(r#"{{"id":"{id}"}}"#);
+        let i = (0..df.height())
+            .find(|&i| {
+                kinds[i].as_deref() == Some("wrong_mask")
+                    && keys[i].as_deref() == Some(key.as_str())
+                    && fields[i].as_deref() == Some(field)
+            })
+            .unwrap();
+        (details[i].clone().unwrap(), shown[i].clone().unwrap())
+    };
+    assert_eq!(
+        of("2", "id_number"),
+        (
+            "mask shows less than policy `cn_id` (4 of 18 characters visible, policy shows 10)".into(),
+            "**************8325".into()
+        )
+    );
+    assert_eq!(
+        of("4", "id_number").0,
+        "mask shows more than policy `cn_id` (14 of 18 characters visible, policy shows 10)"
+    );
+    assert!(!of("4", "id_number").1.contains("1990"), "display value re-masked");
+    assert_eq!(
+        of("5", "id_number").0,
+        "mask shows less than policy `cn_id` (0 of 18 characters visible, policy shows 10)"
+    );
+    assert_eq!(
+        of("6", "phone").0,
+        "mask shows less than policy `phone` (4 of 11 characters visible, policy shows 7)"
+    );
+    assert_eq!(
+        of("6", "card").0,
+        "mask shows less than policy `card` (4 of 16 characters visible, policy shows 10)"
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::util::*;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use recon::generate::Expected;
 use recon::pii::Validator;
 
 const HEAD: &str = r#"
@@ -167,8 +168,9 @@ fn every_row_check_finds_violations_and_passes_clean_rows() {
     let mut want = Vec::new();
     for side in ["left", "right"] {
         for (rule, key) in [
+            // Row 2's empty name cell is null: `not_null` speaks, and a null
+            // passes every other check (`length` included).
             ("name-required", "2"),
-            ("name-length", "2"),
             ("name-length", "3"), // 9 characters (27 bytes)
             ("amount-range", "2"),
             ("amount-range", "3"), // 100.00 with max_exclusive
@@ -238,7 +240,9 @@ fn column_metrics_in_summary_and_long_form_parquet() {
     assert_eq!(amount["max"], "100.00");
     assert_eq!(amount["distinct_count"], 4);
     assert_eq!(amount["null_count"], 0);
-    assert_eq!(q["fields"]["name"]["left"]["min"], "");
+    // Row 2's empty name is null: not the minimum, but a null.
+    assert_eq!(q["fields"]["name"]["left"]["min"], "Al");
+    assert_eq!(q["fields"]["name"]["left"]["null_count"], 1);
     assert_eq!(q["rules"]["email-valid"]["violations"]["left"], 1);
     assert_eq!(q["rules"]["email-valid"]["violations"]["right"], 2);
     assert_eq!(q["rules"]["vip-active"]["rows_checked"]["left"], 3);
@@ -354,6 +358,61 @@ right = { path = "r.csv" }
         quality_set(&env.reports().join("r1")),
         expect(&[("v", "left", &id("2")), ("v", "right", &id("2"))])
     );
+}
+
+/// Issue 26: `phone_e164:CN` formats a well-formed but unassigned number
+/// instead of refusing it, so the `valid` rule written for the field judges
+/// it. The same invalid number written two ways is one quality finding per
+/// side and no drift; two different invalid numbers are a `value_mismatch`
+/// (with the old code: `unconvertible` on each side, no quality finding).
+#[test]
+fn unassigned_phone_is_judged_by_its_valid_rule_not_refused_by_the_normalizer() {
+    let env = Env::new();
+    let spec = env.write(
+        "s.toml",
+        spec_keyed_by_id(
+            r#"  [[entity.field]]
+  name = "phone"
+  normalize = ["trim", "empty_is_null", "phone_e164:CN"]
+  [[entity.rule]]
+  id = "phone-is-mobile"
+  check = "valid"
+  field = "phone"
+  validator = "cn_mobile"
+"#,
+        ),
+    );
+    // 1: one unassigned number, two spellings. 2: two different unassigned
+    // numbers. 3: one valid mobile, two spellings. 4: not a phone number.
+    env.write(
+        "l.csv",
+        "id,phone\n1,12029334921\n2,120 2933 4921\n3,13912345678\n4,n/a\n",
+    );
+    env.write(
+        "r.csv",
+        "id,phone\n1,0086 120 2933 4921\n2,+86 120-2933-4922\n3,+86 139 1234 5678\n4,+86 139 1234 5678\n",
+    );
+    let out = env.run(&spec, "r1");
+    assert!(matches!(code(&out), 0 | 1), "{}", stderr(&out));
+    let finding = |category: &str, kind: &str, side: &str, key: &str| Expected {
+        entity: "e".into(),
+        category: category.into(),
+        kind: kind.into(),
+        side: side.into(),
+        key: id(key),
+        field: Some("phone".into()),
+    };
+    let want: BTreeSet<Expected> = [
+        finding("quality", "valid", "left", "1"),
+        finding("quality", "valid", "right", "1"),
+        finding("quality", "valid", "left", "2"),
+        finding("quality", "valid", "right", "2"),
+        finding("drift", "value_mismatch", "both", "2"),
+        finding("drift", "unconvertible", "left", "4"),
+    ]
+    .into_iter()
+    .collect();
+    assert_same(&finding_set(&env.reports().join("r1")), &want);
 }
 
 // ---------------------------------------------------------------------------

@@ -725,7 +725,9 @@ mod tests {
                     (1, 2) => Cell::Null,
                     (1, r) => Cell::Val(Value::Int(r as i64 * -7)),
                     (2, 3) => Cell::Bad,
-                    (2, r) => Cell::Val(Value::Ts(1_764_000_000_000_000 + r as i64)),
+                    (2, r) => Cell::Val(Value::Ts(crate::normalize::Instant::from_micros(
+                        1_764_000_000_000_000 + r as i64,
+                    ))),
                     (_, r) => Cell::Val(Value::dec(r as i128 * 105 - 300, 2)),
                 })
                 .collect()

@@ -171,8 +171,7 @@ mod tests {
 
     #[test]
     fn openssl_verifies_our_envelope_signature() {
-        if Command::new("openssl").arg("version").output().is_err() {
-            eprintln!("note: `openssl` not installed; skipping the DSSE/OpenSSL interop check");
+        if !crate::test_support::require_tool("openssl", "version") {
             return;
         }
         let dir = tempfile::tempdir().unwrap();

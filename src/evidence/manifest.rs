@@ -462,8 +462,7 @@ mod tests {
     /// `write_keypair`/`read_secret`: `minisign -Vm manifest.json -p recon.pub`.
     #[test]
     fn sealed_folder_verifies_with_real_minisign() {
-        if std::process::Command::new("minisign").arg("-v").output().is_err() {
-            eprintln!("note: `minisign` not installed; skipping the minisign interop check");
+        if !crate::test_support::require_tool("minisign", "-v") {
             return;
         }
         let tmp = tempfile::tempdir().unwrap();

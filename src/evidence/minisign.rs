@@ -216,14 +216,9 @@ mod tests {
         assert!(verify(&pk, &msg, &forged).is_err());
     }
 
-    fn have(tool: &str) -> bool {
-        Command::new(tool).arg("-v").output().map(|_| true).unwrap_or(false)
-    }
-
     #[test]
     fn real_minisign_verifies_our_signature() {
-        if !have("minisign") {
-            eprintln!("note: `minisign` not installed; skipping the minisign interop check");
+        if !crate::test_support::require_tool("minisign", "-v") {
             return;
         }
         let dir = tempfile::tempdir().unwrap();

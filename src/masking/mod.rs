@@ -8,7 +8,7 @@
 use crate::compare::{Display, SideKeys};
 use crate::finding::{Category, Finding};
 use crate::normalize::Value;
-use crate::pii::{self, MaskStyle, MaskVerdict};
+use crate::pii::{self, Deviation, Exposure, MaskStyle, MaskVerdict};
 use crate::prepare::{Cell, PreparedSide};
 use crate::spec::{Entity, Field, Side};
 
@@ -38,7 +38,9 @@ pub fn comparison(field: &Field) -> Comparison {
 }
 
 /// Mask-aware equality: the masked side's visible characters agree with the
-/// clear side's value.
+/// clear side's value. Drift applies it to every matched pair, whatever the
+/// mask audit says of the masked value (a value showing nothing is equal to
+/// anything).
 pub fn mask_consistent(masked: &Value, clear: &Value) -> bool {
     !pii::contradicts(&masked.display(), &clear.display())
 }
@@ -128,7 +130,8 @@ fn twin_clean(sides: [&PreparedSide; 2], f: usize, twins: &[u32], flagged: &[boo
 }
 
 /// The findings of personal data between matched rows: a masked side's
-/// visible characters against the other side's clear value.
+/// visible characters against the other side's clear value, for masks that
+/// are well-formed or over-masked (see [`checks_consistency`]).
 pub fn audit_pairs(
     entity: &Entity,
     sides: [&PreparedSide; 2],
@@ -202,16 +205,41 @@ fn policy_audit(
                 "unmasked",
                 format!("clear value where policy `{}` requires a mask", policy.name()),
             ),
-            MaskVerdict::WrongMask => (
-                "wrong_mask",
-                format!("mask does not have the shape of policy `{}`", policy.name()),
-            ),
+            MaskVerdict::WrongMask(d) => ("wrong_mask", wrong_mask_detail(policy, d)),
         };
         *flag = true;
         let shown = Some(display.value(entity, f, v));
         out.push(finding(entity, f, s.side, &keys.json[row], kind, shown, detail));
     }
     flagged
+}
+
+/// The `detail` of a `wrong_mask` finding: whether the mask shows more than
+/// the policy, less, or other characters, with the counts (never a
+/// character of the value).
+fn wrong_mask_detail(policy: MaskStyle, d: Deviation) -> String {
+    let what = match d.exposure {
+        Exposure::More if d.visible > d.policy_visible => format!("mask shows more than policy `{}`", policy.name()),
+        Exposure::More => format!("mask shows characters that policy `{}` hides", policy.name()),
+        Exposure::Less => format!("mask shows less than policy `{}`", policy.name()),
+        Exposure::Other => format!("mask does not have the shape of policy `{}`", policy.name()),
+    };
+    format!(
+        "{what} ({} of {} characters visible, policy shows {})",
+        d.visible, d.len, d.policy_visible
+    )
+}
+
+/// Whether a masked value takes part in the `inconsistent_mask` check: a
+/// well-formed mask, or an over-masked one (its visible characters all sit
+/// where the policy shows characters, so they are compared as such). An
+/// under-masked or malformed value is reported by the policy audit only.
+fn checks_consistency(verdict: MaskVerdict) -> bool {
+    match verdict {
+        MaskVerdict::Ok => true,
+        MaskVerdict::WrongMask(d) => d.exposure == Exposure::Less,
+        MaskVerdict::Unmasked => false,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -236,8 +264,7 @@ fn consistency(
         ) else {
             continue;
         };
-        // Only a well-formed mask can be inconsistent; the others are reported by the policy audit.
-        if pii::audit(m.text(&mut buf), policy, field.pii) != MaskVerdict::Ok || mask_consistent(m, c) {
+        if !checks_consistency(pii::audit(m.text(&mut buf), policy, field.pii)) || mask_consistent(m, c) {
             continue;
         }
         let shown = Some(display.value(entity, f, m));
@@ -440,6 +467,35 @@ mod tests {
             redact("no personal data, order 20261124083015123"),
             "no personal data, order 20261124083015123"
         );
+    }
+
+    #[test]
+    fn wrong_mask_details_say_which_way_and_over_masks_are_still_compared() {
+        let id = MaskStyle::CnId;
+        let verdict = |v: &str| pii::audit(v, id, Some(pii::Validator::CnResidentId));
+        let detail = |v: &str| match verdict(v) {
+            MaskVerdict::WrongMask(d) => wrong_mask_detail(id, d),
+            other => panic!("{v}: {other:?}"),
+        };
+        let (visible_10, visible_4) = ("10 of 18 characters visible", "4 of 18 characters visible");
+        assert_eq!(
+            detail("1101081990********"),
+            format!("mask shows characters that policy `cn_id` hides ({visible_10}, policy shows 10)")
+        );
+        assert_eq!(
+            detail("110105********0X21"),
+            format!("mask does not have the shape of policy `cn_id` ({visible_10}, policy shows 10)")
+        );
+        assert_eq!(
+            detail("**************1438"),
+            format!("mask shows less than policy `cn_id` ({visible_4}, policy shows 10)")
+        );
+        assert!(checks_consistency(verdict("110108********1438")));
+        assert!(checks_consistency(verdict("**************1438")));
+        assert!(checks_consistency(verdict("******************")));
+        assert!(!checks_consistency(verdict("1101081990****1438")));
+        assert!(!checks_consistency(verdict("110105********0X21")));
+        assert!(!checks_consistency(verdict("110108199001091438")));
     }
 
     #[test]

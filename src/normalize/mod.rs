@@ -8,4 +8,4 @@ pub mod value;
 
 pub use phone::to_e164;
 pub use text::{apply_steps, apply_steps_borrowed, Step, STEP_NAMES};
-pub use value::{business_date, values_equal, FieldType, Tolerance, TypeOptions, Value};
+pub use value::{business_date, values_equal, FieldType, Instant, Tolerance, TypeOptions, Value};

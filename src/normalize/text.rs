@@ -139,6 +139,9 @@ pub fn apply_steps_borrowed<'a>(steps: &[Step], raw: Option<&'a str>) -> Result<
             (Step::Trim, Cow::Owned(s)) if s.trim().len() == s.len() => Cow::Owned(s),
             (Step::EmptyIsNull, c) if c.is_empty() => return Ok(None),
             (Step::EmptyIsNull, c) => c,
+            // A normalizer parses a value; blank text holds none: it is null
+            // (so a `not_null` rule speaks for it), never unconvertible.
+            (Step::PhoneE164 { .. }, c) if c.trim().is_empty() => return Ok(None),
             (step, c) => match step.apply(&c)? {
                 Some(next) => Cow::Owned(next),
                 None => return Ok(None),

@@ -57,8 +57,67 @@ pub enum Value {
     Bool(bool),
     /// Days since 1970-01-01.
     Date(i32),
-    /// Microseconds since the Unix epoch, a UTC instant.
-    Ts(i64),
+    /// A UTC instant, at nanosecond precision.
+    Ts(Instant),
+}
+
+/// A UTC instant at nanosecond precision: microseconds since the Unix
+/// epoch (floored) and the nanoseconds within that microsecond. Ordered as
+/// the instants are. Microseconds keep chrono's whole range (a nanosecond
+/// count in an `i64` would end in 2262); the extra field keeps a Parquet
+/// `timestamp[ns]` exact without growing a [`Value`] past 24 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Instant {
+    micros: i64,
+    sub_nanos: u16,
+}
+
+impl Instant {
+    /// The instant `micros` microseconds after the epoch.
+    pub const fn from_micros(micros: i64) -> Instant {
+        Instant { micros, sub_nanos: 0 }
+    }
+
+    /// The instant `nanos` nanoseconds after the epoch (`None` past the
+    /// microsecond range).
+    pub fn from_nanos(nanos: i128) -> Option<Instant> {
+        Some(Instant {
+            micros: i64::try_from(nanos.div_euclid(1_000)).ok()?,
+            sub_nanos: nanos.rem_euclid(1_000) as u16,
+        })
+    }
+
+    /// Microseconds since the epoch, rounded down.
+    pub const fn micros(self) -> i64 {
+        self.micros
+    }
+
+    /// Nanoseconds within the microsecond (0..1000).
+    pub const fn sub_micro_nanos(self) -> u16 {
+        self.sub_nanos
+    }
+
+    /// Nanoseconds since the epoch.
+    pub fn nanos(self) -> i128 {
+        i128::from(self.micros) * 1_000 + i128::from(self.sub_nanos)
+    }
+
+    /// The instant as a chrono UTC time, `None` beyond chrono's range.
+    pub fn to_utc(self) -> Option<DateTime<chrono::Utc>> {
+        let at = DateTime::from_timestamp_micros(self.micros)?;
+        at.checked_add_signed(chrono::TimeDelta::nanoseconds(i64::from(self.sub_nanos)))
+    }
+
+    fn of(at: DateTime<chrono::Utc>) -> Result<Instant, String> {
+        let nanos = at.nanosecond();
+        if nanos >= NANOS_PER_SEC {
+            return Err("leap seconds are not supported".into());
+        }
+        Ok(Instant {
+            micros: at.timestamp_micros(),
+            sub_nanos: (nanos % NANOS_PER_MICRO) as u16,
+        })
+    }
 }
 
 /// The `i128` units of a decimal, stored as bytes: byte-aligned, so that a
@@ -131,7 +190,8 @@ impl Value {
                 h.write(t.as_bytes());
                 h.finish()
             }
-            Value::Int(i) | Value::Ts(i) => state.hash_one(*i),
+            Value::Int(i) => state.hash_one(*i),
+            Value::Ts(t) => state.hash_one(t.nanos()),
             Value::Dec { units, .. } => state.hash_one(units.get()),
             Value::Bool(b) => state.hash_one(*b),
             Value::Date(d) => state.hash_one(*d),
@@ -149,8 +209,9 @@ impl Value {
     /// Canonical display: `Str` as-is; `Int` decimal; `Dec` with exactly
     /// `scale` fraction digits (`12.30`, `-0.05`, `7`); `Bool`
     /// `true`/`false`; `Date` `YYYY-MM-DD`; `Ts` RFC 3339 UTC, microseconds
-    /// shown only when non-zero (`2026-11-24T08:00:00Z`,
-    /// `2026-11-24T08:00:00.123456Z`).
+    /// shown only when non-zero, nanoseconds only when they are not whole
+    /// microseconds (`2026-11-24T08:00:00Z`, `2026-11-24T08:00:00.123456Z`,
+    /// `2026-11-24T08:00:00.123456789Z`).
     /// Appends [`Value::display`] to `out` (no allocation for text,
     /// integers and booleans).
     pub fn write_display(&self, out: &mut String) {
@@ -163,7 +224,7 @@ impl Value {
             Value::Dec { units, scale } => write_decimal(out, units.get(), *scale),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Date(days) => write_date(out, *days),
-            Value::Ts(micros) => write_timestamp(out, *micros),
+            Value::Ts(t) => write_timestamp(out, *t),
         }
     }
 
@@ -228,13 +289,15 @@ fn write_date(out: &mut String, days: i32) {
     };
 }
 
-fn write_timestamp(out: &mut String, micros: i64) {
+fn write_timestamp(out: &mut String, t: Instant) {
     use chrono::{Datelike, Timelike};
     use std::fmt::Write;
-    let _ = match DateTime::from_timestamp_micros(micros) {
+    let micros = t.micros();
+    let _ = match t.to_utc() {
         Some(dt) if (0..=9999).contains(&dt.year()) => {
             // Written digit by digit: this runs once per timestamp cell in
             // state hashing and reports, and formatting machinery dominated.
+            let sub_nanos = t.sub_micro_nanos();
             let t = dt.naive_utc();
             push_digits(out, t.year() as u32, 4);
             for (sep, n) in [
@@ -247,25 +310,30 @@ fn write_timestamp(out: &mut String, micros: i64) {
                 out.push(sep);
                 push_digits(out, n, 2);
             }
-            match dt.timestamp_subsec_micros() {
-                0 => {}
-                us => {
+            match (dt.timestamp_subsec_micros(), sub_nanos) {
+                (0, 0) => {}
+                (us, 0) => {
                     out.push('.');
                     push_digits(out, us, 6);
+                }
+                _ => {
+                    out.push('.');
+                    push_digits(out, dt.timestamp_subsec_nanos(), 9);
                 }
             }
             out.push('Z');
             Ok(())
         }
-        Some(dt) if dt.timestamp_subsec_micros() == 0 => write!(out, "{}", dt.naive_utc().format("%Y-%m-%dT%H:%M:%SZ")),
-        Some(dt) => write!(out, "{}", dt.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6fZ")),
+        Some(dt) if dt.timestamp_subsec_nanos() == 0 => write!(out, "{}", dt.naive_utc().format("%Y-%m-%dT%H:%M:%SZ")),
+        Some(dt) if t.sub_micro_nanos() == 0 => write!(out, "{}", dt.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6fZ")),
+        Some(dt) => write!(out, "{}", dt.naive_utc().format("%Y-%m-%dT%H:%M:%S%.9fZ")),
         None => write!(out, "<timestamp out of range: {micros} us since epoch>"),
     };
 }
 
-/// `n` as exactly `width` (at most 6) decimal digits, zero-padded.
+/// `n` as exactly `width` (at most 9) decimal digits, zero-padded.
 fn push_digits(out: &mut String, n: u32, width: usize) {
-    let mut buf = [b'0'; 6];
+    let mut buf = [b'0'; 9];
     let mut n = n;
     for d in buf[..width].iter_mut().rev() {
         *d = b'0' + (n % 10) as u8;
@@ -376,8 +444,8 @@ impl FieldType {
     /// because otherwise the split is ambiguous. Timestamps with `Z`/offset
     /// (or a trailing ` UTC`) are instants; naive ones are local time in the
     /// field's zone: a nonexistent local time (DST gap) is an error, an
-    /// ambiguous one (DST fold) takes the earlier instant. Sub-microsecond
-    /// digits must be zero. Besides the declared formats, ISO 8601 dates
+    /// ambiguous one (DST fold) takes the earlier instant. Fractions are
+    /// kept to the nanosecond (more digits must be zeros). Besides the declared formats, ISO 8601 dates
     /// (`%Y-%m-%d`) and timestamps (RFC 3339, `%Y-%m-%d[T ]%H:%M:%S%.f`, and
     /// `... UTC`) are always accepted, as typed sources render them so.
     pub fn convert(&self, text: &str) -> Result<Value, String> {
@@ -786,13 +854,13 @@ fn parse_with(text: &str, format: &str) -> Result<Parsed, chrono::ParseError> {
     }
 }
 
-fn parse_timestamp(text: &str, formats: &[String], tz: Tz, default_formats: bool) -> Result<i64, String> {
+fn parse_timestamp(text: &str, formats: &[String], tz: Tz, default_formats: bool) -> Result<Instant, String> {
     // Hot path: with the default formats, `YYYY-MM-DD HH:MM:SS` (space or `T`)
     // is exactly what the first naive default would parse; skip chrono's
     // format interpreter. Anything else takes the general path below.
     if default_formats {
         if let Some(naive) = fast_naive(text) {
-            return instant_micros(Parsed::Local(naive), tz);
+            return instant_of(Parsed::Local(naive), tz);
         }
     }
     let candidates = with_iso(formats, ISO_TIMESTAMP_FORMATS);
@@ -802,7 +870,7 @@ fn parse_timestamp(text: &str, formats: &[String], tz: Tz, default_formats: bool
     if let Some(naive_text) = text.strip_suffix(UTC_SUFFIX) {
         for format in candidates.filter(|f| format_kind(f) == FormatKind::Naive) {
             match NaiveDateTime::parse_from_str(naive_text, format) {
-                Ok(naive) => return instant_micros(Parsed::Utc(naive), tz),
+                Ok(naive) => return instant_of(Parsed::Utc(naive), tz),
                 Err(e) => errors.note(e.kind()),
             }
         }
@@ -810,7 +878,7 @@ fn parse_timestamp(text: &str, formats: &[String], tz: Tz, default_formats: bool
     }
     for format in candidates {
         match parse_with(text, format) {
-            Ok(parsed) => return instant_micros(parsed, tz),
+            Ok(parsed) => return instant_of(parsed, tz),
             Err(e) => errors.note(e.kind()),
         }
     }
@@ -839,7 +907,7 @@ fn fast_naive(text: &str) -> Option<NaiveDateTime> {
     date.and_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)
 }
 
-fn instant_micros(parsed: Parsed, tz: Tz) -> Result<i64, String> {
+fn instant_of(parsed: Parsed, tz: Tz) -> Result<Instant, String> {
     let instant = match parsed {
         Parsed::Instant(dt) => dt.to_utc(),
         Parsed::Utc(naive) => naive.and_utc(),
@@ -852,14 +920,7 @@ fn instant_micros(parsed: Parsed, tz: Tz) -> Result<i64, String> {
             .ok_or_else(|| format!("local time {naive} does not exist in {tz} (skipped by a DST change)"))?
             .to_utc(),
     };
-    let nanos = instant.nanosecond();
-    if nanos >= NANOS_PER_SEC {
-        return Err("leap seconds are not supported".into());
-    }
-    if nanos % NANOS_PER_MICRO != 0 {
-        return Err("sub-microsecond digits are not zero; converting would lose precision".into());
-    }
-    Ok(instant.timestamp_micros())
+    Instant::of(instant)
 }
 
 // ---------------------------------------------------------------------------
@@ -1026,18 +1087,18 @@ fn within_rel(diff: u128, a: i128, b: i128, rel: Option<f64>) -> bool {
     diff as f64 <= rel * larger
 }
 
-fn timestamps_equal(a: i64, b: i64, tol: &Tolerance, business_tz: Tz) -> bool {
+fn timestamps_equal(a: Instant, b: Instant, tol: &Tolerance, business_tz: Tz) -> bool {
     if a == b {
         return true;
     }
-    let diff = (i128::from(a) - i128::from(b)).unsigned_abs();
+    let diff = (a.nanos() - b.nanos()).unsigned_abs();
     let within_seconds = tol.seconds.is_some_and(|s| {
         u128::try_from(s)
             .ok()
-            .and_then(|s| s.checked_mul(MICROS_PER_SEC as u128))
+            .and_then(|s| s.checked_mul(u128::from(NANOS_PER_SEC)))
             .is_some_and(|limit| diff <= limit)
     });
-    within_seconds || (tol.date && business_date(a, business_tz) == business_date(b, business_tz))
+    within_seconds || (tol.date && business_date(a.micros(), business_tz) == business_date(b.micros(), business_tz))
 }
 
 /// Business date (days since 1970-01-01) of an instant in a time zone.
@@ -1117,10 +1178,10 @@ mod tests {
             .expect("exists")
             .timestamp_micros();
         for tz in [Tz::UTC, Tz::Etc__UTC] {
-            assert_eq!(instant_micros(Parsed::Local(naive), tz), Ok(long_way));
+            assert_eq!(instant_of(Parsed::Local(naive), tz), Ok(Instant::from_micros(long_way)));
         }
-        let shanghai = instant_micros(Parsed::Local(naive), Tz::Asia__Shanghai);
-        assert_eq!(shanghai, Ok(long_way - 8 * 3_600_000_000));
+        let shanghai = instant_of(Parsed::Local(naive), Tz::Asia__Shanghai);
+        assert_eq!(shanghai, Ok(Instant::from_micros(long_way - 8 * 3_600_000_000)));
     }
 
     #[test]
@@ -1133,7 +1194,7 @@ mod tests {
             Value::Bool(false),
             Value::dec(-5, 2),
             Value::Date(19_000),
-            Value::Ts(1_700_000_000_123_456),
+            Value::Ts(Instant::from_micros(1_700_000_000_123_456)),
         ];
         for v in values {
             let mut out = String::from(">");
@@ -1160,7 +1221,7 @@ mod tests {
 
     fn ts(text: &str) -> i64 {
         match ty("timestamp").convert(text).unwrap() {
-            Value::Ts(t) => t,
+            Value::Ts(t) => t.micros(),
             other => panic!("not a timestamp: {other:?}"),
         }
     }
@@ -1192,7 +1253,7 @@ mod tests {
             } else {
                 dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
             };
-            assert_eq!(Value::Ts(micros).display(), want);
+            assert_eq!(Value::Ts(Instant::from_micros(micros)).display(), want);
             let units = (x as i64 >> (x % 40)) as i128;
             let scale = (x % 19) as u32;
             let p = 10i128.pow(scale);
@@ -1225,17 +1286,35 @@ mod tests {
         assert_eq!(Value::Date(0).display(), "1970-01-01");
         assert_eq!(Value::Date(-719_162).display(), "0001-01-01");
         assert!(Value::Date(i32::MAX).display().contains("out of range"));
-        assert_eq!(Value::Ts(0).display(), "1970-01-01T00:00:00Z");
-        assert_eq!(Value::Ts(-1).display(), "1969-12-31T23:59:59.999999Z");
-        assert!(Value::Ts(i64::MAX).display().contains("out of range"));
+        assert_eq!(Value::Ts(Instant::from_micros(0)).display(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            Value::Ts(Instant::from_micros(-1)).display(),
+            "1969-12-31T23:59:59.999999Z"
+        );
+        assert!(Value::Ts(Instant::from_micros(i64::MAX))
+            .display()
+            .contains("out of range"));
     }
 
     #[test]
     fn display_round_trips_through_convert() {
         let t = ts("2026-11-24T08:00:00.123456Z");
+        let t = Instant::from_micros(t);
         assert_eq!(Value::Ts(t).display(), "2026-11-24T08:00:00.123456Z");
         assert_eq!(ty("timestamp").convert(&Value::Ts(t).display()), Ok(Value::Ts(t)));
-        assert_eq!(Value::Ts(ts("2026-11-24T08:00:00Z")).display(), "2026-11-24T08:00:00Z");
+        let ns = Instant::from_nanos(t.nanos() + 789).unwrap();
+        assert_eq!(Value::Ts(ns).display(), "2026-11-24T08:00:00.123456789Z");
+        assert_eq!(ty("timestamp").convert(&Value::Ts(ns).display()), Ok(Value::Ts(ns)));
+        let before = Instant::from_nanos(-1).unwrap();
+        assert_eq!(Value::Ts(before).display(), "1969-12-31T23:59:59.999999999Z");
+        assert_eq!(
+            ty("timestamp").convert(&Value::Ts(before).display()),
+            Ok(Value::Ts(before))
+        );
+        assert_eq!(
+            Value::Ts(Instant::from_micros(ts("2026-11-24T08:00:00Z"))).display(),
+            "2026-11-24T08:00:00Z"
+        );
         let d = ty("date").convert("2024-02-29").unwrap();
         assert_eq!(d.display(), "2024-02-29");
         let x = dec("-12.3", "decimal(10,4)").unwrap();
@@ -1345,7 +1424,7 @@ mod tests {
         ));
         let feb3 = chrono::NaiveDate::from_ymd_opt(2025, 2, 3)
             .and_then(|d| d.and_hms_opt(4, 5, 6))
-            .map(|t| t.and_utc().timestamp_micros());
+            .map(|t| Instant::from_micros(t.and_utc().timestamp_micros()));
         assert_eq!(day_first.convert("2025-03-02 04:05:06").ok(), feb3.map(Value::Ts));
         assert_ne!(defaults.convert("2025-03-02 04:05:06").ok(), feb3.map(Value::Ts));
     }
@@ -1428,7 +1507,10 @@ mod tests {
         assert_eq!(ty("int").convert(" 1\u{3000}"), Ok(Value::Int(1)));
         assert_eq!(ty("bool").convert("\u{00A0}y "), Ok(Value::Bool(true)));
         assert_eq!(ty("date").convert(" 1970-01-01\t"), Ok(Value::Date(0)));
-        assert_eq!(ty("timestamp").convert(" 1970-01-01T00:00:00Z "), Ok(Value::Ts(0)));
+        assert_eq!(
+            ty("timestamp").convert(" 1970-01-01T00:00:00Z "),
+            Ok(Value::Ts(Instant::from_micros(0)))
+        );
         assert_eq!(ty("string").convert(" x "), Ok(Value::Str(" x ".into())));
     }
 
@@ -1588,8 +1670,14 @@ mod tests {
         assert_eq!(ts("2026-11-24 08:00:00.123456 UTC"), T0 + 123_456);
         // Offsets and UTC markers are honoured whatever the field's zone.
         let sh = ty_tz("timestamp", "Asia/Shanghai");
-        assert_eq!(sh.convert("2026-11-24T08:00:00Z"), Ok(Value::Ts(T0)));
-        assert_eq!(sh.convert("2026-11-24 08:00:00 UTC"), Ok(Value::Ts(T0)));
+        assert_eq!(
+            sh.convert("2026-11-24T08:00:00Z"),
+            Ok(Value::Ts(Instant::from_micros(T0)))
+        );
+        assert_eq!(
+            sh.convert("2026-11-24 08:00:00 UTC"),
+            Ok(Value::Ts(Instant::from_micros(T0)))
+        );
     }
 
     #[test]
@@ -1614,26 +1702,44 @@ mod tests {
     #[test]
     fn timestamp_precision_is_exact() {
         let t = ty("timestamp");
-        assert_eq!(t.convert("2026-11-24T08:00:00.123456000Z"), Ok(Value::Ts(T0 + 123_456)));
-        assert!(t
-            .convert("2026-11-24T08:00:00.123456789Z")
-            .unwrap_err()
-            .contains("precision"));
-        assert!(t.convert("2026-11-24 08:00:00.0000001").is_err());
+        assert_eq!(
+            t.convert("2026-11-24T08:00:00.123456000Z"),
+            Ok(Value::Ts(Instant::from_micros(T0 + 123_456)))
+        );
+        // Nanoseconds are kept, so two instants 1 ns apart differ.
+        let ns = t.convert("2026-11-24T08:00:00.123456789Z").unwrap();
+        assert_eq!(
+            ns,
+            Value::Ts(Instant::from_nanos(i128::from(T0) * 1000 + 123_456_789).unwrap())
+        );
+        let next = t.convert("2026-11-24T08:00:00.123456790Z").unwrap();
+        assert_ne!(ns, next);
+        assert!(!values_equal(&ns, &next, &Tolerance::default(), UTC));
+        assert!(values_equal(&ns, &next, &tol(None, None, Some(1), false), UTC));
+        assert_eq!(
+            t.convert("2026-11-24 08:00:00.0000001"),
+            Ok(Value::Ts(Instant::from_nanos(i128::from(T0) * 1000 + 100).unwrap()))
+        );
     }
 
     #[test]
     fn timestamp_zone_shift_without_dst() {
         // Asia/Shanghai is UTC+8 all year: naive local minus 8 hours.
         let sh = ty_tz("timestamp", "Asia/Shanghai");
-        assert_eq!(sh.convert("2026-11-24 16:00:00"), Ok(Value::Ts(T0)));
+        assert_eq!(
+            sh.convert("2026-11-24 16:00:00"),
+            Ok(Value::Ts(Instant::from_micros(T0)))
+        );
         assert_eq!(
             sh.convert("2026-07-01 08:00:00").unwrap().display(),
             "2026-07-01T00:00:00Z"
         );
         // default_tz is used when the options name no zone.
         let dflt = FieldType::from_spec("timestamp", &TypeOptions::default(), Shanghai).unwrap();
-        assert_eq!(dflt.convert("2026-11-24 16:00:00"), Ok(Value::Ts(T0)));
+        assert_eq!(
+            dflt.convert("2026-11-24 16:00:00"),
+            Ok(Value::Ts(Instant::from_micros(T0)))
+        );
     }
 
     #[test]
@@ -1660,15 +1766,30 @@ mod tests {
             ..TypeOptions::default()
         };
         let t = FieldType::from_spec("timestamp", &opts, UTC).unwrap();
-        assert_eq!(t.convert("24/11/2026 16:00"), Ok(Value::Ts(T0)));
-        assert_eq!(t.convert("20261124080000 +0000"), Ok(Value::Ts(T0)));
+        assert_eq!(t.convert("24/11/2026 16:00"), Ok(Value::Ts(Instant::from_micros(T0))));
+        assert_eq!(
+            t.convert("20261124080000 +0000"),
+            Ok(Value::Ts(Instant::from_micros(T0)))
+        );
         // Epoch seconds are an instant, not Shanghai local time.
-        assert_eq!(t.convert("1795507200"), Ok(Value::Ts(T0)));
+        assert_eq!(t.convert("1795507200"), Ok(Value::Ts(Instant::from_micros(T0))));
         // ISO shapes, as typed sources render them, are always accepted.
-        assert_eq!(t.convert("2026-11-24 16:00:00.000000"), Ok(Value::Ts(T0)));
-        assert_eq!(t.convert("2026-11-24T16:00:00.000000"), Ok(Value::Ts(T0)));
-        assert_eq!(t.convert("2026-11-24T08:00:00.000000Z"), Ok(Value::Ts(T0)));
-        assert_eq!(t.convert("2026-11-24 08:00:00 UTC"), Ok(Value::Ts(T0)));
+        assert_eq!(
+            t.convert("2026-11-24 16:00:00.000000"),
+            Ok(Value::Ts(Instant::from_micros(T0)))
+        );
+        assert_eq!(
+            t.convert("2026-11-24T16:00:00.000000"),
+            Ok(Value::Ts(Instant::from_micros(T0)))
+        );
+        assert_eq!(
+            t.convert("2026-11-24T08:00:00.000000Z"),
+            Ok(Value::Ts(Instant::from_micros(T0)))
+        );
+        assert_eq!(
+            t.convert("2026-11-24 08:00:00 UTC"),
+            Ok(Value::Ts(Instant::from_micros(T0)))
+        );
         assert!(t.convert("24/11/2026").is_err());
         assert!(t.convert("2026-11-24").is_err());
     }
@@ -1749,7 +1870,7 @@ mod tests {
         let loose = tol(Some("1000"), Some(1.0), Some(1000), true);
         assert!(!eq(&Value::Int(1), &Value::dec(1, 0), &loose));
         assert!(!eq(&Value::Str("1".into()), &Value::Int(1), &loose));
-        assert!(!eq(&Value::Date(0), &Value::Ts(0), &loose));
+        assert!(!eq(&Value::Date(0), &Value::Ts(Instant::from_micros(0)), &loose));
         assert!(!eq(&Value::Bool(true), &Value::Int(1), &loose));
     }
 
@@ -1806,38 +1927,62 @@ mod tests {
         assert!(!eq(&Value::Int(1), &Value::Int(2), &negative));
         // i64::MAX seconds spans any two instants; computed in u128, no overflow.
         assert!(eq(
-            &Value::Ts(i64::MIN),
-            &Value::Ts(i64::MAX),
+            &Value::Ts(Instant::from_micros(i64::MIN)),
+            &Value::Ts(Instant::from_micros(i64::MAX)),
             &tol(None, None, Some(i64::MAX), false)
         ));
         assert!(!eq(
-            &Value::Ts(i64::MIN),
-            &Value::Ts(i64::MAX),
+            &Value::Ts(Instant::from_micros(i64::MIN)),
+            &Value::Ts(Instant::from_micros(i64::MAX)),
             &tol(None, None, Some(1), false)
         ));
-        assert!(!eq(&Value::Ts(0), &Value::Ts(10_000_000), &negative));
+        assert!(!eq(
+            &Value::Ts(Instant::from_micros(0)),
+            &Value::Ts(Instant::from_micros(10_000_000)),
+            &negative
+        ));
     }
 
     #[test]
     fn seconds_tolerance() {
         let t = tol(None, None, Some(1), false);
         let base = ts("2026-11-24T08:00:00Z");
-        assert!(eq(&Value::Ts(base), &Value::Ts(base + 1_000_000), &t));
-        assert!(eq(&Value::Ts(base + 1_000_000), &Value::Ts(base), &t));
-        assert!(!eq(&Value::Ts(base), &Value::Ts(base + 2_000_000), &t));
-        assert!(!eq(&Value::Ts(base), &Value::Ts(base + 1_000_001), &t));
-        assert!(!eq(&Value::Ts(base), &Value::Ts(base + 1), &Tolerance::default()));
+        assert!(eq(
+            &Value::Ts(Instant::from_micros(base)),
+            &Value::Ts(Instant::from_micros(base + 1_000_000)),
+            &t
+        ));
+        assert!(eq(
+            &Value::Ts(Instant::from_micros(base + 1_000_000)),
+            &Value::Ts(Instant::from_micros(base)),
+            &t
+        ));
+        assert!(!eq(
+            &Value::Ts(Instant::from_micros(base)),
+            &Value::Ts(Instant::from_micros(base + 2_000_000)),
+            &t
+        ));
+        assert!(!eq(
+            &Value::Ts(Instant::from_micros(base)),
+            &Value::Ts(Instant::from_micros(base + 1_000_001)),
+            &t
+        ));
+        assert!(!eq(
+            &Value::Ts(Instant::from_micros(base)),
+            &Value::Ts(Instant::from_micros(base + 1)),
+            &Tolerance::default()
+        ));
     }
 
     #[test]
     fn date_tolerance_uses_business_zone() {
         let t = tol(None, None, None, true);
-        let a = Value::Ts(ts("2026-11-24T15:59:59Z"));
-        let b = Value::Ts(ts("2026-11-24T16:00:01Z"));
+        let a = Value::Ts(Instant::from_micros(ts("2026-11-24T15:59:59Z")));
+        let b = Value::Ts(Instant::from_micros(ts("2026-11-24T16:00:01Z")));
         assert!(values_equal(&a, &b, &t, UTC));
         assert!(!values_equal(&a, &b, &t, Shanghai));
         assert!(!values_equal(&a, &b, &Tolerance::default(), UTC));
-        let c = Value::Ts(ts("2026-11-23T16:00:00Z"));
+        let c = Value::Ts(Instant::from_micros(ts("2026-11-23T16:00:00Z")));
         assert!(values_equal(&a, &c, &t, Shanghai));
         assert!(values_equal(&Value::Date(5), &Value::Date(5), &t, Shanghai));
         assert!(!values_equal(&Value::Date(5), &Value::Date(6), &t, Shanghai));

@@ -140,31 +140,102 @@ impl MaskStyle {
     /// * `keep_last4`: ≤ 4 chars all `*`; otherwise `*` everywhere except the
     ///   last 4 chars, which are not `*`.
     /// * `phone`: `DDD****DDDD` (ASCII digits), or the `keep_last4` shape
-    ///   (what `apply` yields for non-mobile values; it reveals less).
+    ///   of a value that is not a mobile number (see below).
     /// * `card`: 13–19 chars, 6 ASCII digits + `*`… + 4 ASCII digits, or the
-    ///   `keep_last4` shape.
+    ///   `keep_last4` shape of a value that is not a card number.
     /// * `cn_id`: `DDDDDD********DDDC` (C = digit/`X`/`x`) or the 15-char
-    ///   `DDDDDD*****DDDD`, or the `keep_last4` shape.
+    ///   `DDDDDD*****DDDD`, or the `keep_last4` shape of a value that is not
+    ///   a resident ID.
     /// * `full`: every char `*`.
     /// * `token`: 64 lowercase hex chars, or `tok_` + 32 lowercase hex chars.
     /// * `absent`: only the empty string (callers handle null themselves).
+    ///
+    /// `phone`, `card` and `cn_id` fall back to `keep_last4` for a value that
+    /// is not of their kind, so that shape is accepted — unless the mask
+    /// could stand for a value of the kind: then the policy would have shown
+    /// more of it, and the mask is over-masked. A `keep_last4` mask is taken
+    /// for one of the kind when its length is one the policy's own shape has
+    /// and its visible last 4 chars could end such a value: `phone`: 11
+    /// chars ending in 4 ASCII digits (`*******5678`); `card`: 13–19 chars
+    /// ending in 4 ASCII digits; `cn_id`: 18 chars ending in 3 ASCII digits
+    /// and a digit/`X`/`x`, or 15 chars ending in 4 ASCII digits
+    /// (`**************8325`). The mask cannot tell such a value from one of
+    /// another kind that happens to have that length (`phone` masks the
+    /// 11-char landline `010-1234567` as `*******4567`); the audit assumes a
+    /// field holds what its policy is for.
     ///
     /// The empty string has every shape except `token` (masking "" yields "").
     pub fn has_shape(&self, observed: &str) -> bool {
         match self {
             MaskStyle::Clear => true,
             MaskStyle::KeepLast4 => keep_last4_shape(observed),
-            MaskStyle::Phone => phone_shape(observed) || keep_last4_shape(observed),
-            MaskStyle::Card => card_shape(observed) || keep_last4_shape(observed),
-            MaskStyle::CnId => id_shape(observed) || keep_last4_shape(observed),
+            MaskStyle::Phone => phone_shape(observed) || self.fallback_shape(observed),
+            MaskStyle::Card => card_shape(observed) || self.fallback_shape(observed),
+            MaskStyle::CnId => id_shape(observed) || self.fallback_shape(observed),
             MaskStyle::Full => observed.chars().all(|c| c == '*'),
             MaskStyle::Token => is_token_shape(observed),
             MaskStyle::Absent => observed.is_empty(),
         }
     }
 
+    /// The `keep_last4` shape of a value that cannot be of this style's kind
+    /// (see [`MaskStyle::has_shape`]).
+    fn fallback_shape(&self, observed: &str) -> bool {
+        if !keep_last4_shape(observed) {
+            return false;
+        }
+        // In the keep_last4 shape all but the last 4 chars are the one-byte
+        // `*`, so an ASCII tail is the last 4 bytes (a multi-byte tail never
+        // passes the digit tests below).
+        let n = observed.chars().count();
+        let b = observed.as_bytes();
+        let tail = &b[b.len().saturating_sub(4)..];
+        let digits = |t: &[u8]| t.iter().all(u8::is_ascii_digit);
+        let of_kind = match self {
+            MaskStyle::Phone => n == 11 && digits(tail),
+            MaskStyle::Card => (13..=19).contains(&n) && digits(tail),
+            MaskStyle::CnId => match n {
+                18 => digits(&tail[..3]) && matches!(tail[3], b'0'..=b'9' | b'X' | b'x'),
+                15 => digits(tail),
+                _ => false,
+            },
+            _ => false,
+        };
+        !of_kind
+    }
+
+    /// The positions this style leaves visible in a mask of `n` chars:
+    /// `(head, tail)`, the first `head` and the last `tail` chars. For
+    /// `phone`, `card` and `cn_id` these are the positions of their own
+    /// shape at the lengths it has (11; 13–19; 15 and 18), else those of
+    /// `keep_last4`.
+    fn visible_span(&self, n: usize) -> (usize, usize) {
+        let kl4 = if n <= 4 { (0, 0) } else { (0, 4) };
+        match self {
+            MaskStyle::Clear => (n, 0),
+            MaskStyle::KeepLast4 => kl4,
+            MaskStyle::Phone if n == 11 => (3, 4),
+            MaskStyle::Card if (13..=19).contains(&n) => (6, 4),
+            MaskStyle::CnId if n == 15 || n == 18 => (6, 4),
+            MaskStyle::Phone | MaskStyle::Card | MaskStyle::CnId => kl4,
+            MaskStyle::Full | MaskStyle::Token | MaskStyle::Absent => (0, 0),
+        }
+    }
+
+    /// How many chars this style leaves visible in a mask of `n` chars (what
+    /// a `wrong_mask` is measured against): `clear`: n; `keep_last4`: 0 if
+    /// n ≤ 4 else 4; `phone`: 7 if n = 11, `card`: 10 if n is 13–19,
+    /// `cn_id`: 10 if n is 15 or 18, else as `keep_last4`; `full`, `token`,
+    /// `absent`: 0. Unlike [`MaskStyle::revealed_chars`], `n` is the length
+    /// of the mask, not of the clear value.
+    pub fn visible_in_mask(&self, n: usize) -> usize {
+        let (head, tail) = self.visible_span(n);
+        head + tail
+    }
+
     /// Upper bound of clear characters the style reveals for a value of `n`
-    /// chars (used to say "reveals more than policy").
+    /// chars (used by [`display_mask`] to keep an already-masked value that
+    /// reveals no more).
     ///
     /// `clear`: n; `keep_last4`: 0 if n ≤ 4 else 4; `phone`: 7 if n ≥ 11
     /// (separators/prefix may make the raw value longer than 11) else as
@@ -209,8 +280,38 @@ pub enum MaskVerdict {
     /// A clear, valid value where the policy needs a mask (or, for `absent`,
     /// any non-empty value).
     Unmasked,
-    /// Masked, but not in the policy's shape or revealing more than it.
-    WrongMask,
+    /// Masked, but not in the policy's shape: showing more than the policy,
+    /// less, or other characters.
+    WrongMask(Deviation),
+}
+
+/// How a wrong mask differs from the shape its policy would give a mask of
+/// the same length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deviation {
+    pub exposure: Exposure,
+    /// Chars of the observed value.
+    pub len: usize,
+    /// Its visible (non-`*`) chars.
+    pub visible: usize,
+    /// Chars the policy leaves visible in a mask of `len` chars
+    /// ([`MaskStyle::visible_in_mask`]).
+    pub policy_visible: usize,
+}
+
+/// Where a wrong mask's visible chars sit, compared position by position
+/// with the chars the policy leaves visible in a mask of that length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exposure {
+    /// Under-masked: a char is visible where the policy shows `*` (the
+    /// mask may still show fewer chars in all).
+    More,
+    /// Over-masked: chars are visible only where the policy shows them, and
+    /// fewer of them.
+    Less,
+    /// Visible exactly where the policy shows chars, but not chars the
+    /// policy would show there (letters, full-width digits).
+    Other,
 }
 
 /// Audit one observed value against its policy. `validator` tells whether a
@@ -220,7 +321,8 @@ pub enum MaskVerdict {
 /// * `absent` → `Unmasked` for any non-empty value (null is the caller's job).
 /// * other styles → `Ok` if [`MaskStyle::has_shape`]; else `Unmasked` if the
 ///   value contains no `*` and (no validator, or the validator accepts the
-///   value with spaces and dashes removed); else `WrongMask`.
+///   value with spaces and dashes removed); else `WrongMask` with its
+///   [`Deviation`].
 pub fn audit(observed: &str, policy: MaskStyle, validator: Option<Validator>) -> MaskVerdict {
     match policy {
         MaskStyle::Clear => MaskVerdict::Ok,
@@ -237,9 +339,37 @@ pub fn audit(observed: &str, policy: MaskStyle, validator: Option<Validator>) ->
             } else if !observed.contains('*') && validator.is_none_or(|v| v.is_valid(&strip_separators(observed))) {
                 MaskVerdict::Unmasked
             } else {
-                MaskVerdict::WrongMask
+                MaskVerdict::WrongMask(deviation(observed, policy))
             }
         }
+    }
+}
+
+/// How `observed` differs from `policy`'s shape for a mask of its length.
+fn deviation(observed: &str, policy: MaskStyle) -> Deviation {
+    let len = observed.chars().count();
+    let (head, tail) = policy.visible_span(len);
+    let mut visible = 0;
+    let mut shows_hidden = false;
+    for (i, c) in observed.chars().enumerate() {
+        if c != '*' {
+            visible += 1;
+            shows_hidden |= i >= head && i + tail < len;
+        }
+    }
+    let policy_visible = head + tail;
+    let exposure = if shows_hidden {
+        Exposure::More
+    } else if visible < policy_visible {
+        Exposure::Less
+    } else {
+        Exposure::Other
+    };
+    Deviation {
+        exposure,
+        len,
+        visible,
+        policy_visible,
     }
 }
 
@@ -517,8 +647,13 @@ mod tests {
         assert_eq!(MaskStyle::Absent.apply("x"), None);
     }
 
+    /// What a style's `apply` yields has its shape and reveals no more than
+    /// [`MaskStyle::revealed_chars`] — except, as [`MaskStyle::has_shape`]
+    /// documents, the `keep_last4` fallback of a value of another kind at a
+    /// length the style's own shape has, which the audit takes for an
+    /// over-masked value of the kind.
     #[test]
-    fn apply_output_always_has_shape() {
+    fn apply_output_has_shape_but_for_the_documented_ambiguity() {
         let samples = [
             "",
             "a",
@@ -534,11 +669,32 @@ mod tests {
             "alice@example.com",
             "张三丰先生在此",
             "010-12345678",
+            "010-1234567",
+            "１３９１２３４５６７８",
+            "6222 0212 3456",
+            "4111111111111",
+            "A1010519491231002X",
+            "１１０１０５１９４９１２３１００２Ｘ",
         ];
+        let mut ambiguous = Vec::new();
         for st in ALL_STYLES {
             for s in samples {
                 if let Some(m) = st.apply(s) {
-                    assert!(st.has_shape(&m), "{} {s:?} -> {m:?}", st.name());
+                    if !st.has_shape(&m) {
+                        assert!(keep_last4_shape(&m), "{} {s:?} -> {m:?}", st.name());
+                        assert!(
+                            matches!(
+                                audit(&m, *st, None),
+                                MaskVerdict::WrongMask(Deviation {
+                                    exposure: Exposure::Less,
+                                    ..
+                                })
+                            ),
+                            "{} {s:?}",
+                            st.name()
+                        );
+                        ambiguous.push((st.name(), s));
+                    }
                     assert!(
                         m.chars().filter(|&c| c != '*').count() <= st.revealed_chars(s.chars().count()),
                         "{} {s:?}",
@@ -547,19 +703,34 @@ mod tests {
                 }
             }
         }
+        assert_eq!(
+            ambiguous,
+            [
+                ("phone", "010-1234567"),
+                ("card", "+86 139 1234 5678"),
+                ("card", "6222 0212 3456"),
+                ("cn_id", "0086-139-1234-5678"),
+                ("cn_id", "A1010519491231002X"),
+            ]
+        );
     }
 
     #[test]
     fn shapes() {
         assert!(MaskStyle::Phone.has_shape("139****1234"));
-        assert!(MaskStyle::Phone.has_shape("*******1234"));
+        assert!(!MaskStyle::Phone.has_shape("*******1234"), "an over-masked mobile");
+        assert!(MaskStyle::Phone.has_shape("*****1234"), "keep_last4 of a 9-char value");
         assert!(!MaskStyle::Phone.has_shape("1391234****"));
         assert!(!MaskStyle::Phone.has_shape("139***1234"));
         assert!(!MaskStyle::Phone.has_shape("13912341234"));
         assert!(!MaskStyle::Phone.has_shape("１３９****1234"));
         assert!(MaskStyle::Card.has_shape("622202******7894"));
         assert!(MaskStyle::Card.has_shape("621226*********0128"));
-        assert!(MaskStyle::Card.has_shape("************7894"));
+        assert!(!MaskStyle::Card.has_shape("************7894"), "an over-masked card");
+        assert!(
+            MaskStyle::Card.has_shape("********7894"),
+            "keep_last4 of a 12-char value"
+        );
         assert!(!MaskStyle::Card.has_shape("6222********7894"));
         assert!(!MaskStyle::Card.has_shape("62220****7894"));
         assert!(MaskStyle::CnId.has_shape("110105********002X"));
@@ -605,11 +776,17 @@ mod tests {
         assert_eq!(audit("139 1234 5678", MaskStyle::Phone, mob), Unmasked);
         assert_eq!(audit("+86-139-1234-5678", MaskStyle::Phone, mob), Unmasked);
         assert_eq!(audit("139****5678", MaskStyle::Phone, mob), Ok);
-        assert_eq!(audit("1391234****", MaskStyle::Phone, mob), WrongMask);
-        assert_eq!(audit("hello", MaskStyle::Phone, mob), WrongMask);
+        assert_eq!(
+            audit("1391234****", MaskStyle::Phone, mob),
+            wrong(Exposure::More, 11, 7, 7)
+        );
+        assert_eq!(audit("hello", MaskStyle::Phone, mob), wrong(Exposure::More, 5, 5, 4));
         assert_eq!(audit("hello", MaskStyle::Full, None), Unmasked);
         assert_eq!(audit("*****", MaskStyle::Full, None), Ok);
-        assert_eq!(audit("139****5678", MaskStyle::Full, mob), WrongMask);
+        assert_eq!(
+            audit("139****5678", MaskStyle::Full, mob),
+            wrong(Exposure::More, 11, 7, 0)
+        );
         assert_eq!(audit("", MaskStyle::Absent, None), Ok);
         assert_eq!(audit("x", MaskStyle::Absent, None), Unmasked);
         assert_eq!(audit("***", MaskStyle::Absent, None), Unmasked);
@@ -617,15 +794,175 @@ mod tests {
         assert_eq!(audit("6212261234567890128", MaskStyle::Card, card), Unmasked);
         assert_eq!(audit("6212-2612-3456-7890-128", MaskStyle::Card, card), Unmasked);
         assert_eq!(audit("621226*********0128", MaskStyle::Card, card), Ok);
-        assert_eq!(audit("62122612345*****0128", MaskStyle::Card, card), WrongMask);
+        assert_eq!(
+            audit("62122612345*****0128", MaskStyle::Card, card),
+            wrong(Exposure::More, 20, 15, 4)
+        );
         let id = Some(Validator::CnResidentId);
         assert_eq!(audit("11010519491231002X", MaskStyle::CnId, id), Unmasked);
         assert_eq!(audit("110105********002X", MaskStyle::CnId, id), Ok);
-        assert_eq!(audit("1101051949****002X", MaskStyle::CnId, id), WrongMask);
+        assert_eq!(
+            audit("1101051949****002X", MaskStyle::CnId, id),
+            wrong(Exposure::More, 18, 14, 10)
+        );
         let tok = format!("tok_{}", "ab".repeat(16));
         assert_eq!(audit(&tok, MaskStyle::Token, mob), Ok);
         assert_eq!(audit("13912345678", MaskStyle::Token, mob), Unmasked);
-        assert_eq!(audit("139****5678", MaskStyle::Token, mob), WrongMask);
+        assert_eq!(
+            audit("139****5678", MaskStyle::Token, mob),
+            wrong(Exposure::More, 11, 7, 0)
+        );
+    }
+
+    fn wrong(exposure: Exposure, len: usize, visible: usize, policy_visible: usize) -> MaskVerdict {
+        MaskVerdict::WrongMask(Deviation {
+            exposure,
+            len,
+            visible,
+            policy_visible,
+        })
+    }
+
+    /// The exposure of `observed` under `policy` (`None`: not a wrong mask),
+    /// with its visible / policy counts.
+    fn exposure(observed: &str, policy: MaskStyle) -> Option<(Exposure, usize, usize)> {
+        match audit(observed, policy, None) {
+            MaskVerdict::WrongMask(d) => {
+                assert_eq!(d.len, observed.chars().count());
+                Some((d.exposure, d.visible, d.policy_visible))
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn wrong_mask_phone_both_directions() {
+        use Exposure::*;
+        let p = MaskStyle::Phone;
+        assert_eq!(exposure("139****5678", p), None);
+        // Over-masked: an 11-char mask ending in 4 ASCII digits is a mobile's.
+        assert_eq!(exposure("*******5678", p), Some((Less, 4, 7)));
+        assert_eq!(exposure("139*****678", p), Some((Less, 6, 7)));
+        assert_eq!(exposure("***********", p), Some((Less, 0, 7)));
+        // Under-masked, or showing what the policy hides.
+        assert_eq!(exposure("1391234*678", p), Some((More, 10, 7)));
+        assert_eq!(exposure("1391*******", p), Some((More, 4, 7)));
+        assert_eq!(exposure("139****56789", p), Some((More, 8, 4)));
+        // Where the policy shows, but not digits.
+        assert_eq!(exposure("１３９****５６７８", p), Some((Other, 7, 7)));
+        assert_eq!(exposure("abc****defg", p), Some((Other, 7, 7)));
+        // keep_last4 of a value that is no mobile: what `phone` yields for it.
+        for ok in [
+            "",
+            "***",
+            "****",
+            "*2345",
+            "*****5678",
+            "*******abcd",
+            "*******５６７８",
+            "********78ab",
+        ] {
+            assert_eq!(exposure(ok, p), None, "{ok}");
+        }
+        assert_eq!(p.apply("１３９１２３４５６７８").unwrap(), "*******５６７８");
+    }
+
+    #[test]
+    fn wrong_mask_card_both_directions() {
+        use Exposure::*;
+        let c = MaskStyle::Card;
+        for n in 13..=19 {
+            let shaped = format!("622202{}7894", "*".repeat(n - 10));
+            assert_eq!(exposure(&shaped, c), None, "{shaped}");
+            let kl4 = format!("{}7894", "*".repeat(n - 4));
+            assert_eq!(exposure(&kl4, c), Some((Less, 4, 10)), "{kl4}");
+            let stars = "*".repeat(n);
+            assert_eq!(exposure(&stars, c), Some((Less, 0, 10)), "{stars}");
+            let under = format!("62220212{}7894", "*".repeat(n - 12));
+            assert_eq!(exposure(&under, c), Some((More, 12, 10)), "{under}");
+        }
+        assert_eq!(exposure("6222********7894", c), Some((Less, 8, 10)));
+        assert_eq!(exposure("62220****7894", c), Some((Less, 9, 10)));
+        assert_eq!(exposure("62220a******7894", c), Some((Other, 10, 10)));
+        // Lengths no card mask has: keep_last4 is what `card` yields.
+        for ok in ["********7894", "****************7894", "**************002X", "*"] {
+            assert_eq!(exposure(ok, c), None, "{ok}");
+        }
+        assert_eq!(exposure("************", c), Some((Less, 0, 4)));
+    }
+
+    #[test]
+    fn wrong_mask_cn_id_both_directions() {
+        use Exposure::*;
+        let id = MaskStyle::CnId;
+        assert_eq!(exposure("110108********1438", id), None);
+        assert_eq!(exposure("110105*****1002", id), None);
+        // Over-masked 18- and 15-char IDs.
+        assert_eq!(exposure("**************8325", id), Some((Less, 4, 10)));
+        assert_eq!(exposure("**************832X", id), Some((Less, 4, 10)));
+        assert_eq!(exposure("**************832x", id), Some((Less, 4, 10)));
+        assert_eq!(exposure("***********1002", id), Some((Less, 4, 10)));
+        assert_eq!(exposure("******************", id), Some((Less, 0, 10)));
+        assert_eq!(exposure("110108**********38", id), Some((Less, 8, 10)));
+        assert_eq!(exposure("110108*******1002", id), Some((More, 10, 4)));
+        // Under-masked.
+        assert_eq!(exposure("1101081990****1438", id), Some((More, 14, 10)));
+        assert_eq!(exposure("11010819900109****", id), Some((More, 14, 10)));
+        assert_eq!(exposure("110108*****11438", id), Some((More, 11, 4)));
+        assert_eq!(exposure("110105********0X21", id), Some((Other, 10, 10)));
+        // keep_last4 of what is no ID: lengths or tails no ID has.
+        for ok in [
+            "*************8325",
+            "***************8325",
+            "**************X325",
+            "**************８３２５",
+            "***********100X",
+            "",
+        ] {
+            assert_eq!(exposure(ok, id), None, "{ok}");
+        }
+    }
+
+    #[test]
+    fn wrong_mask_keep_last4_full_token() {
+        use Exposure::*;
+        let k = MaskStyle::KeepLast4;
+        assert_eq!(exposure("****5678", k), None);
+        assert_eq!(exposure("********", k), Some((Less, 0, 4)));
+        assert_eq!(exposure("*****678", k), Some((Less, 3, 4)));
+        assert_eq!(exposure("***45678", k), Some((More, 5, 4)));
+        assert_eq!(exposure("*b", k), Some((More, 1, 0)));
+        assert_eq!(exposure("*三丰先生", k), None);
+        assert_eq!(exposure("**丰先生", k), Some((Less, 3, 4)));
+        assert_eq!(exposure("*丰先生", k), Some((More, 3, 0)), "4 chars: all `*`");
+        assert_eq!(exposure("ab", k), None, "unmasked, not a wrong mask");
+        let f = MaskStyle::Full;
+        assert_eq!(exposure("****5", f), Some((More, 1, 0)));
+        assert_eq!(exposure("", f), None);
+        let t = MaskStyle::Token;
+        assert_eq!(exposure("139****5678", t), Some((More, 7, 0)));
+        assert_eq!(exposure("*****", t), Some((Other, 0, 0)));
+        assert_eq!(audit("*****", MaskStyle::Absent, None), MaskVerdict::Unmasked);
+        assert_eq!(audit("1*3", MaskStyle::Clear, None), MaskVerdict::Ok);
+    }
+
+    #[test]
+    fn visible_in_a_mask_of_n_chars() {
+        let v = |s: MaskStyle, n| s.visible_in_mask(n);
+        assert_eq!(v(MaskStyle::Phone, 11), 7);
+        assert_eq!(v(MaskStyle::Phone, 12), 4);
+        assert_eq!(v(MaskStyle::Phone, 4), 0);
+        assert_eq!(v(MaskStyle::Card, 12), 4);
+        assert_eq!(v(MaskStyle::Card, 13), 10);
+        assert_eq!(v(MaskStyle::Card, 19), 10);
+        assert_eq!(v(MaskStyle::Card, 20), 4);
+        assert_eq!(v(MaskStyle::CnId, 15), 10);
+        assert_eq!(v(MaskStyle::CnId, 16), 4);
+        assert_eq!(v(MaskStyle::CnId, 18), 10);
+        assert_eq!(v(MaskStyle::KeepLast4, 0), 0);
+        assert_eq!(v(MaskStyle::Full, 18), 0);
+        assert_eq!(v(MaskStyle::Token, 64), 0);
+        assert_eq!(v(MaskStyle::Clear, 9), 9);
     }
 
     #[test]

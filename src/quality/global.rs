@@ -42,7 +42,7 @@ pub enum Fact {
     /// `unique`: occurrences of each tuple.
     Counts(HashMap<u128, u32>),
     /// `fresh`: the newest timestamp among the checked rows.
-    Newest(Option<i64>),
+    Newest(Option<crate::normalize::Instant>),
 }
 
 /// A `references` target: one side of an entity, seen through some fields.

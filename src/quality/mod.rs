@@ -1004,7 +1004,7 @@ fn check_rule_side(ctx: &Context<'_>, e: usize, rule: &Rule, side: Side) -> Side
                     observed = Some(serde_json::json!({ "newest": null, "max_age_s": max_age_s }));
                 }
                 Some(t) => {
-                    let age_s = (now - t).div_euclid(1_000_000);
+                    let age_s = (now - t.micros()).div_euclid(1_000_000);
                     let shown = Value::Ts(t);
                     if age_s > *max_age_s {
                         em.whole(

@@ -20,7 +20,7 @@ use crate::keys::KeyRing;
 use crate::normalize::Value;
 use crate::prepare::{self, convert, Cell, PreparedSide};
 use crate::run::ReportDisplay;
-use crate::source;
+use crate::source::{self, CsvField};
 use crate::spec::{self, Encoding, Entity, Format, Side, Source, Spec};
 
 use super::repr::{expected_of, to_target_from};
@@ -441,6 +441,63 @@ impl Ctx<'_> {
     }
 }
 
+/// Writes CSV records so that they read back as the values they hold: a
+/// null as an unquoted null text, the empty string (or a text that is one
+/// of the source's `null_values`) quoted, a field that was quoted empty in
+/// the file quoted again.
+struct CsvWriter<'a> {
+    src: &'a Source,
+    terminator: &'static str,
+}
+
+impl CsvWriter<'_> {
+    /// The field that reads back as `value`. A null is the first of the
+    /// source's `null_values` (the empty cell by default).
+    fn field(&self, value: Option<&str>) -> CsvField {
+        match value {
+            None => CsvField {
+                text: self.src.null_values.first().cloned().unwrap_or_default(),
+                quoted: false,
+            },
+            Some(t) => CsvField {
+                text: t.to_string(),
+                quoted: t.is_empty() || self.src.null_values.iter().any(|n| n == t),
+            },
+        }
+    }
+
+    fn record(&self, out: &mut String, fields: impl Iterator<Item = CsvField>) {
+        let (delimiter, quote) = (char::from(self.src.delimiter), char::from(self.src.quote));
+        let start = out.len();
+        let mut n = 0;
+        for f in fields {
+            if n > 0 {
+                out.push(delimiter);
+            }
+            n += 1;
+            let needs = f.quoted || f.text.contains([delimiter, quote, '\r', '\n']);
+            if needs {
+                out.push(quote);
+                for c in f.text.chars() {
+                    if c == quote {
+                        out.push(quote);
+                    }
+                    out.push(c);
+                }
+                out.push(quote);
+            } else {
+                out.push_str(&f.text);
+            }
+        }
+        // A record of one empty field would be a blank line, which readers skip.
+        if n == 1 && out.len() == start {
+            out.push(quote);
+            out.push(quote);
+        }
+        out.push_str(self.terminator);
+    }
+}
+
 /// A snapshot file as read for rewriting: everything not edited is kept.
 struct Doc {
     kind: Kind,
@@ -456,8 +513,8 @@ enum Kind {
     Csv {
         bom: bool,
         crlf: bool,
-        header: Vec<String>,
-        records: Vec<Vec<String>>,
+        header: Vec<CsvField>,
+        records: Vec<Vec<CsvField>>,
     },
     Ndjson {
         lines: Vec<String>,
@@ -502,22 +559,12 @@ impl Doc {
                     }
                 };
                 let crlf = text.contains("\r\n");
-                let mut rdr = csv::ReaderBuilder::new()
-                    .delimiter(src.delimiter)
-                    .quote(src.quote)
-                    .has_headers(false)
-                    .flexible(false)
-                    .from_reader(text.as_bytes());
-                let mut all: Vec<Vec<String>> = Vec::new();
-                for rec in rdr.records() {
-                    let rec = rec.map_err(|e| input_err(path, e.to_string()))?;
-                    all.push(rec.iter().map(str::to_string).collect());
-                }
+                let mut all = source::csv_fields(text.as_bytes(), src).map_err(|e| input_err(path, e.to_string()))?;
                 if all.is_empty() {
                     return Err(input_err(path, "has no header row".into()));
                 }
                 let header = all.remove(0);
-                let columns = header.iter().map(|h| h.trim().to_string()).collect();
+                let columns = header.iter().map(|h| h.text.trim().to_string()).collect();
                 let rows = all.len();
                 (
                     Kind::Csv {
@@ -598,32 +645,22 @@ impl Doc {
                 header,
                 records,
             } => {
-                let mut w = csv::WriterBuilder::new()
-                    .delimiter(src.delimiter)
-                    .quote(src.quote)
-                    .terminator(if *crlf {
-                        csv::Terminator::CRLF
-                    } else {
-                        csv::Terminator::Any(b'\n')
-                    })
-                    .from_writer(Vec::new());
-                let err = |e: csv::Error| Error::Internal(e.to_string());
-                w.write_record(header).map_err(err)?;
+                let csv = CsvWriter {
+                    src,
+                    terminator: if *crlf { "\r\n" } else { "\n" },
+                };
+                let mut text = String::new();
+                csv.record(&mut text, header.iter().cloned());
                 for row in self.kept() {
-                    let rec: Vec<String> = (0..self.columns.len())
-                        .map(|c| match self.edits.get(&(row, c)) {
-                            Some(v) => v.clone().unwrap_or_default(),
-                            None => records[row].get(c).cloned().unwrap_or_default(),
-                        })
-                        .collect();
-                    w.write_record(&rec).map_err(err)?;
+                    let rec = (0..self.columns.len()).map(|c| match self.edits.get(&(row, c)) {
+                        Some(v) => csv.field(v.as_deref()),
+                        None => records[row].get(c).cloned().unwrap_or_default(),
+                    });
+                    csv.record(&mut text, rec);
                 }
                 for new in &self.inserts {
-                    let rec: Vec<String> = new.iter().map(|v| v.clone().unwrap_or_default()).collect();
-                    w.write_record(&rec).map_err(err)?;
+                    csv.record(&mut text, new.iter().map(|v| csv.field(v.as_deref())));
                 }
-                let text = String::from_utf8(w.into_inner().map_err(|e| Error::Internal(e.to_string()))?)
-                    .map_err(|e| Error::Internal(e.to_string()))?;
                 match src.encoding {
                     Encoding::Gbk => {
                         let (b, _, bad) = encoding_rs::GBK.encode(&text);
@@ -787,10 +824,10 @@ impl Doc {
             DataType::Datetime(unit, tz) => {
                 let phys = orig.cast(&DataType::Int64).map_err(internal)?;
                 let o = phys.i64().map_err(internal)?;
-                let per_micro: i64 = match unit {
-                    TimeUnit::Nanoseconds => -1000,
-                    TimeUnit::Microseconds => 1,
-                    TimeUnit::Milliseconds => 1000,
+                let nanos_per: i128 = match unit {
+                    TimeUnit::Nanoseconds => 1,
+                    TimeUnit::Microseconds => 1_000,
+                    TimeUnit::Milliseconds => 1_000_000,
                 };
                 let mut v: Vec<Option<i64>> = Vec::new();
                 for (i, e) in cells.iter().enumerate() {
@@ -799,25 +836,20 @@ impl Doc {
                         Some(None) => None,
                         Some(Some(t)) => {
                             let Value::Ts(utc) = canon(t)? else { return Err(bad()) };
-                            let micros = match (tz, field.map(|f| &f.ty[side.idx()])) {
+                            // A naive column holds the local wall time in the field's zone.
+                            let nanos = match (tz, field.map(|f| &f.ty[side.idx()])) {
                                 (None, Some(crate::normalize::FieldType::Timestamp { timezone, .. })) => {
-                                    use chrono::TimeZone;
-                                    let dt = chrono::DateTime::from_timestamp_micros(utc).ok_or_else(bad)?;
-                                    timezone
-                                        .from_utc_datetime(&dt.naive_utc())
-                                        .naive_local()
-                                        .and_utc()
-                                        .timestamp_micros()
+                                    use chrono::{Offset, TimeZone};
+                                    let dt = utc.to_utc().ok_or_else(bad)?;
+                                    let offset = timezone.offset_from_utc_datetime(&dt.naive_utc()).fix();
+                                    utc.nanos() + i128::from(offset.local_minus_utc()) * 1_000_000_000
                                 }
-                                _ => utc,
+                                _ => utc.nanos(),
                             };
-                            Some(if per_micro < 0 {
-                                micros * 1000
-                            } else if micros % per_micro == 0 {
-                                micros / per_micro
-                            } else {
+                            if nanos % nanos_per != 0 {
                                 return Err(bad());
-                            })
+                            }
+                            Some(i64::try_from(nanos / nanos_per).map_err(|_| bad())?)
                         }
                     });
                 }

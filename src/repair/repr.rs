@@ -3,7 +3,7 @@
 //! text back through the spec. When no exact inverse exists the caller gets
 //! the reason and emits a `review`, never a guess.
 
-use chrono::{DateTime, NaiveDate, TimeZone};
+use chrono::{NaiveDate, TimeZone};
 
 use crate::keys::KeyRing;
 use crate::normalize::{FieldType, Value};
@@ -70,8 +70,8 @@ fn format_typed(ty: &FieldType, write: Option<&str>, value: &Value) -> Result<St
     Ok(match (ty, value) {
         (FieldType::Bool { true_values, .. }, Value::Bool(true)) => true_values[0].clone(),
         (FieldType::Bool { false_values, .. }, Value::Bool(false)) => false_values[0].clone(),
-        (FieldType::Timestamp { timezone, .. }, Value::Ts(micros)) => {
-            let utc = DateTime::from_timestamp_micros(*micros).ok_or("timestamp out of range")?;
+        (FieldType::Timestamp { timezone, .. }, Value::Ts(at)) => {
+            let utc = at.to_utc().ok_or("timestamp out of range")?;
             let local = timezone.from_utc_datetime(&utc.naive_utc());
             match write {
                 None | Some(RFC3339) => local.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
@@ -204,6 +204,7 @@ pub fn expected_of(entity: &Entity, field: usize, side: Side, cell: &Cell, keys:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::Instant;
     use crate::spec::Spec;
 
     fn spec(fields: &str) -> Spec {
@@ -296,14 +297,19 @@ right = {{ path = "r.csv" }}
   write = { right = "%Y/%m/%d %H:%M:%S" }"#,
         );
         // 2026-11-23T00:03:44Z
-        let v = Value::Ts(1_795_392_224_000_000);
+        let v = Value::Ts(Instant::from_micros(1_795_392_224_000_000));
         assert_eq!(
             target(&s, Side::Left, Some(v.clone())),
             Ok(Some("2026-11-23T00:03:44Z".into()))
         );
         assert_eq!(target(&s, Side::Right, Some(v)), Ok(Some("2026/11/23 08:03:44".into())));
         // sub-second precision the write format drops: no exact representation
-        let err = target(&s, Side::Right, Some(Value::Ts(1_795_392_224_500_000))).unwrap_err();
+        let err = target(
+            &s,
+            Side::Right,
+            Some(Value::Ts(Instant::from_micros(1_795_392_224_500_000))),
+        )
+        .unwrap_err();
         assert!(err.contains("reads back"), "{err}");
         let s = spec(
             r#"  [[entity.field]]
@@ -311,7 +317,11 @@ right = {{ path = "r.csv" }}
   type = "timestamp""#,
         );
         assert_eq!(
-            target(&s, Side::Right, Some(Value::Ts(1_795_392_224_500_000))),
+            target(
+                &s,
+                Side::Right,
+                Some(Value::Ts(Instant::from_micros(1_795_392_224_500_000)))
+            ),
             Ok(Some("2026-11-23T08:03:44.500+08:00".into()))
         );
     }

@@ -1366,7 +1366,7 @@ mod tests {
             (Cell::Val(Value::Int(-42)), "int", "-42"),
             (Cell::Val(Value::dec(-5, 2)), "dec", "-0.05"),
             (
-                Cell::Val(Value::Ts(1_764_000_000_123_456)),
+                Cell::Val(Value::Ts(crate::normalize::Instant::from_micros(1_764_000_000_123_456))),
                 "ts",
                 "2025-11-24T16:00:00.123456Z",
             ),

@@ -325,23 +325,20 @@ fn parse_csv(
     mut each: impl FnMut(DataFrame) -> Result<()>,
 ) -> Result<Shape> {
     let path = &source.path;
+    let raw = RawRecords::default();
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(source.delimiter)
         .quote(source.quote)
         .has_headers(true)
         .flexible(false)
-        .from_reader(text);
+        .from_reader(raw.recording(text));
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| csv_error(path, e))?
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
-    if headers.iter().all(|h| h.is_empty()) {
-        return Err(
-            Error::input(path, "has no header row").with_hint("CSV sources need a header row naming the columns")
-        );
-    }
+    check_headers(path, &headers)?;
     let mut present: Vec<(&str, usize)> = Vec::new();
     let mut missing = Vec::new();
     let mut physical_types = BTreeMap::new();
@@ -376,6 +373,8 @@ fn parse_csv(
     };
     let mut record = csv::StringRecord::new();
     let (mut rows, mut in_chunk) = (0usize, 0usize);
+    let is_null_text = |v: &str| source.null_values.iter().any(|n| n == v);
+    let mut quoted: Vec<bool> = Vec::new();
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -384,9 +383,22 @@ fn parse_csv(
         }
         rows += 1;
         in_chunk += 1;
+        // Which fields were quoted is read off the record's bytes, only for
+        // a record with a field that reads as null unless it was quoted.
+        let start = record.position().map_or(0, |p| p.byte());
+        let end = reader.position().byte();
+        quoted.clear();
         for (slot, (_, i)) in values.iter_mut().zip(&present) {
-            slot.append_option(record.get(*i));
+            let cell = record.get(*i);
+            let null = cell.is_some_and(is_null_text) && {
+                if quoted.is_empty() {
+                    raw.quoted_fields(start, end, source.delimiter, source.quote, &mut quoted);
+                }
+                !quoted.get(*i).copied().unwrap_or(false)
+            };
+            slot.append_option(if null { None } else { cell });
         }
+        raw.consumed(end);
         if in_chunk == chunk {
             flush(&mut values, in_chunk)?;
             in_chunk = 0;
@@ -404,6 +416,186 @@ fn parse_csv(
         missing,
         physical_types,
     })
+}
+
+/// Header names are the columns' identities: an empty or repeated one
+/// would make a declared column ambiguous or unreachable.
+fn check_headers(path: &Path, headers: &[String]) -> Result<()> {
+    if headers.iter().all(|h| h.is_empty()) {
+        return Err(
+            Error::input(path, "has no header row").with_hint("CSV sources need a header row naming the columns")
+        );
+    }
+    let header_error = |field: String, message: String| Error::Input {
+        path: path.to_path_buf(),
+        line: Some(1),
+        field: Some(field),
+        message,
+        hint: Some("every CSV column needs a name of its own; fix the export's header row".into()),
+    };
+    if let Some(i) = headers.iter().position(|h| h.is_empty()) {
+        return Err(header_error(
+            format!("#{}", i + 1),
+            format!("header column {} has no name", i + 1),
+        ));
+    }
+    for (i, h) in headers.iter().enumerate() {
+        if let Some(j) = headers[..i].iter().position(|earlier| earlier == h) {
+            return Err(header_error(
+                h.clone(),
+                format!("header names column `{h}` twice (columns {} and {})", j + 1, i + 1),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One CSV field as written: its text, and whether it was quoted (which
+/// tells the empty string `""` from an empty, null cell).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CsvField {
+    pub text: String,
+    pub quoted: bool,
+}
+
+/// Every record of CSV `text`, the header included, each field with
+/// whether it was quoted (looked up only where the text is empty or one of
+/// `null_values`: elsewhere quoting changes no value and `quoted` is
+/// false). For rewriting a file without changing what it says.
+pub fn csv_fields(text: &[u8], source: &Source) -> std::result::Result<Vec<Vec<CsvField>>, csv::Error> {
+    let raw = RawRecords::default();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(source.delimiter)
+        .quote(source.quote)
+        .has_headers(false)
+        .flexible(false)
+        .from_reader(raw.recording(text));
+    let mut record = csv::StringRecord::new();
+    let mut quoted = Vec::new();
+    let mut out = Vec::new();
+    while reader.read_record(&mut record)? {
+        let start = record.position().map_or(0, |p| p.byte());
+        let end = reader.position().byte();
+        quoted.clear();
+        if record
+            .iter()
+            .any(|f| f.is_empty() || source.null_values.iter().any(|n| n == f))
+        {
+            raw.quoted_fields(start, end, source.delimiter, source.quote, &mut quoted);
+        }
+        out.push(
+            record
+                .iter()
+                .enumerate()
+                .map(|(i, f)| CsvField {
+                    text: f.to_string(),
+                    quoted: quoted.get(i).copied().unwrap_or(false),
+                })
+                .collect(),
+        );
+        raw.consumed(end);
+    }
+    Ok(out)
+}
+
+/// The bytes the CSV parser has been given and not yet released, so that a
+/// record's raw text can be looked at after it is parsed (the parser's
+/// records do not say whether a field was quoted).
+#[derive(Default, Clone)]
+struct RawRecords {
+    inner: std::rc::Rc<std::cell::RefCell<RawBuffer>>,
+}
+
+#[derive(Default)]
+struct RawBuffer {
+    /// Stream offset of `bytes[0]`.
+    base: u64,
+    bytes: Vec<u8>,
+}
+
+/// Bytes kept before those of parsed records are released.
+const RAW_RELEASE_AT: usize = 1 << 20;
+
+impl RawRecords {
+    fn recording<R: std::io::Read>(&self, inner: R) -> Recording<R> {
+        Recording {
+            inner,
+            raw: self.clone(),
+        }
+    }
+
+    /// Records before stream offset `end` are parsed: their bytes may go.
+    fn consumed(&self, end: u64) {
+        let mut buf = self.inner.borrow_mut();
+        if buf.bytes.len() >= RAW_RELEASE_AT {
+            let n = usize::try_from(end.saturating_sub(buf.base)).map_or(0, |n| n.min(buf.bytes.len()));
+            buf.bytes.drain(..n);
+            buf.base += n as u64;
+        }
+    }
+
+    /// Whether each field of the record at stream bytes `start..end` was
+    /// quoted, into `out` (at least one entry).
+    fn quoted_fields(&self, start: u64, end: u64, delimiter: u8, quote: u8, out: &mut Vec<bool>) {
+        let buf = self.inner.borrow();
+        let at = |offset: u64| usize::try_from(offset.saturating_sub(buf.base)).map_or(0, |n| n.min(buf.bytes.len()));
+        quoted_fields(&buf.bytes[at(start)..at(end)], delimiter, quote, out);
+    }
+}
+
+/// A reader that keeps what it reads in a [`RawRecords`].
+struct Recording<R> {
+    inner: R,
+    raw: RawRecords,
+}
+
+impl<R: std::io::Read> std::io::Read for Recording<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        self.raw.inner.borrow_mut().bytes.extend_from_slice(&out[..n]);
+        Ok(n)
+    }
+}
+
+/// Per field of one raw CSV record, whether it opened with the quote
+/// character (as the parser reads it: a quote only opens a field at its
+/// start, `""` inside quotes is a literal quote).
+fn quoted_fields(record: &[u8], delimiter: u8, quote: u8, out: &mut Vec<bool>) {
+    out.clear();
+    let (mut at_start, mut in_quotes) = (true, false);
+    // The parser's record position may sit before blank lines it skipped.
+    let first = record
+        .iter()
+        .position(|b| !matches!(b, b'\n' | b'\r'))
+        .unwrap_or(record.len());
+    let mut bytes = record[first..].iter().copied().peekable();
+    out.push(false);
+    while let Some(b) = bytes.next() {
+        if in_quotes {
+            if b == quote {
+                if bytes.peek() == Some(&quote) {
+                    bytes.next();
+                } else {
+                    in_quotes = false;
+                }
+            }
+            continue;
+        }
+        if at_start && b == quote {
+            in_quotes = true;
+            if let Some(last) = out.last_mut() {
+                *last = true;
+            }
+            at_start = false;
+        } else if b == delimiter {
+            out.push(false);
+            at_start = true;
+        } else if b == b'\n' || b == b'\r' {
+            break;
+        } else {
+            at_start = false;
+        }
+    }
 }
 
 fn csv_error(path: &Path, e: csv::Error) -> Error {
@@ -480,46 +672,66 @@ fn text_frame(path: &Path, present: &[String], frame: DataFrame) -> Result<(Data
 }
 
 /// Renders a typed column as text the normalizers understand. Datetimes
-/// become RFC 3339 (with `Z` when the column carries a time zone, naive
-/// otherwise) so that no precision or zone information is lost.
+/// become RFC 3339 at their stored precision (nanoseconds kept; `Z` when
+/// the column carries a time zone, naive otherwise), so that no precision
+/// or zone information is lost; an instant beyond the calendar's range is
+/// written as its raw count (which no `timestamp` field converts: it is
+/// reported `unconvertible` with that text, never clamped to a default).
 fn as_text(col: &Column) -> PolarsResult<Column> {
     match col.dtype() {
         DataType::String => Ok(col.clone()),
         DataType::Datetime(unit, tz) => {
-            let micros_per = match unit {
-                TimeUnit::Nanoseconds => -1000i64,
-                TimeUnit::Microseconds => 1,
-                TimeUnit::Milliseconds => 1000,
+            let (nanos_per, unit_name) = match unit {
+                TimeUnit::Nanoseconds => (1i128, "ns"),
+                TimeUnit::Microseconds => (1_000, "us"),
+                TimeUnit::Milliseconds => (1_000_000, "ms"),
             };
             let aware = tz.is_some();
             let phys = col.cast(&DataType::Int64)?;
+            let mut buf = String::new();
             let out: StringChunked = phys
                 .i64()?
                 .iter()
                 .map(|v| {
                     v.map(|v| {
-                        let micros = if micros_per < 0 {
-                            v.div_euclid(1000)
-                        } else {
-                            v * micros_per
-                        };
-                        render_micros(micros, aware)
+                        buf.clear();
+                        render_instant(&mut buf, v, nanos_per, unit_name, aware);
+                        buf.clone()
                     })
                 })
                 .collect();
+            Ok(out.with_name(col.name().clone()).into_column())
+        }
+        // Floats in plain notation (`1e+20` is `100000000000000000000`):
+        // their shortest exact text, which a `decimal` field can type.
+        DataType::Float32 | DataType::Float64 => {
+            let text = col.cast(&DataType::String)?;
+            let out: StringChunked = text.str()?.iter().map(|v| v.map(plain_number)).collect();
             Ok(out.with_name(col.name().clone()).into_column())
         }
         _ => col.cast(&DataType::String),
     }
 }
 
-fn render_micros(micros: i64, aware: bool) -> String {
-    let dt = chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default();
-    let s = dt.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
+/// `count` units of `nanos_per` nanoseconds since the epoch as RFC 3339
+/// (6 fraction digits, 9 where the nanoseconds need them), or as
+/// `<count> <unit> since 1970-01-01 (out of range)` past year 9999.
+fn render_instant(out: &mut String, count: i64, nanos_per: i128, unit: &str, aware: bool) {
+    use std::fmt::Write;
+    let at = crate::normalize::Instant::from_nanos(i128::from(count) * nanos_per)
+        .and_then(|t| t.to_utc())
+        .filter(|t| (0..=9999).contains(&chrono::Datelike::year(t)));
+    let Some(at) = at else {
+        let _ = write!(out, "{count} {unit} since 1970-01-01 (out of range)");
+        return;
+    };
+    let naive = at.naive_utc();
+    let _ = match chrono::Timelike::nanosecond(&naive) % 1_000 {
+        0 => write!(out, "{}", naive.format("%Y-%m-%dT%H:%M:%S%.6f")),
+        _ => write!(out, "{}", naive.format("%Y-%m-%dT%H:%M:%S%.9f")),
+    };
     if aware {
-        format!("{s}Z")
-    } else {
-        s
+        out.push('Z');
     }
 }
 
@@ -606,8 +818,10 @@ fn parse_ndjson(
         if record.trim().is_empty() {
             continue;
         }
-        let obj: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(record).map_err(|e| Error::Input {
+        // Values as their raw JSON text: a number is kept as written, never
+        // read through an f64.
+        let obj: std::collections::HashMap<String, &serde_json::value::RawValue> = serde_json::from_str(record)
+            .map_err(|e| Error::Input {
                 path: path.to_path_buf(),
                 line: Some(line_no),
                 field: None,
@@ -622,7 +836,14 @@ fn parse_ndjson(
         for (c, name) in columns.iter().enumerate() {
             let v = obj.get(name);
             seen[c] |= v.is_some();
-            values[c].push(v.and_then(json_text));
+            let text = v.map(|raw| json_text(raw)).transpose().map_err(|e| Error::Input {
+                path: path.to_path_buf(),
+                line: Some(line_no),
+                field: Some(name.clone()),
+                message: format!("value cannot be read: {e}"),
+                hint: None,
+            })?;
+            values[c].push(text.flatten());
         }
         if in_chunk == chunk {
             flush(&mut values, in_chunk)?;
@@ -654,13 +875,60 @@ fn parse_ndjson(
     })
 }
 
-fn json_text(v: &serde_json::Value) -> Option<String> {
-    match v {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        other => Some(other.to_string()),
+/// A JSON value as the text a CSV cell would hold: null is none, a string
+/// its unescaped text, a number its exact digits ([`plain_number`]), an
+/// object or array its compact JSON.
+fn json_text(raw: &serde_json::value::RawValue) -> serde_json::Result<Option<String>> {
+    let text = raw.get();
+    Ok(match text.as_bytes().first() {
+        None | Some(b'n') => None,
+        Some(b'"') => Some(serde_json::from_str::<String>(text)?),
+        Some(b't') => Some("true".into()),
+        Some(b'f') => Some("false".into()),
+        Some(b'-' | b'0'..=b'9') => Some(plain_number(text)),
+        Some(_) => Some(serde_json::from_str::<serde_json::Value>(text)?.to_string()),
+    })
+}
+
+/// A JSON number's exact value in plain decimal notation: `1.5e3` is
+/// `1500`, `12e-4` is `0.0012`; without an exponent the text as written.
+/// (An f64 would turn `12345678901234567.89` into `12345678901234568`.)
+/// Exponents beyond ±400 stay as written: no declared type holds them.
+fn plain_number(text: &str) -> String {
+    let Some((mantissa, exp)) = text.split_once(['e', 'E']) else {
+        return text.to_string();
+    };
+    let Some(exp) = exp.parse::<i32>().ok().filter(|e| e.abs() <= 400) else {
+        return text.to_string();
+    };
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{int}{frac}");
+    // The decimal point's place in `digits` after the shift.
+    let point = int.len() as i32 + exp;
+    let (int, frac) = if point <= 0 {
+        (
+            String::new(),
+            format!("{}{digits}", "0".repeat(point.unsigned_abs() as usize)),
+        )
+    } else if point as usize >= digits.len() {
+        (
+            format!("{digits}{}", "0".repeat(point as usize - digits.len())),
+            String::new(),
+        )
+    } else {
+        let (i, f) = digits.split_at(point as usize);
+        (i.to_string(), f.to_string())
+    };
+    let int = int.trim_start_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
     }
 }
 
@@ -692,6 +960,7 @@ mod tests {
             delimiter: b',',
             quote: b'"',
             timezone: chrono_tz::UTC,
+            null_values: vec![String::new()],
         }
     }
 

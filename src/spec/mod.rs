@@ -143,6 +143,11 @@ pub struct Source {
     pub delimiter: u8,
     pub quote: u8,
     pub timezone: Tz,
+    /// CSV: an unquoted field whose whole text is one of these is null; a
+    /// quoted one is always text (so `""` is the empty string). Default
+    /// `[""]`: an empty unquoted field is null, as in polars, pandas and
+    /// DuckDB.
+    pub null_values: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -615,6 +620,13 @@ impl Compiler<'_> {
             Some(tz) => self.timezone(tz)?,
             None => run_tz,
         };
+        let null_values = match &s.null_values {
+            None => vec![String::new()],
+            Some(v) if format != Format::Csv => {
+                return Err(self.loc.at(v, "`null_values` applies to CSV sources only"))
+            }
+            Some(v) => v.get_ref().clone(),
+        };
         Ok(Source {
             path,
             format,
@@ -622,6 +634,7 @@ impl Compiler<'_> {
             delimiter,
             quote,
             timezone,
+            null_values,
         })
     }
 

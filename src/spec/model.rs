@@ -74,6 +74,9 @@ pub struct RawSource {
     /// Time zone of naive timestamps exported by this system.
     #[serde(default)]
     pub timezone: Option<Spanned<String>>,
+    /// CSV only: unquoted field texts read as null (default `[""]`).
+    #[serde(default)]
+    pub null_values: Option<Spanned<Vec<String>>>,
 }
 
 /// A value given once for both sides or per side: `x` or `{ left = x, right = y }`.
