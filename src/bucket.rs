@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::compare::{self, Display};
+use crate::display::Display;
 use crate::error::{Error, Result};
 use crate::prepare;
 use crate::report::{push_plain, PlainColumn};
@@ -375,7 +375,7 @@ fn partition_side(
     let meta = source::for_each_chunk(source, &columns, CHUNK_ROWS, |frame| {
         present = frame.get_column_names().iter().map(|n| n.to_string()).collect();
         let missing: Vec<String> = columns.iter().filter(|c| !present.contains(c)).cloned().collect();
-        crate::run::key_columns_present(entity, side, &missing)?;
+        source::key_columns_present(entity, side, &missing)?;
         if frame.height() == 0 {
             return Ok(());
         }
@@ -384,7 +384,7 @@ fn partition_side(
     })?;
     let spilled = spills.finish()?;
     // NDJSON knows which columns no record has only at the end.
-    crate::run::key_columns_present(entity, side, &meta.missing)?;
+    source::key_columns_present(entity, side, &meta.missing)?;
     let present = columns
         .into_iter()
         .filter(|c| present.contains(c) && !meta.missing.contains(c))
@@ -420,7 +420,7 @@ fn routes(
         hash_micros: 0,
     };
     let prepared = prepare::prepare_fields(entity, side, &loaded, Some(&entity.key));
-    Ok(compare::map_key_jsons(entity, &prepared, display, |json| {
+    Ok(prepare::map_key_jsons(entity, &prepared, display, |json| {
         bucket_of(json, buckets) as u32
     }))
 }

@@ -1,10 +1,14 @@
 //! recon: audit-focused reconciliation of two systems' snapshots.
 //!
 //! Data flows one way: [`spec`] → [`source`] → [`prepare`] (via
-//! [`normalize`]) → [`compare`] / [`quality`] → [`finding`]s → [`report`] →
-//! [`evidence`]. [`run`] strings the stages together, in memory or, for
-//! snapshots larger than the memory budget, one [`bucket`] at a time;
-//! [`commands`] are the thin CLI layer over it.
+//! [`normalize`]) → [`compare`] / [`quality`] / [`masking`] → [`finding`]s →
+//! [`repair`] → [`report`] → [`evidence`]. [`run`] strings the stages
+//! together, in memory or, for snapshots larger than the memory budget, one
+//! [`bucket`] at a time; [`commands`] are the thin CLI layer over it. How a
+//! value is shown ([`display`]) sits below the stages that write one.
+//!
+//! No module uses one that uses it back: `tests/module_graph.rs` fails on an
+//! import cycle between these modules (`.ci/cycles` runs it alone).
 
 pub mod alloc;
 pub mod bucket;
@@ -12,9 +16,11 @@ pub mod cli;
 pub mod commands;
 pub mod compare;
 pub mod digest;
+pub mod display;
 pub mod error;
 pub mod evidence;
 pub mod exit;
+pub mod files;
 pub mod finding;
 pub mod generate;
 pub mod keys;

@@ -11,14 +11,17 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::bucket;
-use crate::compare::{self, Coverage, Display, SideKeys};
+use crate::compare::{self, Coverage};
+use crate::display::Display;
+/// The report's display policy, also named here by the change state's tests.
+pub use crate::display::ReportDisplay;
 use crate::error::{Error, Result};
 use crate::evidence;
 use crate::exit::ExitCode;
+use crate::files;
 use crate::finding::{Category, Finding};
 use crate::keys::KeyRing;
-use crate::normalize::Value;
-use crate::prepare::{self, PreparedSide};
+use crate::prepare::{self, KeyIndex, PreparedSide, SideKeys};
 use crate::repair;
 use crate::report::{self, EntitySummary, FindingRow, RunFolder, SideInfo, Summary};
 use crate::source::{self, Loaded};
@@ -82,7 +85,7 @@ pub struct PreparedEntity {
     pub sides: [PreparedSide; 2],
     pub keys: [SideKeys; 2],
     /// The keys of both sides and their rows.
-    pub index: compare::KeyIndex,
+    pub index: KeyIndex,
     /// Per right row, a left row of the same key (`u32::MAX`: none).
     pub twins: Vec<u32>,
 }
@@ -94,41 +97,6 @@ pub struct InputMeta {
     pub rows: usize,
     pub physical_types: BTreeMap<String, String>,
     pub hash_micros: u64,
-}
-
-/// Display of values and keys in reports: personal data masked or tokenized.
-pub struct ReportDisplay<'a> {
-    pub keys: &'a KeyRing,
-}
-
-impl Display for ReportDisplay<'_> {
-    fn value(&self, entity: &Entity, field: usize, value: &Value) -> String {
-        let f = &entity.fields[field];
-        match f.pii {
-            Some(v) => crate::pii::display_mask(&value.display(), Some(v)),
-            None if f.scan => crate::masking::redact(&value.display()),
-            None => value.display(),
-        }
-    }
-
-    fn key_part(&self, entity: &Entity, field: usize, value: Option<&Value>) -> serde_json::Value {
-        let f = &entity.fields[field];
-        match (value, f.pii) {
-            (None, _) => serde_json::Value::Null,
-            (Some(v), Some(_)) => {
-                serde_json::Value::String(self.keys.token(&format!("{}.{}", entity.name, f.name), &v.display()))
-            }
-            (Some(v), None) => serde_json::Value::String(v.display()),
-        }
-    }
-
-    fn write_key_part(&self, entity: &Entity, field: usize, value: Option<&Value>, out: &mut String, buf: &mut String) {
-        match (value, entity.fields[field].pii) {
-            (None, _) => out.push_str("null"),
-            (Some(v), None) => compare::push_json_str(out, v.text(buf)),
-            (Some(_), Some(_)) => out.push_str(&self.key_part(entity, field, value).to_string()),
-        }
-    }
 }
 
 pub fn default_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
@@ -158,7 +126,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
             ));
         }
     }
-    let baseline = report::Baseline::choose(&history, opts.prev.as_deref())?;
+    let baseline = report::choose_baseline(&history, opts.prev.as_deref())?;
     let display = ReportDisplay { keys: &opts.keys };
     let previous_state = match &previous {
         Some(p) => repair::state::read_state(p)?,
@@ -306,11 +274,11 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         exit,
         thresholds_hit,
         previous.as_deref(),
-        baseline.info(),
+        report::BaselineInfo::of(&baseline),
         metrics,
     );
     let summary_json = summary_with_repairs(&summary, &results, &repairs)?;
-    write_file(&folder.path().join("summary.json"), summary_json.as_bytes())?;
+    files::write_file(&folder.path().join("summary.json"), summary_json.as_bytes())?;
     tracing::debug!("summary written");
     let predicate = predicate(&spec, &summary, previous.as_deref())?;
     let state_digest = states.finish()?;
@@ -381,7 +349,7 @@ struct Env<'a> {
     spec: &'a Spec,
     display: &'a ReportDisplay<'a>,
     now: chrono::DateTime<chrono::Utc>,
-    baseline: &'a report::Baseline,
+    baseline: &'a crate::quality::Baseline,
     repair: &'a RepairCtx<'a>,
 }
 
@@ -711,17 +679,17 @@ fn prepare_loaded(entity: &Entity, loaded: [Loaded; 2], display: &dyn Display) -
     let ((pl, kl), (keyed, kr)) = rayon::join(
         || {
             let p = prepare::prepare(entity, Side::Left, &left);
-            let k = compare::side_keys(entity, &p, display);
+            let k = prepare::side_keys(entity, &p, display);
             (p, k)
         },
         || {
             let p = prepare::prepare_fields(entity, Side::Right, &right, Some(&entity.key));
-            let k = compare::side_keys(entity, &p, display);
+            let k = prepare::side_keys(entity, &p, display);
             (p, k)
         },
     );
     tracing::debug!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "left side and right key typed");
-    let index = compare::KeyIndex::new([&kl, &kr]);
+    let index = KeyIndex::new([&kl, &kr]);
     let twins = index.twins(right.rows);
     tracing::debug!(entity = %entity.name, ms = clock.elapsed().as_millis() as u64, "key index built");
     let pr = prepare::prepare_right(entity, &mut right, keyed, &left.frame, &pl, &twins);
@@ -833,25 +801,8 @@ fn load_side(entity: &Entity, side: Side) -> Result<Loaded> {
     let columns = entity.columns(side);
     let source = &entity.sources[side.idx()];
     let loaded = source::load(source, &columns)?;
-    key_columns_present(entity, side, &loaded.missing)?;
+    source::key_columns_present(entity, side, &loaded.missing)?;
     Ok(loaded)
-}
-
-/// A side without one of its key columns cannot be reconciled at all.
-pub fn key_columns_present(entity: &Entity, side: Side, missing: &[String]) -> Result<()> {
-    for &k in &entity.key {
-        let col = &entity.fields[k].columns[side.idx()];
-        if missing.contains(col) {
-            return Err(Error::Input {
-                path: entity.sources[side.idx()].path.clone(),
-                line: None,
-                field: Some(col.clone()),
-                message: format!("key column `{col}` (field `{}`) is missing", entity.fields[k].name),
-                hint: Some("a key column must exist on both sides; check the column name in the spec".into()),
-            });
-        }
-    }
-    Ok(())
 }
 
 fn schema_findings(entity: &Entity, loaded: &[Loaded; 2]) -> Vec<Finding> {
@@ -1118,12 +1069,4 @@ fn predicate(spec: &Spec, s: &Summary, previous: Option<&Path>) -> Result<serde_
         "totals": { "findings": s.totals.total, "by_category": by_category },
         "previous_manifest_sha256": previous_manifest_sha256,
     }))
-}
-
-/// Writes a whole file and fsyncs it (the folder itself is renamed into place later).
-pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    f.sync_all().map_err(|e| Error::io(path, e))
 }

@@ -1,9 +1,10 @@
 //! Helpers shared by the unit tests: a side loaded from literal text
-//! columns, and a display that shows values as they are.
+//! columns, a spec of one entity, and a display that shows values as they
+//! are.
 
 use polars::prelude::{Column, DataFrame};
 
-use crate::compare::Display;
+use crate::display::Display;
 use crate::normalize::Value;
 use crate::source::Loaded;
 use crate::spec::{Entity, Spec};
@@ -49,20 +50,4 @@ impl Display for Plain {
     fn key_part(&self, _: &Entity, _: usize, v: Option<&Value>) -> serde_json::Value {
         v.map_or(serde_json::Value::Null, |v| serde_json::Value::String(v.display()))
     }
-}
-
-/// Whether the external `tool` answers `probe` (e.g. `-v`). A test that
-/// needs it returns early where it is missing, except under `CI=true`,
-/// where a missing tool fails the test: CI installs every tool its tests
-/// use, so a skip there would be a test that cannot fail.
-pub fn require_tool(tool: &str, probe: &str) -> bool {
-    let present = std::process::Command::new(tool).arg(probe).output().is_ok();
-    if !present {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "`{tool}` is not installed, and CI=true requires it (.ci/run installs it)"
-        );
-        eprintln!("note: `{tool}` not installed; this interop check did not run");
-    }
-    present
 }

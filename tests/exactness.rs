@@ -294,3 +294,23 @@ fn parquet_decimals_large_integers_floats_and_nanoseconds_stay_exact() {
         ]),
     );
 }
+
+/// Keys keep their strictness: an empty key cell, quoted or not, is a
+/// `null_key` (the quoted one shows as `""`, the unquoted one as null).
+#[test]
+fn empty_key_parts_are_null_keys_quoted_or_not() {
+    let env = Env::new();
+    env.write("l.csv", "id,v\n1,a\n,b\n\"\",c\n");
+    env.write("r.csv", "id,v\n1,a\n");
+    let s = env.write("s.toml", TWO_COLUMN_SPEC);
+    let found = findings(&env, &s);
+    let null_keys: BTreeSet<(String, String)> = found.iter().map(|f| (f.kind.clone(), f.key.clone())).collect();
+    assert_eq!(
+        null_keys,
+        BTreeSet::from([
+            ("null_key".to_string(), "{\"id\":null}".to_string()),
+            ("null_key".to_string(), "{\"id\":\"\"}".to_string()),
+        ]),
+        "{found:#?}"
+    );
+}

@@ -10,6 +10,7 @@ mod exactness;
 mod keys;
 mod loaders;
 mod masking;
+mod module_graph;
 mod quality;
 mod repair;
 mod scale;

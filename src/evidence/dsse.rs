@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn openssl_verifies_our_envelope_signature() {
-        if !crate::test_support::require_tool("openssl", "version") {
+        if !crate::evidence::testing::require_tool("openssl", "version") {
             return;
         }
         let dir = tempfile::tempdir().unwrap();

@@ -462,7 +462,7 @@ mod tests {
     /// `write_keypair`/`read_secret`: `minisign -Vm manifest.json -p recon.pub`.
     #[test]
     fn sealed_folder_verifies_with_real_minisign() {
-        if !crate::test_support::require_tool("minisign", "-v") {
+        if !crate::evidence::testing::require_tool("minisign", "-v") {
             return;
         }
         let tmp = tempfile::tempdir().unwrap();

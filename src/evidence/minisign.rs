@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn real_minisign_verifies_our_signature() {
-        if !crate::test_support::require_tool("minisign", "-v") {
+        if !crate::evidence::testing::require_tool("minisign", "-v") {
             return;
         }
         let dir = tempfile::tempdir().unwrap();

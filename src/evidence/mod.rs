@@ -21,6 +21,8 @@ pub mod hash;
 pub mod keys;
 pub mod manifest;
 pub mod minisign;
+#[cfg(test)]
+mod testing;
 pub mod verify;
 
 use std::fs::{self, OpenOptions};

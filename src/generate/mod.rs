@@ -560,7 +560,7 @@ fn calls(rng: &mut ChaCha8Rng, customers: &[String], ticketed: &BTreeSet<usize>,
                 Some(queue.to_string()),
                 Some(needs_ticket.to_string()),
                 Some(format!("{}+08:00", shanghai(end).format("%Y-%m-%dT%H:%M:%S"))),
-                Some(crate::masking::redact(&note)),
+                Some(crate::display::redact(&note)),
             ];
             if leg == 1 && pii_note.contains(&i) && !only_right.contains(&i) {
                 truth.add(e, "masking", "pii_in_text", "left", &key, Some("notes"));

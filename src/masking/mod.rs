@@ -1,15 +1,16 @@
 //! Personal data in the reconciled sources: the mask-policy audit of every
-//! row, mask-aware comparison of a clear side with a masked one, the
-//! free-text scan of `scan = true` fields, and redaction of text for reports.
+//! row, mask-aware comparison of a clear side with a masked one, and the
+//! free-text scan of `scan = true` fields.
 //!
 //! Detectors, mask styles and tokens are in `pii`; this module applies them
-//! to prepared entities and turns what they find into findings.
+//! to prepared entities and turns what they find into findings. How a
+//! personal value is shown (masked, tokenized, redacted) is `display`'s.
 
-use crate::compare::{Display, SideKeys};
+use crate::display::Display;
 use crate::finding::{Category, Finding};
 use crate::normalize::Value;
 use crate::pii::{self, Deviation, Exposure, MaskStyle, MaskVerdict};
-use crate::prepare::{Cell, PreparedSide};
+use crate::prepare::{Cell, PreparedSide, SideKeys};
 use crate::spec::{Entity, Field, Side};
 
 /// How the two sides of a field can be compared.
@@ -43,28 +44,6 @@ pub fn comparison(field: &Field) -> Comparison {
 /// anything).
 pub fn mask_consistent(masked: &Value, clear: &Value) -> bool {
     !pii::contradicts(&masked.display(), &clear.display())
-}
-
-/// Report text of a free-text field: every personal value found by the scan
-/// replaced by its mask.
-pub fn redact(text: &str) -> String {
-    let hits = pii::scan(text);
-    if hits.is_empty() {
-        return text.to_string();
-    }
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for h in hits {
-        if h.char_offset < at {
-            continue;
-        }
-        out.extend(&chars[at..h.char_offset]);
-        out.push_str(&h.masked);
-        at = h.char_offset + h.char_len;
-    }
-    out.extend(&chars[at.min(chars.len())..]);
-    out
 }
 
 /// The findings of personal data that need no pairing, in one entity: the
@@ -433,8 +412,8 @@ mod tests {
             crate::prepare::prepare(entity, Side::Left, &left),
             crate::prepare::prepare(entity, Side::Right, &right),
         ];
-        let keys = [0, 1].map(|i| crate::compare::side_keys(entity, &sides[i], &Plain));
-        let twins = crate::compare::KeyIndex::new([&keys[0], &keys[1]]).twins(6);
+        let keys = [0, 1].map(|i| crate::prepare::side_keys(entity, &sides[i], &Plain));
+        let twins = crate::prepare::KeyIndex::new([&keys[0], &keys[1]]).twins(6);
         assert_eq!(twins, [3, 2, 1, 0, u32::MAX, u32::MAX]);
         let audit = |twins: &[u32]| -> Vec<(String, String, String, String)> {
             audit_rows(entity, [&sides[0], &sides[1]], [&keys[0], &keys[1]], twins, &Plain)
@@ -453,20 +432,6 @@ mod tests {
         assert!(right_of("pii_in_text", "1"), "{full:?}");
         assert!(right_of("unmasked", "9"), "{full:?}");
         assert!(!right_of("unmasked", "4"), "{full:?}");
-    }
-
-    #[test]
-    fn redact_masks_every_hit_and_keeps_the_rest() {
-        let text = "电话13912345678。卡号6212261234567890128已核实";
-        let red = redact(text);
-        assert!(!red.contains("13912345678"), "{red}");
-        assert!(!red.contains("6212261234567890128"), "{red}");
-        assert!(red.starts_with("电话139****5678。"), "{red}");
-        assert!(red.ends_with("已核实"));
-        assert_eq!(
-            redact("no personal data, order 20261124083015123"),
-            "no personal data, order 20261124083015123"
-        );
     }
 
     #[test]

@@ -1,11 +1,24 @@
 //! Per-field, per-side normalization: text steps, phone numbers, typed
 //! conversion of raw text to canonical values, and tolerance-aware equality.
 //! Owns no I/O.
+//!
+//! `value` holds the canonical values, `types` the declared field types and
+//! their conversion, `parse` and `datetime` the text grammars conversion
+//! uses, `tolerance` the equality drift comparison applies.
 
+mod datetime;
+mod parse;
 pub mod phone;
+#[cfg(test)]
+mod testing;
 pub mod text;
+pub mod tolerance;
+pub mod types;
 pub mod value;
 
+pub use datetime::RFC3339_FORMAT;
 pub use phone::to_e164;
 pub use text::{apply_steps, apply_steps_borrowed, Step, STEP_NAMES};
-pub use value::{business_date, values_equal, FieldType, Instant, Tolerance, TypeOptions, Value};
+pub use tolerance::{business_date, values_equal, Tolerance};
+pub use types::{FieldType, TypeOptions};
+pub use value::{Instant, Value};

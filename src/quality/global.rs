@@ -12,11 +12,11 @@ use std::hash::{Hash, Hasher};
 
 use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
 
-use super::{Check, Rule};
 use crate::error::Result;
 use crate::normalize::Value;
 use crate::prepare::{self, Cell, PreparedSide};
 use crate::source::Loaded;
+use crate::spec::rule::{Check, Rule};
 use crate::spec::{Entity, Side};
 
 /// 128-bit hash of a tuple of typed values.

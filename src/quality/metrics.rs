@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{order, Rule, SideResult};
-use crate::compare::Display;
+use super::{order, SideResult};
+use crate::display::Display;
 use crate::normalize::value::text_prefix;
 use crate::normalize::Value;
 use crate::prepare::{Cell, PreparedSide};
+use crate::spec::rule::Rule;
 use crate::spec::{Entity, Side};
 
 /// Metrics of one field on one side.
@@ -298,7 +299,7 @@ impl Distinct {
         }
         let bits = (self.entries.len() / Self::PARTITION).max(1).ilog2().min(16);
         let parts = self.scatter(bits);
-        let key = crate::compare::within_partition;
+        let key = crate::prepare::key::within_partition;
         let mut start = 0;
         for end in parts {
             self.table.clear();

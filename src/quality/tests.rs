@@ -4,10 +4,11 @@
 use std::path::Path;
 
 use super::*;
-use crate::compare::side_keys;
-use crate::prepare::{convert, PreparedField};
-use crate::report::Baseline;
-use crate::spec::Spec;
+use crate::error::SpecError;
+use crate::pii::Validator;
+use crate::prepare::{convert, side_keys, Cell, PreparedField, PreparedSide, SideKeys};
+use crate::spec::rule::Check;
+use crate::spec::{Entity, Side, Spec};
 use crate::test_support::Plain;
 
 const HEAD: &str = r#"
@@ -321,41 +322,6 @@ fn row_count_against_a_baseline() {
         .as_str()
         .unwrap()
         .starts_with("no baseline: run prev has no rows"));
-}
-
-#[test]
-fn durations() {
-    assert_eq!(parse_duration("36h"), Ok(36 * 3600));
-    assert_eq!(parse_duration("1d12h"), Ok(36 * 3600));
-    assert_eq!(parse_duration("90m"), Ok(5400));
-    assert_eq!(parse_duration(" 45s "), Ok(45));
-    for bad in ["", "h", "12", "3 weeks", "1w", "0h", "-1h", "99999999999999999999d"] {
-        assert!(parse_duration(bad).is_err(), "{bad}");
-    }
-}
-
-#[test]
-fn inner_spans_of_toml_strings() {
-    let text = r#"a = "x >= 1"
-b = 'x >= 1'
-c = """
-x >= 1"""
-d = "x\t>= 1""#;
-    let at = |needle: &str| text.find(needle).unwrap();
-    let b = at("'x");
-    let span = |q: &str| {
-        let s = at(q);
-        let e = text[s + 1..].find(['\n']).map_or(text.len(), |n| s + 1 + n);
-        s..e
-    };
-    // `>=` is at offset 2 of the expression.
-    assert_eq!(inner_span(text, span("\"x >="), "x >= 1", 2..4).start, at("\"x >=") + 3);
-    assert_eq!(inner_span(text, b..b + 8, "x >= 1", 2..4).start, b + 3);
-    let c = at("\"\"\"");
-    assert_eq!(inner_span(text, c..text.len(), "x >= 1", 2..4).start, c + 4 + 2);
-    // An escape makes positions uncertain: the whole value is blamed.
-    let d = at("\"x\\t");
-    assert_eq!(inner_span(text, d..text.len(), "x\t>= 1", 2..4), d..text.len());
 }
 
 #[test]

@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use crate::compare::{self, SideKeys};
+use crate::display::ReportDisplay;
 use crate::error::{Error, Result};
 use crate::evidence;
+use crate::files::write_file;
 use crate::keys::KeyRing;
 use crate::normalize::Value;
-use crate::prepare::{self, convert, Cell, PreparedSide};
-use crate::run::ReportDisplay;
+use crate::prepare::{self, convert, Cell, KeyIndex, PreparedSide, SideKeys};
 use crate::source::{self, CsvField};
 use crate::spec::{self, Encoding, Entity, Format, Side, Source, Spec};
 
@@ -105,7 +105,7 @@ pub fn apply(o: &ApplyOptions) -> Result<ApplyResult> {
     }
     let prepared = prepare::prepare(entity, side, &loaded);
     let display = ReportDisplay { keys: &o.keys };
-    let keys = compare::side_keys(entity, &prepared, &display);
+    let keys = prepare::side_keys(entity, &prepared, &display);
     let mut doc = Doc::read(&src)?;
     if doc.rows != loaded.rows {
         return Err(Error::Internal(format!(
@@ -306,10 +306,9 @@ impl Ctx<'_> {
             let loaded = source::load(src, &self.entity.columns(from)).map_err(|e| e.to_string())?;
             let prepared = prepare::prepare(self.entity, from, &loaded);
             let display = ReportDisplay { keys: self.keys };
-            let keys = compare::side_keys(self.entity, &prepared, &display);
+            let keys = prepare::side_keys(self.entity, &prepared, &display);
             // The source's keys indexed alone (in the index's first slot).
-            let unique =
-                compare::KeyIndex::new([&keys, &SideKeys::default()]).unique_rows(crate::spec::Side::Left, &keys);
+            let unique = KeyIndex::new([&keys, &SideKeys::default()]).unique_rows(crate::spec::Side::Left, &keys);
             let mut rows: HashMap<String, usize> = HashMap::default();
             let mut shared = Vec::new();
             for (json, row) in unique {
@@ -739,7 +738,7 @@ impl Doc {
             }
         };
         let tmp = temp_path(out);
-        crate::run::write_file(&tmp, &bytes)
+        write_file(&tmp, &bytes)
             .and_then(|()| finish_rename(&tmp, out))
             .inspect_err(|_| {
                 let _ = std::fs::remove_file(&tmp);

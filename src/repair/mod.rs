@@ -24,8 +24,6 @@ use crate::finding::digest_parts;
 use crate::normalize::value::text_prefix;
 use crate::spec::Spec;
 
-pub use repr::check_write_format;
-
 /// Fields whose values never appear in repairs or state: personal data
 /// (`pii`) and free text scanned for personal data (`scan = true`). They
 /// carry `value_ref` instead of `new_value`, and keyed MACs instead of values
@@ -287,7 +285,7 @@ pub fn write_csv(dir: &Path, spec: &Spec, repairs: &[Repair]) -> Result<Vec<Stri
         }
         let bytes = w.into_inner().map_err(|e| Error::Internal(e.to_string()))?;
         let name = format!("repairs-{}.csv", safe_name(target));
-        crate::run::write_file(&dir.join(&name), &bytes)?;
+        crate::files::write_file(&dir.join(&name), &bytes)?;
         written.push(name);
     }
     Ok(written)

@@ -5,9 +5,9 @@
 
 use polars::prelude::PlHashMap as HashMap;
 
-use crate::compare::{Drift, SideKeys};
+use crate::compare::Drift;
 use crate::keys::KeyRing;
-use crate::prepare::{Cell, PreparedSide};
+use crate::prepare::{Cell, PreparedSide, SideKeys};
 use crate::spec::{Authority, Deletes, Entity, Side};
 
 use super::repr::{expected_of, to_target_from};

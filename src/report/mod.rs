@@ -10,7 +10,7 @@ mod metrics;
 pub mod summary;
 mod working;
 
-pub use baseline::{Baseline, BaselineInfo};
+pub use baseline::{choose_baseline, BaselineInfo};
 pub use folder::{claim, owner_tag, previous_runs, release, sweep_stale, PreviousRun, RunFolder};
 pub use metrics::{write_quality_metrics, EntityMetrics};
 pub use summary::{human_summary, EntitySummary, SideInfo, Summary};

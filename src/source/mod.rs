@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::spec::{Encoding, Format, Source};
+use crate::spec::{Encoding, Entity, Format, Side, Source};
 
 /// One loaded snapshot file.
 #[derive(Debug)]
@@ -45,6 +45,23 @@ pub fn load(source: &Source, columns: &[String]) -> Result<Loaded> {
         Format::Parquet => load_parquet(&source.path, columns),
         Format::Ndjson => load_ndjson(&source.path, columns),
     }
+}
+
+/// A side without one of its key columns cannot be reconciled at all.
+pub fn key_columns_present(entity: &Entity, side: Side, missing: &[String]) -> Result<()> {
+    for &k in &entity.key {
+        let col = &entity.fields[k].columns[side.idx()];
+        if missing.contains(col) {
+            return Err(Error::Input {
+                path: entity.sources[side.idx()].path.clone(),
+                line: None,
+                field: Some(col.clone()),
+                message: format!("key column `{col}` (field `{}`) is missing", entity.fields[k].name),
+                hint: Some("a key column must exist on both sides; check the column name in the spec".into()),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Streams `columns` of `source` to `each` in frames of at most `chunk` rows

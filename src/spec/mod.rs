@@ -3,8 +3,15 @@
 //!
 //! Owns every spec error and its location (file, line, column). Does not open
 //! data sources: `recon check` does that through `source`.
+//!
+//! `rule` compiles the quality rules (`expr` their expressions) and `write`
+//! checks the formats repairs write in, as the spec is read; running rules
+//! and writing repairs happen downstream (`quality`, `repair`).
 
+pub mod expr;
 mod model;
+pub mod rule;
+pub mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -192,7 +199,7 @@ pub struct Entity {
     pub deletes: Deletes,
     pub sources: [Source; 2],
     pub fields: Vec<Field>,
-    pub rules: Vec<crate::quality::Rule>,
+    pub rules: Vec<rule::Rule>,
     /// Severity of each drift kind (`missing_left`, `value_mismatch`, ...).
     pub drift_severity: BTreeMap<String, Severity>,
 }
@@ -352,11 +359,11 @@ impl Compiler<'_> {
         if entities.is_empty() {
             return Err(self.loc.error(0..0, "the spec declares no [[entity]]"));
         }
-        crate::quality::link_rules(&mut entities).map_err(|e| {
+        rule::link_rules(&mut entities).map_err(|e| {
             let r = &raw.entities[e.entity].rules[e.rule];
             let span = match e.at {
-                crate::quality::LinkAt::Entity => r.entity.as_ref().map(|x| x.span()),
-                crate::quality::LinkAt::To => {
+                rule::LinkAt::Entity => r.entity.as_ref().map(|x| x.span()),
+                rule::LinkAt::To => {
                     r.to.as_ref()
                         .map(|x| x.span())
                         .or(r.to_fields.as_ref().map(|x| x.span()))
@@ -730,7 +737,7 @@ impl Compiler<'_> {
                 let per = [w.get_ref().left(), w.get_ref().right()];
                 for (fmt, t) in per.iter().zip(&ty) {
                     if let Some(fmt) = fmt {
-                        crate::repair::check_write_format(t, fmt).map_err(|m| self.loc.at(w, m))?;
+                        write::check_write_format(t, fmt).map_err(|m| self.loc.at(w, m))?;
                     }
                 }
                 per
@@ -790,8 +797,8 @@ impl Compiler<'_> {
             .map_err(|m| self.loc.at(t, m))
     }
 
-    fn rule(&self, r: &RawRule, fields: &[Field]) -> Result<crate::quality::Rule, SpecError> {
-        crate::quality::Rule::compile(r, fields, self.loc.text, |span, msg, h| {
+    fn rule(&self, r: &RawRule, fields: &[Field]) -> Result<rule::Rule, SpecError> {
+        rule::Rule::compile(r, fields, self.loc.text, |span, msg, h| {
             let e = self.loc.error(span, msg);
             match h {
                 Some(h) => hint(e, h),

@@ -178,7 +178,7 @@ pub struct RawTolerance {
 }
 
 /// One `[[entity.rule]]`. Check options are all optional here; each check
-/// refuses the options that do not apply to it (see `quality::Rule::compile`).
+/// refuses the options that do not apply to it (see `rule::Rule::compile`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRule {

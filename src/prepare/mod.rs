@@ -4,6 +4,11 @@
 //! A cell that cannot be converted becomes [`Cell::Bad`] and is remembered
 //! with its raw text: it is reported, never turned into null, and never
 //! equal to anything.
+//!
+//! `key` gives each prepared row its key (report JSON and typed tuple) and
+//! joins the two sides' keys.
+
+pub mod key;
 
 use std::borrow::Cow;
 
@@ -12,6 +17,7 @@ use rayon::prelude::*;
 use crate::normalize::{apply_steps_borrowed, FieldType, Value};
 use crate::source::Loaded;
 use crate::spec::{Entity, Field, Side};
+pub use key::{map_key_jsons, side_keys, KeyIndex, KeyTuple, SideKeys};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Cell {

@@ -1,0 +1,70 @@
+//! Shorthands shared by the state unit tests: a spec with one entity, a
+//! prepared side from columns of cells, and the state of one side.
+
+use std::path::Path;
+
+use super::{entity_state, EntityState};
+use crate::compare::{KeyIndex, SideKeys};
+use crate::keys::KeyRing;
+use crate::normalize::Value;
+use crate::prepare::{Cell, PreparedSide};
+use crate::spec::{Entity, Side};
+
+pub(super) fn spec(fields: &str) -> crate::spec::Spec {
+    let text = format!(
+        "[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n\
+         [[entity]]\nname = \"e\"\nkey = [\"id\"]\nleft = {{ path = \"l.csv\" }}\nright = {{ path = \"r.csv\" }}\n\
+         [[entity.field]]\nname = \"id\"\n{fields}"
+    );
+    crate::spec::parse(Path::new("t.toml"), &text, String::new()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A prepared side from typed columns (field order), with `bad` rows.
+pub(super) fn prepared(side: Side, columns: Vec<Vec<Cell>>, bad: &[(usize, usize, &str)]) -> PreparedSide {
+    let rows = columns.first().map_or(0, Vec::len);
+    let fields = columns
+        .into_iter()
+        .enumerate()
+        .map(|(f, cells)| crate::prepare::PreparedField {
+            present: true,
+            cells,
+            bad: bad
+                .iter()
+                .filter(|b| b.0 == f)
+                .map(|&(_, row, raw)| crate::prepare::BadCell {
+                    row,
+                    raw: raw.into(),
+                    reason: "bad".into(),
+                })
+                .collect(),
+        })
+        .collect();
+    PreparedSide { side, rows, fields }
+}
+
+/// The state of `side` standing for both sides (no pairs).
+pub(super) fn one_side_state(entity: &Entity, side: &PreparedSide, keys: &SideKeys, ring: &KeyRing) -> EntityState {
+    entity_state(
+        entity,
+        [side, side],
+        [keys, keys],
+        &KeyIndex::new([keys, keys]),
+        ring,
+        &[],
+    )
+}
+
+/// The state of a one-side entity keyed on field 0, hashing the rest.
+pub(super) fn state_of(fields: &str, columns: Vec<Vec<Cell>>) -> EntityState {
+    let spec = spec(fields);
+    let entity = &spec.entities[0];
+    let side = prepared(Side::Left, columns, &[]);
+    let ring = KeyRing::new(None);
+    let display = crate::run::ReportDisplay { keys: &ring };
+    let keys = crate::compare::side_keys(entity, &side, &display);
+    one_side_state(entity, &side, &keys, &ring)
+}
+
+pub(super) fn text(values: &[&str]) -> Vec<Cell> {
+    values.iter().map(|v| Cell::Val(Value::Str((*v).into()))).collect()
+}
