@@ -62,6 +62,43 @@ pub enum Error {
     #[error(transparent)]
     Evidence(#[from] crate::evidence::EvidenceError),
 
+    /// Polars failed on a frame recon built or a file it wrote; `context`
+    /// says what recon was doing ("writing <path>", ...).
+    #[error("internal error: {context}: {source}")]
+    Polars {
+        context: String,
+        #[source]
+        source: polars::prelude::PolarsError,
+    },
+
+    /// Serializing or reading back one of recon's own JSON records failed.
+    #[error("internal error: {context}: {source}")]
+    Json {
+        context: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// Writing one of recon's own CSV outputs failed.
+    #[error("internal error: {context}: {source}")]
+    Csv {
+        context: String,
+        #[source]
+        source: csv::Error,
+    },
+
+    /// The operating system refused a worker thread.
+    #[error("internal error: cannot start the {what}: {source}")]
+    Thread {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The system random generator failed (creating a key).
+    #[error("internal error: system random generator failed")]
+    Random(#[source] ring::error::Unspecified),
+
     /// A broken invariant: a bug in recon, never caused by input.
     #[error("internal error: {0}")]
     Internal(String),
@@ -101,6 +138,31 @@ impl Error {
         }
     }
 
+    pub fn polars(context: impl Into<String>, source: polars::prelude::PolarsError) -> Error {
+        Error::Polars {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn json(context: impl Into<String>, source: serde_json::Error) -> Error {
+        Error::Json {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn csv(context: impl Into<String>, source: csv::Error) -> Error {
+        Error::Csv {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn thread(what: &'static str, source: std::io::Error) -> Error {
+        Error::Thread { what, source }
+    }
+
     pub fn with_hint(mut self, text: impl Into<String>) -> Error {
         match &mut self {
             Error::Input { hint, .. } | Error::Usage { hint, .. } => *hint = Some(text.into()),
@@ -121,7 +183,12 @@ impl Error {
 
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Internal(_) => ExitCode::Internal,
+            Error::Internal(_)
+            | Error::Polars { .. }
+            | Error::Json { .. }
+            | Error::Csv { .. }
+            | Error::Thread { .. }
+            | Error::Random(_) => ExitCode::Internal,
             Error::Evidence(e) if e.is_invalid_evidence() => ExitCode::Failed,
             _ => ExitCode::InputError,
         }

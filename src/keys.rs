@@ -162,8 +162,7 @@ impl KeyRing {
             });
         }
         let mut key = [0u8; 32];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
-            .map_err(|_| Error::Internal("system random generator failed".into()))?;
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key).map_err(Error::Random)?;
         write_private(path, format!("{}\n", hex::encode(key)).as_bytes())?;
         self.note(format!(
             "created token key {} (keep it: tokens in reports depend on it)",

@@ -9,6 +9,9 @@
 //! helpers. The modules are found from `src/lib.rs` down, as rustc finds
 //! them (`mod x;` → `x.rs` or `x/mod.rs`).
 //!
+//! It also holds polars behind one door: only `src/columnar/` may name
+//! polars' internal crates.
+//!
 //! `.ci/cycles` runs this module alone; `cargo test` runs it with the rest.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -25,6 +28,45 @@ fn no_import_cycle_between_top_level_modules() {
         "import cycles between top-level modules of src/ (data must flow one way: \
          move the shared piece down to the module that owns it):\n{}",
         cycles.join("\n")
+    );
+}
+
+/// polars behind one door: only `src/columnar/` names polars' internal
+/// crates (`polars_parquet`, `polars_arrow`), so that a polars upgrade
+/// changes that module alone. Comments and string literals do not count.
+#[test]
+fn only_columnar_touches_polars_internals() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let door = root.join("src").join("columnar");
+    let mut files = Vec::new();
+    let mut dirs: Vec<std::path::PathBuf> = ["src", "tests", "benches"].iter().map(|d| root.join(d)).collect();
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.starts_with(&door) {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 10, "found only {files:?}");
+    let mut found = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for t in lex(&text) {
+            if t.text == "polars_parquet" || t.text == "polars_arrow" {
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                found.push(format!("  {}:{} names {}", rel.display(), t.line, t.text));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "polars internals used outside src/columnar/ (add what you need to the columnar \
+         module and call it from there):\n{}",
+        found.join("\n")
     );
 }
 

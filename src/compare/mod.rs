@@ -223,7 +223,7 @@ fn unconvertible(
                 let reason = if field.is_pii() {
                     "not a valid value".to_string()
                 } else {
-                    bad.reason.clone()
+                    bad.reason.to_string()
                 };
                 out.push(Finding {
                     entity: entity.name.clone(),

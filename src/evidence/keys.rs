@@ -166,25 +166,60 @@ impl PublicKey {
     }
 }
 
+/// Why a file is not a usable key file (or a key path not a usable one).
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFormatError {
+    #[error("empty public key")]
+    EmptyPublicKey,
+    #[error("empty file")]
+    EmptyFile,
+    #[error("first line is not an \"untrusted comment:\" line")]
+    NoComment,
+    #[error("no base64 line after the untrusted comment")]
+    NoBase64Line,
+    #[error("unexpected lines after the key")]
+    TrailingLines,
+    #[error("public key is not valid base64: {0}")]
+    PublicBase64(#[source] base64::DecodeError),
+    #[error("key is not valid base64: {0}")]
+    SecretBase64(#[source] base64::DecodeError),
+    #[error("public key is {0} bytes, expected {PK_LEN}")]
+    PublicLength(usize),
+    #[error("key is {0} bytes, expected {SK_LEN}")]
+    SecretLength(usize),
+    #[error("not an Ed25519 minisign public key (algorithm is not \"Ed\")")]
+    NotEd25519,
+    #[error("not a recon secret key (prefix is not \"RS\"; minisign secret keys are not accepted)")]
+    NotReconSecretKey,
+    #[error(transparent)]
+    Seed(Box<EvidenceError>),
+    #[error("the seed does not produce the stored public key (corrupted key file)")]
+    PublicKeyMismatch,
+    #[error("secret key path has no file name")]
+    NoFileName,
+    #[error("the secret key must not be named {PUBLIC_KEY_FILE}")]
+    NamedLikePublicKey,
+    #[error("not a regular file")]
+    NotARegularFile,
+}
+
 /// The lines of a key or signature file that carry something, `\r` stripped.
 fn content_lines(text: &str) -> impl Iterator<Item = &str> {
     text.lines().map(str::trim).filter(|l| !l.is_empty())
 }
 
-fn parse_public(text: &str) -> Result<PublicKey, String> {
+fn parse_public(text: &str) -> Result<PublicKey, KeyFormatError> {
     let mut lines = content_lines(text);
-    let mut line = lines.next().ok_or("empty public key")?;
+    let mut line = lines.next().ok_or(KeyFormatError::EmptyPublicKey)?;
     if line.starts_with("untrusted comment:") {
-        line = lines.next().ok_or("no base64 line after the untrusted comment")?;
+        line = lines.next().ok_or(KeyFormatError::NoBase64Line)?;
     }
-    let raw = STANDARD
-        .decode(line)
-        .map_err(|e| format!("public key is not valid base64: {e}"))?;
+    let raw = STANDARD.decode(line).map_err(KeyFormatError::PublicBase64)?;
     if raw.len() != PK_LEN {
-        return Err(format!("public key is {} bytes, expected {PK_LEN}", raw.len()));
+        return Err(KeyFormatError::PublicLength(raw.len()));
     }
     if &raw[..2] != PK_ALG {
-        return Err("not an Ed25519 minisign public key (algorithm is not \"Ed\")".into());
+        return Err(KeyFormatError::NotEd25519);
     }
     let mut key_id = [0u8; 8];
     key_id.copy_from_slice(&raw[2..10]);
@@ -212,10 +247,7 @@ fn secret_file_text(key: &SigningKey, seed: &[u8; 32]) -> String {
 /// exists. Returns the key and the public key's path.
 pub fn write_keypair(secret_path: &Path) -> Result<(SigningKey, PathBuf), EvidenceError> {
     if secret_path.file_name().is_none() {
-        return Err(EvidenceError::key_format(
-            secret_path,
-            "secret key path has no file name",
-        ));
+        return Err(EvidenceError::key_format(secret_path, KeyFormatError::NoFileName));
     }
     let dir = match secret_path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -225,7 +257,7 @@ pub fn write_keypair(secret_path: &Path) -> Result<(SigningKey, PathBuf), Eviden
     if secret_path.file_name() == Some(std::ffi::OsStr::new(PUBLIC_KEY_FILE)) {
         return Err(EvidenceError::key_format(
             secret_path,
-            format!("the secret key must not be named {PUBLIC_KEY_FILE}"),
+            KeyFormatError::NamedLikePublicKey,
         ));
     }
     for p in [secret_path, pub_path.as_path()] {
@@ -248,7 +280,7 @@ pub fn read_secret(path: &Path) -> Result<SigningKey, EvidenceError> {
     let file = fs::File::open(path).map_err(|e| EvidenceError::io(path, e))?;
     let meta = file.metadata().map_err(|e| EvidenceError::io(path, e))?;
     if !meta.is_file() {
-        return Err(EvidenceError::key_format(path, "not a regular file"));
+        return Err(EvidenceError::key_format(path, KeyFormatError::NotARegularFile));
     }
     #[cfg(unix)]
     {
@@ -268,32 +300,30 @@ pub fn read_secret(path: &Path) -> Result<SigningKey, EvidenceError> {
     parse_secret(&text).map_err(|r| EvidenceError::key_format(path, r))
 }
 
-fn parse_secret(text: &str) -> Result<SigningKey, String> {
+fn parse_secret(text: &str) -> Result<SigningKey, KeyFormatError> {
     let mut lines = content_lines(text);
-    let comment = lines.next().ok_or("empty file")?;
+    let comment = lines.next().ok_or(KeyFormatError::EmptyFile)?;
     if !comment.starts_with("untrusted comment:") {
-        return Err("first line is not an \"untrusted comment:\" line".into());
+        return Err(KeyFormatError::NoComment);
     }
-    let line = lines.next().ok_or("no base64 line after the untrusted comment")?;
+    let line = lines.next().ok_or(KeyFormatError::NoBase64Line)?;
     if lines.next().is_some() {
-        return Err("unexpected lines after the key".into());
+        return Err(KeyFormatError::TrailingLines);
     }
-    let raw = STANDARD
-        .decode(line)
-        .map_err(|e| format!("key is not valid base64: {e}"))?;
+    let raw = STANDARD.decode(line).map_err(KeyFormatError::SecretBase64)?;
     if raw.len() != SK_LEN {
-        return Err(format!("key is {} bytes, expected {SK_LEN}", raw.len()));
+        return Err(KeyFormatError::SecretLength(raw.len()));
     }
     if &raw[..2] != SK_ALG {
-        return Err("not a recon secret key (prefix is not \"RS\"; minisign secret keys are not accepted)".into());
+        return Err(KeyFormatError::NotReconSecretKey);
     }
     let mut key_id = [0u8; 8];
     key_id.copy_from_slice(&raw[2..10]);
     let mut seed = [0u8; 32];
     seed.copy_from_slice(&raw[10..42]);
-    let key = SigningKey::from_seed(key_id, &seed).map_err(|e| e.to_string())?;
+    let key = SigningKey::from_seed(key_id, &seed).map_err(|e| KeyFormatError::Seed(Box::new(e)))?;
     if key.pair.public_key().as_ref() != &raw[42..74] {
-        return Err("the seed does not produce the stored public key (corrupted key file)".into());
+        return Err(KeyFormatError::PublicKeyMismatch);
     }
     Ok(key)
 }

@@ -56,36 +56,69 @@ pub fn sign(key: &SigningKey, message: &[u8], trusted_comment: &str) -> String {
     )
 }
 
+/// Why a minisign signature file does not verify; the text follows the
+/// file name in `recon verify`'s report.
+#[derive(Debug, thiserror::Error)]
+pub enum SignatureError {
+    #[error("empty signature file")]
+    Empty,
+    #[error("first line is not an \"untrusted comment:\" line")]
+    NoUntrustedComment,
+    #[error("no signature line")]
+    NoSignatureLine,
+    #[error("signature line is not valid base64: {0}")]
+    SignatureBase64(#[source] base64::DecodeError),
+    #[error("signature is {0} bytes, expected 74")]
+    SignatureLength(usize),
+    #[error("unknown signature algorithm (expected \"ED\" or \"Ed\")")]
+    UnknownAlgorithm,
+    #[error("signed by key {signer:016X}, not by key {expected}")]
+    OtherKey { signer: u64, expected: String },
+    #[error("signature does not match the signed file")]
+    Mismatch,
+    #[error("no trusted comment line")]
+    NoTrustedComment,
+    #[error("third line is not a \"trusted comment: \" line")]
+    BadTrustedComment,
+    #[error("no trusted comment signature line")]
+    NoGlobalSignature,
+    #[error("trusted comment signature is not valid base64: {0}")]
+    GlobalBase64(#[source] base64::DecodeError),
+    #[error("trusted comment signature is {0} bytes, expected 64")]
+    GlobalLength(usize),
+    #[error("trusted comment signature does not verify (trusted comment altered)")]
+    GlobalMismatch,
+    #[error("unexpected lines after the trusted comment signature")]
+    TrailingLines,
+}
+
 /// Verify a minisign signature file's text against `message` and `pk`.
 /// Returns the (verified) trusted comment, or why the signature is not valid.
 /// Strict about layout: lines are taken as they are (LF or CRLF endings),
 /// without trimming, and nothing but empty lines may follow the fourth.
-pub fn verify(pk: &PublicKey, message: &[u8], sig_file_text: &str) -> Result<String, String> {
+pub fn verify(pk: &PublicKey, message: &[u8], sig_file_text: &str) -> Result<String, SignatureError> {
     let mut lines = sig_file_text.lines().map(|l| l.trim_end_matches('\r'));
-    let untrusted = lines.next().ok_or("empty signature file")?;
+    let untrusted = lines.next().ok_or(SignatureError::Empty)?;
     if !untrusted.starts_with(UNTRUSTED_PREFIX) {
-        return Err("first line is not an \"untrusted comment:\" line".into());
+        return Err(SignatureError::NoUntrustedComment);
     }
-    let sig_b64 = lines.next().ok_or("no signature line")?;
-    let raw = STANDARD
-        .decode(sig_b64)
-        .map_err(|e| format!("signature line is not valid base64: {e}"))?;
+    let sig_b64 = lines.next().ok_or(SignatureError::NoSignatureLine)?;
+    let raw = STANDARD.decode(sig_b64).map_err(SignatureError::SignatureBase64)?;
     if raw.len() != 74 {
-        return Err(format!("signature is {} bytes, expected 74", raw.len()));
+        return Err(SignatureError::SignatureLength(raw.len()));
     }
     let prehashed = match &raw[..2] {
         a if a == ALG_PREHASHED => true,
         a if a == ALG_LEGACY => false,
-        _ => return Err("unknown signature algorithm (expected \"ED\" or \"Ed\")".into()),
+        _ => return Err(SignatureError::UnknownAlgorithm),
     };
     if raw[2..10] != pk.key_id {
         let mut id = [0u8; 8];
         id.copy_from_slice(&raw[2..10]);
-        return Err(format!(
-            "signed by key {:016X}, not by key {}",
-            u64::from_le_bytes(id),
-            pk.key_id_hex()
-        ));
+        return Err(SignatureError::OtherKey {
+            signer: u64::from_le_bytes(id),
+            expected: pk.key_id_hex(),
+        });
     }
     let sig = &raw[10..74];
     let ok = if prehashed {
@@ -94,30 +127,25 @@ pub fn verify(pk: &PublicKey, message: &[u8], sig_file_text: &str) -> Result<Str
         pk.verify(message, sig)
     };
     if !ok {
-        return Err("signature does not match the signed file".into());
+        return Err(SignatureError::Mismatch);
     }
-    let trusted_line = lines.next().ok_or("no trusted comment line")?;
+    let trusted_line = lines.next().ok_or(SignatureError::NoTrustedComment)?;
     let comment = trusted_line
         .strip_prefix(TRUSTED_PREFIX)
-        .ok_or("third line is not a \"trusted comment: \" line")?;
-    let global_b64 = lines.next().ok_or("no trusted comment signature line")?;
-    let global = STANDARD
-        .decode(global_b64)
-        .map_err(|e| format!("trusted comment signature is not valid base64: {e}"))?;
+        .ok_or(SignatureError::BadTrustedComment)?;
+    let global_b64 = lines.next().ok_or(SignatureError::NoGlobalSignature)?;
+    let global = STANDARD.decode(global_b64).map_err(SignatureError::GlobalBase64)?;
     if global.len() != 64 {
-        return Err(format!(
-            "trusted comment signature is {} bytes, expected 64",
-            global.len()
-        ));
+        return Err(SignatureError::GlobalLength(global.len()));
     }
     let mut global_msg = Vec::with_capacity(64 + comment.len());
     global_msg.extend_from_slice(sig);
     global_msg.extend_from_slice(comment.as_bytes());
     if !pk.verify(&global_msg, &global) {
-        return Err("trusted comment signature does not verify (trusted comment altered)".into());
+        return Err(SignatureError::GlobalMismatch);
     }
     if lines.any(|l| !l.is_empty()) {
-        return Err("unexpected lines after the trusted comment signature".into());
+        return Err(SignatureError::TrailingLines);
     }
     Ok(comment.to_string())
 }
@@ -150,14 +178,14 @@ mod tests {
         assert!(verify(&pk, b"hellO", &text).is_err());
         // trusted comment changed
         let forged = text.replace("trusted comment: recon run r1", "trusted comment: recon run r2");
-        let err = verify(&pk, b"hello", &forged).unwrap_err();
+        let err = verify(&pk, b"hello", &forged).unwrap_err().to_string();
         assert!(err.contains("trusted comment"), "{err}");
         // the untrusted comment is not covered, by design
         let relabelled = text.replace("from recon secret key", "whatever");
         assert!(verify(&pk, b"hello", &relabelled).is_ok());
         // another key
         let other = SigningKey::generate().unwrap().public();
-        let err = verify(&other, b"hello", &text).unwrap_err();
+        let err = verify(&other, b"hello", &text).unwrap_err().to_string();
         assert!(err.contains("signed by key"), "{err}");
         // same key id, different key bytes
         let impostor = PublicKey {

@@ -47,7 +47,11 @@ pub enum EvidenceError {
     },
 
     #[error("{}: not a valid key file: {reason}", path.display())]
-    KeyFormat { path: PathBuf, reason: String },
+    KeyFormat {
+        path: PathBuf,
+        #[source]
+        reason: keys::KeyFormatError,
+    },
 
     #[error(
         "{}: secret key is accessible by group or others (mode {:03o}); restrict it with: chmod 600 {}",
@@ -82,10 +86,10 @@ impl EvidenceError {
         }
     }
 
-    pub(crate) fn key_format(path: &Path, reason: impl Into<String>) -> EvidenceError {
+    pub(crate) fn key_format(path: &Path, reason: keys::KeyFormatError) -> EvidenceError {
         EvidenceError::KeyFormat {
             path: path.to_path_buf(),
-            reason: reason.into(),
+            reason,
         }
     }
 

@@ -2,6 +2,7 @@
 //! 8601 shapes always accepted beside them, time zones, DST gaps and folds,
 //! and the fast path for the default timestamp shape.
 
+use super::error::{ConvertError, DstGap, NoFormatMatches};
 use super::value::{Instant, EPOCH_DAYS_FROM_CE};
 use chrono::format::{Item, ParseErrorKind, StrftimeItems};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
@@ -26,7 +27,7 @@ fn with_iso<'a>(formats: &'a [String], iso: &'a [&'a str]) -> impl Iterator<Item
     formats.iter().map(String::as_str).chain(extra)
 }
 
-pub(super) fn parse_date(text: &str, formats: &[String]) -> Result<i32, String> {
+pub(super) fn parse_date(text: &str, formats: &[String]) -> Result<i32, ConvertError> {
     let mut errors = ParseErrors::default();
     for format in with_iso(formats, ISO_DATE_FORMATS) {
         match NaiveDate::parse_from_str(text, format) {
@@ -37,7 +38,7 @@ pub(super) fn parse_date(text: &str, formats: &[String]) -> Result<i32, String> 
             Err(e) => errors.note(e.kind()),
         }
     }
-    Err(errors.message("date", formats))
+    Err(errors.error("date", formats))
 }
 
 /// For formats whose numeric fields touch (`%Y%m%d`), chrono would read
@@ -65,10 +66,10 @@ fn has_adjacent_fields(format: &str) -> bool {
     false
 }
 
-fn days_since_epoch(date: NaiveDate) -> Result<i32, String> {
+fn days_since_epoch(date: NaiveDate) -> Result<i32, ConvertError> {
     date.num_days_from_ce()
         .checked_sub(EPOCH_DAYS_FROM_CE)
-        .ok_or_else(|| "date out of range".to_string())
+        .ok_or(ConvertError::DateOutOfRange)
 }
 
 /// Keeps the most useful failure across several attempted formats: a value
@@ -91,17 +92,17 @@ impl ParseErrors {
         self.ambiguous.get_or_insert_with(|| format.to_string());
     }
 
-    fn message(&self, what: &str, formats: &[String]) -> String {
+    fn error(&self, what: &'static str, formats: &[String]) -> ConvertError {
         if self.impossible {
-            return "no such calendar date or time (e.g. 2023-02-29), or a field is out of range".into();
+            return ConvertError::NoSuchDateOrTime;
         }
         if let Some(format) = &self.ambiguous {
-            return format!("fields must be zero-padded for compact format `{format}`");
+            return ConvertError::NotZeroPadded(format.clone());
         }
-        format!(
-            "does not match any {what} format ({}; ISO 8601 is also accepted)",
-            formats.join(", ")
-        )
+        ConvertError::NoFormatMatches(Box::new(NoFormatMatches {
+            what,
+            formats: formats.to_vec(),
+        }))
     }
 }
 
@@ -158,7 +159,7 @@ pub(super) fn parse_timestamp(
     formats: &[String],
     tz: Tz,
     default_formats: bool,
-) -> Result<Instant, String> {
+) -> Result<Instant, ConvertError> {
     // Hot path: with the default formats, `YYYY-MM-DD HH:MM:SS` (space or `T`)
     // is exactly what the first naive default would parse; skip chrono's
     // format interpreter. Anything else takes the general path below.
@@ -178,7 +179,7 @@ pub(super) fn parse_timestamp(
                 Err(e) => errors.note(e.kind()),
             }
         }
-        return Err(errors.message("timestamp", formats));
+        return Err(errors.error("timestamp", formats));
     }
     for format in candidates {
         match parse_with(text, format) {
@@ -186,7 +187,7 @@ pub(super) fn parse_timestamp(
             Err(e) => errors.note(e.kind()),
         }
     }
-    Err(errors.message("timestamp", formats))
+    Err(errors.error("timestamp", formats))
 }
 
 /// `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DDTHH:MM:SS`, digits checked, date and
@@ -211,7 +212,7 @@ fn fast_naive(text: &str) -> Option<NaiveDateTime> {
     date.and_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)
 }
 
-fn instant_of(parsed: Parsed, tz: Tz) -> Result<Instant, String> {
+fn instant_of(parsed: Parsed, tz: Tz) -> Result<Instant, ConvertError> {
     let instant = match parsed {
         Parsed::Instant(dt) => dt.to_utc(),
         Parsed::Utc(naive) => naive.and_utc(),
@@ -221,7 +222,7 @@ fn instant_of(parsed: Parsed, tz: Tz) -> Result<Instant, String> {
             .from_local_datetime(&naive)
             // Ambiguous (DST fold): documented choice of the earlier instant.
             .earliest()
-            .ok_or_else(|| format!("local time {naive} does not exist in {tz} (skipped by a DST change)"))?
+            .ok_or_else(|| ConvertError::SkippedByDst(Box::new(DstGap { local: naive, zone: tz })))?
             .to_utc(),
     };
     Instant::of(instant)
@@ -289,12 +290,12 @@ mod tests {
         assert_eq!(d.convert("1900-02-28").unwrap().display(), "1900-02-28");
         assert!(d.convert("1900-02-29").is_err());
         assert_eq!(d.convert("2024-02-29").unwrap().display(), "2024-02-29");
-        let err = d.convert("2023-02-29").unwrap_err();
+        let err = d.convert("2023-02-29").unwrap_err().to_string();
         assert!(err.contains("no such calendar date"), "{err}");
         assert!(d.convert("20230229").is_err());
         assert!(d.convert("2023-13-01").is_err());
         assert!(d.convert("2024-01-01T00:00:00").is_err());
-        assert!(d.convert("abc").unwrap_err().contains("does not match"));
+        assert!(d.convert("abc").unwrap_err().to_string().contains("does not match"));
     }
 
     #[test]
@@ -302,7 +303,7 @@ mod tests {
         let d = ty("date");
         assert_eq!(d.convert("20241101").unwrap().display(), "2024-11-01");
         // 2024111 could be 2024-11-1 or 2024-1-11.
-        assert!(d.convert("2024111").unwrap_err().contains("zero-padded"));
+        assert!(d.convert("2024111").unwrap_err().to_string().contains("zero-padded"));
         // With separators, unpadded fields are unambiguous and accepted.
         assert_eq!(d.convert("2024/2/9").unwrap().display(), "2024-02-09");
     }
@@ -319,8 +320,12 @@ mod tests {
         // ISO dates, as typed sources render them, are always accepted.
         assert_eq!(d.convert("2026-11-24").unwrap().display(), "2026-11-24");
         assert!(d.convert("2026/11/24").is_err());
-        assert!(d.convert("11.24.2026").unwrap_err().contains("no such calendar date"));
-        assert!(d.convert("24-11-2026").unwrap_err().contains("%d.%m.%Y"));
+        assert!(d
+            .convert("11.24.2026")
+            .unwrap_err()
+            .to_string()
+            .contains("no such calendar date"));
+        assert!(d.convert("24-11-2026").unwrap_err().to_string().contains("%d.%m.%Y"));
     }
 
     // --- convert: timestamp ---------------------------------------------------
@@ -360,10 +365,15 @@ mod tests {
         assert!(t
             .convert("2023-02-29 12:00:00")
             .unwrap_err()
+            .to_string()
             .contains("no such calendar date"));
         assert!(t.convert("2026-11-24").is_err());
         assert!(t.convert("2026-11-24 25:00:00").is_err());
-        assert!(t.convert("yesterday").unwrap_err().contains("does not match"));
+        assert!(t
+            .convert("yesterday")
+            .unwrap_err()
+            .to_string()
+            .contains("does not match"));
     }
 
     #[test]
@@ -412,7 +422,7 @@ mod tests {
     #[test]
     fn timestamp_dst_gap_and_fold() {
         let ny = ty_tz("timestamp", "America/New_York");
-        let err = ny.convert("2026-03-08 02:30:00").unwrap_err();
+        let err = ny.convert("2026-03-08 02:30:00").unwrap_err().to_string();
         assert!(err.contains("does not exist"), "{err}");
         assert_eq!(
             ny.convert("2026-03-08 03:30:00").unwrap().display(),

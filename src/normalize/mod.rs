@@ -7,6 +7,7 @@
 //! uses, `tolerance` the equality drift comparison applies.
 
 mod datetime;
+mod error;
 mod parse;
 pub mod phone;
 #[cfg(test)]
@@ -17,6 +18,7 @@ pub mod types;
 pub mod value;
 
 pub use datetime::RFC3339_FORMAT;
+pub use error::{ConvertError, DecimalOverflow, DeclarationError, DstGap, NoFormatMatches};
 pub use phone::to_e164;
 pub use text::{apply_steps, apply_steps_borrowed, Step, STEP_NAMES};
 pub use tolerance::{business_date, values_equal, Tolerance};

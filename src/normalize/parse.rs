@@ -4,6 +4,8 @@
 //! Nothing is rounded or guessed: a literal that does not fit its type is an
 //! error that says why.
 
+use super::error::{ConvertError, DecimalOverflow};
+
 /// Sign and digit runs of a plain decimal literal (`[+-]?\d*(\.\d*)?`).
 struct NumberParts<'a> {
     negative: bool,
@@ -13,7 +15,7 @@ struct NumberParts<'a> {
 
 /// Split a plain decimal literal, explaining the most likely mistake when
 /// it is not one. Reasons name no type: callers add "cannot convert to T".
-fn lex_number(text: &str) -> Result<NumberParts<'_>, String> {
+fn lex_number(text: &str) -> Result<NumberParts<'_>, ConvertError> {
     let (negative, body) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
@@ -26,15 +28,15 @@ fn lex_number(text: &str) -> Result<NumberParts<'_>, String> {
         .find(|c| !c.is_ascii_digit());
     if let Some(c) = bad_char {
         let why = match c {
-            'e' | 'E' => "scientific notation is not accepted",
-            ',' | '_' | '\'' | ' ' => "thousands separators are not accepted",
-            '.' => "more than one decimal point",
-            _ => "not a number",
+            'e' | 'E' => ConvertError::ScientificNotation,
+            ',' | '_' | '\'' | ' ' => ConvertError::ThousandsSeparator,
+            '.' => ConvertError::SecondDecimalPoint,
+            _ => ConvertError::NotANumber,
         };
-        return Err(why.into());
+        return Err(why);
     }
     if int_digits.is_empty() && frac_digits.is_empty() {
-        return Err("no digits".into());
+        return Err(ConvertError::NoDigits);
     }
     Ok(NumberParts {
         negative,
@@ -43,44 +45,45 @@ fn lex_number(text: &str) -> Result<NumberParts<'_>, String> {
     })
 }
 
-pub(super) fn parse_int(text: &str) -> Result<i64, String> {
+pub(super) fn parse_int(text: &str) -> Result<i64, ConvertError> {
     let parts = lex_number(text)?;
     if text.contains('.') {
-        return Err("has a decimal point; declare decimal(p,s) for fractional values".into());
+        return Err(ConvertError::FractionInInt);
     }
     if parts.int_digits.is_empty() {
-        return Err("no digits".into());
+        return Err(ConvertError::NoDigits);
     }
     // The text is now `[+-]?\d+`, so the only possible failure is overflow.
-    text.parse::<i64>()
-        .map_err(|_| "out of range for a 64-bit integer".to_string())
+    text.parse::<i64>().map_err(|_| ConvertError::IntOutOfRange)
 }
 
 /// Exact units at `scale`, e.g. "12.3" at scale 2 -> 1230.
-pub(super) fn parse_decimal(text: &str, precision: u32, scale: u32) -> Result<i128, String> {
+pub(super) fn parse_decimal(text: &str, precision: u32, scale: u32) -> Result<i128, ConvertError> {
     let parts = lex_number(text)?;
     let frac = fraction_within_scale(parts.frac_digits, scale)?;
     let int = parts.int_digits.trim_start_matches('0');
     // saturating: FieldType is public, so scale > precision is constructible.
     let max_int_digits = precision.saturating_sub(scale) as usize;
     if int.len() > max_int_digits {
-        return Err(format!(
-            "overflow: {} integer digits where decimal({precision},{scale}) allows {max_int_digits}",
-            int.len()
-        ));
+        return Err(ConvertError::DecimalOverflow(Box::new(DecimalOverflow {
+            digits: int.len(),
+            precision,
+            scale,
+            allowed: max_int_digits,
+        })));
     }
     let missing_zeros = (scale as usize).saturating_sub(frac.len());
     let digits = int
         .bytes()
         .chain(frac.bytes())
         .chain(std::iter::repeat_n(b'0', missing_zeros));
-    let magnitude = accumulate_digits(digits).ok_or_else(|| "overflow".to_string())?;
+    let magnitude = accumulate_digits(digits).ok_or(ConvertError::Overflow)?;
     Ok(if parts.negative { -magnitude } else { magnitude })
 }
 
 /// Fraction digits trimmed to `scale`; extra digits must be zeros because
 /// dropping anything else would change the value.
-fn fraction_within_scale(frac: &str, scale: u32) -> Result<&str, String> {
+fn fraction_within_scale(frac: &str, scale: u32) -> Result<&str, ConvertError> {
     let scale = scale as usize;
     if frac.len() <= scale {
         return Ok(frac);
@@ -89,10 +92,10 @@ fn fraction_within_scale(frac: &str, scale: u32) -> Result<&str, String> {
     if extra.bytes().all(|b| b == b'0') {
         Ok(kept)
     } else {
-        Err(format!(
-            "{} fraction digits exceed scale {scale}; converting would lose precision",
-            frac.len()
-        ))
+        Err(ConvertError::LosesPrecision {
+            digits: frac.len(),
+            scale: scale as u32,
+        })
     }
 }
 
@@ -100,18 +103,17 @@ pub(super) fn accumulate_digits(mut digits: impl Iterator<Item = u8>) -> Option<
     digits.try_fold(0i128, |acc, d| acc.checked_mul(10)?.checked_add(i128::from(d - b'0')))
 }
 
-pub(super) fn parse_bool(text: &str, true_values: &[String], false_values: &[String]) -> Result<bool, String> {
+pub(super) fn parse_bool(text: &str, true_values: &[String], false_values: &[String]) -> Result<bool, ConvertError> {
     let lower = text.to_lowercase();
     if true_values.contains(&lower) {
         Ok(true)
     } else if false_values.contains(&lower) {
         Ok(false)
     } else {
-        Err(format!(
-            "expected one of true [{}] or false [{}] (case-insensitive)",
-            true_values.join(", "),
-            false_values.join(", ")
-        ))
+        Err(ConvertError::NotABool(Box::new([
+            true_values.to_vec(),
+            false_values.to_vec(),
+        ])))
     }
 }
 
@@ -131,15 +133,20 @@ mod tests {
         assert_eq!(int.convert("-0"), Ok(Value::Int(0)));
         assert_eq!(int.convert("9223372036854775807"), Ok(Value::Int(i64::MAX)));
         assert_eq!(int.convert("-9223372036854775808"), Ok(Value::Int(i64::MIN)));
-        assert!(int.convert("9223372036854775808").unwrap_err().contains("out of range"));
+        assert!(int
+            .convert("9223372036854775808")
+            .unwrap_err()
+            .to_string()
+            .contains("out of range"));
         assert!(int
             .convert("-9223372036854775809")
             .unwrap_err()
+            .to_string()
             .contains("out of range"));
-        assert!(int.convert("1E+10").unwrap_err().contains("scientific"));
-        assert!(int.convert("1e5").unwrap_err().contains("scientific"));
-        assert!(int.convert("1,000").unwrap_err().contains("thousands"));
-        assert!(int.convert("12.0").unwrap_err().contains("decimal point"));
+        assert!(int.convert("1E+10").unwrap_err().to_string().contains("scientific"));
+        assert!(int.convert("1e5").unwrap_err().to_string().contains("scientific"));
+        assert!(int.convert("1,000").unwrap_err().to_string().contains("thousands"));
+        assert!(int.convert("12.0").unwrap_err().to_string().contains("decimal point"));
         for bad in ["abc", "+", "-", "--1", "+-1", "0x10", "１２", "1.2.3", "NaN", "inf"] {
             assert!(int.convert(bad).is_err(), "{bad}");
         }
@@ -161,10 +168,10 @@ mod tests {
         // Trailing zeros beyond the scale lose nothing.
         assert_eq!(d("12.3000"), Ok(Value::dec(1230, 2)));
         assert_eq!(dec("12.0", "decimal(5,0)"), Ok(Value::dec(12, 0)));
-        assert!(d("12.345").unwrap_err().contains("lose precision"));
-        assert!(d("1E+10").unwrap_err().contains("scientific"));
-        assert!(d("1.5e3").unwrap_err().contains("scientific"));
-        assert!(d("1,234.50").unwrap_err().contains("thousands"));
+        assert!(d("12.345").unwrap_err().to_string().contains("lose precision"));
+        assert!(d("1E+10").unwrap_err().to_string().contains("scientific"));
+        assert!(d("1.5e3").unwrap_err().to_string().contains("scientific"));
+        assert!(d("1,234.50").unwrap_err().to_string().contains("thousands"));
         for bad in ["abc", ".", "-", "+.", "1..2", "1.2.3", "1 000", "NaN"] {
             assert!(d(bad).is_err(), "{bad}");
         }
@@ -176,8 +183,8 @@ mod tests {
         assert_eq!(d("999.99"), Ok(Value::dec(99_999, 2)));
         assert_eq!(d("-999.99"), Ok(Value::dec(-99_999, 2)));
         assert_eq!(d("000999.99"), Ok(Value::dec(99_999, 2)));
-        assert!(d("1000").unwrap_err().contains("overflow"));
-        assert!(d("1000.00").unwrap_err().contains("overflow"));
+        assert!(d("1000").unwrap_err().to_string().contains("overflow"));
+        assert!(d("1000.00").unwrap_err().to_string().contains("overflow"));
         let max38 = "9".repeat(38);
         assert_eq!(dec(&max38, "decimal(38,0)"), Ok(Value::dec(max38.parse().unwrap(), 0)));
         assert!(dec(&format!("1{max38}"), "decimal(38,0)").is_err());
@@ -185,7 +192,7 @@ mod tests {
             dec("0.5", "decimal(38,38)").unwrap().display(),
             format!("0.5{}", "0".repeat(37))
         );
-        assert!(dec("1", "decimal(38,38)").unwrap_err().contains("overflow"));
+        assert!(dec("1", "decimal(38,38)").unwrap_err().to_string().contains("overflow"));
         // A hand-built type with scale > precision must not panic.
         let odd = FieldType::Decimal { precision: 2, scale: 5 };
         assert!(odd.convert("1").is_err());

@@ -37,6 +37,7 @@ use std::panic;
 
 use phonenumber::{country, metadata::DATABASE, Metadata, Mode};
 
+use super::error::{ConvertError, DeclarationError};
 use super::text::ascii_digit;
 
 /// Longest text read as a phone number (the CN fast path aside). E.164
@@ -53,7 +54,7 @@ const MAX_E164_DIGITS: usize = 15;
 /// Errors when the region is unknown or the text is not a phone number (see
 /// the module docs); a well-formed but unassigned number is formatted, not
 /// refused.
-pub fn to_e164(raw: &str, region: &str) -> Result<String, String> {
+pub fn to_e164(raw: &str, region: &str) -> Result<String, ConvertError> {
     if region == "CN" {
         if let Some(e164) = cn_mobile_fast_path(raw) {
             return Ok(e164);
@@ -64,43 +65,33 @@ pub fn to_e164(raw: &str, region: &str) -> Result<String, String> {
 
 /// Stages 2 and 3 of the module docs: what [`to_e164`] answers when the CN
 /// fast path does not.
-fn without_fast_path(raw: &str, region: &str) -> Result<String, String> {
-    let (id, home) =
-        region_meta(region).ok_or_else(|| format!("unknown phone region `{region}`; expected e.g. CN or US"))?;
+fn without_fast_path(raw: &str, region: &str) -> Result<String, ConvertError> {
+    let (id, home) = region_meta(region).ok_or_else(|| ConvertError::UnknownPhoneRegion(region.to_string()))?;
     if raw.chars().count() > MAX_PHONE_INPUT_CHARS {
-        return Err(format!(
-            "not a phone number: longer than {MAX_PHONE_INPUT_CHARS} characters"
-        ));
+        return Err(ConvertError::PhoneTooLong(MAX_PHONE_INPUT_CHARS));
     }
-    let dialled = Dialled::read(raw).ok_or_else(|| {
-        "not a phone number: only digits, spaces, a leading `+` and `- . ( ) /` are allowed".to_string()
-    })?;
+    let dialled = Dialled::read(raw).ok_or(ConvertError::PhoneCharacters)?;
     if dialled.digits.is_empty() {
-        return Err("not a phone number: no digits".into());
+        return Err(ConvertError::PhoneNoDigits);
     }
     if let Some(e164) = via_library(&dialled, id, home) {
         return Ok(e164);
     }
-    plain_reading(&dialled, home).ok_or_else(|| {
-        format!(
-            "not a phone number for region {region}: {} digits read as no number of a plausible length",
-            dialled.digits.len()
-        )
+    plain_reading(&dialled, home).ok_or_else(|| ConvertError::ImplausiblePhone {
+        region: region.to_string(),
+        digits: dialled.digits.len(),
     })
 }
 
 /// Check a region code against the `phonenumber` metadata and return it
 /// upper-cased.
-pub(crate) fn validate_region(region: &str) -> Result<String, String> {
+pub(crate) fn validate_region(region: &str) -> Result<String, DeclarationError> {
     let upper = region.trim().to_ascii_uppercase();
     let well_formed = upper.len() == 2 && upper.bytes().all(|b| b.is_ascii_uppercase());
     if well_formed && region_meta(&upper).is_some() {
         Ok(upper)
     } else {
-        Err(format!(
-            "unknown phone region `{region}`; expected an ISO 3166 alpha-2 code \
-             known to the phone metadata, e.g. CN or US"
-        ))
+        Err(DeclarationError::UnknownPhoneRegion(region.to_string()))
     }
 }
 
@@ -508,9 +499,9 @@ mod tests {
         for raw in &refused {
             assert!(to_e164(raw, "CN").is_err(), "{raw:?}: {:?}", to_e164(raw, "CN"));
         }
-        let err = to_e164("n/a", "CN").unwrap_err();
+        let err = to_e164("n/a", "CN").unwrap_err().to_string();
         assert!(err.starts_with("not a phone number"), "{err}");
-        let err = to_e164("123", "CN").unwrap_err();
+        let err = to_e164("123", "CN").unwrap_err().to_string();
         assert_eq!(
             err,
             "not a phone number for region CN: 3 digits read as no number of a plausible length"

@@ -1,7 +1,7 @@
 //! Shorthands shared by the normalize unit tests: a type from its spec
 //! name, a converted decimal or timestamp, a tolerance.
 
-use super::{FieldType, Tolerance, TypeOptions, Value};
+use super::{ConvertError, FieldType, Tolerance, TypeOptions, Value};
 use chrono_tz::UTC;
 
 pub(super) fn ty(spec: &str) -> FieldType {
@@ -16,7 +16,7 @@ pub(super) fn ty_tz(spec: &str, tz: &str) -> FieldType {
     FieldType::from_spec(spec, &opts, UTC).unwrap()
 }
 
-pub(super) fn dec(text: &str, spec: &str) -> Result<Value, String> {
+pub(super) fn dec(text: &str, spec: &str) -> Result<Value, ConvertError> {
     ty(spec).convert(text)
 }
 

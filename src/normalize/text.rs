@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
 
+use super::error::{ConvertError, DeclarationError};
 use super::phone;
 
 /// Names accepted by [`Step::parse`]. `phone_e164` additionally needs a
@@ -60,7 +61,7 @@ impl Step {
     /// Names are matched exactly (lower-case). The phone region is accepted
     /// in any case, stored upper-case, and must be a region known to the
     /// `phonenumber` metadata.
-    pub fn parse(token: &str) -> Result<Step, String> {
+    pub fn parse(token: &str) -> Result<Step, DeclarationError> {
         let token = token.trim();
         if let Some(region) = token.strip_prefix("phone_e164:") {
             let region = phone::validate_region(region)?;
@@ -75,12 +76,11 @@ impl Step {
             "nfkc" => Ok(Step::Nfkc),
             "digits_only" => Ok(Step::DigitsOnly),
             "empty_is_null" => Ok(Step::EmptyIsNull),
-            "phone_e164" => Err("step `phone_e164` needs a region, e.g. `phone_e164:CN`".to_string()),
-            other => Err(format!(
-                "unknown normalization step `{other}`; valid steps: {} \
-                 (phone_e164 as `phone_e164:<REGION>`, e.g. `phone_e164:CN`)",
-                STEP_NAMES.join(", ")
-            )),
+            "phone_e164" => Err(DeclarationError::PhoneWithoutRegion),
+            other => Err(DeclarationError::UnknownStep {
+                step: other.to_string(),
+                valid: STEP_NAMES.join(", "),
+            }),
         }
     }
 
@@ -104,7 +104,7 @@ impl Step {
     /// `Ok(None)`: the value became null (`empty_is_null` on `""`).
     /// `Err(reason)`: the value cannot be normalized (e.g. not a phone
     /// number); the caller reports it as unconvertible with the raw value.
-    pub fn apply(&self, value: &str) -> Result<Option<String>, String> {
+    pub fn apply(&self, value: &str) -> Result<Option<String>, ConvertError> {
         let out = match self {
             Step::Trim => value.trim().to_string(),
             Step::Lower | Step::CaseFold => value.to_lowercase(),
@@ -122,13 +122,13 @@ impl Step {
 
 /// Apply `steps` in order. A null input stays null, and the chain stops at
 /// the first step that produces null (later steps never see a null).
-pub fn apply_steps(steps: &[Step], raw: Option<&str>) -> Result<Option<String>, String> {
+pub fn apply_steps(steps: &[Step], raw: Option<&str>) -> Result<Option<String>, ConvertError> {
     Ok(apply_steps_borrowed(steps, raw)?.map(Cow::into_owned))
 }
 
 /// [`apply_steps`] without a copy where no step changes the text: `trim`
 /// and `empty_is_null` borrow from the input (most cells need no change).
-pub fn apply_steps_borrowed<'a>(steps: &[Step], raw: Option<&'a str>) -> Result<Option<Cow<'a, str>>, String> {
+pub fn apply_steps_borrowed<'a>(steps: &[Step], raw: Option<&'a str>) -> Result<Option<Cow<'a, str>>, ConvertError> {
     let Some(raw) = raw else {
         return Ok(None);
     };
@@ -206,11 +206,11 @@ mod tests {
         assert!(matches!(trimmed, Some(Cow::Borrowed("a"))));
     }
 
-    fn one(step: &str, input: &str) -> Result<Option<String>, String> {
+    fn one(step: &str, input: &str) -> Result<Option<String>, ConvertError> {
         Step::parse(step).unwrap().apply(input)
     }
 
-    fn some(s: &str) -> Result<Option<String>, String> {
+    fn some(s: &str) -> Result<Option<String>, ConvertError> {
         Ok(Some(s.to_string()))
     }
 
@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn parse_rejects_unknown_and_lists_names() {
-        let err = Step::parse("strip").unwrap_err();
+        let err = Step::parse("strip").unwrap_err().to_string();
         assert!(err.contains("strip"));
         for name in STEP_NAMES {
             assert!(err.contains(name), "{err} should list {name}");
@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn parse_phone_region_rules() {
-        assert!(Step::parse("phone_e164").unwrap_err().contains("region"));
+        assert!(Step::parse("phone_e164").unwrap_err().to_string().contains("region"));
         assert!(Step::parse("phone_e164:").is_err());
         assert!(Step::parse("phone_e164:XX").is_err());
         assert!(Step::parse("phone_e164:CHN").is_err());

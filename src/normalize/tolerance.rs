@@ -4,6 +4,7 @@
 //! Exact arithmetic throughout (a float only for a relative tolerance); any
 //! overflow counts as not equal rather than panicking.
 
+use super::error::DeclarationError;
 use super::parse::accumulate_digits;
 use super::types::MAX_PRECISION;
 use super::value::{Instant, Value, NANOS_PER_SEC};
@@ -36,16 +37,16 @@ impl Tolerance {
         rel: Option<f64>,
         seconds: Option<i64>,
         date: bool,
-    ) -> Result<Tolerance, String> {
+    ) -> Result<Tolerance, DeclarationError> {
         let abs = abs.map(parse_tolerance_decimal).transpose()?;
         if let Some(rel) = rel {
             if !rel.is_finite() || rel < 0.0 {
-                return Err(format!("relative tolerance must be finite and >= 0, got {rel}"));
+                return Err(DeclarationError::RelativeTolerance(rel));
             }
         }
         if let Some(seconds) = seconds {
             if seconds < 0 {
-                return Err(format!("seconds tolerance must be >= 0, got {seconds}"));
+                return Err(DeclarationError::SecondsTolerance(seconds));
             }
         }
         Ok(Tolerance {
@@ -68,8 +69,8 @@ impl Tolerance {
 
 /// Exact `(units, scale)` of a non-negative decimal, optionally with an
 /// exponent, normalized so trailing fraction zeros are dropped.
-fn parse_tolerance_decimal(text: &str) -> Result<(i128, u32), String> {
-    let bad = || format!("absolute tolerance `{text}` is not a non-negative decimal number");
+fn parse_tolerance_decimal(text: &str) -> Result<(i128, u32), DeclarationError> {
+    let bad = || DeclarationError::AbsoluteTolerance(text.to_string());
     let cleaned: String = text.trim().chars().filter(|&c| c != '_').collect();
     let body = cleaned.strip_prefix('+').unwrap_or(&cleaned);
     let (mantissa, exponent) = match body.split_once(['e', 'E']) {

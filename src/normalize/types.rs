@@ -7,6 +7,7 @@
 //! `datetime` (dates, timestamps).
 
 use super::datetime::{parse_date, parse_timestamp, render_date, RFC3339_FORMAT};
+use super::error::{ConvertError, DeclarationError};
 use super::parse::{parse_bool, parse_decimal, parse_int};
 use super::value::Value;
 use chrono::format::{Item, StrftimeItems};
@@ -82,7 +83,7 @@ impl FieldType {
     /// `opts.timezone`, else `default_tz`. Unknown zones, invalid formats,
     /// empty or overlapping bool spellings and options that do not apply to
     /// the type are errors.
-    pub fn from_spec(ty: &str, opts: &TypeOptions, default_tz: Tz) -> Result<FieldType, String> {
+    pub fn from_spec(ty: &str, opts: &TypeOptions, default_tz: Tz) -> Result<FieldType, DeclarationError> {
         let spec = ty.trim().to_ascii_lowercase();
         let field = match spec.as_str() {
             "string" => FieldType::String,
@@ -99,7 +100,10 @@ impl FieldType {
                     timezone: resolve_timezone(opts.timezone.as_deref(), default_tz)?,
                 }
             }
-            other => decimal_type(other)?.ok_or_else(|| format!("unknown type `{ty}`; valid types: {TYPE_NAMES}"))?,
+            other => decimal_type(other)?.ok_or_else(|| DeclarationError::UnknownType {
+                ty: ty.to_string(),
+                valid: TYPE_NAMES,
+            })?,
         };
         reject_inapplicable_options(&field, opts)?;
         Ok(field)
@@ -134,7 +138,7 @@ impl FieldType {
     /// kept to the nanosecond (more digits must be zeros). Besides the declared formats, ISO 8601 dates
     /// (`%Y-%m-%d`) and timestamps (RFC 3339, `%Y-%m-%d[T ]%H:%M:%S%.f`, and
     /// `... UTC`) are always accepted, as typed sources render them so.
-    pub fn convert(&self, text: &str) -> Result<Value, String> {
+    pub fn convert(&self, text: &str) -> Result<Value, ConvertError> {
         let text = match self {
             FieldType::String => text,
             _ => non_blank(text, self)?,
@@ -163,7 +167,7 @@ impl FieldType {
 // ---------------------------------------------------------------------------
 // from_spec helpers
 
-fn decimal_type(spec: &str) -> Result<Option<FieldType>, String> {
+fn decimal_type(spec: &str) -> Result<Option<FieldType>, DeclarationError> {
     let Some(args) = spec
         .strip_prefix("decimal")
         .map(str::trim_start)
@@ -172,7 +176,7 @@ fn decimal_type(spec: &str) -> Result<Option<FieldType>, String> {
     else {
         return Ok(None);
     };
-    let bad = || format!("invalid decimal type `{spec}`: expected decimal(p,s) with 1<=p<=38 and 0<=s<=p");
+    let bad = || DeclarationError::InvalidDecimal(spec.to_string());
     let (p, s) = args.split_once(',').ok_or_else(bad)?;
     let precision: u32 = p.trim().parse().map_err(|_| bad())?;
     let scale: u32 = s.trim().parse().map_err(|_| bad())?;
@@ -182,13 +186,11 @@ fn decimal_type(spec: &str) -> Result<Option<FieldType>, String> {
     Ok(Some(FieldType::Decimal { precision, scale }))
 }
 
-fn bool_type(opts: &TypeOptions) -> Result<FieldType, String> {
+fn bool_type(opts: &TypeOptions) -> Result<FieldType, DeclarationError> {
     let true_values = spellings(opts.true_values.as_deref(), DEFAULT_TRUE, "true_values")?;
     let false_values = spellings(opts.false_values.as_deref(), DEFAULT_FALSE, "false_values")?;
     if let Some(both) = true_values.iter().find(|v| false_values.contains(v)) {
-        return Err(format!(
-            "bool spelling `{both}` is in both true_values and false_values"
-        ));
+        return Err(DeclarationError::SpellingInBoth(both.clone()));
     }
     Ok(FieldType::Bool {
         true_values,
@@ -197,28 +199,26 @@ fn bool_type(opts: &TypeOptions) -> Result<FieldType, String> {
 }
 
 /// Lower-cased spellings, so conversion lower-cases only the input.
-fn spellings(given: Option<&[String]>, default: &[&str], what: &str) -> Result<Vec<String>, String> {
+fn spellings(given: Option<&[String]>, default: &[&str], what: &'static str) -> Result<Vec<String>, DeclarationError> {
     let values: Vec<String> = match given {
         Some(list) => list.iter().map(|v| v.to_lowercase()).collect(),
         None => default.iter().map(|v| v.to_string()).collect(),
     };
     if values.is_empty() {
-        return Err(format!("bool option `{what}` must not be empty"));
+        return Err(DeclarationError::NoSpellings(what));
     }
     if values.iter().any(String::is_empty) {
-        return Err(format!(
-            "bool option `{what}` must not contain an empty string; use the empty_is_null step for empty cells"
-        ));
+        return Err(DeclarationError::EmptySpelling(what));
     }
     Ok(values)
 }
 
-fn formats_or_default(opts: &TypeOptions, default: &[&str], timestamp: bool) -> Result<Vec<String>, String> {
+fn formats_or_default(opts: &TypeOptions, default: &[&str], timestamp: bool) -> Result<Vec<String>, DeclarationError> {
     let Some(formats) = &opts.formats else {
         return Ok(default.iter().map(|f| f.to_string()).collect());
     };
     if formats.is_empty() {
-        return Err("option `formats` must not be empty".into());
+        return Err(DeclarationError::NoFormats);
     }
     for format in formats {
         validate_format(format, timestamp)?;
@@ -226,38 +226,36 @@ fn formats_or_default(opts: &TypeOptions, default: &[&str], timestamp: bool) -> 
     Ok(formats.clone())
 }
 
-fn validate_format(format: &str, timestamp: bool) -> Result<(), String> {
+fn validate_format(format: &str, timestamp: bool) -> Result<(), DeclarationError> {
     if format == RFC3339_FORMAT {
         return if timestamp {
             Ok(())
         } else {
-            Err("format `rfc3339` is only valid for timestamps".into())
+            Err(DeclarationError::Rfc3339ForDate)
         };
     }
     let invalid = StrftimeItems::new(format).any(|item| matches!(item, Item::Error));
     if format.is_empty() || invalid {
-        return Err(format!(
-            "invalid date/time format `{format}` (chrono strftime syntax expected)"
-        ));
+        return Err(DeclarationError::InvalidFormat(format.to_string()));
     }
     // A date format must be renderable from a date alone (no %H, %z, ...).
     if !timestamp && render_date(NaiveDate::MIN, format).is_none() {
-        return Err(format!("date format `{format}` uses time or zone fields"));
+        return Err(DeclarationError::TimeInDateFormat(format.to_string()));
     }
     Ok(())
 }
 
-fn resolve_timezone(name: Option<&str>, default_tz: Tz) -> Result<Tz, String> {
+fn resolve_timezone(name: Option<&str>, default_tz: Tz) -> Result<Tz, DeclarationError> {
     match name {
         None => Ok(default_tz),
         Some(name) => name
             .trim()
             .parse::<Tz>()
-            .map_err(|_| format!("unknown timezone `{name}`; expected an IANA name such as Asia/Shanghai or UTC")),
+            .map_err(|_| DeclarationError::UnknownTimezone(name.to_string())),
     }
 }
 
-fn reject_inapplicable_options(field: &FieldType, opts: &TypeOptions) -> Result<(), String> {
+fn reject_inapplicable_options(field: &FieldType, opts: &TypeOptions) -> Result<(), DeclarationError> {
     let date_like = matches!(field, FieldType::Date { .. } | FieldType::Timestamp { .. });
     let checks = [
         ("formats", opts.formats.is_some() && !date_like),
@@ -275,7 +273,10 @@ fn reject_inapplicable_options(field: &FieldType, opts: &TypeOptions) -> Result<
         ),
     ];
     match checks.iter().find(|(_, bad)| *bad) {
-        Some((option, _)) => Err(format!("option `{option}` does not apply to type {}", field.name())),
+        Some((option, _)) => Err(DeclarationError::InapplicableOption {
+            option,
+            ty: field.name(),
+        }),
         None => Ok(()),
     }
 }
@@ -285,13 +286,10 @@ fn reject_inapplicable_options(field: &FieldType, opts: &TypeOptions) -> Result<
 
 /// The text without surrounding whitespace, which no typed value can carry;
 /// empty (or blank) text is an error because null is the caller's decision.
-fn non_blank<'a>(text: &'a str, field: &FieldType) -> Result<&'a str, String> {
+fn non_blank<'a>(text: &'a str, field: &FieldType) -> Result<&'a str, ConvertError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
-        return Err(format!(
-            "empty value cannot be a {}; add the empty_is_null step to make it null",
-            field.name()
-        ));
+        return Err(ConvertError::Empty(field.name()));
     }
     Ok(trimmed)
 }
@@ -342,10 +340,10 @@ mod tests {
             "decimal(5,2,1)",
             "decimal(5,2",
         ] {
-            let err = FieldType::from_spec(bad, &no, UTC).unwrap_err();
+            let err = FieldType::from_spec(bad, &no, UTC).unwrap_err().to_string();
             assert!(err.contains("decimal"), "{bad}: {err}");
         }
-        let err = FieldType::from_spec("float", &no, UTC).unwrap_err();
+        let err = FieldType::from_spec("float", &no, UTC).unwrap_err().to_string();
         for name in ["string", "int", "decimal(p,s)", "bool", "date", "timestamp"] {
             assert!(err.contains(name), "{err}");
         }
@@ -420,6 +418,7 @@ mod tests {
         let tz_opts = opts(|o| o.timezone = Some("Mars/Olympus".into()));
         assert!(FieldType::from_spec("timestamp", &tz_opts, UTC)
             .unwrap_err()
+            .to_string()
             .contains("Mars/Olympus"));
         let tz_opts = opts(|o| o.timezone = Some("America/New_York".into()));
         assert!(matches!(
@@ -429,16 +428,26 @@ mod tests {
         // Options that do not apply to the type are errors, not ignored.
         assert!(FieldType::from_spec("date", &tz_opts, UTC)
             .unwrap_err()
+            .to_string()
             .contains("timezone"));
         let fmt = opts(|o| o.formats = Some(vec!["%d.%m.%Y".into()]));
-        assert!(FieldType::from_spec("int", &fmt, UTC).unwrap_err().contains("formats"));
+        assert!(FieldType::from_spec("int", &fmt, UTC)
+            .unwrap_err()
+            .to_string()
+            .contains("formats"));
         assert!(FieldType::from_spec("date", &fmt, UTC).is_ok());
         let empty = opts(|o| o.formats = Some(vec![]));
         assert!(FieldType::from_spec("date", &empty, UTC).is_err());
         let bad_fmt = opts(|o| o.formats = Some(vec!["%Q-%m".into()]));
-        assert!(FieldType::from_spec("date", &bad_fmt, UTC).unwrap_err().contains("%Q"));
+        assert!(FieldType::from_spec("date", &bad_fmt, UTC)
+            .unwrap_err()
+            .to_string()
+            .contains("%Q"));
         let timey = opts(|o| o.formats = Some(vec!["%Y%m%d%H".into()]));
-        assert!(FieldType::from_spec("date", &timey, UTC).unwrap_err().contains("time"));
+        assert!(FieldType::from_spec("date", &timey, UTC)
+            .unwrap_err()
+            .to_string()
+            .contains("time"));
         // Hand-built (unvalidated) types must not panic either.
         let raw = FieldType::Date {
             formats: vec!["%Y%m%d%H".into()],
@@ -450,6 +459,7 @@ mod tests {
         let tv = opts(|o| o.true_values = Some(vec!["ja".into()]));
         assert!(FieldType::from_spec("string", &tv, UTC)
             .unwrap_err()
+            .to_string()
             .contains("true_values"));
         let overlap = opts(|o| {
             o.true_values = Some(vec!["Y".into()]);
@@ -457,6 +467,7 @@ mod tests {
         });
         assert!(FieldType::from_spec("bool", &overlap, UTC)
             .unwrap_err()
+            .to_string()
             .contains("both"));
         let empty_spelling = opts(|o| o.false_values = Some(vec!["".into()]));
         assert!(FieldType::from_spec("bool", &empty_spelling, UTC).is_err());
@@ -477,7 +488,7 @@ mod tests {
     fn empty_and_blank_rejected_for_typed() {
         for spec in ["int", "decimal(10,2)", "bool", "date", "timestamp"] {
             for blank in ["", " ", "\u{3000}", "\u{00A0}\t"] {
-                let err = ty(spec).convert(blank).unwrap_err();
+                let err = ty(spec).convert(blank).unwrap_err().to_string();
                 assert!(err.contains("empty_is_null"), "{spec} {blank:?}: {err}");
             }
         }

@@ -77,10 +77,10 @@ impl Instant {
         at.checked_add_signed(chrono::TimeDelta::nanoseconds(i64::from(self.sub_nanos)))
     }
 
-    pub(super) fn of(at: DateTime<chrono::Utc>) -> Result<Instant, String> {
+    pub(super) fn of(at: DateTime<chrono::Utc>) -> Result<Instant, super::ConvertError> {
         let nanos = at.nanosecond();
         if nanos >= NANOS_PER_SEC {
-            return Err("leap seconds are not supported".into());
+            return Err(super::ConvertError::LeapSecond);
         }
         Ok(Instant {
             micros: at.timestamp_micros(),

@@ -23,14 +23,19 @@ impl std::fmt::Debug for Tokenizer {
     }
 }
 
+/// A token key shorter than [`MIN_KEY_LEN`]; the text names its length,
+/// never its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("token key too short: {len} bytes, need at least {MIN_KEY_LEN}")]
+pub struct KeyTooShort {
+    pub len: usize,
+}
+
 impl Tokenizer {
     /// Build a tokenizer; the key must be at least 16 bytes.
-    pub fn new(key: &[u8]) -> Result<Tokenizer, String> {
+    pub fn new(key: &[u8]) -> Result<Tokenizer, KeyTooShort> {
         if key.len() < MIN_KEY_LEN {
-            return Err(format!(
-                "token key too short: {} bytes, need at least {MIN_KEY_LEN}",
-                key.len()
-            ));
+            return Err(KeyTooShort { len: key.len() });
         }
         Ok(Tokenizer { key: HmacKey::new(key) })
     }
@@ -96,7 +101,7 @@ mod tests {
         assert!(Tokenizer::new(b"short").is_err());
         assert!(Tokenizer::new(&[0u8; 15]).is_err());
         assert!(Tokenizer::new(&[0u8; 16]).is_ok());
-        let err = Tokenizer::new(b"secret-key").unwrap_err();
+        let err = Tokenizer::new(b"secret-key").unwrap_err().to_string();
         assert!(!err.contains("secret"));
         let t = Tokenizer::new(KEY).unwrap();
         assert!(!format!("{t:?}").contains("0123"));

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use rayon::prelude::*;
 
-use crate::normalize::{apply_steps_borrowed, FieldType, Value};
+use crate::normalize::{apply_steps_borrowed, ConvertError, FieldType, Value};
 use crate::source::Loaded;
 use crate::spec::{Entity, Field, Side};
 pub use key::{map_key_jsons, side_keys, KeyIndex, KeyTuple, SideKeys};
@@ -42,7 +42,7 @@ impl Cell {
 pub struct BadCell {
     pub row: usize,
     pub raw: String,
-    pub reason: String,
+    pub reason: ConvertError,
 }
 
 #[derive(Debug)]
@@ -184,7 +184,7 @@ impl Typing {
     }
 
     /// Pushes the cell of `row` typed from `value` as `typed`.
-    fn push(&mut self, row: usize, value: Option<&str>, typed: Result<Option<Value>, String>) {
+    fn push(&mut self, row: usize, value: Option<&str>, typed: Result<Option<Value>, ConvertError>) {
         match typed {
             Ok(None) => self.cells.push(Cell::Null),
             Ok(Some(v)) => self.cells.push(Cell::Val(v)),
@@ -341,7 +341,7 @@ fn places(lengths: &[usize], twins: &[u32]) -> Vec<(u32, u32)> {
 
 /// One left column's raw texts, by right row (its twin's).
 struct LeftTexts<'a> {
-    arrays: Vec<&'a polars_arrow::array::Utf8ViewArray>,
+    arrays: Vec<&'a crate::columnar::Utf8ViewArray>,
     at: std::borrow::Cow<'a, [(u32, u32)]>,
 }
 
@@ -379,7 +379,7 @@ fn prepare_twinned(
 }
 
 /// One cell through the declared chain: steps → map → default → type.
-pub fn convert(field: &Field, side: Side, raw: Option<&str>) -> Result<Option<Value>, String> {
+pub fn convert(field: &Field, side: Side, raw: Option<&str>) -> Result<Option<Value>, ConvertError> {
     let i = side.idx();
     // No text steps and no value map: the raw text is typed as it is,
     // without a copy.
@@ -391,7 +391,7 @@ pub fn convert(field: &Field, side: Side, raw: Option<&str>) -> Result<Option<Va
         (Some(v), Some(map)) => match map.get(v.as_ref()) {
             Some(mapped) => Some(Cow::Borrowed(mapped.as_str())),
             None if field.keep_unmapped => Some(v),
-            None => return Err("value is not in the declared value map".into()),
+            None => return Err(ConvertError::NotInValueMap),
         },
         (text, _) => text,
     };
@@ -399,7 +399,7 @@ pub fn convert(field: &Field, side: Side, raw: Option<&str>) -> Result<Option<Va
 }
 
 /// The text after steps and map → default → type.
-fn typed(field: &Field, i: usize, text: Option<Cow<'_, str>>) -> Result<Option<Value>, String> {
+fn typed(field: &Field, i: usize, text: Option<Cow<'_, str>>) -> Result<Option<Value>, ConvertError> {
     let ty = &field.ty[i];
     // Outside text fields an empty cell (CSV's only way to write null) is null.
     let text = match text {
@@ -463,7 +463,7 @@ mod tests {
                 };
                 assert_eq!(typed.fields[f].cells[row], want, "field {}, row {row}", field.name);
             }
-            let got: Vec<(usize, String, String)> = typed.fields[f]
+            let got: Vec<(usize, String, ConvertError)> = typed.fields[f]
                 .bad
                 .iter()
                 .map(|b| (b.row, b.raw.clone(), b.reason.clone()))
@@ -514,7 +514,7 @@ mod tests {
         let direct = prepare(entity, Side::Right, &right());
         for f in 0..3 {
             assert_eq!(copied.fields[f].cells, direct.fields[f].cells, "field {f}");
-            let bad = |p: &PreparedSide| -> Vec<(usize, String, String)> {
+            let bad = |p: &PreparedSide| -> Vec<(usize, String, ConvertError)> {
                 p.fields[f]
                     .bad
                     .iter()

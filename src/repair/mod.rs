@@ -207,7 +207,7 @@ fn write_jsonl(path: &Path, repairs: &[Repair]) -> Result<()> {
     let mut line = Vec::with_capacity(1024);
     for (i, r) in repairs.iter().enumerate() {
         line.clear();
-        serde_json::to_writer(&mut line, r).map_err(|e| Error::Internal(e.to_string()))?;
+        serde_json::to_writer(&mut line, r).map_err(|e| Error::json(format!("writing {}", path.display()), e))?;
         line.push(b'\n');
         out.write_all(&line).map_err(|e| Error::io(path, e))?;
         // The disk writes what is written meanwhile, not all at the fsync.
@@ -276,15 +276,15 @@ pub fn write_csv(dir: &Path, spec: &Spec, repairs: &[Repair]) -> Result<Vec<Stri
         let mut w = csv::Writer::from_writer(Vec::new());
         let mut header = vec!["entity".to_string(), "action".into(), "key".into(), "repair_ids".into()];
         header.extend(columns.iter().cloned());
-        let csv_err = |e: csv::Error| Error::Internal(e.to_string());
+        let name = format!("repairs-{}.csv", safe_name(target));
+        let csv_err = |e: csv::Error| Error::csv(format!("writing {name}"), e);
         w.write_record(&header).map_err(csv_err)?;
         for ((entity, key), (action, ids, values)) in &rows {
             let mut rec = vec![entity.clone(), action.clone(), key.clone(), ids.join(" ")];
             rec.extend(columns.iter().map(|c| values.get(c).cloned().unwrap_or_default()));
             w.write_record(&rec).map_err(csv_err)?;
         }
-        let bytes = w.into_inner().map_err(|e| Error::Internal(e.to_string()))?;
-        let name = format!("repairs-{}.csv", safe_name(target));
+        let bytes = w.into_inner().map_err(|e| csv_err(e.into_error().into()))?;
         crate::files::write_file(&dir.join(&name), &bytes)?;
         written.push(name);
     }

@@ -12,8 +12,32 @@ use crate::prepare::{convert, Cell};
 use crate::spec::write::{bool_spellings, RFC3339};
 use crate::spec::{Entity, Field, Side};
 
+/// Why a value has no exact representation on the target side; its text
+/// becomes the `detail` of a `review` repair.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoInverse {
+    #[error("timestamp out of range")]
+    TimestampOutOfRange,
+    #[error("date out of range")]
+    DateOutOfRange,
+    #[error("a null would read back as the {side} side's default")]
+    NullReadsAsDefault { side: &'static str },
+    #[error("the value is not in the {side} side's value map of `{field}`")]
+    NotInValueMap { side: &'static str, field: String },
+    #[error("several {side} values of `{field}` map to the same value; no exact inverse")]
+    SeveralMapped { side: &'static str, field: String },
+    #[error("no {side} representation of `{field}` reads back as the same value")]
+    NoRoundTrip { side: &'static str, field: String },
+    #[error("the {side} side holds masked values of `{field}`; the clear value cannot be recovered")]
+    MaskedSource { side: &'static str, field: String },
+    #[error("the {side} side stores its own tokens of `{field}`; recon cannot produce them")]
+    OwnTokens { side: &'static str, field: String },
+    #[error("no {style} mask of `{field}`")]
+    NoMask { style: &'static str, field: String },
+}
+
 /// Text of `value` for the declared type, before the value map is reversed.
-fn format_typed(ty: &FieldType, write: Option<&str>, value: &Value) -> Result<String, String> {
+fn format_typed(ty: &FieldType, write: Option<&str>, value: &Value) -> Result<String, NoInverse> {
     if let (Some((t, f)), Value::Bool(b)) = (write.and_then(bool_spellings), value) {
         return Ok(if *b { t } else { f }.to_string());
     }
@@ -21,7 +45,7 @@ fn format_typed(ty: &FieldType, write: Option<&str>, value: &Value) -> Result<St
         (FieldType::Bool { true_values, .. }, Value::Bool(true)) => true_values[0].clone(),
         (FieldType::Bool { false_values, .. }, Value::Bool(false)) => false_values[0].clone(),
         (FieldType::Timestamp { timezone, .. }, Value::Ts(at)) => {
-            let utc = at.to_utc().ok_or("timestamp out of range")?;
+            let utc = at.to_utc().ok_or(NoInverse::TimestampOutOfRange)?;
             let local = timezone.from_utc_datetime(&utc.naive_utc());
             match write {
                 None | Some(RFC3339) => local.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
@@ -32,7 +56,7 @@ fn format_typed(ty: &FieldType, write: Option<&str>, value: &Value) -> Result<St
             let date = days
                 .checked_add(719_163)
                 .and_then(NaiveDate::from_num_days_from_ce_opt)
-                .ok_or("date out of range")?;
+                .ok_or(NoInverse::DateOutOfRange)?;
             date.format(write.unwrap_or("%Y-%m-%d")).to_string()
         }
         (_, v) => v.display(),
@@ -42,15 +66,12 @@ fn format_typed(ty: &FieldType, write: Option<&str>, value: &Value) -> Result<St
 /// The raw text `side` stores for canonical `value` (None: null), such that
 /// the spec reads it back as exactly `value`. Err names why no exact inverse
 /// exists.
-pub fn to_target(field: &Field, side: Side, value: Option<&Value>) -> Result<Option<String>, String> {
+pub fn to_target(field: &Field, side: Side, value: Option<&Value>) -> Result<Option<String>, NoInverse> {
     let i = side.idx();
     let Some(v) = value else {
         return match convert(field, side, None) {
             Ok(None) => Ok(None),
-            _ => Err(format!(
-                "a null would read back as the {} side's default",
-                side.as_str()
-            )),
+            _ => Err(NoInverse::NullReadsAsDefault { side: side.as_str() }),
         };
     };
     let ty = &field.ty[i];
@@ -66,29 +87,26 @@ pub fn to_target(field: &Field, side: Side, value: Option<&Value>) -> Result<Opt
                 [one] => (*one).clone(),
                 [] if field.keep_unmapped => format_typed(ty, field.write[i].as_deref(), v)?,
                 [] => {
-                    return Err(format!(
-                        "the value is not in the {} side's value map of `{}`",
-                        side.as_str(),
-                        field.name
-                    ))
+                    return Err(NoInverse::NotInValueMap {
+                        side: side.as_str(),
+                        field: field.name.clone(),
+                    })
                 }
                 _ => {
-                    return Err(format!(
-                        "several {} values of `{}` map to the same value; no exact inverse",
-                        side.as_str(),
-                        field.name
-                    ))
+                    return Err(NoInverse::SeveralMapped {
+                        side: side.as_str(),
+                        field: field.name.clone(),
+                    })
                 }
             }
         }
     };
     match convert(field, side, Some(&raw)) {
         Ok(Some(back)) if back == *v => Ok(Some(raw)),
-        _ => Err(format!(
-            "no {} representation of `{}` reads back as the same value",
-            side.as_str(),
-            field.name
-        )),
+        _ => Err(NoInverse::NoRoundTrip {
+            side: side.as_str(),
+            field: field.name.clone(),
+        }),
     }
 }
 
@@ -97,38 +115,40 @@ pub fn to_target(field: &Field, side: Side, value: Option<&Value>) -> Result<Opt
 /// style; the target's mask of the clear value when only the target masks;
 /// impossible when the source holds masked values (the clear value cannot
 /// be recovered) or the target stores tokens of its own.
-pub fn transfer(field: &Field, from: Side, to: Side, value: Option<&Value>) -> Result<Option<Value>, String> {
+pub fn transfer(field: &Field, from: Side, to: Side, value: Option<&Value>) -> Result<Option<Value>, NoInverse> {
     let (ms, mt) = (field.mask[from.idx()], field.mask[to.idx()]);
     if ms == mt {
         return Ok(value.cloned());
     }
     if ms != MaskStyle::Clear {
-        return Err(format!(
-            "the {} side holds masked values of `{}`; the clear value cannot be recovered",
-            from.as_str(),
-            field.name
-        ));
+        return Err(NoInverse::MaskedSource {
+            side: from.as_str(),
+            field: field.name.clone(),
+        });
     }
     let Some(v) = value else { return Ok(None) };
     match mt {
         MaskStyle::Absent => Ok(None),
-        MaskStyle::Token => Err(format!(
-            "the {} side stores its own tokens of `{}`; recon cannot produce them",
-            to.as_str(),
-            field.name
-        )),
+        MaskStyle::Token => Err(NoInverse::OwnTokens {
+            side: to.as_str(),
+            field: field.name.clone(),
+        }),
         style => style
             .apply(&v.display())
             .map(|m| Some(Value::Str(m.into())))
-            .ok_or_else(|| format!("no {} mask of `{}`", style.name(), field.name)),
+            .ok_or_else(|| NoInverse::NoMask {
+                style: style.name(),
+                field: field.name.clone(),
+            }),
     }
 }
 
 /// [`transfer`] then [`to_target`]: the text side `to` stores for side
 /// `from`'s value.
+// TODO(#27 second pass): return `NoInverse` once repair/apply.rs takes it.
 pub fn to_target_from(field: &Field, from: Side, to: Side, value: Option<&Value>) -> Result<Option<String>, String> {
-    let v = transfer(field, from, to, value)?;
-    to_target(field, to, v.as_ref())
+    let v = transfer(field, from, to, value).map_err(|e| e.to_string())?;
+    to_target(field, to, v.as_ref()).map_err(|e| e.to_string())
 }
 
 /// HMAC domain of a field's personal values.
@@ -181,7 +201,7 @@ right = {{ path = "r.csv" }}
     }
 
     fn target(s: &Spec, side: Side, v: Option<Value>) -> Result<Option<String>, String> {
-        to_target(&s.entities[0].fields[1], side, v.as_ref())
+        to_target(&s.entities[0].fields[1], side, v.as_ref()).map_err(|e| e.to_string())
     }
 
     #[test]

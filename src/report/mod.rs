@@ -8,13 +8,12 @@ mod baseline;
 mod folder;
 mod metrics;
 pub mod summary;
-mod working;
 
+pub use crate::columnar::{buffered, opened, push_plain, Dictionary, PlainColumn, WorkingWriter};
 pub use baseline::{choose_baseline, BaselineInfo};
 pub use folder::{claim, owner_tag, previous_runs, release, sweep_stale, PreviousRun, RunFolder};
 pub use metrics::{write_quality_metrics, EntityMetrics};
 pub use summary::{human_summary, EntitySummary, SideInfo, Summary};
-pub use working::{buffered, opened, push_plain, Dictionary, PlainColumn, WorkingWriter};
 
 use std::path::Path;
 
@@ -83,12 +82,13 @@ pub fn start_writeback(file: &std::fs::File) {
 /// Writes string columns as a zstd Parquet file (the caller's folder is the
 /// temporary run folder, so no partial file can surface).
 pub fn write_parquet(path: &Path, columns: Vec<Column>, height: usize) -> Result<()> {
-    let mut df = DataFrame::new(height, columns).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut df =
+        DataFrame::new(height, columns).map_err(|e| Error::polars(format!("building {}", path.display()), e))?;
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     ParquetWriter::new(&file)
         .with_compression(ParquetCompression::Zstd(None))
         .finish(&mut df)
-        .map_err(|e| Error::Internal(format!("writing {}: {e}", path.display())))?;
+        .map_err(|e| Error::polars(format!("writing {}", path.display()), e))?;
     file.sync_all().map_err(|e| Error::io(path, e))?;
     Ok(())
 }

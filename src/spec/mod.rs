@@ -773,14 +773,14 @@ impl Compiler<'_> {
             Some(t) => (t.get_ref().as_str(), t.span()),
             None => ("string", f.name.span()),
         };
-        FieldType::from_spec(ty, &opts, side_tz).map_err(|m| self.loc.error(span, m))
+        FieldType::from_spec(ty, &opts, side_tz).map_err(|m| self.loc.error(span, m.to_string()))
     }
 
     fn steps<T>(&self, at: &Spanned<T>, tokens: Option<Vec<String>>) -> Result<Vec<Step>, SpecError> {
         tokens
             .unwrap_or_default()
             .iter()
-            .map(|t| Step::parse(t).map_err(|m| self.loc.at(at, m)))
+            .map(|t| Step::parse(t).map_err(|m| self.loc.at(at, m.to_string())))
             .collect()
     }
 
@@ -794,7 +794,7 @@ impl Compiler<'_> {
             Some(_) => return Err(self.loc.at(t, "tolerance `abs` must be a number")),
         };
         Tolerance::from_spec(abs.as_deref(), raw.rel, raw.seconds, raw.date.unwrap_or(false))
-            .map_err(|m| self.loc.at(t, m))
+            .map_err(|m| self.loc.at(t, m.to_string()))
     }
 
     fn rule(&self, r: &RawRule, fields: &[Field]) -> Result<rule::Rule, SpecError> {

@@ -80,7 +80,7 @@ pub fn partition_state(
         part.flush()?;
         if let Some(w) = part.writer.take() {
             w.finish()
-                .map_err(|e| Error::Internal(format!("writing {}: {e}", part.path.display())))?;
+                .map_err(|e| Error::polars(format!("writing {}", part.path.display()), e))?;
         }
         if let Some(slot) = files.get_mut(&entity).and_then(|v| v.get_mut(b)) {
             *slot = Some(part.path);

@@ -34,7 +34,7 @@ pub(super) fn prepared(side: Side, columns: Vec<Vec<Cell>>, bad: &[(usize, usize
                 .map(|&(_, row, raw)| crate::prepare::BadCell {
                     row,
                     raw: raw.into(),
-                    reason: "bad".into(),
+                    reason: crate::normalize::ConvertError::NotANumber,
                 })
                 .collect(),
         })

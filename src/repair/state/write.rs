@@ -43,7 +43,7 @@ impl StateWriter {
     }
 
     fn internal(&self, e: PolarsError) -> Error {
-        Error::Internal(format!("writing {}: {e}", self.path.display()))
+        Error::polars(format!("writing {}", self.path.display()), e)
     }
 
     pub fn append(&mut self, entity: &str, st: &EntityState) -> Result<()> {
@@ -141,7 +141,7 @@ impl StateSink {
                 }
                 writer.finish()
             })
-            .map_err(|e| Error::Internal(format!("cannot start the state writer: {e}")))?;
+            .map_err(|e| Error::thread("state writer", e))?;
         Ok(StateSink {
             tx: Some(tx),
             thread: Some(thread),
@@ -197,7 +197,7 @@ pub(super) struct StateBatch {
     /// `entity`, `side`, `key`, `hashes`, `bases` and `fields`.
     columns: [PlainColumn; 6],
     /// Which rows have `fields` (only a header row does).
-    has_fields: polars_arrow::bitmap::MutableBitmap,
+    has_fields: crate::columnar::MutableBitmap,
 }
 
 /// The columns of `state.parquet`, in order.
@@ -262,7 +262,7 @@ pub(super) fn write_batch<W: std::io::Write>(
     open: impl FnOnce() -> Result<W>,
     path: &Path,
 ) -> Result<()> {
-    let internal = |e: PolarsError| Error::Internal(format!("writing {}: {e}", path.display()));
+    let internal = |e: PolarsError| Error::polars(format!("writing {}", path.display()), e);
     let w = crate::report::opened(writer, &state_schema(), open, internal)?;
     batch.write_to(w).map_err(internal)
 }

@@ -526,10 +526,22 @@ fn bound_usize(v: Option<&toml::Spanned<toml::Value>>) -> Result<Option<usize>, 
     }
 }
 
+/// Why a rule's duration (`max_age`) is not one; the text follows
+/// "rule `<id>`: " in the spec error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("invalid duration `{0}`")]
+    Invalid(String),
+    #[error("invalid duration `{0}`: a number needs a unit")]
+    NoUnit(String),
+    #[error("duration `{0}` must be greater than zero")]
+    Zero(String),
+}
+
 /// `"36h"`, `"90m"`, `"1d12h"`, `"45s"` → seconds.
-pub fn parse_duration(text: &str) -> Result<i64, String> {
+pub fn parse_duration(text: &str) -> Result<i64, DurationError> {
     let t = text.trim();
-    let bad = || format!("invalid duration `{text}`");
+    let bad = || DurationError::Invalid(text.to_string());
     if t.is_empty() {
         return Err(bad());
     }
@@ -552,10 +564,10 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
         total = n.checked_mul(unit).and_then(|x| total.checked_add(x)).ok_or_else(bad)?;
     }
     if !num.is_empty() {
-        return Err(format!("invalid duration `{text}`: a number needs a unit"));
+        return Err(DurationError::NoUnit(text.to_string()));
     }
     if total == 0 {
-        return Err(format!("duration `{text}` must be greater than zero"));
+        return Err(DurationError::Zero(text.to_string()));
     }
     Ok(total)
 }

@@ -16,7 +16,7 @@ use crate::pii::Validator;
 use crate::spec::expr::Expr;
 use crate::spec::{Severity, Side};
 
-pub use compile::{inner_span, parse_duration};
+pub use compile::{inner_span, parse_duration, DurationError};
 pub use link::{link_rules, LinkAt, LinkError};
 
 pub const CHECKS: &[&str] = &[

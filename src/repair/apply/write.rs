@@ -1,0 +1,357 @@
+//! The repaired snapshot written atomically in its own format: CSV that
+//! reads back as the values it holds, NDJSON with each column's JSON kind,
+//! Parquet with its column types.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::files::write_file;
+use crate::normalize::Value;
+use crate::prepare::convert;
+use crate::source::CsvField;
+use crate::spec::{self, Encoding, Entity, Side, Source};
+
+use super::*;
+
+/// Writes CSV records so that they read back as the values they hold: a
+/// null as an unquoted null text, the empty string (or a text that is one
+/// of the source's `null_values`) quoted, a field that was quoted empty in
+/// the file quoted again.
+struct CsvWriter<'a> {
+    src: &'a Source,
+    terminator: &'static str,
+}
+
+impl CsvWriter<'_> {
+    /// The field that reads back as `value`. A null is the first of the
+    /// source's `null_values` (the empty cell by default).
+    fn field(&self, value: Option<&str>) -> CsvField {
+        match value {
+            None => CsvField {
+                text: self.src.null_values.first().cloned().unwrap_or_default(),
+                quoted: false,
+            },
+            Some(t) => CsvField {
+                text: t.to_string(),
+                quoted: t.is_empty() || self.src.null_values.iter().any(|n| n == t),
+            },
+        }
+    }
+
+    fn record(&self, out: &mut String, fields: impl Iterator<Item = CsvField>) {
+        let (delimiter, quote) = (char::from(self.src.delimiter), char::from(self.src.quote));
+        let start = out.len();
+        let mut n = 0;
+        for f in fields {
+            if n > 0 {
+                out.push(delimiter);
+            }
+            n += 1;
+            let needs = f.quoted || f.text.contains([delimiter, quote, '\r', '\n']);
+            if needs {
+                out.push(quote);
+                for c in f.text.chars() {
+                    if c == quote {
+                        out.push(quote);
+                    }
+                    out.push(c);
+                }
+                out.push(quote);
+            } else {
+                out.push_str(&f.text);
+            }
+        }
+        // A record of one empty field would be a blank line, which readers skip.
+        if n == 1 && out.len() == start {
+            out.push(quote);
+            out.push(quote);
+        }
+        out.push_str(self.terminator);
+    }
+}
+
+impl Doc {
+    /// Writes the repaired snapshot atomically (temporary file, fsync, rename).
+    pub(super) fn write(&self, src: &Source, out: &Path, entity: &Entity, side: Side) -> Result<()> {
+        let bytes = match &self.kind {
+            Kind::Csv {
+                bom,
+                crlf,
+                header,
+                records,
+            } => {
+                let csv = CsvWriter {
+                    src,
+                    terminator: if *crlf { "\r\n" } else { "\n" },
+                };
+                let mut text = String::new();
+                csv.record(&mut text, header.iter().cloned());
+                for row in self.kept() {
+                    let rec = (0..self.columns.len()).map(|c| match self.edits.get(&(row, c)) {
+                        Some(v) => csv.field(v.as_deref()),
+                        None => records[row].get(c).cloned().unwrap_or_default(),
+                    });
+                    csv.record(&mut text, rec);
+                }
+                for new in &self.inserts {
+                    csv.record(&mut text, new.iter().map(|v| csv.field(v.as_deref())));
+                }
+                match src.encoding {
+                    Encoding::Gbk => {
+                        let (b, _, bad) = encoding_rs::GBK.encode(&text);
+                        if bad {
+                            return Err(input_err(out, "a repaired value cannot be encoded in GBK".into()));
+                        }
+                        b.into_owned()
+                    }
+                    Encoding::Utf8 => {
+                        let mut b = if *bom { b"\xEF\xBB\xBF".to_vec() } else { Vec::new() };
+                        b.extend_from_slice(text.as_bytes());
+                        b
+                    }
+                }
+            }
+            Kind::Ndjson { lines, kinds } => {
+                let mut text = String::new();
+                let typed = |c: usize, v: &Option<String>| -> serde_json::Value {
+                    match v {
+                        None => serde_json::Value::Null,
+                        Some(t) => match kinds[c] {
+                            'n' => serde_json::from_str::<serde_json::Number>(t)
+                                .map(serde_json::Value::Number)
+                                .unwrap_or_else(|_| serde_json::Value::String(t.clone())),
+                            'b' if t == "true" || t == "false" => serde_json::Value::Bool(t == "true"),
+                            _ => serde_json::Value::String(t.clone()),
+                        },
+                    }
+                };
+                let ser = |m: &serde_json::Map<String, serde_json::Value>| {
+                    serde_json::to_string(m).map_err(|e| Error::Internal(e.to_string()))
+                };
+                for row in self.kept() {
+                    let edits: Vec<(usize, &Option<String>)> = self
+                        .edits
+                        .range((row, 0)..(row + 1, 0))
+                        .map(|((_, c), v)| (*c, v))
+                        .collect();
+                    if edits.is_empty() {
+                        text.push_str(&lines[row]);
+                    } else {
+                        let mut m: serde_json::Map<String, serde_json::Value> =
+                            serde_json::from_str(&lines[row]).map_err(|e| Error::Internal(e.to_string()))?;
+                        for (c, v) in edits {
+                            m.insert(self.columns[c].clone(), typed(c, v));
+                        }
+                        text.push_str(&ser(&m)?);
+                    }
+                    text.push('\n');
+                }
+                for new in &self.inserts {
+                    let m: serde_json::Map<String, serde_json::Value> = new
+                        .iter()
+                        .enumerate()
+                        .map(|(c, v)| (self.columns[c].clone(), typed(c, v)))
+                        .collect();
+                    text.push_str(&ser(&m)?);
+                    text.push('\n');
+                }
+                text.into_bytes()
+            }
+            Kind::Parquet { df } => {
+                let mut cols = Vec::new();
+                for (c, name) in self.columns.iter().enumerate() {
+                    let orig = df.column(name).map_err(|e| Error::Internal(e.to_string()))?;
+                    let field = entity.fields.iter().find(|f| f.columns[side.idx()] == *name);
+                    cols.push(self.parquet_column(c, orig, field, side, out)?);
+                }
+                let height = self.kept().count() + self.inserts.len();
+                let tmp = temp_path(out);
+                return crate::report::write_parquet(&tmp, cols, height)
+                    .and_then(|()| finish_rename(&tmp, out))
+                    .inspect_err(|_| {
+                        let _ = std::fs::remove_file(&tmp);
+                    });
+            }
+        };
+        let tmp = temp_path(out);
+        write_file(&tmp, &bytes)
+            .and_then(|()| finish_rename(&tmp, out))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })
+    }
+
+    /// One output column: kept rows (edited or original) then inserted rows,
+    /// in the original column's type.
+    fn parquet_column(
+        &self,
+        c: usize,
+        orig: &Column,
+        field: Option<&spec::Field>,
+        side: Side,
+        out: &Path,
+    ) -> Result<Column> {
+        let internal = |e: PolarsError| Error::Internal(e.to_string());
+        let dtype = orig.dtype().clone();
+        let name = orig.name().clone();
+        let cells: Vec<Option<&Option<String>>> = self
+            .kept()
+            .map(|r| self.edits.get(&(r, c)))
+            .chain(self.inserts.iter().map(|n| Some(&n[c])))
+            .collect();
+        let kept: Vec<usize> = self.kept().collect();
+        let bad = || {
+            input_err(
+                out,
+                format!("a repaired value cannot be stored in Parquet column `{name}` ({dtype})"),
+            )
+        };
+        // Canonical value of new text through the field's conversion.
+        let canon = |t: &str| -> Result<Value> {
+            let f = field.ok_or_else(bad)?;
+            convert(f, side, Some(t)).ok().flatten().ok_or_else(bad)
+        };
+        let column = match &dtype {
+            DataType::String => {
+                let o = orig.str().map_err(internal)?;
+                let v: Vec<Option<String>> = cells
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| match e {
+                        Some(v) => (*v).clone(),
+                        None => o.get(kept[i]).map(str::to_string),
+                    })
+                    .collect();
+                Column::new(name, v)
+            }
+            DataType::Boolean => {
+                let o = orig.bool().map_err(internal)?;
+                let mut v: Vec<Option<bool>> = Vec::new();
+                for (i, e) in cells.iter().enumerate() {
+                    v.push(match e {
+                        None => o.get(kept[i]),
+                        Some(None) => None,
+                        Some(Some(t)) => match canon(t) {
+                            Ok(Value::Bool(b)) => Some(b),
+                            _ => match t.as_str() {
+                                "true" => Some(true),
+                                "false" => Some(false),
+                                _ => return Err(bad()),
+                            },
+                        },
+                    });
+                }
+                Column::new(name, v)
+            }
+            DataType::Float32 | DataType::Float64 => {
+                let phys = orig.cast(&DataType::Float64).map_err(internal)?;
+                let o = phys.f64().map_err(internal)?;
+                let mut v: Vec<Option<f64>> = Vec::new();
+                for (i, e) in cells.iter().enumerate() {
+                    v.push(match e {
+                        None => o.get(kept[i]),
+                        Some(None) => None,
+                        Some(Some(t)) => Some(t.trim().parse::<f64>().map_err(|_| bad())?),
+                    });
+                }
+                Column::new(name, v).cast(&dtype).map_err(internal)?
+            }
+            DataType::Datetime(unit, tz) => {
+                let phys = orig.cast(&DataType::Int64).map_err(internal)?;
+                let o = phys.i64().map_err(internal)?;
+                let nanos_per: i128 = match unit {
+                    TimeUnit::Nanoseconds => 1,
+                    TimeUnit::Microseconds => 1_000,
+                    TimeUnit::Milliseconds => 1_000_000,
+                };
+                let mut v: Vec<Option<i64>> = Vec::new();
+                for (i, e) in cells.iter().enumerate() {
+                    v.push(match e {
+                        None => o.get(kept[i]),
+                        Some(None) => None,
+                        Some(Some(t)) => {
+                            let Value::Ts(utc) = canon(t)? else { return Err(bad()) };
+                            // A naive column holds the local wall time in the field's zone.
+                            let nanos = match (tz, field.map(|f| &f.ty[side.idx()])) {
+                                (None, Some(crate::normalize::FieldType::Timestamp { timezone, .. })) => {
+                                    use chrono::{Offset, TimeZone};
+                                    let dt = utc.to_utc().ok_or_else(bad)?;
+                                    let offset = timezone.offset_from_utc_datetime(&dt.naive_utc()).fix();
+                                    utc.nanos() + i128::from(offset.local_minus_utc()) * 1_000_000_000
+                                }
+                                _ => utc.nanos(),
+                            };
+                            if nanos % nanos_per != 0 {
+                                return Err(bad());
+                            }
+                            Some(i64::try_from(nanos / nanos_per).map_err(|_| bad())?)
+                        }
+                    });
+                }
+                Column::new(name, v).cast(&dtype).map_err(internal)?
+            }
+            DataType::Date => {
+                let phys = orig.cast(&DataType::Int32).map_err(internal)?;
+                let o = phys.i32().map_err(internal)?;
+                let mut v: Vec<Option<i32>> = Vec::new();
+                for (i, e) in cells.iter().enumerate() {
+                    v.push(match e {
+                        None => o.get(kept[i]),
+                        Some(None) => None,
+                        Some(Some(t)) => match canon(t)? {
+                            Value::Date(d) => Some(d),
+                            _ => return Err(bad()),
+                        },
+                    });
+                }
+                Column::new(name, v).cast(&dtype).map_err(internal)?
+            }
+            d if d.is_integer() => {
+                let phys = orig.cast(&DataType::Int64).map_err(internal)?;
+                let o = phys.i64().map_err(internal)?;
+                let mut v: Vec<Option<i64>> = Vec::new();
+                for (i, e) in cells.iter().enumerate() {
+                    v.push(match e {
+                        None => o.get(kept[i]),
+                        Some(None) => None,
+                        Some(Some(t)) => Some(t.trim().parse::<i64>().map_err(|_| bad())?),
+                    });
+                }
+                Column::new(name, v).cast(&dtype).map_err(internal)?
+            }
+            _ if cells.iter().all(Option::is_none) || cells.iter().all(|e| matches!(e, None | Some(None))) => {
+                let idx: Vec<IdxSize> = kept.iter().map(|&r| r as IdxSize).collect();
+                let taken = orig.take_slice(&idx).map_err(internal)?;
+                let nulls = Column::full_null(name, self.inserts.len(), &dtype);
+                let mut t = taken;
+                t.append(&nulls).map_err(internal)?;
+                t
+            }
+            _ => return Err(bad()),
+        };
+        Ok(column)
+    }
+}
+
+fn temp_path(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "output".into());
+    out.with_file_name(format!(".{name}.tmp.{}", std::process::id()))
+}
+
+fn finish_rename(tmp: &Path, out: &Path) -> Result<()> {
+    std::fs::rename(tmp, out).map_err(|e| {
+        let _ = std::fs::remove_file(tmp);
+        Error::io(out, e)
+    })?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,355 @@
+//! One reconciliation run, start to finish: load → prepare → compare and
+//! check → findings → summary → sealed run folder.
+//!
+//! This is the library entry point the `run` command calls; it owns the
+//! order of stages and the failure decision, not the stages themselves.
+//! This file holds the run's types and its order of stages; `entity`
+//! reconciles one entity, `bucketed` runs one bucket at a time, `merge`
+//! joins bucket results and `summary` writes the summary and decides.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::bucket;
+use crate::compare::Coverage;
+/// The report's display policy, also named here by the change state's tests.
+pub use crate::display::ReportDisplay;
+use crate::error::{Error, Result};
+use crate::evidence;
+use crate::exit::ExitCode;
+use crate::files;
+use crate::finding::Finding;
+use crate::keys::KeyRing;
+use crate::prepare::{KeyIndex, PreparedSide, SideKeys};
+use crate::repair;
+use crate::report::{self, FindingRow, RunFolder, Summary};
+use crate::source::Loaded;
+use crate::spec::{self, Side, Spec};
+
+mod bucketed;
+mod entity;
+mod merge;
+mod summary;
+
+use bucketed::{bucket_plan, bucketed};
+use entity::in_memory;
+use summary::{build_summary, decide, predicate, summary_with_repairs, type_changes};
+
+pub struct RunOptions {
+    pub spec: PathBuf,
+    pub out: PathBuf,
+    pub run_id: Option<String>,
+    pub prev: Option<PathBuf>,
+    pub keys: KeyRing,
+    /// Also write `repairs-<target>.csv` per target system.
+    pub repairs_csv: bool,
+    /// Memory budget in bytes; entities estimated above it are reconciled
+    /// in buckets (default: half of the machine's memory).
+    pub memory_limit: Option<u64>,
+    /// Force this many buckets per entity (1: always in memory).
+    pub buckets: Option<usize>,
+    /// Where buckets are spilled (default: `out`).
+    pub work_dir: Option<PathBuf>,
+}
+
+pub struct RunOutcome {
+    pub folder: PathBuf,
+    pub summary: Summary,
+    pub summary_json: String,
+    pub exit: ExitCode,
+    /// Repair instructions written, by action.
+    pub repairs: BTreeMap<String, usize>,
+}
+
+/// Everything computed for one entity before it is written.
+pub struct EntityResult {
+    pub name: String,
+    pub findings: Vec<Finding>,
+    pub coverage: [Coverage; 2],
+    pub matched: usize,
+    pub drifted_keys: usize,
+    pub rows: [usize; 2],
+    pub inputs: [InputMeta; 2],
+    /// Column metrics and per-rule results.
+    pub quality: crate::quality::QualitySummary,
+    pub repairs: Vec<repair::Repair>,
+    pub state: repair::state::EntityState,
+    /// Rows inserted/updated/deleted per side since the previous state.
+    pub changes: Option<[repair::state::Changes; 2]>,
+}
+
+/// What repair planning needs besides the entity itself.
+struct RepairCtx<'a> {
+    previous: Option<&'a repair::state::State>,
+    previous_run: Option<String>,
+    keys: &'a KeyRing,
+}
+
+/// One entity loaded and prepared (typed cells and keys), before any check.
+/// Every entity is prepared before rules run, so `references` can read the
+/// other entity's prepared side.
+pub struct PreparedEntity {
+    pub loaded: [Loaded; 2],
+    pub sides: [PreparedSide; 2],
+    pub keys: [SideKeys; 2],
+    /// The keys of both sides and their rows.
+    pub index: KeyIndex,
+    /// Per right row, a left row of the same key (`u32::MAX`: none).
+    pub twins: Vec<u32>,
+}
+
+pub struct InputMeta {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    pub rows: usize,
+    pub physical_types: BTreeMap<String, String>,
+    pub hash_micros: u64,
+}
+
+pub fn default_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
+    now.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
+    let started = chrono::Utc::now();
+    let clock = Instant::now();
+    let spec = spec::load(&opts.spec)?;
+    let run_id = opts.run_id.clone().unwrap_or_else(|| default_run_id(started));
+    let signing = opts.keys.signing_key()?;
+    if spec.entities.iter().any(|e| e.fields.iter().any(repair::sensitive)) {
+        opts.keys.prepare_tokens()?;
+    }
+    let folder = RunFolder::create(&opts.out, &run_id)?;
+    let history = report::previous_runs(&opts.out);
+    let previous = match &opts.prev {
+        Some(p) => Some(p.clone()),
+        None => history.last().map(|r| r.path.clone()),
+    };
+    if let Some(p) = &previous {
+        if !p.join("summary.json").exists() {
+            return Err(Error::usage(
+                format!("--prev {} is not a run folder (no summary.json)", p.display()),
+                None,
+            ));
+        }
+    }
+    let baseline = report::choose_baseline(&history, opts.prev.as_deref())?;
+    let display = ReportDisplay { keys: &opts.keys };
+    let previous_state = match &previous {
+        Some(p) => repair::state::read_state(p)?,
+        None => None,
+    };
+    let ctx = RepairCtx {
+        previous: previous_state.as_ref(),
+        previous_run: previous
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().to_string()),
+        keys: &opts.keys,
+    };
+    let plan = bucket_plan(&spec, opts);
+    let env = Env {
+        spec: &spec,
+        display: &display,
+        now: started,
+        baseline: &baseline,
+        repair: &ctx,
+    };
+    // Written in the background; finished before the folder is sealed.
+    let in_memory_run = plan.iter().all(|&n| n == 1);
+    let queue = if in_memory_run { spec.entities.len() } else { 0 };
+    let mut states = repair::state::StateSink::spawn(&folder.path().join(repair::state::STATE_FILE), queue)?;
+    let (mut results, prepare_ms, compare_ms) = if in_memory_run {
+        in_memory(&env, &mut states)?
+    } else {
+        let work = bucket::WorkDir::create(opts.work_dir.as_deref().unwrap_or(&opts.out), &run_id)?;
+        let stage = Instant::now();
+        let results = bucketed(&env, &plan, work.path(), previous.as_deref(), &mut states)?;
+        (results, 0, stage.elapsed().as_millis())
+    };
+    if let Some(p) = &previous {
+        type_changes(&spec, p, &mut results);
+    }
+    tracing::info!(compare_ms, "entities reconciled");
+    for r in &results {
+        for (side, c) in Side::BOTH.iter().zip(&r.coverage) {
+            if !c.adds_up() {
+                return Err(Error::Internal(format!(
+                    "coverage of entity `{}` {} side does not add up: {} rows read, {} accounted",
+                    r.name,
+                    side.as_str(),
+                    c.rows_read,
+                    c.accounted()
+                )));
+            }
+        }
+    }
+    let first_seen = match &previous {
+        Some(p) => report::read_first_seen(p)?,
+        None => HashMap::new(),
+    };
+    // Moved, not copied: the largest entity's instructions take the
+    // others' (their order does not matter: they are sorted by content).
+    let largest = (0..results.len()).max_by_key(|&i| results[i].repairs.len());
+    let mut all_repairs: Vec<repair::Repair> = largest
+        .map(|i| std::mem::take(&mut results[i].repairs))
+        .unwrap_or_default();
+    for r in results.iter_mut() {
+        all_repairs.append(&mut r.repairs);
+    }
+    // Each finding's id (a digest) is computed once, in parallel.
+    let mut findings: Vec<(&Finding, String)> = results
+        .par_iter()
+        .flat_map_iter(|r| r.findings.iter())
+        .map(|f| (f, f.id()))
+        .collect();
+    findings.par_sort_by(|(a, _), (b, _)| {
+        (&a.entity, a.category, &a.kind, &a.key, &a.field, a.side)
+            .cmp(&(&b.entity, b.category, &b.kind, &b.key, &b.field, b.side))
+    });
+    // Rows sharing a duplicated key can raise the very same finding: keep one.
+    findings.dedup_by(|a, b| a.1 == b.1);
+    tracing::debug!(findings = findings.len(), "findings identified and ordered");
+    let rows: Vec<FindingRow<'_>> = findings
+        .into_iter()
+        .map(|(f, id)| {
+            let first = first_seen.get(&id).cloned().unwrap_or_else(|| run_id.clone());
+            FindingRow {
+                finding: f,
+                id,
+                first_seen: first,
+            }
+        })
+        .collect();
+    let (exit, thresholds_hit) = decide(&spec, &results);
+    let entity_metrics: Vec<report::EntityMetrics<'_>> = results
+        .iter()
+        .map(|r| report::EntityMetrics {
+            entity: &r.name,
+            rows: r.rows,
+            quality: &r.quality,
+        })
+        .collect();
+    // Findings and repairs are written side by side.
+    let (reports, repairs) = rayon::join(
+        || -> Result<()> {
+            report::write_findings(&folder.path().join("findings.parquet"), &run_id, &rows)?;
+            tracing::debug!("findings.parquet written");
+            report::write_quality_metrics(&folder.path().join("quality_metrics.parquet"), &run_id, &entity_metrics)
+        },
+        || -> Result<Vec<repair::Repair>> {
+            let repairs = repair::finish(all_repairs, &run_id);
+            tracing::debug!("repairs identified and ordered");
+            repair::write(folder.path(), &repairs)?;
+            Ok(repairs)
+        },
+    );
+    reports?;
+    let repairs = repairs?;
+    tracing::info!(repairs = repairs.len(), "repair instructions written");
+    if opts.repairs_csv {
+        repair::write_csv(folder.path(), &spec, &repairs)?;
+    }
+    let finished = chrono::Utc::now();
+    let mut metrics = BTreeMap::new();
+    metrics.insert("prepare_ms".to_string(), serde_json::json!(prepare_ms));
+    metrics.insert("compare_ms".to_string(), serde_json::json!(compare_ms));
+    metrics.insert(
+        "buckets".to_string(),
+        serde_json::json!(spec
+            .entities
+            .iter()
+            .zip(&plan)
+            .map(|(e, n)| (e.name.clone(), *n))
+            .collect::<BTreeMap<_, _>>()),
+    );
+    let hash_micros: u64 = results
+        .iter()
+        .flat_map(|r| r.inputs.iter().map(|i| i.hash_micros))
+        .sum();
+    metrics.insert(
+        "input_hash_ms".to_string(),
+        serde_json::json!(hash_micros as f64 / 1000.0),
+    );
+    let summary = build_summary(
+        &spec,
+        &run_id,
+        &results,
+        started,
+        finished,
+        clock,
+        exit,
+        thresholds_hit,
+        previous.as_deref(),
+        report::BaselineInfo::of(&baseline),
+        metrics,
+    );
+    let summary_json = summary_with_repairs(&summary, &results, &repairs)?;
+    files::write_file(&folder.path().join("summary.json"), summary_json.as_bytes())?;
+    tracing::debug!("summary written");
+    let predicate = predicate(&spec, &summary, previous.as_deref())?;
+    let state_digest = states.finish()?;
+    tracing::debug!("state.parquet finished");
+    evidence::seal_with(
+        folder.path(),
+        &run_id,
+        predicate,
+        &signing,
+        &[(repair::state::STATE_FILE, state_digest)],
+    )?;
+    tracing::debug!("run folder sealed");
+    let path = folder.commit()?;
+    tracing::debug!("run folder committed");
+    let mut by_action = BTreeMap::new();
+    for r in &repairs {
+        *by_action.entry(r.action.clone()).or_default() += 1;
+    }
+    // Freeing millions of instructions and findings, string by string,
+    // took 0.3 s of a 10M-row run after its folder was committed: a thread
+    // of their own does it (the CLI exits without waiting for it). Where no
+    // thread can be started, the refused closure frees them here.
+    drop(rows);
+    let _ = std::thread::Builder::new()
+        .name("recon-free".into())
+        .spawn(move || drop((results, repairs)));
+    Ok(RunOutcome {
+        folder: path,
+        summary,
+        summary_json,
+        exit,
+        repairs: by_action,
+    })
+}
+
+/// What every stage of a run reads.
+struct Env<'a> {
+    spec: &'a Spec,
+    display: &'a ReportDisplay<'a>,
+    now: chrono::DateTime<chrono::Utc>,
+    baseline: &'a crate::quality::Baseline,
+    repair: &'a RepairCtx<'a>,
+}
+
+impl<'a> Env<'a> {
+    /// What rules read, over the given prepared sides and keys.
+    fn rules(
+        &self,
+        sides: &'a [[&'a PreparedSide; 2]],
+        keys: &'a [[&'a SideKeys; 2]],
+        buckets: Option<crate::quality::global::Buckets<'a>>,
+    ) -> crate::quality::Context<'a> {
+        crate::quality::Context {
+            entities: &self.spec.entities,
+            sides,
+            keys,
+            display: self.display,
+            now: self.now,
+            baseline: self.baseline,
+            buckets,
+        }
+    }
+}
