@@ -111,7 +111,10 @@ fn baseline(dir: &Path, left: &str, right: &str) -> PolarsResult<u64> {
 }
 
 fn recon_run(dir: &Path, spec: &str, memory_limit: Option<&str>) -> Result<u8, String> {
-    let memory_limit = memory_limit.map(recon::bucket::parse_size).transpose()?;
+    let memory_limit = memory_limit
+        .map(recon::bucket::parse_size)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let work = dir.join(format!("run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     let key = work.join("keys/recon.key");

@@ -79,7 +79,7 @@ pub struct RunArgs {
     pub work_dir: Option<PathBuf>,
 }
 
-fn parse_memory_limit(text: &str) -> Result<u64, String> {
+fn parse_memory_limit(text: &str) -> Result<u64, crate::bucket::SizeError> {
     crate::bucket::parse_size(text)
 }
 

@@ -4,10 +4,12 @@
 //! A module uses another where its code names a path `crate::<other>…`: in
 //! a `use` line or inline in code, in `use crate::{a, b::c}` groups too, or
 //! through `super::` past the crate root. Comments and string literals are
-//! not code. Code under `#[cfg(test)]` is left out: it is not part of the
-//! library, and a unit test may drive a lower stage with an upper one's
-//! helpers. The modules are found from `src/lib.rs` down, as rustc finds
-//! them (`mod x;` → `x.rs` or `x/mod.rs`).
+//! not code. Test code (`#[cfg(test)]` items and `mod tests;` files) counts
+//! like the rest: a unit test that reaches up a stage ties the modules as
+//! much as library code does, so it uses the owning, lower module instead
+//! (helpers shared by unit tests live in `test_support`). The modules are
+//! found from `src/lib.rs` down, as rustc finds them (`mod x;` → `x.rs` or
+//! `x/mod.rs`).
 //!
 //! It also holds polars behind one door: only `src/columnar/` may name
 //! polars' internal crates.
@@ -388,7 +390,7 @@ fn raw_string_hashes(chars: &[char], i: usize) -> Option<(usize, usize)> {
 /// What one file declares and names.
 #[derive(Debug, Default, PartialEq)]
 struct Scan {
-    /// Modules declared `mod x;` outside `#[cfg(test)]`, read from their own files.
+    /// Modules declared `mod x;` (under `#[cfg(test)]` too), read from their own files.
     children: Vec<String>,
     /// Top-level modules named by a path from the crate root, with their line.
     uses: Vec<(String, usize)>,
@@ -404,11 +406,6 @@ fn scan(tokens: &[Token], depth: usize) -> Scan {
     let mut i = 0;
     while i < tokens.len() {
         match text(i) {
-            "#" if text(i + 1) == "!" && is_cfg_test(tokens, i + 2) => return out,
-            "#" if is_cfg_test(tokens, i + 1) => {
-                i = item_end(tokens, i + 1);
-                continue;
-            }
             "mod" if text(i + 2) == ";" => out.children.push(text(i + 1).to_string()),
             "mod" if text(i + 2) == "{" => {
                 braces.push(true);
@@ -480,60 +477,6 @@ fn heads(tokens: &[Token], i: usize, out: &mut Vec<(String, usize)>) {
     }
 }
 
-/// Whether `tokens[i..]` is `[cfg(test)]`.
-fn is_cfg_test(tokens: &[Token], i: usize) -> bool {
-    let want = ["[", "cfg", "(", "test", ")", "]"];
-    want.iter()
-        .enumerate()
-        .all(|(k, w)| tokens.get(i + k).is_some_and(|t| t.text == *w))
-}
-
-/// Past the item whose attributes start at `tokens[i]` (a `[` after `#`):
-/// its further attributes, then up to its `;` or its closing `}`.
-fn item_end(tokens: &[Token], mut i: usize) -> usize {
-    let mut depth = 0usize;
-    let mut in_attr = true;
-    while i < tokens.len() {
-        let t = tokens[i].text.as_str();
-        if in_attr && depth == 0 && t == "#" {
-            i += 1;
-            continue;
-        }
-        match t {
-            "(" | "[" => depth += 1,
-            ")" | "]" => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 && in_attr && t == "]" {
-                    i += 1;
-                    in_attr = tokens.get(i).is_some_and(|t| t.text == "#");
-                    continue;
-                }
-            }
-            ";" if depth == 0 => return i + 1,
-            "{" if depth == 0 => {
-                let mut braces = 0;
-                for (k, t) in tokens.iter().enumerate().skip(i) {
-                    match t.text.as_str() {
-                        "{" => braces += 1,
-                        "}" => {
-                            braces -= 1;
-                            if braces == 0 {
-                                return k + 1;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                return tokens.len();
-            }
-            _ => {}
-        }
-        in_attr = false;
-        i += 1;
-    }
-    tokens.len()
-}
-
 /// The graph of a crate given as (path under src/, text) pairs.
 fn graph_of(files: &[(&str, &str)]) -> Graph {
     let files: BTreeMap<String, String> = files.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect();
@@ -572,7 +515,7 @@ fn the_check_names_a_cycle_made_by_an_inline_path() {
 }
 
 #[test]
-fn groups_and_paths_past_the_root_are_uses_while_comments_strings_and_tests_are_not() {
+fn groups_paths_past_the_root_and_test_code_are_uses_while_comments_and_strings_are_not() {
     let graph = graph_of(&[
         (
             "lib.rs",
@@ -590,19 +533,23 @@ fn groups_and_paths_past_the_root_are_uses_while_comments_strings_and_tests_are_
             "b.rs",
             "//! See [`crate::a`].\n/* crate::a */ const S: &str = \"crate::a\";\nconst R: &str = r#\"crate::a\"#;\n\
              fn l<'a>(x: &'a str) -> char { 'a' }\nfn q() -> [char; 2] { ['\\'', '\\\\'] }\n\
-             #[cfg(test)]\n#[allow(dead_code)]\nmod tests {\n    use crate::a;\n    fn t() { crate::a::x(); }\n}\n\
-             #[cfg(test)]\nuse crate::a::Z;\n#[cfg(test)]\nmod more;\n",
+             #[cfg(test)]\n#[allow(dead_code)]\nmod tests {\n    use crate::e;\n    fn t() { crate::e::x(); }\n}\n\
+             #[cfg(test)]\nuse crate::e::Z;\n#[cfg(test)]\nmod more;\n",
         ),
+        ("b/more.rs", "use crate::d;\n"),
         ("c.rs", "pub(crate) fn y() {}\n"),
         ("d.rs", ""),
         ("e.rs", ""),
-        ("f.rs", "#![cfg(test)]\nuse crate::a;\n"),
+        ("f.rs", "#![cfg(test)]\nuse crate::c;\n"),
     ]);
     let edges: BTreeMap<&str, Vec<&str>> = graph
         .edges
         .iter()
         .map(|(from, to)| (from.as_str(), to.keys().map(String::as_str).collect()))
         .collect();
-    assert_eq!(edges, BTreeMap::from([("a", vec!["b", "c", "d", "e"])]));
+    assert_eq!(
+        edges,
+        BTreeMap::from([("a", vec!["b", "c", "d", "e"]), ("b", vec!["d", "e"]), ("f", vec!["c"])])
+    );
     assert!(graph.cycles().is_empty());
 }

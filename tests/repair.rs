@@ -817,3 +817,42 @@ fn masked_targets_get_the_mask_of_the_value_never_the_clear_value() {
         "{rs:#?}"
     );
 }
+
+/// Repairs applied to an NDJSON snapshot keep numbers exact (never through
+/// an f64) and every other member of a line as written, in its place.
+#[test]
+fn ndjson_repairs_write_exact_numbers_and_keep_the_rest_of_the_line() {
+    let env = Env::new();
+    let spec = env.write(
+        "s.toml",
+        SMALL
+            .replace("DELETES", "")
+            .replace("l.csv", "l.ndjson")
+            .replace("decimal(10,2)", "decimal(38,2)"),
+    );
+    env.write(
+        "l.ndjson",
+        "{\"id\":\"1\",\"name\":\"x\",\"amount\":5.00,\"note\": \"kept as is\"}\n\
+         {\"id\":\"2\",\"name\":\"y\",\"amount\":1.5}\n",
+    );
+    env.write(
+        "r.csv",
+        "id,name,amount\n1,x,12345678901234567.89\n2,y,1.50\n3,z,-0.07\n",
+    );
+    let out = run_args(&env, &spec, "r1", &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let repaired = env.path().join("repaired.ndjson");
+    let o = apply(&env, "r1", "a", &env.path().join("l.ndjson"), &repaired, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&repaired).unwrap(),
+        "{\"id\":\"1\",\"name\":\"x\",\"amount\":12345678901234567.89,\"note\":\"kept as is\"}\n\
+         {\"id\":\"2\",\"name\":\"y\",\"amount\":1.5}\n\
+         {\"amount\":-0.07,\"id\":\"3\",\"name\":\"z\",\"note\":null}\n"
+    );
+    // The repaired snapshot agrees with the other side.
+    std::fs::copy(&repaired, env.path().join("l.ndjson")).unwrap();
+    let out = run_args(&env, &spec, "r2", &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(drift(&env.reports().join("r2")).is_empty());
+}

@@ -39,15 +39,31 @@ pub(super) const CHUNK_ROWS: usize = 500_000;
 /// Most buckets per entity (a bucket is a file per side in the work folder).
 pub const MAX_BUCKETS: usize = 4096;
 
+/// Why a `--memory-limit` text is not a size; the message quotes the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    #[error("`{text}` is not a size (e.g. 8GiB, 512M, 1073741824)")]
+    NotANumber {
+        text: String,
+        #[source]
+        source: std::num::ParseFloatError,
+    },
+    #[error("`{text}` has an unknown unit (use K, M, G or T)")]
+    UnknownUnit { text: String },
+    #[error("`{text}` is not a positive size")]
+    NotPositive { text: String },
+}
+
 /// Parses a memory size: bytes, or a number with K, M, G, T (powers of
 /// 1024; `KiB`, `MB`, `gb` and so on are accepted alike).
-pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+pub fn parse_size(text: &str) -> std::result::Result<u64, SizeError> {
     let t = text.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size (e.g. 8GiB, 512M, 1073741824)"))?;
+    let value: f64 = num.parse().map_err(|source| SizeError::NotANumber {
+        text: text.to_string(),
+        source,
+    })?;
     let unit = unit.trim().to_ascii_lowercase();
     let unit = unit.trim_end_matches('b').trim_end_matches('i');
     let scale: u64 = match unit {
@@ -56,11 +72,11 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
         "m" => 1 << 20,
         "g" => 1 << 30,
         "t" => 1 << 40,
-        _ => return Err(format!("`{text}` has an unknown unit (use K, M, G or T)")),
+        _ => return Err(SizeError::UnknownUnit { text: text.to_string() }),
     };
     let bytes = value * scale as f64;
     if !(bytes.is_finite() && bytes >= 1.0) {
-        return Err(format!("`{text}` is not a positive size"));
+        return Err(SizeError::NotPositive { text: text.to_string() });
     }
     Ok(bytes as u64)
 }

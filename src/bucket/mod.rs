@@ -25,7 +25,7 @@ mod budget;
 mod readback;
 mod spill;
 
-pub use budget::{buckets_for, default_limit, estimate, parse_size, BYTES_PER_CELL, MAX_BUCKETS};
+pub use budget::{buckets_for, default_limit, estimate, parse_size, SizeError, BYTES_PER_CELL, MAX_BUCKETS};
 use spill::{partition_side, First};
 
 /// The bucket of a key (its report JSON): XXH3 (64 bits) with a fixed seed

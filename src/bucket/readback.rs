@@ -41,7 +41,7 @@ impl Partitioned {
                         .iter()
                         .map(|n| Column::new_empty(n.as_str().into(), &DataType::String))
                         .collect();
-                    DataFrame::new(0, cols).map_err(|e| Error::Internal(e.to_string()))?
+                    DataFrame::new(0, cols).map_err(|e| Error::polars("building an empty bucket", e))?
                 }
             };
             let m = &self.meta[i];
@@ -69,7 +69,7 @@ impl Partitioned {
         let frame = ParquetReader::new(file)
             .with_columns(Some(wanted.to_vec()))
             .finish()
-            .map_err(|e| Error::Internal(format!("reading spill {}: {e}", path.display())))?;
+            .map_err(|e| Error::polars(format!("reading spill {}", path.display()), e))?;
         if last {
             std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
         }
@@ -94,7 +94,7 @@ impl Partitioned {
         };
         let frame = frame
             .select(wanted.iter().map(|c| c.as_str()))
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| Error::polars("selecting the columns of the first bucket", e))?;
         if last {
             *first = First::Taken;
         }

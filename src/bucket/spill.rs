@@ -88,8 +88,7 @@ impl<'a> Spills<'a> {
             let part = frame.take(&IdxCa::from_vec("idx".into(), rows)).map_err(keep_err)?;
             self.keep(part)?;
         }
-        let columns =
-            columnar::scatter_values(&frame, routed, &counts).map_err(|e| Error::Internal(format!("spilling: {e}")))?;
+        let columns = columnar::scatter_values(&frame, routed, &counts).map_err(|e| Error::polars("spilling", e))?;
         let schema = frame.schema().clone();
         drop(frame);
         let mut columns: Vec<std::vec::IntoIter<PlainColumn>> = columns.into_iter().map(Vec::into_iter).collect();
@@ -131,11 +130,11 @@ impl<'a> Spills<'a> {
 }
 
 fn spill_err(path: &Path, e: PolarsError) -> Error {
-    Error::Internal(format!("spilling to {}: {e}", path.display()))
+    Error::polars(format!("spilling to {}", path.display()), e)
 }
 
 fn keep_err(e: PolarsError) -> Error {
-    Error::Internal(format!("keeping the first bucket in memory: {e}"))
+    Error::polars("keeping the first bucket in memory", e)
 }
 
 /// `parts` one under the other as one chunk per column (None when there
@@ -231,7 +230,7 @@ fn routes(
         .collect();
     let loaded = Loaded {
         path: entity.sources[side.idx()].path.clone(),
-        frame: DataFrame::new(frame.height(), keys_only).map_err(|e| Error::Internal(e.to_string()))?,
+        frame: DataFrame::new(frame.height(), keys_only).map_err(|e| Error::polars("routing rows to buckets", e))?,
         missing: Vec::new(),
         physical_types: Default::default(),
         rows: frame.height(),

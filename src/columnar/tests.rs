@@ -265,7 +265,10 @@ fn a_file_without_rows_still_has_the_columns() {
     let schema = Schema::from_iter([Field::new("key".into(), DataType::String)]);
     let mut writer = None;
     let open = || std::fs::File::create(&path).map_err(|e| Error::io(&path, e));
-    opened(&mut writer, &schema, open, |e| Error::Internal(e.to_string())).unwrap_or_else(|e| panic!("{e}"));
+    opened(&mut writer, &schema, open, |e| {
+        Error::polars("opening a working file", e)
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     writer
         .map(WorkingWriter::finish)
         .transpose()

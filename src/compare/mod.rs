@@ -12,11 +12,9 @@ use crate::display::Display;
 use crate::finding::{Category, Finding};
 use crate::masking::{self, Comparison};
 use crate::normalize::{values_equal, Value};
+use crate::prepare::key::{KeyIndex, SideKeys};
 use crate::prepare::{Cell, PreparedSide};
 use crate::spec::{Entity, Side};
-
-/// The keys drift joins on, also named here by the change state.
-pub use crate::prepare::key::{side_keys, KeyIndex, SideKeys};
 
 /// How the rows of one side were accounted for. The buckets are disjoint and
 /// must add up to `rows_read`.

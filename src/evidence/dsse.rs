@@ -55,20 +55,34 @@ pub fn sign_envelope(key: &SigningKey, payload: &[u8]) -> Envelope {
     }
 }
 
-fn decode_b64(s: &str) -> Option<Vec<u8>> {
-    STANDARD.decode(s).or_else(|_| URL_SAFE.decode(s)).ok()
+/// Standard base64, or URL-safe; the error is the standard alphabet's.
+fn decode_b64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    STANDARD.decode(s).or_else(|e| URL_SAFE.decode(s).map_err(|_| e))
+}
+
+/// Why an envelope does not verify with a key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("payloadType is \"{found}\", expected \"{PAYLOAD_TYPE}\"")]
+    PayloadType { found: String },
+    #[error("payload is not valid base64")]
+    PayloadBase64(#[source] base64::DecodeError),
+    /// `signers` lists the key ids that did sign, "none" when none did.
+    #[error("no signature by key {key} (signatures by: {signers})")]
+    NoSignatureBy { key: String, signers: String },
+    #[error("signature by key {key} does not verify")]
+    DoesNotVerify { key: String },
 }
 
 /// Verify `env` with `pk`: payload type, a signature whose keyid is `pk`'s,
 /// and that signature. Returns the payload bytes.
-pub fn verify_envelope(pk: &PublicKey, env: &Envelope) -> Result<Vec<u8>, String> {
+pub fn verify_envelope(pk: &PublicKey, env: &Envelope) -> Result<Vec<u8>, EnvelopeError> {
     if env.payload_type != PAYLOAD_TYPE {
-        return Err(format!(
-            "payloadType is \"{}\", expected \"{PAYLOAD_TYPE}\"",
-            env.payload_type
-        ));
+        return Err(EnvelopeError::PayloadType {
+            found: env.payload_type.clone(),
+        });
     }
-    let payload = decode_b64(&env.payload).ok_or("payload is not valid base64")?;
+    let payload = decode_b64(&env.payload).map_err(EnvelopeError::PayloadBase64)?;
     let want = pk.key_id_hex();
     let mine: Vec<&Signature> = env
         .signatures
@@ -77,24 +91,24 @@ pub fn verify_envelope(pk: &PublicKey, env: &Envelope) -> Result<Vec<u8>, String
         .collect();
     if mine.is_empty() {
         let found: Vec<&str> = env.signatures.iter().map(|s| s.keyid.as_str()).collect();
-        return Err(format!(
-            "no signature by key {want} (signatures by: {})",
-            if found.is_empty() {
+        return Err(EnvelopeError::NoSignatureBy {
+            key: want,
+            signers: if found.is_empty() {
                 "none".to_string()
             } else {
                 found.join(", ")
-            }
-        ));
+            },
+        });
     }
     let message = pae(&env.payload_type, &payload);
     for s in mine {
-        if let Some(sig) = decode_b64(&s.sig) {
+        if let Ok(sig) = decode_b64(&s.sig) {
             if pk.verify(&message, &sig) {
                 return Ok(payload);
             }
         }
     }
-    Err(format!("signature by key {want} does not verify"))
+    Err(EnvelopeError::DoesNotVerify { key: want })
 }
 
 /// The public key as a PEM SubjectPublicKeyInfo, as OpenSSL reads it
@@ -134,15 +148,24 @@ mod tests {
 
         let mut e = env.clone();
         e.payload_type = "text/plain".into();
-        assert!(verify_envelope(&pk, &e).unwrap_err().contains("payloadType"));
+        assert!(verify_envelope(&pk, &e)
+            .unwrap_err()
+            .to_string()
+            .contains("payloadType"));
 
         let mut e = env.clone();
         e.payload = STANDARD.encode(b"{\"a\":2}");
-        assert!(verify_envelope(&pk, &e).unwrap_err().contains("does not verify"));
+        assert!(verify_envelope(&pk, &e)
+            .unwrap_err()
+            .to_string()
+            .contains("does not verify"));
 
         let mut e = env.clone();
         e.signatures[0].keyid = "0000000000000000".into();
-        assert!(verify_envelope(&pk, &e).unwrap_err().contains("no signature by key"));
+        assert!(verify_envelope(&pk, &e)
+            .unwrap_err()
+            .to_string()
+            .contains("no signature by key"));
 
         let other = SigningKey::generate().unwrap();
         assert!(verify_envelope(&other.public(), &env).is_err());

@@ -73,18 +73,15 @@ impl SigningKey {
         let rng = SystemRandom::new();
         let mut seed = [0u8; 32];
         let mut key_id = [0u8; 8];
-        rng.fill(&mut seed)
-            .map_err(|_| EvidenceError::Crypto("system random generator failed".into()))?;
-        rng.fill(&mut key_id)
-            .map_err(|_| EvidenceError::Crypto("system random generator failed".into()))?;
+        rng.fill(&mut seed).map_err(EvidenceError::Random)?;
+        rng.fill(&mut key_id).map_err(EvidenceError::Random)?;
         let key = SigningKey::from_seed(key_id, &seed)?;
         Ok((key, seed))
     }
 
     /// The key for an RFC 8032 seed (the 32-byte "secret key") and a key id.
     pub fn from_seed(key_id: [u8; 8], seed: &[u8; 32]) -> Result<SigningKey, EvidenceError> {
-        let pair = Ed25519KeyPair::from_seed_unchecked(seed)
-            .map_err(|e| EvidenceError::Crypto(format!("Ed25519 seed rejected: {e}")))?;
+        let pair = Ed25519KeyPair::from_seed_unchecked(seed).map_err(EvidenceError::SeedRejected)?;
         Ok(SigningKey { key_id, pair })
     }
 

@@ -64,8 +64,11 @@ pub enum EvidenceError {
     #[error("{}: key file already exists; refusing to overwrite it", path.display())]
     KeyExists { path: PathBuf },
 
-    #[error("cryptographic operation failed: {0}")]
-    Crypto(String),
+    #[error("cryptographic operation failed: system random generator failed")]
+    Random(#[source] ring::error::Unspecified),
+
+    #[error("cryptographic operation failed: Ed25519 seed rejected: {0}")]
+    SeedRejected(#[source] ring::error::KeyRejected),
 
     #[error("{}: invalid JSON: {source}", path.display())]
     Json {

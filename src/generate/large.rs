@@ -6,7 +6,7 @@
 //! `wide`: `cols` mapped columns, with an exact ground truth.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use rand::{RngExt, SeedableRng};
@@ -17,12 +17,9 @@ use crate::error::{Error, Result};
 
 const CHUNK: usize = 500_000;
 
-fn internal(e: PolarsError) -> Error {
-    Error::Internal(e.to_string())
-}
-
 struct ChunkWriter {
     writer: polars::io::parquet::write::BatchedWriter<File>,
+    path: PathBuf,
 }
 
 impl ChunkWriter {
@@ -31,17 +28,24 @@ impl ChunkWriter {
         let writer = ParquetWriter::new(file)
             .with_compression(ParquetCompression::Zstd(None))
             .batched(first.schema())
-            .map_err(internal)?;
-        Ok(ChunkWriter { writer })
+            .map_err(|e| writing(path, e))?;
+        Ok(ChunkWriter {
+            writer,
+            path: path.to_path_buf(),
+        })
     }
 
     fn write(&mut self, df: &DataFrame) -> Result<()> {
-        self.writer.write_batch(df).map_err(internal)
+        self.writer.write_batch(df).map_err(|e| writing(&self.path, e))
     }
 
     fn finish(self) -> Result<()> {
-        self.writer.finish().map(|_| ()).map_err(internal)
+        self.writer.finish().map(|_| ()).map_err(|e| writing(&self.path, e))
     }
+}
+
+fn writing(path: &Path, e: PolarsError) -> Error {
+    Error::polars(format!("writing {}", path.display()), e)
 }
 
 const LARGE_COLUMNS: [&str; 12] = [
@@ -127,7 +131,7 @@ fn text_frame(columns: &[String], rows: &[Vec<String>]) -> Result<DataFrame> {
             )
         })
         .collect();
-    DataFrame::new(rows.len(), cols).map_err(internal)
+    DataFrame::new(rows.len(), cols).map_err(|e| Error::polars("building a generated chunk", e))
 }
 
 /// Writes `left.parquet`, `right.parquet` and `large.toml` with `rows` keys.
@@ -273,18 +277,20 @@ pub fn wide(out: &Path, rows: usize, cols: usize, seed: u64) -> Result<Truth> {
                     l[c + 1].split('.').next().unwrap_or("0").parse::<i64>().unwrap_or(0) + 1
                 ),
             };
-            let key = super::key1("id", &id);
+            let key = super::truth::key1("id", &id);
             truth.add("wide", "drift", "value_mismatch", "both", &key, Some(&names[c + 1]));
         }
         left.push(l);
         right.push(r);
     }
-    let mut w = csv::Writer::from_path(out.join("left.csv")).map_err(|e| Error::Internal(e.to_string()))?;
-    w.write_record(&names).map_err(|e| Error::Internal(e.to_string()))?;
+    let left_path = out.join("left.csv");
+    let writing = |e: csv::Error| Error::csv(format!("writing {}", left_path.display()), e);
+    let mut w = csv::Writer::from_path(&left_path).map_err(writing)?;
+    w.write_record(&names).map_err(writing)?;
     for l in &left {
-        w.write_record(l).map_err(|e| Error::Internal(e.to_string()))?;
+        w.write_record(l).map_err(writing)?;
     }
-    w.flush().map_err(|e| Error::io(&out.join("left.csv"), e))?;
+    w.flush().map_err(|e| Error::io(&left_path, e))?;
     let df = text_frame(&names, &right)?;
     crate::report::write_parquet(&out.join("right.parquet"), df.columns().to_vec(), right.len())?;
     let mut spec = String::from(

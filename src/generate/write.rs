@@ -34,7 +34,7 @@ pub fn all(
     csv(&crm.join("cases.csv"), &tickets.1, Encoding::Utf8Bom)?;
     let mut lines = String::new();
     for t in &truth.0 {
-        lines.push_str(&serde_json::to_string(t).map_err(|e| Error::Internal(e.to_string()))?);
+        lines.push_str(&serde_json::to_string(t).map_err(|e| Error::json("serializing the ground truth", e))?);
         lines.push('\n');
     }
     write_bytes(&out.join("ground_truth.jsonl"), lines.as_bytes())
@@ -53,13 +53,13 @@ fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 
 fn csv(path: &Path, t: &Table, enc: Encoding) -> Result<()> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let internal = |e: csv::Error| Error::Internal(e.to_string());
-    w.write_record(&t.columns).map_err(internal)?;
+    let writing = |e: csv::Error| Error::csv(format!("writing {}", path.display()), e);
+    w.write_record(&t.columns).map_err(writing)?;
     for row in &t.rows {
         w.write_record(row.iter().map(|c| c.as_deref().unwrap_or("")))
-            .map_err(internal)?;
+            .map_err(writing)?;
     }
-    let bytes = w.into_inner().map_err(|e| Error::Internal(e.to_string()))?;
+    let bytes = w.into_inner().map_err(|e| writing(csv::Error::from(e.into_error())))?;
     let bytes = match enc {
         Encoding::Utf8 => bytes,
         Encoding::Utf8Bom => [b"\xEF\xBB\xBF".as_slice(), &bytes].concat(),
@@ -100,7 +100,7 @@ fn ndjson(path: &Path, t: &Table, numeric: &[&str], boolean: &[&str]) -> Result<
 /// CRM contacts: text columns, a Boolean VIP flag and a naive Datetime, as a
 /// CRM's Parquet export would type them.
 fn contacts_parquet(path: &Path, t: &Table) -> Result<()> {
-    let internal = |e: PolarsError| Error::Internal(e.to_string());
+    let building = |e: PolarsError| Error::polars(format!("building {}", path.display()), e);
     let mut cols = Vec::new();
     for (i, name) in t.columns.iter().enumerate() {
         let cells: Vec<Option<String>> = t.rows.iter().map(|r| r[i].clone()).collect();
@@ -123,7 +123,7 @@ fn contacts_parquet(path: &Path, t: &Table) -> Result<()> {
                     .collect();
                 Column::new((*name).into(), ms)
                     .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
-                    .map_err(internal)?
+                    .map_err(building)?
             }
             _ => Column::new((*name).into(), cells),
         };

@@ -4,10 +4,12 @@
 //!
 //! `value` holds the canonical values, `types` the declared field types and
 //! their conversion, `parse` and `datetime` the text grammars conversion
-//! uses, `tolerance` the equality drift comparison applies.
+//! uses, `tolerance` the equality drift comparison applies, `order` the
+//! order of two values that rules and metrics use.
 
 mod datetime;
 mod error;
+mod order;
 mod parse;
 pub mod phone;
 #[cfg(test)]
@@ -19,6 +21,7 @@ pub mod value;
 
 pub use datetime::RFC3339_FORMAT;
 pub use error::{ConvertError, DecimalOverflow, DeclarationError, DstGap, NoFormatMatches};
+pub use order::order;
 pub use phone::to_e164;
 pub use text::{apply_steps, apply_steps_borrowed, Step, STEP_NAMES};
 pub use tolerance::{business_date, values_equal, Tolerance};

@@ -7,7 +7,7 @@ pub mod scan;
 pub mod token;
 pub mod validate;
 
-pub use mask::{audit, contradicts, display_mask, Deviation, Exposure, MaskStyle, MaskVerdict};
+pub use mask::{audit, contradicts, display_mask, Deviation, Exposure, MaskStyle, MaskVerdict, UnknownMaskStyle};
 pub use scan::{scan, Detector, Hit};
 pub use token::Tokenizer;
-pub use validate::Validator;
+pub use validate::{UnknownValidator, Validator};

@@ -61,20 +61,25 @@ const ALL: &[Validator] = &[
     Validator::CnUscc,
 ];
 
+/// A `pii` name that names no validator. It lists the valid names but
+/// never holds the input (which may be a personal value typed by mistake),
+/// only its length.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown validator name ({chars} chars); expected one of: {}", VALIDATOR_NAMES.join(", "))]
+pub struct UnknownValidator {
+    pub chars: usize,
+}
+
 impl Validator {
     /// Parse a validator name (ASCII case-insensitive, surrounding whitespace
     /// ignored). The error lists the valid names but never echoes the input.
-    pub fn parse(name: &str) -> Result<Validator, String> {
+    pub fn parse(name: &str) -> Result<Validator, UnknownValidator> {
         let wanted = name.trim();
         ALL.iter()
             .copied()
             .find(|v| v.name().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| {
-                format!(
-                    "unknown validator name ({} chars); expected one of: {}",
-                    name.chars().count(),
-                    VALIDATOR_NAMES.join(", ")
-                )
+            .ok_or_else(|| UnknownValidator {
+                chars: name.chars().count(),
             })
     }
 
@@ -526,7 +531,7 @@ mod tests {
 
     #[test]
     fn parse_error_lists_names_without_echo() {
-        let err = Validator::parse("secret-13912345678").unwrap_err();
+        let err = Validator::parse("secret-13912345678").unwrap_err().to_string();
         assert!(err.contains("cn_resident_id_legacy"));
         assert!(err.contains("cn_uscc"));
         assert!(!err.contains("13912345678"));

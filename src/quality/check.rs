@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
 use rayon::prelude::*;
 
-use super::{global, order, Baseline, RuleStats};
+use super::{global, Baseline, RuleStats};
 use crate::display::Display;
 use crate::finding::{Category, Finding};
+use crate::normalize::order;
 use crate::normalize::Value;
 use crate::prepare::{Cell, PreparedSide, SideKeys};
 use crate::spec::rule::{Check, References, Rule};

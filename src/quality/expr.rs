@@ -7,9 +7,10 @@
 //! row only when its expression is definitely false; a `where` filter keeps
 //! a row only when it is definitely true.
 
+use crate::normalize::order;
 use crate::normalize::Value;
 use crate::prepare::{Cell, PreparedSide};
-use crate::spec::expr::{compare, Expr, Node, Operand};
+use crate::spec::expr::{Expr, Node, Operand};
 
 impl Expr {
     /// Three-valued result on one row: `None` is unknown.
@@ -43,7 +44,7 @@ fn eval(n: &Node, side: &PreparedSide, row: usize) -> Option<bool> {
         Node::Not(a) => eval(a, side, row).map(|v| !v),
         Node::Cmp(a, op, b) => {
             let (x, y) = (operand(a, side, row)?, operand(b, side, row)?);
-            compare(x, y).map(|o| op.holds(o))
+            order(x, y).map(|o| op.holds(o))
         }
         Node::IsNull(f, negated) => match side.cell(*f, row) {
             Cell::Bad => None,

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{order, SideResult};
+use super::SideResult;
 use crate::display::Display;
+use crate::normalize::order;
 use crate::normalize::value::text_prefix;
 use crate::normalize::Value;
 use crate::prepare::{Cell, PreparedSide};

@@ -23,16 +23,9 @@ pub mod expr;
 pub mod global;
 pub mod metrics;
 
-use crate::normalize::Value;
 pub use baseline::Baseline;
 pub use check::{check, Context, Outcome, SideResult};
 pub use metrics::{FieldStats, QualitySummary, RuleStats};
-
-/// Order of two values of one kind: numbers of any scale (exactly), text,
-/// bools, dates, timestamps; `None` across kinds.
-pub fn order(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
-    crate::spec::expr::compare(a, b)
-}
 
 #[cfg(test)]
 mod tests;

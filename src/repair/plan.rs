@@ -10,7 +10,7 @@ use crate::keys::KeyRing;
 use crate::prepare::{Cell, PreparedSide, SideKeys};
 use crate::spec::{Authority, Deletes, Entity, Side};
 
-use super::repr::{expected_of, to_target_from};
+use super::repr::{expected_of, to_target_from, NoInverse};
 use super::state::{row_hashes, EntityState, RowComparer};
 use super::Repair;
 
@@ -167,7 +167,7 @@ impl Inputs<'_> {
         match to_target_from(field, source, target, value) {
             Err(why) => {
                 r.action = "review".into();
-                r.detail = why;
+                r.detail = why.to_string();
             }
             Ok(raw) => {
                 r.detail = format!("set `{}` to the {} value", field.name, self.name(source));
@@ -240,7 +240,7 @@ impl Inputs<'_> {
         }
         let reason = format!("only_on:{}", self.name(has));
         let mut out = Vec::new();
-        let mut problem: Option<String> = None;
+        let mut problem: Option<NoInverse> = None;
         for (f, field) in entity.fields.iter().enumerate() {
             // Only values the source has, into columns the target has.
             if !self.sides[has.idx()].fields[f].present || !self.sides[lacking.idx()].fields[f].present {
@@ -248,11 +248,10 @@ impl Inputs<'_> {
             }
             let cell = self.sides[has.idx()].cell(f, row);
             let raw = match cell {
-                Cell::Bad => Err(format!(
-                    "`{}` cannot be converted on the {} side",
-                    field.name,
-                    has.as_str()
-                )),
+                Cell::Bad => Err(NoInverse::Unconvertible {
+                    side: has.as_str(),
+                    field: field.name.clone(),
+                }),
                 c => to_target_from(field, has, lacking, c.value()),
             };
             let raw = match raw {

@@ -34,6 +34,8 @@ pub enum NoInverse {
     OwnTokens { side: &'static str, field: String },
     #[error("no {style} mask of `{field}`")]
     NoMask { style: &'static str, field: String },
+    #[error("`{field}` cannot be converted on the {side} side")]
+    Unconvertible { side: &'static str, field: String },
 }
 
 /// Text of `value` for the declared type, before the value map is reversed.
@@ -145,10 +147,9 @@ pub fn transfer(field: &Field, from: Side, to: Side, value: Option<&Value>) -> R
 
 /// [`transfer`] then [`to_target`]: the text side `to` stores for side
 /// `from`'s value.
-// TODO(#27 second pass): return `NoInverse` once repair/apply.rs takes it.
-pub fn to_target_from(field: &Field, from: Side, to: Side, value: Option<&Value>) -> Result<Option<String>, String> {
-    let v = transfer(field, from, to, value).map_err(|e| e.to_string())?;
-    to_target(field, to, v.as_ref()).map_err(|e| e.to_string())
+pub fn to_target_from(field: &Field, from: Side, to: Side, value: Option<&Value>) -> Result<Option<String>, NoInverse> {
+    let v = transfer(field, from, to, value)?;
+    to_target(field, to, v.as_ref())
 }
 
 /// HMAC domain of a field's personal values.
@@ -200,8 +201,8 @@ right = {{ path = "r.csv" }}
         crate::spec::parse(std::path::Path::new("t.toml"), &text, String::new()).unwrap()
     }
 
-    fn target(s: &Spec, side: Side, v: Option<Value>) -> Result<Option<String>, String> {
-        to_target(&s.entities[0].fields[1], side, v.as_ref()).map_err(|e| e.to_string())
+    fn target(s: &Spec, side: Side, v: Option<Value>) -> Result<Option<String>, NoInverse> {
+        to_target(&s.entities[0].fields[1], side, v.as_ref())
     }
 
     #[test]
@@ -213,13 +214,15 @@ right = {{ path = "r.csv" }}
         );
         let active = Some(Value::Str("active".into()));
         assert_eq!(target(&s, Side::Left, active.clone()), Ok(Some("1".into())));
-        let err = target(&s, Side::Right, active).unwrap_err();
+        let err = target(&s, Side::Right, active).unwrap_err().to_string();
         assert!(err.contains("no exact inverse"), "{err}");
         assert_eq!(
             target(&s, Side::Right, Some(Value::Str("inactive".into()))),
             Ok(Some("Inactive".into()))
         );
-        let err = target(&s, Side::Left, Some(Value::Str("gone".into()))).unwrap_err();
+        let err = target(&s, Side::Left, Some(Value::Str("gone".into())))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not in the left side's value map"), "{err}");
     }
 
@@ -280,7 +283,8 @@ right = {{ path = "r.csv" }}
             Side::Right,
             Some(Value::Ts(Instant::from_micros(1_795_392_224_500_000))),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("reads back"), "{err}");
         let s = spec(
             r#"  [[entity.field]]

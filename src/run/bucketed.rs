@@ -111,7 +111,7 @@ pub(super) fn bucketed(
                 let reader = std::thread::Builder::new()
                     .name("recon-spill-reader".into())
                     .spawn(move || part.take(b + 1))
-                    .map_err(|e| Error::Internal(format!("cannot start the spill reader: {e}")))?;
+                    .map_err(|e| Error::thread("spill reader", e))?;
                 next = Some(reader);
             }
             // The column metrics need only the typed cells: gathered beside

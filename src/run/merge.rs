@@ -32,7 +32,7 @@ impl Merger {
                 }
                 merged
             })
-            .map_err(|e| Error::Internal(format!("cannot start the merger: {e}")))?;
+            .map_err(|e| Error::thread("merger", e))?;
         Ok(Merger { tx, thread })
     }
 

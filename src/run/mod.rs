@@ -15,8 +15,7 @@ use rayon::prelude::*;
 
 use crate::bucket;
 use crate::compare::Coverage;
-/// The report's display policy, also named here by the change state's tests.
-pub use crate::display::ReportDisplay;
+use crate::display::ReportDisplay;
 use crate::error::{Error, Result};
 use crate::evidence;
 use crate::exit::ExitCode;

@@ -23,7 +23,6 @@ pub(super) fn summary_with_repairs(
     results: &[EntityResult],
     repairs: &[repair::Repair],
 ) -> Result<String> {
-    let internal = |e: serde_json::Error| Error::Internal(e.to_string());
     let changes: serde_json::Map<String, serde_json::Value> = results
         .iter()
         .map(|r| {
@@ -35,14 +34,15 @@ pub(super) fn summary_with_repairs(
         })
         .collect();
     // Appended after the summary's own keys, keeping their order.
-    let base = serde_json::to_string_pretty(summary).map_err(internal)?;
+    let base = serde_json::to_string_pretty(summary).map_err(|e| Error::json("serializing summary.json", e))?;
     let body = base.trim_end().strip_suffix('}').unwrap_or(&base).trim_end();
     let mut out = body.to_string();
     for (name, value) in [
         ("repairs", repair::counts(repairs)),
         ("changes", serde_json::Value::Object(changes)),
     ] {
-        let pretty = serde_json::to_string_pretty(&value).map_err(internal)?;
+        let pretty = serde_json::to_string_pretty(&value)
+            .map_err(|e| Error::json(format!("serializing `{name}` of summary.json"), e))?;
         out.push_str(&format!(",\n  \"{name}\": {}", pretty.replace('\n', "\n  ")));
     }
     out.push_str("\n}\n");

@@ -106,7 +106,10 @@ fn parse_csv(
             .into_iter()
             .map(|b| b.finish().into_column())
             .collect();
-        each(DataFrame::new(height, cols).map_err(|e| Error::Internal(e.to_string()))?)
+        each(
+            DataFrame::new(height, cols)
+                .map_err(|e| Error::polars(format!("building a chunk of {}", path.display()), e))?,
+        )
     };
     let mut record = csv::StringRecord::new();
     let (mut rows, mut in_chunk) = (0usize, 0usize);

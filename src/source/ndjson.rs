@@ -67,7 +67,10 @@ fn parse_ndjson(
             .zip(values.iter_mut())
             .map(|(name, v)| Column::new(name.as_str().into(), std::mem::take(v)))
             .collect();
-        each(DataFrame::new(height, cols).map_err(|e| Error::Internal(e.to_string()))?)
+        each(
+            DataFrame::new(height, cols)
+                .map_err(|e| Error::polars(format!("building a chunk of {}", path.display()), e))?,
+        )
     };
     let mut line = String::new();
     loop {

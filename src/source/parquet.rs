@@ -109,7 +109,9 @@ fn text_frame(path: &Path, present: &[String], frame: DataFrame) -> Result<(Data
     let mut physical_types = BTreeMap::new();
     let mut text_cols = Vec::new();
     for name in present {
-        let col = frame.column(name).map_err(|e| Error::Internal(e.to_string()))?;
+        let col = frame
+            .column(name)
+            .map_err(|e| Error::polars(format!("reading column `{name}` of {}", path.display()), e))?;
         physical_types.insert(name.clone(), col.dtype().to_string());
         text_cols.push(as_text(col).map_err(|e| Error::Input {
             path: path.to_path_buf(),
@@ -119,7 +121,8 @@ fn text_frame(path: &Path, present: &[String], frame: DataFrame) -> Result<(Data
             hint: None,
         })?);
     }
-    let frame = DataFrame::new(rows, text_cols).map_err(|e| Error::Internal(e.to_string()))?;
+    let frame = DataFrame::new(rows, text_cols)
+        .map_err(|e| Error::polars(format!("building the text frame of {}", path.display()), e))?;
     Ok((frame, physical_types))
 }
 

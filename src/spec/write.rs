@@ -8,19 +8,35 @@ use crate::normalize::FieldType;
 /// Pseudo-format for RFC 3339 in `write`.
 pub const RFC3339: &str = "rfc3339";
 
+/// Why a field's `write` format does not fit its type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteFormatError {
+    #[error("`write` of a bool field is \"<true>/<false>\", e.g. \"Y/N\", not `{format}`")]
+    NotBoolSpellings { format: String },
+    #[error("`write = \"{format}\"` must use spellings declared in true_values / false_values")]
+    UndeclaredSpellings { format: String },
+    #[error("`write` applies to bool, date and timestamp fields, not {ty}")]
+    WrongType { ty: String },
+    #[error("`write = \"rfc3339\"` is only valid for timestamps")]
+    Rfc3339NotTimestamp,
+    #[error("invalid `write` format `{format}` (chrono strftime syntax expected)")]
+    BadStrftime { format: String },
+}
+
 /// Validates a field's `write` format against its type on that side.
-pub fn check_write_format(ty: &FieldType, format: &str) -> Result<(), String> {
+pub fn check_write_format(ty: &FieldType, format: &str) -> Result<(), WriteFormatError> {
     if let FieldType::Bool {
         true_values,
         false_values,
     } = ty
     {
-        let (t, f) = bool_spellings(format)
-            .ok_or_else(|| format!("`write` of a bool field is \"<true>/<false>\", e.g. \"Y/N\", not `{format}`"))?;
+        let (t, f) = bool_spellings(format).ok_or_else(|| WriteFormatError::NotBoolSpellings {
+            format: format.to_string(),
+        })?;
         if !true_values.contains(&t.to_lowercase()) || !false_values.contains(&f.to_lowercase()) {
-            return Err(format!(
-                "`write = \"{format}\"` must use spellings declared in true_values / false_values"
-            ));
+            return Err(WriteFormatError::UndeclaredSpellings {
+                format: format.to_string(),
+            });
         }
         return Ok(());
     }
@@ -28,24 +44,23 @@ pub fn check_write_format(ty: &FieldType, format: &str) -> Result<(), String> {
         FieldType::Timestamp { .. } => true,
         FieldType::Date { .. } => false,
         other => {
-            return Err(format!(
-                "`write` applies to bool, date and timestamp fields, not {}",
-                other.name()
-            ))
+            return Err(WriteFormatError::WrongType {
+                ty: other.name().to_string(),
+            })
         }
     };
     if format == RFC3339 {
         return if timestamp {
             Ok(())
         } else {
-            Err("`write = \"rfc3339\"` is only valid for timestamps".into())
+            Err(WriteFormatError::Rfc3339NotTimestamp)
         };
     }
     let bad = chrono::format::StrftimeItems::new(format).any(|i| matches!(i, chrono::format::Item::Error));
     if format.is_empty() || bad {
-        return Err(format!(
-            "invalid `write` format `{format}` (chrono strftime syntax expected)"
-        ));
+        return Err(WriteFormatError::BadStrftime {
+            format: format.to_string(),
+        });
     }
     Ok(())
 }

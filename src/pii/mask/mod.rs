@@ -50,21 +50,25 @@ pub const MASK_STYLE_NAMES: &[&str] = &[
     "absent",
 ];
 
+/// A `mask` name that names no style. It lists the valid names but never
+/// holds the input, only its length.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown mask style name ({chars} chars); expected one of: {}", MASK_STYLE_NAMES.join(", "))]
+pub struct UnknownMaskStyle {
+    pub chars: usize,
+}
+
 impl MaskStyle {
     /// Parse a style name (ASCII case-insensitive, surrounding whitespace
     /// ignored). The error lists the valid names but never echoes the input.
-    pub fn parse(name: &str) -> Result<MaskStyle, String> {
+    pub fn parse(name: &str) -> Result<MaskStyle, UnknownMaskStyle> {
         let wanted = name.trim();
         ALL_STYLES
             .iter()
             .copied()
             .find(|s| s.name().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| {
-                format!(
-                    "unknown mask style name ({} chars); expected one of: {}",
-                    name.chars().count(),
-                    MASK_STYLE_NAMES.join(", ")
-                )
+            .ok_or_else(|| UnknownMaskStyle {
+                chars: name.chars().count(),
             })
     }
 

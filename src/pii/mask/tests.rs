@@ -10,7 +10,7 @@ fn names_round_trip() {
         assert_eq!(s.name(), *n);
         assert_eq!(MaskStyle::parse(n).unwrap(), *s);
     }
-    let err = MaskStyle::parse("13912345678").unwrap_err();
+    let err = MaskStyle::parse("13912345678").unwrap_err().to_string();
     assert!(err.contains("keep_last4"));
     assert!(!err.contains("13912345678"));
 }

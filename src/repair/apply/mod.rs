@@ -22,7 +22,7 @@ use crate::prepare::{self, convert, Cell, KeyIndex, PreparedSide, SideKeys};
 use crate::source::{self, CsvField};
 use crate::spec::{self, Entity, Format, Side, Spec};
 
-use super::repr::{expected_of, to_target_from};
+use super::repr::{expected_of, to_target_from, NoInverse};
 use super::state::row_hashes;
 use super::Repair;
 
@@ -272,6 +272,31 @@ fn skipped(out: &mut ApplyReport, r: &Repair, reason: impl Into<String>) -> Resu
     Ok(())
 }
 
+/// Why an instruction's field or value cannot be resolved; its text is the
+/// reason the instruction is skipped.
+#[derive(Debug, thiserror::Error)]
+enum Unresolved {
+    #[error("the spec has no field {0:?}")]
+    NoField(Option<String>),
+    #[error("value_ref is not JSON")]
+    ValueRefNotJson(#[source] serde_json::Error),
+    #[error("value_ref names no side")]
+    ValueRefNoSide,
+    #[error("value_ref points at the target itself")]
+    ValueRefIsTarget,
+    /// The source snapshot named in the spec cannot be loaded.
+    #[error(transparent)]
+    Source(Box<Error>),
+    #[error("the value_ref row is not (uniquely) in the source snapshot")]
+    NotInSource,
+    #[error("the source value can no longer be converted")]
+    SourceUnconvertible,
+    #[error("the source value changed since the run")]
+    SourceChanged,
+    #[error(transparent)]
+    NoInverse(#[from] NoInverse),
+}
+
 impl Ctx<'_> {
     fn row(&self, key: &str) -> std::result::Result<Option<usize>, &'static str> {
         match self.by_key.get(key).map(Vec::as_slice) {
@@ -281,64 +306,67 @@ impl Ctx<'_> {
         }
     }
 
-    fn field(&self, r: &Repair) -> std::result::Result<usize, String> {
+    fn field(&self, r: &Repair) -> std::result::Result<usize, Unresolved> {
         r.field
             .as_deref()
             .and_then(|f| self.entity.field(f))
-            .ok_or_else(|| format!("the spec has no field {:?}", r.field))
+            .ok_or_else(|| Unresolved::NoField(r.field.clone()))
     }
 
     /// The raw text to write: `new_value`, or the `value_ref` resolved from
     /// the source snapshot named in the spec.
-    fn value(&mut self, r: &Repair, f: usize) -> std::result::Result<Option<String>, String> {
+    fn value(&mut self, r: &Repair, f: usize) -> std::result::Result<Option<String>, Unresolved> {
         let Some(vr) = &r.value_ref else {
             return Ok(r.new_value.clone());
         };
-        let vr: serde_json::Value = serde_json::from_str(vr).map_err(|_| "value_ref is not JSON".to_string())?;
+        let vr: serde_json::Value = serde_json::from_str(vr).map_err(Unresolved::ValueRefNotJson)?;
         let from = match vr["side"].as_str() {
             Some("left") => Side::Left,
             Some("right") => Side::Right,
-            _ => return Err("value_ref names no side".into()),
+            _ => return Err(Unresolved::ValueRefNoSide),
         };
         if from == self.side {
-            return Err("value_ref points at the target itself".into());
+            return Err(Unresolved::ValueRefIsTarget);
         }
-        if self.source.is_none() {
-            let src = &self.entity.sources[from.idx()];
-            let loaded = source::load(src, &self.entity.columns(from)).map_err(|e| e.to_string())?;
-            let prepared = prepare::prepare(self.entity, from, &loaded);
-            let display = ReportDisplay { keys: self.keys };
-            let keys = prepare::side_keys(self.entity, &prepared, &display);
-            // The source's keys indexed alone (in the index's first slot).
-            let unique = KeyIndex::new([&keys, &SideKeys::default()]).unique_rows(crate::spec::Side::Left, &keys);
-            let mut rows: HashMap<String, usize> = HashMap::default();
-            let mut shared = Vec::new();
-            for (json, row) in unique {
-                if rows.insert(json.to_string(), row).is_some() {
-                    shared.push(json);
-                }
-            }
-            // A key text that two keys share (it never should) names no row.
-            for json in shared {
-                rows.remove(json);
-            }
-            self.source = Some(SourceSide { prepared, rows });
-        }
-        let s = self.source.as_ref().ok_or("source not loaded")?;
+        let s = match self.source.take() {
+            Some(s) => s,
+            None => self.load_source(from).map_err(|e| Unresolved::Source(Box::new(e)))?,
+        };
+        let s = self.source.insert(s);
         let key = vr["key"].to_string();
-        let row = *s
-            .rows
-            .get(&key)
-            .ok_or_else(|| "the value_ref row is not (uniquely) in the source snapshot".to_string())?;
+        let row = *s.rows.get(&key).ok_or(Unresolved::NotInSource)?;
         let cell = s.prepared.cell(f, row);
         if cell == &Cell::Bad {
-            return Err("the source value can no longer be converted".into());
+            return Err(Unresolved::SourceUnconvertible);
         }
         let mac = expected_of(self.entity, f, from, cell, self.keys);
         if vr.get("mac").is_some() && vr["mac"].as_str() != mac.as_deref() {
-            return Err("the source value changed since the run".into());
+            return Err(Unresolved::SourceChanged);
         }
-        to_target_from(&self.entity.fields[f], from, self.side, cell.value())
+        Ok(to_target_from(&self.entity.fields[f], from, self.side, cell.value())?)
+    }
+
+    /// Side `from`'s snapshot as named in the spec, its rows indexed by key.
+    fn load_source(&self, from: Side) -> Result<SourceSide> {
+        let src = &self.entity.sources[from.idx()];
+        let loaded = source::load(src, &self.entity.columns(from))?;
+        let prepared = prepare::prepare(self.entity, from, &loaded);
+        let display = ReportDisplay { keys: self.keys };
+        let keys = prepare::side_keys(self.entity, &prepared, &display);
+        // The source's keys indexed alone (in the index's first slot).
+        let unique = KeyIndex::new([&keys, &SideKeys::default()]).unique_rows(crate::spec::Side::Left, &keys);
+        let mut rows: HashMap<String, usize> = HashMap::default();
+        let mut shared = Vec::new();
+        for (json, row) in unique {
+            if rows.insert(json.to_string(), row).is_some() {
+                shared.push(json);
+            }
+        }
+        // A key text that two keys share (it never should) names no row.
+        for json in shared {
+            rows.remove(json);
+        }
+        Ok(SourceSide { prepared, rows })
     }
 
     /// The canonical value `raw` reads as on the target side.
@@ -349,7 +377,7 @@ impl Ctx<'_> {
     fn update(&mut self, r: &Repair, doc: &mut Doc, out: &mut ApplyReport) -> Result<()> {
         let f = match self.field(r) {
             Ok(f) => f,
-            Err(e) => return skipped(out, r, e),
+            Err(e) => return skipped(out, r, e.to_string()),
         };
         let row = match self.row(&r.key) {
             Ok(Some(row)) => row,
@@ -358,7 +386,7 @@ impl Ctx<'_> {
         };
         let raw = match self.value(r, f) {
             Ok(v) => v,
-            Err(e) => return skipped(out, r, e),
+            Err(e) => return skipped(out, r, e.to_string()),
         };
         let cell = self.prepared.cell(f, row);
         if cell != &Cell::Bad && self.canonical(f, raw.as_deref()) == Some(cell.value().cloned()) {
@@ -391,11 +419,10 @@ impl Ctx<'_> {
         };
         let mut values = Vec::new();
         for r in group {
-            let f = self.field(r);
-            let v = f.clone().and_then(|f| self.value(r, f));
-            match (f, v) {
-                (Ok(f), Ok(v)) => values.push((f, v)),
-                (Err(e), _) | (_, Err(e)) => {
+            let resolved = self.field(r).and_then(|f| Ok((f, self.value(r, f)?)));
+            match resolved {
+                Ok(fv) => values.push(fv),
+                Err(e) => {
                     group
                         .iter()
                         .for_each(|r| skip(out, r, format!("row not inserted: {e}")));

@@ -115,20 +115,15 @@ impl Doc {
             }
             Kind::Ndjson { lines, kinds } => {
                 let mut text = String::new();
-                let typed = |c: usize, v: &Option<String>| -> serde_json::Value {
+                // A value as JSON text: a number column's value as its exact
+                // digits (never through an f64), a string quoted.
+                let typed = |c: usize, v: &Option<String>| -> String {
                     match v {
-                        None => serde_json::Value::Null,
-                        Some(t) => match kinds[c] {
-                            'n' => serde_json::from_str::<serde_json::Number>(t)
-                                .map(serde_json::Value::Number)
-                                .unwrap_or_else(|_| serde_json::Value::String(t.clone())),
-                            'b' if t == "true" || t == "false" => serde_json::Value::Bool(t == "true"),
-                            _ => serde_json::Value::String(t.clone()),
-                        },
+                        None => "null".into(),
+                        Some(t) if kinds[c] == 'n' && is_json_number(t) => t.clone(),
+                        Some(t) if kinds[c] == 'b' && (t == "true" || t == "false") => t.clone(),
+                        Some(t) => json_string(t),
                     }
-                };
-                let ser = |m: &serde_json::Map<String, serde_json::Value>| {
-                    serde_json::to_string(m).map_err(|e| Error::Internal(e.to_string()))
                 };
                 for row in self.kept() {
                     let edits: Vec<(usize, &Option<String>)> = self
@@ -139,22 +134,29 @@ impl Doc {
                     if edits.is_empty() {
                         text.push_str(&lines[row]);
                     } else {
-                        let mut m: serde_json::Map<String, serde_json::Value> =
-                            serde_json::from_str(&lines[row]).map_err(|e| Error::Internal(e.to_string()))?;
+                        // The line's members in their order, values as written;
+                        // an edited member replaced in place, a new one appended.
+                        let RawObject(mut members) = serde_json::from_str(&lines[row])
+                            .map_err(|e| Error::json("re-reading an NDJSON line to repair it", e))?;
                         for (c, v) in edits {
-                            m.insert(self.columns[c].clone(), typed(c, v));
+                            let name = &self.columns[c];
+                            let value = typed(c, v);
+                            match members.iter_mut().find(|(k, _)| k == name) {
+                                Some(member) => member.1 = value,
+                                None => members.push((name.clone(), value)),
+                            }
                         }
-                        text.push_str(&ser(&m)?);
+                        push_object(&mut text, &members);
                     }
                     text.push('\n');
                 }
                 for new in &self.inserts {
-                    let m: serde_json::Map<String, serde_json::Value> = new
+                    let members: Vec<(String, String)> = new
                         .iter()
                         .enumerate()
                         .map(|(c, v)| (self.columns[c].clone(), typed(c, v)))
                         .collect();
-                    text.push_str(&ser(&m)?);
+                    push_object(&mut text, &members);
                     text.push('\n');
                 }
                 text.into_bytes()
@@ -162,7 +164,9 @@ impl Doc {
             Kind::Parquet { df } => {
                 let mut cols = Vec::new();
                 for (c, name) in self.columns.iter().enumerate() {
-                    let orig = df.column(name).map_err(|e| Error::Internal(e.to_string()))?;
+                    let orig = df
+                        .column(name)
+                        .map_err(|e| Error::polars(format!("reading column `{name}` of the snapshot"), e))?;
                     let field = entity.fields.iter().find(|f| f.columns[side.idx()] == *name);
                     cols.push(self.parquet_column(c, orig, field, side, out)?);
                 }
@@ -193,7 +197,7 @@ impl Doc {
         side: Side,
         out: &Path,
     ) -> Result<Column> {
-        let internal = |e: PolarsError| Error::Internal(e.to_string());
+        let internal = |e: PolarsError| Error::polars(format!("rebuilding Parquet column `{}`", orig.name()), e);
         let dtype = orig.dtype().clone();
         let name = orig.name().clone();
         let cells: Vec<Option<&Option<String>>> = self
@@ -354,4 +358,51 @@ fn finish_rename(tmp: &Path, out: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A JSON object's members in file order, each value as its raw JSON text.
+struct RawObject(Vec<(String, String)>);
+
+impl<'de> serde::Deserialize<'de> for RawObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<RawObject, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = RawObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<RawObject, A::Error> {
+                let mut members = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Box<serde_json::value::RawValue>>()? {
+                    members.push((k, v.get().to_string()));
+                }
+                Ok(RawObject(members))
+            }
+        }
+        d.deserialize_map(Members)
+    }
+}
+
+/// `{"k":v,...}` from members whose values are JSON text already.
+fn push_object(out: &mut String, members: &[(String, String)]) {
+    out.push('{');
+    for (i, (k, v)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&json_string(k));
+        out.push(':');
+        out.push_str(v);
+    }
+    out.push('}');
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::Value::String(text.to_string()).to_string()
+}
+
+/// Whether `text` is exactly one JSON number literal.
+fn is_json_number(text: &str) -> bool {
+    matches!(text.as_bytes().first(), Some(b'-' | b'0'..=b'9'))
+        && serde_json::from_str::<&serde_json::value::RawValue>(text).is_ok_and(|raw| raw.get() == text)
 }

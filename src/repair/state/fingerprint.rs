@@ -7,9 +7,9 @@ use rayon::prelude::*;
 use super::hash::{cell_text, hash_text, row_hash_with, Memo};
 use super::model::{Bases, EntityState, SideState};
 use super::{Hash, NONE};
-use crate::compare::{KeyIndex, SideKeys};
 use crate::finding::digest_parts;
 use crate::keys::KeyRing;
+use crate::prepare::key::{KeyIndex, SideKeys};
 use crate::prepare::{Cell, PreparedSide};
 use crate::spec::{Entity, Side};
 
@@ -288,8 +288,8 @@ mod tests {
         ];
         let side = prepared(Side::Left, columns, &[(2, 40_001, "7")]);
         let ring = KeyRing::new(None);
-        let display = crate::run::ReportDisplay { keys: &ring };
-        let keys = crate::compare::side_keys(entity, &side, &display);
+        let display = crate::display::ReportDisplay { keys: &ring };
+        let keys = crate::prepare::key::side_keys(entity, &side, &display);
         let st = one_side_state(entity, &side, &keys, &ring);
         let s = &st.sides[0];
         assert_eq!(s.keys.len(), n);
@@ -315,7 +315,7 @@ mod tests {
         let spec = spec("[[entity.field]]\nname = \"v\"\n[[entity.field]]\nname = \"w\"\n");
         let entity = &spec.entities[0];
         let ring = KeyRing::new(None);
-        let display = crate::run::ReportDisplay { keys: &ring };
+        let display = crate::display::ReportDisplay { keys: &ring };
         let mut left_v = text(&["1", "2", "3", "4", "5"]);
         left_v[3] = Cell::Bad;
         let left = prepared(
@@ -340,8 +340,8 @@ mod tests {
             &[(1, 3, "raw-right"), (1, 4, "5")],
         );
         let keys = [
-            crate::compare::side_keys(entity, &left, &display),
-            crate::compare::side_keys(entity, &right, &display),
+            crate::prepare::key::side_keys(entity, &left, &display),
+            crate::prepare::key::side_keys(entity, &right, &display),
         ];
         let index = KeyIndex::new([&keys[0], &keys[1]]);
         let drift = crate::compare::compare(

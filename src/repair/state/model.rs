@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::fingerprint::state_fields;
 use super::{some, Hash, NONE};
-use crate::compare::SideKeys;
+use crate::prepare::key::SideKeys;
 use crate::prepare::PreparedSide;
 use crate::spec::{Entity, Side};
 

@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use super::{entity_state, EntityState};
-use crate::compare::{KeyIndex, SideKeys};
 use crate::keys::KeyRing;
 use crate::normalize::Value;
+use crate::prepare::key::{KeyIndex, SideKeys};
 use crate::prepare::{Cell, PreparedSide};
 use crate::spec::{Entity, Side};
 
@@ -60,8 +60,8 @@ pub(super) fn state_of(fields: &str, columns: Vec<Vec<Cell>>) -> EntityState {
     let entity = &spec.entities[0];
     let side = prepared(Side::Left, columns, &[]);
     let ring = KeyRing::new(None);
-    let display = crate::run::ReportDisplay { keys: &ring };
-    let keys = crate::compare::side_keys(entity, &side, &display);
+    let display = crate::display::ReportDisplay { keys: &ring };
+    let keys = crate::prepare::key::side_keys(entity, &side, &display);
     one_side_state(entity, &side, &keys, &ring)
 }
 

@@ -270,9 +270,9 @@ pub(super) fn write_batch<W: std::io::Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::KeyIndex;
     use crate::keys::KeyRing;
     use crate::normalize::Value;
+    use crate::prepare::key::KeyIndex;
     use crate::prepare::Cell;
     use crate::repair::state::fingerprint::entity_state;
     use crate::repair::state::read::read_state;
@@ -284,7 +284,7 @@ mod tests {
         let spec = spec("[[entity.field]]\nname = \"v\"\n");
         let entity = &spec.entities[0];
         let ring = KeyRing::new(None);
-        let display = crate::run::ReportDisplay { keys: &ring };
+        let display = crate::display::ReportDisplay { keys: &ring };
         let cells = |n: usize| -> Vec<Vec<Cell>> {
             vec![
                 (0..n).map(|r| Cell::Val(Value::Str(format!("k{r}").into()))).collect(),
@@ -296,7 +296,7 @@ mod tests {
         let mut sent = Vec::new();
         for (name, n) in [("b", 3), ("a", 300_001)] {
             let side = prepared(Side::Left, cells(n), &[]);
-            let keys = crate::compare::side_keys(entity, &side, &display);
+            let keys = crate::prepare::key::side_keys(entity, &side, &display);
             let st = one_side_state(entity, &side, &keys, &ring);
             sent.push((
                 name,
@@ -329,7 +329,7 @@ mod tests {
         let spec = spec("[[entity.field]]\nname = \"v\"\n[[entity.field]]\nname = \"w\"\n");
         let entity = &spec.entities[0];
         let ring = KeyRing::new(None);
-        let display = crate::run::ReportDisplay { keys: &ring };
+        let display = crate::display::ReportDisplay { keys: &ring };
         let left = prepared(
             Side::Left,
             vec![
@@ -350,8 +350,8 @@ mod tests {
             &[],
         );
         let keys = [
-            crate::compare::side_keys(entity, &left, &display),
-            crate::compare::side_keys(entity, &right, &display),
+            crate::prepare::key::side_keys(entity, &left, &display),
+            crate::prepare::key::side_keys(entity, &right, &display),
         ];
         // The pairs give the twins.
         let drift = crate::compare::compare(

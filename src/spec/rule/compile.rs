@@ -350,7 +350,7 @@ fn compile_check(
                 return Err(need("`min` and/or `max`"));
             }
             if let (Some([a, _]), Some([b, _])) = (&min, &max) {
-                if expr::compare(a, b) == Some(std::cmp::Ordering::Greater) {
+                if crate::normalize::order(a, b) == Some(std::cmp::Ordering::Greater) {
                     let span = r.min.as_ref().map_or(at.clone(), |m| m.span());
                     return Err(err(
                         span,

@@ -1,7 +1,7 @@
 //! The small boolean expression language of `expr` rules and `where`
 //! filters, parsed by recursive descent and type-checked against the
 //! entity's fields when the spec is read (`quality::expr` evaluates it on
-//! prepared cells); and the order of two values it compares by.
+//! prepared cells). Values compare by `normalize::order`.
 //!
 //! Grammar (keywords are case-insensitive):
 //!
@@ -29,11 +29,16 @@
 //! a row only when it is definitely true. `= null` is refused: use
 //! `IS NULL` / `IS NOT NULL`.
 
+mod lex;
+#[cfg(test)]
+pub(crate) mod tests;
+
 use std::cmp::Ordering;
 use std::ops::Range;
 
 use crate::normalize::{FieldType, Value};
 use crate::spec::Field;
+use lex::{lex, Tok, GRAMMAR_HINT};
 
 /// A compile error inside an expression: byte range within its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,212 +107,6 @@ pub struct Expr {
     /// Every field the expression reads, sorted, without repeats.
     pub fields: Vec<usize>,
 }
-
-/// Total order of two values of one kind: numbers (`int` and `decimal` of
-/// any scale, exactly), text (by code point), bools (false < true), dates,
-/// timestamps. `None` for values of different kinds.
-pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
-    match (a, b) {
-        (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
-        (Value::Int(x), Value::Dec { units, scale }) => Some(dec_cmp(*x as i128, 0, units.get(), *scale)),
-        (Value::Dec { units, scale }, Value::Int(y)) => Some(dec_cmp(units.get(), *scale, *y as i128, 0)),
-        (Value::Dec { units: x, scale: sx }, Value::Dec { units: y, scale: sy }) => {
-            Some(dec_cmp(x.get(), *sx, y.get(), *sy))
-        }
-        (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
-        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
-        (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
-        (Value::Ts(x), Value::Ts(y)) => Some(x.cmp(y)),
-        _ => None,
-    }
-}
-
-/// Exact comparison of `u1 / 10^s1` with `u2 / 10^s2` (scales up to 38)
-/// without overflow: integer parts first, then fractions at a common scale.
-fn dec_cmp(u1: i128, s1: u32, u2: i128, s2: u32) -> Ordering {
-    // One scale (a column's values): the units are in the values' order.
-    if s1 == s2 {
-        return u1.cmp(&u2);
-    }
-    let (p1, p2) = (10i128.pow(s1.min(38)), 10i128.pow(s2.min(38)));
-    let (i1, f1) = (u1.div_euclid(p1), u1.rem_euclid(p1));
-    let (i2, f2) = (u2.div_euclid(p2), u2.rem_euclid(p2));
-    i1.cmp(&i2).then_with(|| {
-        let s = s1.max(s2).min(38);
-        let a = f1 * 10i128.pow(s - s1.min(s));
-        let b = f2 * 10i128.pow(s - s2.min(s));
-        a.cmp(&b)
-    })
-}
-
-// ---------------------------------------------------------------------------
-// Lexer
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Ident(String),
-    Quoted(String),
-    Num(String),
-    Str(String),
-    Op(Op),
-    LParen,
-    RParen,
-    And,
-    Or,
-    Not,
-    Is,
-    Null,
-    True,
-    False,
-    End,
-}
-
-impl Tok {
-    fn describe(&self) -> String {
-        match self {
-            Tok::Ident(s) | Tok::Quoted(s) => format!("`{s}`"),
-            Tok::Num(s) => format!("number {s}"),
-            Tok::Str(_) => "a string".into(),
-            Tok::Op(_) => "an operator".into(),
-            Tok::LParen => "`(`".into(),
-            Tok::RParen => "`)`".into(),
-            Tok::And => "AND".into(),
-            Tok::Or => "OR".into(),
-            Tok::Not => "NOT".into(),
-            Tok::Is => "IS".into(),
-            Tok::Null => "NULL".into(),
-            Tok::True => "TRUE".into(),
-            Tok::False => "FALSE".into(),
-            Tok::End => "the end of the expression".into(),
-        }
-    }
-}
-
-fn lex(text: &str) -> Result<Vec<(Tok, Range<usize>)>, ExprError> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_whitespace() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        let tok = match c {
-            b'(' => {
-                i += 1;
-                Tok::LParen
-            }
-            b')' => {
-                i += 1;
-                Tok::RParen
-            }
-            b'=' => {
-                i += if b.get(i + 1) == Some(&b'=') { 2 } else { 1 };
-                Tok::Op(Op::Eq)
-            }
-            b'!' if b.get(i + 1) == Some(&b'=') => {
-                i += 2;
-                Tok::Op(Op::Ne)
-            }
-            b'<' => match b.get(i + 1) {
-                Some(b'=') => {
-                    i += 2;
-                    Tok::Op(Op::Le)
-                }
-                Some(b'>') => {
-                    i += 2;
-                    Tok::Op(Op::Ne)
-                }
-                _ => {
-                    i += 1;
-                    Tok::Op(Op::Lt)
-                }
-            },
-            b'>' => {
-                if b.get(i + 1) == Some(&b'=') {
-                    i += 2;
-                    Tok::Op(Op::Ge)
-                } else {
-                    i += 1;
-                    Tok::Op(Op::Gt)
-                }
-            }
-            b'\'' | b'"' | b'`' => {
-                let q = c;
-                let mut s = String::new();
-                i += 1;
-                loop {
-                    match text[i..].find(q as char) {
-                        None => return fail(start..text.len(), "unterminated quote", None),
-                        Some(off) => {
-                            s.push_str(&text[i..i + off]);
-                            i += off + 1;
-                            if b.get(i) == Some(&q) {
-                                s.push(q as char);
-                                i += 1;
-                            } else {
-                                break;
-                            }
-                        }
-                    }
-                }
-                if q == b'\'' {
-                    Tok::Str(s)
-                } else {
-                    Tok::Quoted(s)
-                }
-            }
-            b'-' | b'+' | b'0'..=b'9' | b'.' => {
-                i += 1;
-                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
-                    i += 1;
-                }
-                let s = &text[start..i];
-                let digits = s.trim_start_matches(['-', '+']);
-                let ok = !digits.is_empty()
-                    && digits.matches('.').count() <= 1
-                    && !digits.starts_with('.')
-                    && !digits.ends_with('.');
-                if !ok {
-                    return fail(start..i, format!("`{s}` is not a number"), None);
-                }
-                Tok::Num(s.to_string())
-            }
-            c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80) {
-                    i += 1;
-                }
-                let word = &text[start..i];
-                match word.to_ascii_uppercase().as_str() {
-                    "AND" => Tok::And,
-                    "OR" => Tok::Or,
-                    "NOT" => Tok::Not,
-                    "IS" => Tok::Is,
-                    "NULL" => Tok::Null,
-                    "TRUE" => Tok::True,
-                    "FALSE" => Tok::False,
-                    _ => Tok::Ident(word.to_string()),
-                }
-            }
-            _ => {
-                let ch = text[i..].chars().next().unwrap_or('?');
-                return fail(
-                    start..start + ch.len_utf8(),
-                    format!("unexpected character `{ch}`"),
-                    Some(GRAMMAR_HINT.into()),
-                );
-            }
-        };
-        out.push((tok, start..i));
-    }
-    out.push((Tok::End, text.len()..text.len()));
-    Ok(out)
-}
-
-const GRAMMAR_HINT: &str =
-    "expressions use fields, literals (1, 2.5, 'text', true, false), = != < <= > >=, IS [NOT] NULL, AND, OR, NOT and parentheses";
 
 // ---------------------------------------------------------------------------
 // Parser
@@ -644,138 +443,6 @@ fn number(s: &str) -> Option<Value> {
             }
             let units: i128 = format!("{int}{frac}").parse().ok()?;
             Some(Value::dec(if neg { -units } else { units }, scale))
-        }
-    }
-}
-
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::normalize::TypeOptions;
-
-    /// A field `name` of type `ty`, the same on both sides, compared as is.
-    pub(crate) fn field(name: &str, ty: &str) -> Field {
-        let t = FieldType::from_spec(ty, &TypeOptions::default(), chrono_tz::Tz::UTC).unwrap();
-        Field {
-            name: name.into(),
-            columns: [name.into(), name.into()],
-            ty: [t.clone(), t],
-            steps: [Vec::new(), Vec::new()],
-            map: [None, None],
-            keep_unmapped: false,
-            default: [None, None],
-            tolerance: Default::default(),
-            compare: true,
-            severity: None,
-            pii: None,
-            mask: [crate::pii::MaskStyle::Clear, crate::pii::MaskStyle::Clear],
-            scan: false,
-            authority: None,
-            write: [None, None],
-        }
-    }
-
-    /// The fields the expression tests name, in this order.
-    pub(crate) fn fields() -> Vec<Field> {
-        vec![
-            field("a", "int"),
-            field("b", "int"),
-            field("amount", "decimal(10,2)"),
-            field("name", "string"),
-            field("ok", "bool"),
-            field("started_at", "timestamp"),
-            field("ended_at", "timestamp"),
-            field("day", "date"),
-        ]
-    }
-
-    fn err(text: &str) -> ExprError {
-        compile(text, &fields()).expect_err(text)
-    }
-
-    #[test]
-    fn errors_point_into_the_text() {
-        let e = err("a = 1 AND bogus > 2");
-        assert_eq!(e.at, 10..15);
-        assert!(e.message.contains("unknown field `bogus`"), "{e:?}");
-        assert!(e.hint.unwrap().contains("started_at"));
-        let e = err("a = 1 AND");
-        assert_eq!(e.at, 9..9);
-        assert!(e.message.contains("end of the expression"), "{e:?}");
-        let e = err("(a = 1");
-        assert!(e.message.contains("expected `)`"), "{e:?}");
-        let e = err("a = 1)");
-        assert_eq!(e.at, 5..6);
-        let e = err("a = 1 b = 2");
-        assert_eq!(e.at, 6..7);
-        assert!(e.hint.unwrap().contains("AND"));
-        let e = err("a = 'x");
-        assert_eq!(e.at, 4..6);
-        assert!(e.message.contains("unterminated"));
-        let e = err("a ~ 1");
-        assert_eq!(e.at, 2..3);
-        let e = err("a = null");
-        assert_eq!(e.at, 4..8);
-        assert!(e.hint.unwrap().contains("IS NULL"));
-        let e = err("started_at > duration");
-        assert!(e.message.contains("unknown field"));
-        let e = err("started_at > a");
-        assert!(e.message.contains("cannot compare"), "{e:?}");
-        let e = err("started_at > 5");
-        assert!(e.message.contains("cannot be compared with a number"), "{e:?}");
-        let e = err("started_at > 'yesterday'");
-        assert_eq!(e.at, 13..24);
-        let e = err("a");
-        assert!(e.message.contains("not a condition"), "{e:?}");
-        let e = err("1 = 1");
-        assert!(e.message.contains("at least one field"));
-        let e = err("");
-        assert!(e.message.contains("empty"));
-        let e = err("a = 1.2.3");
-        assert!(e.message.contains("not a number"));
-        let e = err("5 IS NULL");
-        assert!(e.message.contains("applies to a field"));
-        let e = err("a IS 5");
-        assert!(e.message.contains("expected NULL"));
-    }
-
-    #[test]
-    fn decimal_comparison_is_exact_across_scales() {
-        let d = |u: i128, s: u32| Value::dec(u, s);
-        assert_eq!(compare(&d(1050, 2), &d(105, 1)), Some(Ordering::Equal));
-        assert_eq!(compare(&d(-1, 2), &Value::Int(0)), Some(Ordering::Less));
-        assert_eq!(compare(&d(-150, 2), &Value::Int(-1)), Some(Ordering::Less));
-        assert_eq!(compare(&Value::Int(-2), &d(-150, 2)), Some(Ordering::Less));
-        assert_eq!(
-            compare(&d(i128::MAX / 2, 38), &d(i128::MAX / 2 + 1, 38)),
-            Some(Ordering::Less)
-        );
-        assert_eq!(compare(&d(1, 38), &d(1, 0)), Some(Ordering::Less));
-        assert_eq!(compare(&Value::Int(1), &Value::Str("1".into())), None);
-        // At one scale the units' order is taken as is; it agrees with the
-        // integer-and-fraction comparison (the same values, one at the
-        // scale and one a digit finer, which takes the general path).
-        let units = [
-            -1_000_001i128,
-            -100,
-            -99,
-            -1,
-            0,
-            1,
-            5,
-            99,
-            100,
-            12_345,
-            i128::MAX / 20,
-            i128::MIN / 20,
-        ];
-        for &a in &units {
-            for &b in &units {
-                for s in [0u32, 2, 18] {
-                    let general = compare(&d(a, s), &d(b * 10, s + 1));
-                    assert_eq!(compare(&d(a, s), &d(b, s)), general, "{a} {b} at {s}");
-                }
-            }
         }
     }
 }

@@ -1,0 +1,266 @@
+//! The validated spec the rest of the pipeline reads: `Spec`, its
+//! entities, fields and sources, and the enums they use (`Side`,
+//! `Severity`, `Format`, `Authority`, …). Only `compile` builds them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+
+use super::rule;
+use crate::normalize::{FieldType, Step, Tolerance};
+use crate::pii::{MaskStyle, Validator};
+
+/// One of the two systems being reconciled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Side {
+    Left,
+    Right,
+}
+
+impl Side {
+    pub const BOTH: [Side; 2] = [Side::Left, Side::Right];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Left => "left",
+            Side::Right => "right",
+        }
+    }
+
+    pub fn idx(self) -> usize {
+        self as usize
+    }
+
+    pub fn other(self) -> Side {
+        match self {
+            Side::Left => Side::Right,
+            Side::Right => Side::Left,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+impl Severity {
+    pub const NAMES: &'static [&'static str] = &["info", "warning", "error", "critical"];
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "error" => Some(Severity::Error),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Parquet,
+    Ndjson,
+}
+
+impl Format {
+    /// The format a file's extension names (`csv`, `tsv`, `txt`, `parquet`,
+    /// `pq`, `ndjson`, `jsonl`, `json`), case-insensitively.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        parse_format(&path.extension()?.to_str()?.to_ascii_lowercase())
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+            Format::Ndjson => "ndjson",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    Gbk,
+}
+
+/// Who is the source of truth when the sides differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authority {
+    Side(Side),
+    Latest,
+    /// Only change detection against the previous run decides; else review.
+    ThreeWay,
+    None,
+}
+
+impl Authority {
+    /// Name used in repair `reason`s: `authority:<side display name>`, `latest`, ...
+    pub fn reason(self, sides: &[String; 2]) -> String {
+        match self {
+            Authority::Side(s) => format!("authority:{}", sides[s.idx()]),
+            Authority::Latest => "latest".into(),
+            Authority::ThreeWay => "three_way".into(),
+            Authority::None => "none".into(),
+        }
+    }
+}
+
+/// What repairs do with a row deleted on the authoritative side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletes {
+    /// A `review` instruction (default).
+    Review,
+    /// A `delete` instruction for the other side.
+    Propagate,
+}
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Resolved path (relative paths are taken from the spec file's folder).
+    pub path: PathBuf,
+    pub format: Format,
+    pub encoding: Encoding,
+    pub delimiter: u8,
+    pub quote: u8,
+    pub timezone: Tz,
+    /// CSV: an unquoted field whose whole text is one of these is null; a
+    /// quoted one is always text (so `""` is the empty string). Default
+    /// `[""]`: an empty unquoted field is null, as in polars, pandas and
+    /// DuckDB.
+    pub null_values: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub name: String,
+    /// Column name on each side.
+    pub columns: [String; 2],
+    /// Type per side (timestamps may carry a per-side time zone).
+    pub ty: [FieldType; 2],
+    pub steps: [Vec<Step>; 2],
+    pub map: [Option<BTreeMap<String, String>>; 2],
+    pub keep_unmapped: bool,
+    pub default: [Option<String>; 2],
+    pub tolerance: Tolerance,
+    pub compare: bool,
+    /// Severity of this field's value mismatches (else the entity's).
+    pub severity: Option<Severity>,
+    pub pii: Option<Validator>,
+    pub mask: [MaskStyle; 2],
+    pub scan: bool,
+    /// Field-level repair authority; None: the entity's.
+    pub authority: Option<Authority>,
+    /// How repairs write values on each side: a date/timestamp format or
+    /// `<true>/<false>` spellings for bools (None: ISO / RFC 3339 / first spelling).
+    pub write: [Option<String>; 2],
+}
+
+impl Field {
+    pub fn is_pii(&self) -> bool {
+        self.pii.is_some()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Entity {
+    pub name: String,
+    /// Indices into `fields`, in key order.
+    pub key: Vec<usize>,
+    pub authority: Authority,
+    /// Field (index) that orders versions for `latest`.
+    pub updated_at: Option<usize>,
+    pub deletes: Deletes,
+    pub sources: [Source; 2],
+    pub fields: Vec<Field>,
+    pub rules: Vec<rule::Rule>,
+    /// Severity of each drift kind (`missing_left`, `value_mismatch`, ...).
+    pub drift_severity: BTreeMap<String, Severity>,
+}
+
+impl Entity {
+    pub fn field(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+
+    /// The authority deciding repairs of field `f` (field setting, else the entity's).
+    pub fn authority_of(&self, f: usize) -> Authority {
+        self.fields[f].authority.unwrap_or(self.authority)
+    }
+
+    /// Column names of `side`, each once, in field order.
+    pub fn columns(&self, side: Side) -> Vec<String> {
+        let mut cols: Vec<String> = Vec::new();
+        for f in &self.fields {
+            let c = &f.columns[side.idx()];
+            if !cols.contains(c) {
+                cols.push(c.clone());
+            }
+        }
+        cols
+    }
+
+    pub fn drift_severity(&self, kind: &str) -> Severity {
+        let default = match kind {
+            "column_missing" | "type_changed" => Severity::Warning,
+            _ => Severity::Error,
+        };
+        self.drift_severity.get(kind).copied().unwrap_or(default)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FailPolicy {
+    pub on: Severity,
+    pub max_drift_ratio: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub name: String,
+    pub timezone: Tz,
+    pub sides: [String; 2],
+    pub entities: Vec<Entity>,
+    pub fail: FailPolicy,
+}
+
+impl Spec {
+    pub fn side_name(&self, side: Side) -> &str {
+        &self.sides[side.idx()]
+    }
+
+    pub fn entity(&self, name: &str) -> Option<&Entity> {
+        self.entities.iter().find(|e| e.name == name)
+    }
+}
+
+pub const DRIFT_KINDS: &[&str] = &[
+    "missing_left",
+    "missing_right",
+    "value_mismatch",
+    "duplicate_key",
+    "null_key",
+    "unconvertible",
+];
+
+pub(super) fn parse_format(s: &str) -> Option<Format> {
+    match s {
+        "csv" | "tsv" | "txt" => Some(Format::Csv),
+        "parquet" | "pq" => Some(Format::Parquet),
+        "ndjson" | "jsonl" | "json" => Some(Format::Ndjson),
+        _ => None,
+    }
+}
