@@ -62,13 +62,7 @@ fn parse_csv(
     mut each: impl FnMut(DataFrame) -> Result<()>,
 ) -> Result<Shape> {
     let path = &source.path;
-    let raw = RawRecords::default();
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(source.delimiter)
-        .quote(source.quote)
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(raw.recording(text));
+    let mut reader = QuotingReader::new(source, text, true);
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| csv_error(path, e))?
@@ -114,31 +108,20 @@ fn parse_csv(
     let mut record = csv::StringRecord::new();
     let (mut rows, mut in_chunk) = (0usize, 0usize);
     let is_null_text = |v: &str| source.null_values.iter().any(|n| n == v);
-    let mut quoted: Vec<bool> = Vec::new();
     loop {
-        match reader.read_record(&mut record) {
+        match reader.read(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => return Err(csv_error(path, e)),
         }
         rows += 1;
         in_chunk += 1;
-        // Which fields were quoted is read off the record's bytes, only for
-        // a record with a field that reads as null unless it was quoted.
-        let start = record.position().map_or(0, |p| p.byte());
-        let end = reader.position().byte();
-        quoted.clear();
         for (slot, (_, i)) in values.iter_mut().zip(&present) {
             let cell = record.get(*i);
-            let null = cell.is_some_and(is_null_text) && {
-                if quoted.is_empty() {
-                    raw.quoted_fields(start, end, source.delimiter, source.quote, &mut quoted);
-                }
-                !quoted.get(*i).copied().unwrap_or(false)
-            };
+            // A null text is null unless it was quoted.
+            let null = cell.is_some_and(is_null_text) && !reader.quoted(*i);
             slot.append_option(if null { None } else { cell });
         }
-        raw.consumed(end);
         if in_chunk == chunk {
             flush(&mut values, in_chunk)?;
             in_chunk = 0;
@@ -203,39 +186,75 @@ pub struct CsvField {
 /// `null_values`: elsewhere quoting changes no value and `quoted` is
 /// false). For rewriting a file without changing what it says.
 pub fn csv_fields(text: &[u8], source: &Source) -> std::result::Result<Vec<Vec<CsvField>>, csv::Error> {
-    let raw = RawRecords::default();
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(source.delimiter)
-        .quote(source.quote)
-        .has_headers(false)
-        .flexible(false)
-        .from_reader(raw.recording(text));
+    let mut reader = QuotingReader::new(source, text, false);
     let mut record = csv::StringRecord::new();
-    let mut quoted = Vec::new();
     let mut out = Vec::new();
-    while reader.read_record(&mut record)? {
-        let start = record.position().map_or(0, |p| p.byte());
-        let end = reader.position().byte();
-        quoted.clear();
-        if record
-            .iter()
-            .any(|f| f.is_empty() || source.null_values.iter().any(|n| n == f))
-        {
-            raw.quoted_fields(start, end, source.delimiter, source.quote, &mut quoted);
-        }
-        out.push(
-            record
-                .iter()
-                .enumerate()
-                .map(|(i, f)| CsvField {
-                    text: f.to_string(),
-                    quoted: quoted.get(i).copied().unwrap_or(false),
-                })
-                .collect(),
-        );
-        raw.consumed(end);
+    while reader.read(&mut record)? {
+        let fields = record.iter().enumerate().map(|(i, f)| CsvField {
+            text: f.to_string(),
+            quoted: (f.is_empty() || source.null_values.iter().any(|n| n == f)) && reader.quoted(i),
+        });
+        out.push(fields.collect());
     }
     Ok(out)
+}
+
+/// A CSV reader that can tell which fields of the record it last read were
+/// quoted (the parser's records do not say): it looks at the record's raw
+/// bytes, and only when asked.
+struct QuotingReader<R> {
+    reader: csv::Reader<Recording<R>>,
+    raw: RawRecords,
+    delimiter: u8,
+    quote: u8,
+    /// Stream offsets of the last record read.
+    span: (u64, u64),
+    /// Its fields' quoting, once looked up (empty before).
+    quoted: Vec<bool>,
+}
+
+impl<R: std::io::Read> QuotingReader<R> {
+    fn new(source: &Source, text: R, has_headers: bool) -> QuotingReader<R> {
+        let raw = RawRecords::default();
+        let reader = csv::ReaderBuilder::new()
+            .delimiter(source.delimiter)
+            .quote(source.quote)
+            .has_headers(has_headers)
+            .flexible(false)
+            .from_reader(raw.recording(text));
+        QuotingReader {
+            reader,
+            raw,
+            delimiter: source.delimiter,
+            quote: source.quote,
+            span: (0, 0),
+            quoted: Vec::new(),
+        }
+    }
+
+    fn headers(&mut self) -> std::result::Result<&csv::StringRecord, csv::Error> {
+        self.reader.headers()
+    }
+
+    /// Reads the next record into `record`; false at the end.
+    fn read(&mut self, record: &mut csv::StringRecord) -> std::result::Result<bool, csv::Error> {
+        // The record before is done with: its bytes may go.
+        self.raw.consumed(self.span.1);
+        let more = self.reader.read_record(record)?;
+        self.span = (record.position().map_or(0, |p| p.byte()), self.reader.position().byte());
+        self.quoted.clear();
+        Ok(more)
+    }
+
+    /// Whether field `i` of the last record read was quoted.
+    fn quoted(&mut self, i: usize) -> bool {
+        if self.quoted.is_empty() {
+            let (start, end) = self.span;
+            self.raw
+                .quoted_fields(start, end, self.delimiter, self.quote, &mut self.quoted);
+        }
+        self.quoted.get(i).copied().unwrap_or(false)
+    }
 }
 
 /// The bytes the CSV parser has been given and not yet released, so that a
