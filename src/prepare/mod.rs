@@ -390,6 +390,9 @@ pub fn convert(field: &Field, side: Side, raw: Option<&str>) -> Result<Option<Va
     let text = match (text, &field.map[i]) {
         (Some(v), Some(map)) => match map.get(v.as_ref()) {
             Some(mapped) => Some(Cow::Borrowed(mapped.as_str())),
+            // Blank text the map does not name holds no code: null, as for a
+            // typed field, never "not in the value map".
+            None if v.trim().is_empty() => None,
             None if field.keep_unmapped => Some(v),
             None => return Err(ConvertError::NotInValueMap),
         },
@@ -584,5 +587,48 @@ mod tests {
             vec![(1, 0), (1, 1), (3, 0), (3, 2), (u32::MAX, 0), (u32::MAX, 0)]
         );
         assert_eq!(places(&[], &[0]), vec![(u32::MAX, 0)]);
+    }
+
+    /// Blank cells are null wherever a value is parsed: typed fields,
+    /// normalizers and value maps (unless the map names the blank text);
+    /// a plain text field keeps them as text.
+    #[test]
+    fn blank_cells_are_null_for_types_normalizers_and_maps() {
+        let spec = keyed_by_id(
+            "[[entity.field]]\nname = \"i\"\ntype = \"int\"\n\
+             [[entity.field]]\nname = \"p\"\nnormalize = [\"phone_e164:CN\"]\n\
+             [[entity.field]]\nname = \"m\"\nmap = { A = \"active\" }\n\
+             [[entity.field]]\nname = \"k\"\nmap = { A = \"active\", \" \" = \"blank\" }\n\
+             [[entity.field]]\nname = \"s\"\n",
+        );
+        let entity = &spec.entities[0];
+        let field = |name: &str| {
+            entity
+                .fields
+                .iter()
+                .find(|f| f.name == name)
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        for blank in ["", " ", "\t", "\u{3000}"] {
+            for name in ["i", "p", "m"] {
+                assert_eq!(
+                    convert(field(name), Side::Left, Some(blank)),
+                    Ok(None),
+                    "{name} {blank:?}"
+                );
+            }
+            assert_eq!(
+                convert(field("s"), Side::Left, Some(blank)),
+                Ok(Some(Value::Str(blank.into())))
+            );
+        }
+        assert_eq!(
+            convert(field("k"), Side::Left, Some(" ")),
+            Ok(Some(Value::Str("blank".into())))
+        );
+        assert_eq!(
+            convert(field("m"), Side::Left, Some("B")),
+            Err(ConvertError::NotInValueMap)
+        );
     }
 }
