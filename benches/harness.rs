@@ -11,7 +11,9 @@
 //! Each phase runs in a child process of this binary so that wall time and
 //! peak RSS (VmHWM) are its own. The baseline reads both files, full-outer
 //! joins them on the key and counts per-column inequalities, with no
-//! normalization. Results are printed and written as JSON.
+//! normalization. Results are printed and written as JSON, with the size of
+//! recon's run folder and each of its files next to the inputs' size (the
+//! evidence a team keeps for years).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -110,7 +112,9 @@ fn baseline(dir: &Path, left: &str, right: &str) -> PolarsResult<u64> {
     Ok(total)
 }
 
-fn recon_run(dir: &Path, spec: &str, memory_limit: Option<&str>) -> Result<u8, String> {
+/// Runs recon; returns its exit code and the run folder's files with their
+/// sizes in bytes, measured before the folder is removed.
+fn recon_run(dir: &Path, spec: &str, memory_limit: Option<&str>) -> Result<(u8, Vec<(String, u64)>), String> {
     let memory_limit = memory_limit
         .map(recon::bucket::parse_size)
         .transpose()
@@ -125,29 +129,78 @@ fn recon_run(dir: &Path, spec: &str, memory_limit: Option<&str>) -> Result<u8, S
         run_id: Some("bench".into()),
         prev: None,
         keys: recon::keys::KeyRing::new(Some(key)),
-        repairs_csv: false,
+        repairs_format: None,
         memory_limit,
         buckets: None,
         work_dir: None,
     };
     let outcome = recon::run::execute(&opts).map_err(|e| e.to_string())?;
     let code = outcome.exit.code();
+    let parts = folder_files(&outcome.folder).map_err(|e| format!("{}: {e}", outcome.folder.display()))?;
     let _ = std::fs::remove_dir_all(&work);
-    Ok(code)
+    Ok((code, parts))
+}
+
+/// Every file under `folder` (path relative to it, `/` separators) with its
+/// size in bytes, largest first.
+fn folder_files(folder: &Path) -> std::io::Result<Vec<(String, u64)>> {
+    let mut files = Vec::new();
+    let mut dirs = vec![folder.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                dirs.push(entry.path());
+            } else {
+                let rel = entry.path().strip_prefix(folder).unwrap_or(&entry.path()).to_path_buf();
+                let name = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                files.push((name, meta.len()));
+            }
+        }
+    }
+    files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(files)
+}
+
+/// `12.3 MB` (10^6 bytes), `4.5 kB` or `12 B`.
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+        b if b >= 1_000 => format!("{:.1} kB", b as f64 / 1e3),
+        b => format!("{b} B"),
+    }
 }
 
 fn child(args: &Args, phase: &str) -> serde_json::Value {
     let (left, right, spec) = files(args);
     let start = Instant::now();
+    let mut parts = Vec::new();
     let detail = match phase {
         "baseline" => baseline(&args.data, left, right)
             .map(|n| format!("{n} unequal cells"))
             .unwrap_or_else(|e| format!("error: {e}")),
-        _ => recon_run(&args.data, spec, args.memory_limit.as_deref())
-            .map(|c| format!("exit {c}"))
-            .unwrap_or_else(|e| format!("error: {e}")),
+        _ => match recon_run(&args.data, spec, args.memory_limit.as_deref()) {
+            Ok((code, files)) => {
+                parts = files;
+                format!("exit {code}")
+            }
+            Err(e) => format!("error: {e}"),
+        },
     };
-    serde_json::json!({ "wall_s": start.elapsed().as_secs_f64(), "peak_rss_mb": peak_rss_kb() as f64 / 1024.0, "detail": detail })
+    let wall_s = start.elapsed().as_secs_f64();
+    let mut out =
+        serde_json::json!({ "wall_s": wall_s, "peak_rss_mb": peak_rss_kb() as f64 / 1024.0, "detail": detail });
+    if !parts.is_empty() {
+        // An array keeps the files in their order, largest first.
+        let parts: Vec<serde_json::Value> = parts.iter().map(|(f, b)| serde_json::json!([f, b])).collect();
+        out["run_folder"] = parts.into();
+    }
+    out
 }
 
 fn files(args: &Args) -> (&'static str, &'static str, &'static str) {
@@ -216,6 +269,20 @@ fn main() {
             .unwrap_or_else(|_| serde_json::json!({ "error": String::from_utf8_lossy(&out.stderr).to_string() }));
         results.insert(phase.to_string(), v);
     }
+    // The run folder's files, largest first, next to the inputs' size.
+    let parts: Vec<(String, u64)> = results
+        .get_mut("recon")
+        .and_then(|r| r.as_object_mut())
+        .and_then(|r| r.remove("run_folder"))
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let (left, right, _) = files(&args);
+    let inputs_bytes: u64 = [left, right]
+        .iter()
+        .map(|f| std::fs::metadata(args.data.join(f)).map_or(0, |m| m.len()))
+        .sum();
+    let run_folder_bytes: u64 = parts.iter().map(|(_, b)| b).sum();
+    let run_folder_ratio = run_folder_bytes as f64 / inputs_bytes as f64;
     let wall = |p: &str| results.get(p).and_then(|r| r["wall_s"].as_f64()).unwrap_or(f64::NAN);
     let rss = |p: &str| {
         results
@@ -231,6 +298,10 @@ fn main() {
         "recon_rows_per_s": args.rows as f64 / wall("recon"),
         "wall_ratio": wall("recon") / wall("baseline"),
         "rss_ratio": rss("recon") / rss("baseline"),
+        "inputs_bytes": inputs_bytes,
+        "run_folder_bytes": run_folder_bytes,
+        "run_folder_ratio": run_folder_ratio,
+        "parts": parts.iter().map(|(f, b)| (f.clone(), (*b).into())).collect::<serde_json::Map<_, _>>(),
     });
     println!(
         "{label}: baseline {:.2} s / {:.0} MB, recon {:.2} s / {:.0} MB ({:.0} rows/s), ratio wall {:.2}x, rss {:.2}x",
@@ -242,6 +313,15 @@ fn main() {
         wall("recon") / wall("baseline"),
         rss("recon") / rss("baseline"),
     );
+    if !parts.is_empty() {
+        let list: Vec<String> = parts.iter().map(|(f, b)| format!("{f} {}", size(*b))).collect();
+        println!(
+            "run folder {} = {run_folder_ratio:.2}x inputs of {} ({})",
+            size(run_folder_bytes),
+            size(inputs_bytes),
+            list.join(", ")
+        );
+    }
     let path = args.data.join("bench-results.json");
     let _ = std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap_or_default());
     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::spec::RepairsFormat;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "recon",
@@ -63,8 +65,10 @@ pub struct RunArgs {
     /// `json` prints summary.json to stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
-    /// Also write repairs in this format: `csv` writes repairs-<target>.csv per target system.
-    #[arg(long, value_enum)]
+    /// Repair files: `parquet` (repairs.parquet), `jsonl` (repairs.jsonl) or
+    /// `both`, optionally `,csv` for repairs-<target>.csv per target system.
+    /// Default: the spec's `[run] repairs_format`, else `parquet`.
+    #[arg(long, value_name = "FORMAT[,FORMAT]", value_parser = parse_repairs_format)]
     pub repairs_format: Option<RepairsFormat>,
     /// Memory budget (e.g. 8GiB, 512M). An entity estimated above it is split
     /// by key hash into buckets spilled to disk and reconciled one bucket at
@@ -83,9 +87,8 @@ fn parse_memory_limit(text: &str) -> Result<u64, crate::bucket::SizeError> {
     crate::bucket::parse_size(text)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RepairsFormat {
-    Csv,
+fn parse_repairs_format(text: &str) -> Result<RepairsFormat, crate::spec::UnknownRepairsFormat> {
+    RepairsFormat::parse(text)
 }
 
 #[derive(Debug, Args)]

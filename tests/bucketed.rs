@@ -72,7 +72,9 @@ fn demo_with_cross_row_rules(dir: &Path) -> std::path::PathBuf {
 
 fn run(env: &Env, spec: &Path, out: &str, run_id: &str, extra: &[&str]) -> std::path::PathBuf {
     let reports = env.path().join(out);
-    let o = env.run_in(spec, &reports, run_id, extra);
+    // repairs.jsonl, which `assert_equivalent` compares as text.
+    let extra = [extra, &["--repairs-format", "jsonl"]].concat();
+    let o = env.run_in(spec, &reports, run_id, &extra);
     assert!(matches!(code(&o), 0 | 1), "{}", stderr(&o));
     reports.join(run_id)
 }

@@ -23,7 +23,7 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
         run_id: args.run_id.clone(),
         prev: args.prev.clone(),
         keys: KeyRing::new(args.key.clone()),
-        repairs_csv: args.repairs_format == Some(crate::cli::RepairsFormat::Csv),
+        repairs_format: args.repairs_format,
         memory_limit: args.memory_limit,
         buckets: args.buckets.map(|n| n as usize),
         work_dir: args.work_dir.clone(),
@@ -45,7 +45,8 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
     if total > 0 {
         let parts: Vec<String> = outcome.repairs.iter().map(|(a, n)| format!("{n} {a}")).collect();
         eprintln!(
-            "  repairs: {total} instruction(s) in repairs.jsonl ({})",
+            "  repairs: {total} instruction(s) in {} ({})",
+            outcome.repairs_files.join(" and "),
             parts.join(", ")
         );
     }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::finding::digest_parts;
 use crate::normalize::value::text_prefix;
-use crate::spec::Spec;
+use crate::spec::{RepairsFormat, Spec};
 
 /// Fields whose values never appear in repairs or state: personal data
 /// (`pii`) and free text scanned for personal data (`scan = true`). They
@@ -165,31 +165,50 @@ fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
     }
 }
 
-/// Writes repairs.parquet and repairs.jsonl (same rows, same order),
-/// without copying the instructions (a run may hold millions).
-pub fn write(dir: &Path, repairs: &[Repair]) -> Result<()> {
-    use crate::report::text_column as col;
-    let columns = vec![
-        col("repair_id", repairs, |r| Some(&r.repair_id)),
-        col("run_id", repairs, |r| Some(&r.run_id)),
-        col("entity", repairs, |r| Some(&r.entity)),
-        col("finding_id", repairs, |r| r.finding_id.as_deref()),
-        col("target", repairs, |r| Some(&r.target)),
-        col("target_side", repairs, |r| Some(&r.target_side)),
-        col("action", repairs, |r| Some(&r.action)),
-        col("key", repairs, |r| Some(&r.key)),
-        col("field", repairs, |r| r.field.as_deref()),
-        col("column", repairs, |r| r.column.as_deref()),
-        col("new_value", repairs, |r| r.new_value.as_deref()),
-        col("value_ref", repairs, |r| r.value_ref.as_deref()),
-        col("expected", repairs, |r| r.expected.as_deref()),
-        col("reason", repairs, |r| Some(&r.reason)),
-        col("detail", repairs, |r| Some(&r.detail)),
-    ];
-    let (parquet, jsonl) = rayon::join(
-        || crate::report::write_parquet(&dir.join(REPAIRS_PARQUET), columns, repairs.len()),
-        || write_jsonl(&dir.join(REPAIRS_JSONL), repairs),
-    );
+/// The files of the instruction table that `format` writes, in the order
+/// [`read`] prefers them.
+pub fn table_files(format: RepairsFormat) -> Vec<&'static str> {
+    [(format.parquet, REPAIRS_PARQUET), (format.jsonl, REPAIRS_JSONL)]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+}
+
+/// Writes repairs.parquet and/or repairs.jsonl as `format` says (the same
+/// rows in the same order when both), without copying the instructions (a
+/// run may hold millions). The CSV files are [`write_csv`]'s.
+pub fn write(dir: &Path, repairs: &[Repair], format: RepairsFormat) -> Result<()> {
+    let parquet = || -> Result<()> {
+        if !format.parquet {
+            return Ok(());
+        }
+        use crate::report::text_column as col;
+        let columns = vec![
+            col("repair_id", repairs, |r| Some(&r.repair_id)),
+            col("run_id", repairs, |r| Some(&r.run_id)),
+            col("entity", repairs, |r| Some(&r.entity)),
+            col("finding_id", repairs, |r| r.finding_id.as_deref()),
+            col("target", repairs, |r| Some(&r.target)),
+            col("target_side", repairs, |r| Some(&r.target_side)),
+            col("action", repairs, |r| Some(&r.action)),
+            col("key", repairs, |r| Some(&r.key)),
+            col("field", repairs, |r| r.field.as_deref()),
+            col("column", repairs, |r| r.column.as_deref()),
+            col("new_value", repairs, |r| r.new_value.as_deref()),
+            col("value_ref", repairs, |r| r.value_ref.as_deref()),
+            col("expected", repairs, |r| r.expected.as_deref()),
+            col("reason", repairs, |r| Some(&r.reason)),
+            col("detail", repairs, |r| Some(&r.detail)),
+        ];
+        crate::report::write_parquet(&dir.join(REPAIRS_PARQUET), columns, repairs.len())
+    };
+    let jsonl = || -> Result<()> {
+        if !format.jsonl {
+            return Ok(());
+        }
+        write_jsonl(&dir.join(REPAIRS_JSONL), repairs)
+    };
+    let (parquet, jsonl) = rayon::join(parquet, jsonl);
     parquet?;
     jsonl
 }
@@ -217,6 +236,73 @@ fn write_jsonl(path: &Path, repairs: &[Repair]) -> Result<()> {
     }
     let file = out.into_inner().map_err(|e| Error::io(path, e.into_error()))?;
     file.sync_all().map_err(|e| Error::io(path, e))
+}
+
+/// Reads a run folder's instructions: repairs.parquet where the run wrote
+/// it, else repairs.jsonl (`[run] repairs_format = "jsonl"`). Runs sealed
+/// before the format was a choice hold both, with the same rows.
+pub fn read(run_dir: &Path) -> Result<Vec<Repair>> {
+    if run_dir.join(REPAIRS_PARQUET).exists() {
+        return read_parquet(run_dir);
+    }
+    if run_dir.join(REPAIRS_JSONL).exists() {
+        return read_jsonl(run_dir);
+    }
+    Err(Error::input(
+        run_dir,
+        format!("holds neither {REPAIRS_PARQUET} nor {REPAIRS_JSONL}: not the folder of a run"),
+    ))
+}
+
+/// Reads repairs.parquet of a run folder.
+pub fn read_parquet(run_dir: &Path) -> Result<Vec<Repair>> {
+    use polars::prelude::{ParquetReader, SerReader, StringChunked};
+    let path = run_dir.join(REPAIRS_PARQUET);
+    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let df = ParquetReader::new(file)
+        .finish()
+        .map_err(|e| Error::input(&path, format!("not a repairs table: {e}")))?;
+    let column = |name: &str| -> Result<StringChunked> {
+        df.column(name)
+            .and_then(|c| c.str().cloned())
+            .map_err(|e| Error::input(&path, format!("no text column `{name}`: {e}")))
+    };
+    let optional = |c: &StringChunked, row: usize| c.get(row).map(str::to_string);
+    let required = |c: &StringChunked, row: usize| c.get(row).unwrap_or_default().to_string();
+    let repair_id = column("repair_id")?;
+    let run_id = column("run_id")?;
+    let entity = column("entity")?;
+    let finding_id = column("finding_id")?;
+    let target = column("target")?;
+    let target_side = column("target_side")?;
+    let action = column("action")?;
+    let key = column("key")?;
+    let field = column("field")?;
+    let col = column("column")?;
+    let new_value = column("new_value")?;
+    let value_ref = column("value_ref")?;
+    let expected = column("expected")?;
+    let reason = column("reason")?;
+    let detail = column("detail")?;
+    Ok((0..df.height())
+        .map(|row| Repair {
+            repair_id: required(&repair_id, row),
+            run_id: required(&run_id, row),
+            entity: required(&entity, row),
+            finding_id: optional(&finding_id, row),
+            target: required(&target, row),
+            target_side: required(&target_side, row),
+            action: required(&action, row),
+            key: required(&key, row),
+            field: optional(&field, row),
+            column: optional(&col, row),
+            new_value: optional(&new_value, row),
+            value_ref: optional(&value_ref, row),
+            expected: optional(&expected, row),
+            reason: required(&reason, row),
+            detail: required(&detail, row),
+        })
+        .collect())
 }
 
 /// Reads repairs.jsonl of a run folder.

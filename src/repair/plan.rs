@@ -74,27 +74,21 @@ impl Inputs<'_> {
         }
     }
 
-    /// Change detection first, then the field's authority.
-    fn decide(&self, key: &str, f: usize, rows: [usize; 2]) -> Decision {
+    /// Change detection first (`comparer`: this run's state against the
+    /// previous one, None without one), then the field's authority.
+    fn decide(&self, key: &str, f: usize, rows: [usize; 2], comparer: Option<&RowComparer<'_>>) -> Decision {
         let entity = self.entity;
         let authority = entity.authority_of(f);
         if authority == Authority::None {
             return Decision::Nothing;
         }
         let name = &entity.fields[f].name;
-        if let Some(prev) = self.previous {
-            let changed: Vec<Option<bool>> = Side::BOTH
-                .iter()
-                .map(|&s| {
-                    let base = prev.base(s, key, name)?;
-                    let now = self.current.field_hash(s, key, name)?;
-                    Some(base != now)
-                })
-                .collect();
-            match (changed[0], changed[1]) {
-                (Some(true), Some(false)) => return Decision::Take(Side::Left, "three_way".into()),
-                (Some(false), Some(true)) => return Decision::Take(Side::Right, "three_way".into()),
-                (Some(true), Some(true)) => {
+        if let Some(comparer) = comparer {
+            use super::state::Change::{Changed, Unchanged, Unknown};
+            match Side::BOTH.map(|s| comparer.since_base(s, key, name)) {
+                [Some(Changed), Some(Unchanged)] => return Decision::Take(Side::Left, "three_way".into()),
+                [Some(Unchanged), Some(Changed)] => return Decision::Take(Side::Right, "three_way".into()),
+                [Some(Changed), Some(Changed)] => {
                     return Decision::Review(
                         "three_way".into(),
                         format!(
@@ -102,6 +96,24 @@ impl Inputs<'_> {
                             self.base()
                         ),
                     )
+                }
+                // A row that changed on a side whose change state cannot
+                // tell which field (their short hashes collided): neither
+                // taken as unchanged nor as changed.
+                changed if changed.contains(&Some(Unknown)) => {
+                    let sides: Vec<&str> = Side::BOTH
+                        .iter()
+                        .filter(|s| changed[s.idx()] == Some(Unknown))
+                        .map(|&s| self.name(s))
+                        .collect();
+                    return Decision::Review(
+                        "three_way".into(),
+                        format!(
+                            "the row changed on {} since {}, but its change state cannot tell whether `{name}` did; a person decides",
+                            sides.join(" and "),
+                            self.base()
+                        ),
+                    );
                 }
                 _ => {}
             }
@@ -144,9 +156,16 @@ impl Inputs<'_> {
         }
     }
 
-    fn update(&self, key: &str, f: usize, rows: [usize; 2], finding_id: &str) -> Option<Repair> {
+    fn update(
+        &self,
+        key: &str,
+        f: usize,
+        rows: [usize; 2],
+        finding_id: &str,
+        comparer: Option<&RowComparer<'_>>,
+    ) -> Option<Repair> {
         let field = &self.entity.fields[f];
-        let (source, reason) = match self.decide(key, f, rows) {
+        let (source, reason) = match self.decide(key, f, rows, comparer) {
             Decision::Nothing => return None,
             Decision::Review(reason, detail) => {
                 let mut r = self.review_both(key, f, reason, detail);
@@ -322,6 +341,7 @@ pub fn plan(inp: &Inputs<'_>) -> Vec<Repair> {
             .into_iter()
             .collect()
     };
+    let rows = inp.previous.map(|p| RowComparer::new(inp.current, p));
     let mut out: Vec<Repair> = inp
         .drift
         .findings
@@ -333,10 +353,9 @@ pub fn plan(inp: &Inputs<'_>) -> Vec<Repair> {
             };
             let field = inp.entity.field(name)?;
             let id = ids.get(&(f.kind.as_str(), f.key.as_str(), f.field.as_deref()))?;
-            inp.update(&f.key, field, [l as usize, r as usize], id)
+            inp.update(&f.key, field, [l as usize, r as usize], id, rows.as_ref())
         })
         .collect();
-    let rows = inp.previous.map(|p| RowComparer::new(inp.current, p));
     let only: Vec<Repair> = inp
         .drift
         .only

@@ -43,8 +43,8 @@ pub struct RunOptions {
     pub run_id: Option<String>,
     pub prev: Option<PathBuf>,
     pub keys: KeyRing,
-    /// Also write `repairs-<target>.csv` per target system.
-    pub repairs_csv: bool,
+    /// Which repair files to write (default: the spec's `[run] repairs_format`).
+    pub repairs_format: Option<spec::RepairsFormat>,
     /// Memory budget in bytes; entities estimated above it are reconciled
     /// in buckets (default: half of the machine's memory).
     pub memory_limit: Option<u64>,
@@ -61,6 +61,8 @@ pub struct RunOutcome {
     pub exit: ExitCode,
     /// Repair instructions written, by action.
     pub repairs: BTreeMap<String, usize>,
+    /// The files that hold them (`repairs.parquet`, `repairs.jsonl`).
+    pub repairs_files: Vec<&'static str>,
 }
 
 /// Everything computed for one entity before it is written.
@@ -117,6 +119,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     let started = chrono::Utc::now();
     let clock = Instant::now();
     let spec = spec::load(&opts.spec)?;
+    let repairs_format = opts.repairs_format.unwrap_or(spec.repairs_format);
     let run_id = opts.run_id.clone().unwrap_or_else(|| default_run_id(started));
     let signing = opts.keys.signing_key()?;
     if spec.entities.iter().any(|e| e.fields.iter().any(repair::sensitive)) {
@@ -243,14 +246,14 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         || -> Result<Vec<repair::Repair>> {
             let repairs = repair::finish(all_repairs, &run_id);
             tracing::debug!("repairs identified and ordered");
-            repair::write(folder.path(), &repairs)?;
+            repair::write(folder.path(), &repairs, repairs_format)?;
             Ok(repairs)
         },
     );
     reports?;
     let repairs = repairs?;
     tracing::info!(repairs = repairs.len(), "repair instructions written");
-    if opts.repairs_csv {
+    if repairs_format.csv {
         repair::write_csv(folder.path(), &spec, &repairs)?;
     }
     let finished = chrono::Utc::now();
@@ -321,6 +324,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         summary_json,
         exit,
         repairs: by_action,
+        repairs_files: repair::table_files(repairs_format),
     })
 }
 

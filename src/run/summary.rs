@@ -280,5 +280,6 @@ pub(super) fn predicate(spec: &Spec, s: &Summary, previous: Option<&Path>) -> Re
         "exit_code": s.exit_code,
         "totals": { "findings": s.totals.total, "by_category": by_category },
         "previous_manifest_sha256": previous_manifest_sha256,
+        "state_format": crate::repair::state::STATE_FORMAT,
     }))
 }

@@ -12,8 +12,8 @@ use toml::Spanned;
 use super::model::{self, RawEntity, RawField, RawRule, RawSource, RawSpec};
 use super::resolved::parse_format;
 use super::{
-    rule, write, Authority, Deletes, Encoding, Entity, FailPolicy, Field, Format, Severity, Side, Source, Spec,
-    DRIFT_KINDS,
+    rule, write, Authority, Deletes, Encoding, Entity, FailPolicy, Field, Format, RepairsFormat, Severity, Side,
+    Source, Spec, DRIFT_KINDS,
 };
 use crate::error::SpecError;
 use crate::normalize::{FieldType, Step, Tolerance, TypeOptions};
@@ -95,6 +95,15 @@ impl Compiler<'_> {
             }
         })?;
         let fail = self.fail(&raw.fail)?;
+        let repairs_format = match &raw.run.repairs_format {
+            Some(f) => RepairsFormat::parse(f.get_ref()).map_err(|e| {
+                hint(
+                    self.loc.at(f, e.to_string()),
+                    "`parquet` writes repairs.parquet, `jsonl` repairs.jsonl, `both` both; `,csv` adds repairs-<target>.csv",
+                )
+            })?,
+            None => RepairsFormat::default(),
+        };
         Ok(Spec {
             path: self.loc.file.to_path_buf(),
             sha256,
@@ -103,6 +112,7 @@ impl Compiler<'_> {
             sides,
             entities,
             fail,
+            repairs_format,
         })
     }
 

@@ -24,7 +24,8 @@ use compile::{Compiler, Locator};
 pub use model::PerSide;
 use model::RawSpec;
 pub use resolved::{
-    Authority, Deletes, Encoding, Entity, FailPolicy, Field, Format, Severity, Side, Source, Spec, DRIFT_KINDS,
+    Authority, Deletes, Encoding, Entity, FailPolicy, Field, Format, RepairsFormat, Severity, Side, Source, Spec,
+    UnknownRepairsFormat, DRIFT_KINDS,
 };
 
 /// Reads and validates a spec file.

@@ -26,6 +26,9 @@ pub struct RawRun {
     pub name: String,
     #[serde(default)]
     pub timezone: Option<Spanned<String>>,
+    /// Repair files to write: `parquet` (default), `jsonl`, `both`, optionally `,csv`.
+    #[serde(default)]
+    pub repairs_format: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

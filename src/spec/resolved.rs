@@ -126,6 +126,65 @@ pub enum Deletes {
     Propagate,
 }
 
+/// Which files hold a run's repair instructions (`[run] repairs_format`,
+/// overridden by `run --repairs-format`): the instruction table as
+/// `repairs.parquet` (the default), `repairs.jsonl` or both (the same rows),
+/// and with `csv` the bulk-upsert `repairs-<target>.csv` files besides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepairsFormat {
+    pub parquet: bool,
+    pub jsonl: bool,
+    pub csv: bool,
+}
+
+impl Default for RepairsFormat {
+    fn default() -> Self {
+        RepairsFormat {
+            parquet: true,
+            jsonl: false,
+            csv: false,
+        }
+    }
+}
+
+/// A `repairs_format` item that is none of `parquet`, `jsonl`, `both`, `csv`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown repairs format `{name}`; expected `parquet`, `jsonl` or `both`, optionally with `,csv` (e.g. `both,csv`)"
+)]
+pub struct UnknownRepairsFormat {
+    pub name: String,
+}
+
+impl RepairsFormat {
+    /// Parses a comma-separated list such as `parquet`, `jsonl`, `both` or
+    /// `both,csv`. A list that names no table format (`csv` alone) keeps
+    /// the default table, repairs.parquet: a run always writes one.
+    pub fn parse(text: &str) -> Result<Self, UnknownRepairsFormat> {
+        let mut format = RepairsFormat {
+            parquet: false,
+            jsonl: false,
+            csv: false,
+        };
+        for name in text.split(',').map(str::trim) {
+            match name {
+                "parquet" => format.parquet = true,
+                "jsonl" => format.jsonl = true,
+                "both" => {
+                    format.parquet = true;
+                    format.jsonl = true;
+                }
+                "csv" => format.csv = true,
+                _ => return Err(UnknownRepairsFormat { name: name.to_string() }),
+            }
+        }
+        if !format.parquet && !format.jsonl {
+            format.parquet = true;
+        }
+        Ok(format)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Source {
     /// Resolved path (relative paths are taken from the spec file's folder).
@@ -235,6 +294,8 @@ pub struct Spec {
     pub sides: [String; 2],
     pub entities: Vec<Entity>,
     pub fail: FailPolicy,
+    /// Which repair files a run writes unless `run --repairs-format` says.
+    pub repairs_format: RepairsFormat,
 }
 
 impl Spec {
@@ -262,5 +323,36 @@ pub(super) fn parse_format(s: &str) -> Option<Format> {
         "parquet" | "pq" => Some(Format::Parquet),
         "ndjson" | "jsonl" | "json" => Some(Format::Ndjson),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RepairsFormat;
+
+    #[test]
+    fn repairs_format_lists_read_as_the_files_they_name() {
+        let f = |parquet, jsonl, csv| RepairsFormat { parquet, jsonl, csv };
+        for (text, want) in [
+            ("parquet", f(true, false, false)),
+            ("jsonl", f(false, true, false)),
+            ("both", f(true, true, false)),
+            ("parquet,jsonl", f(true, true, false)),
+            (" jsonl , csv ", f(false, true, true)),
+            ("both,csv", f(true, true, true)),
+            // `csv` alone keeps the default table: a run always writes one.
+            ("csv", f(true, false, true)),
+        ] {
+            assert_eq!(RepairsFormat::parse(text), Ok(want), "{text}");
+        }
+        assert_eq!(RepairsFormat::default(), f(true, false, false));
+        for bad in ["", "xml", "parquet,", "JSONL", "both;csv"] {
+            let err = RepairsFormat::parse(bad).unwrap_err();
+            assert!(
+                err.to_string().contains("expected `parquet`, `jsonl` or `both`"),
+                "{bad}: {err}"
+            );
+        }
+        assert_eq!(RepairsFormat::parse("parquet,xml").unwrap_err().name, "xml");
     }
 }

@@ -100,7 +100,7 @@ fn stale_precondition_skips_exactly_those_instructions() {
 fn apply_refuses_tampered_runs_and_mismatched_inputs() {
     let env = Env::new();
     let spec = copy_demo(env.path());
-    env.run(&spec, "r1");
+    run_args(&env, &spec, "r1", &["--repairs-format", "both"]);
     let input = env.path().join("fixtures/callcenter/customers.csv");
     let output = env.path().join("out.csv");
 

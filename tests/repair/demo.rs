@@ -19,7 +19,7 @@ const DEMO_FILES: [(&str, &str); 6] = [
 fn demo_round_trip_leaves_only_review_drift_and_apply_is_idempotent() {
     let env = Env::new();
     let spec = copy_demo(env.path());
-    let out = run_args(&env, &spec, "r1", &["--repairs-format", "csv"]);
+    let out = run_args(&env, &spec, "r1", &["--repairs-format", "both,csv"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let r1 = repairs(&env, "r1");
     assert!(r1.len() > 50, "{}", r1.len());

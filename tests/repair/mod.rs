@@ -1,9 +1,11 @@
 //! Repair instructions end to end: the demo round trip through `recon apply`,
 //! three-way change detection over consecutive runs, stale preconditions,
-//! no personal data in repairs.*, and bad input.
+//! no personal data in repairs.*, which files hold the instructions, and
+//! bad input.
 
 mod apply;
 mod demo;
+mod formats;
 mod privacy;
 mod spec_errors;
 mod three_way;
@@ -36,9 +38,35 @@ fn apply(env: &Env, run: &str, target: &str, input: &Path, output: &Path, extra:
     env.recon(&args)
 }
 
+/// A run's instructions as JSON objects: repairs.jsonl where the run wrote
+/// it (so a test comparing it with repairs.parquet compares two files),
+/// else repairs.parquet, the default.
 fn repairs(env: &Env, run: &str) -> Vec<Json> {
-    let text = std::fs::read_to_string(env.reports().join(run).join("repairs.jsonl")).unwrap();
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    let dir = env.reports().join(run);
+    match std::fs::read_to_string(dir.join("repairs.jsonl")) {
+        Ok(text) => text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+        Err(_) => parquet_repairs(&dir),
+    }
+}
+
+/// repairs.parquet of a run folder, each row a JSON object with the
+/// columns of repairs.jsonl (nulls as `null`).
+fn parquet_repairs(run_dir: &Path) -> Vec<Json> {
+    let df = read_parquet(&run_dir.join("repairs.parquet"));
+    let columns: Vec<(String, Vec<Option<String>>)> = df
+        .get_column_names()
+        .into_iter()
+        .map(|c| (c.to_string(), strings(&df, c)))
+        .collect();
+    (0..df.height())
+        .map(|row| {
+            columns
+                .iter()
+                .map(|(name, values)| (name.clone(), values[row].clone().map_or(Json::Null, Json::String)))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        })
+        .collect()
 }
 
 fn summary(env: &Env, run: &str) -> Json {

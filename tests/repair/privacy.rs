@@ -31,7 +31,7 @@ fn demo_phones(root: &Path) -> BTreeSet<String> {
 fn no_raw_personal_data_in_repairs() {
     let env = Env::new();
     let spec = copy_demo(env.path());
-    let out = run_args(&env, &spec, "r1", &["--repairs-format", "csv"]);
+    let out = run_args(&env, &spec, "r1", &["--repairs-format", "both,csv"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let phones = demo_phones(env.path());
     assert!(phones.len() > 40, "{}", phones.len());

@@ -80,7 +80,7 @@ pub fn apply(o: &ApplyOptions) -> Result<ApplyResult> {
     }
     let side = parse_side(&spec, &o.target)?;
     let entity = pick_entity(&spec, side, o.entity.as_deref(), &o.input)?;
-    let repairs: Vec<Repair> = super::read_jsonl(&o.run_dir)?
+    let repairs: Vec<Repair> = super::read(&o.run_dir)?
         .into_iter()
         .filter(|r| r.entity == entity.name && r.target_side == side.as_str())
         .collect();

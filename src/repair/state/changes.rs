@@ -1,10 +1,31 @@
 //! Change detection between this run's state and the previous run's: rows
-//! inserted, updated and deleted per side ([`Changes`]), and whether one
-//! row changed ([`RowComparer`]). Fields are matched by name.
+//! inserted, updated and deleted per side ([`Changes`]), whether one row
+//! changed and whether one field changed since its merge base
+//! ([`RowComparer`]). Fields are matched by name.
+//!
+//! A previous state read from layout 2 has row hashes and short field
+//! hashes: a row changed when its row hash differs; a field changed since
+//! its base when their short hashes differ, and when the row hash differs
+//! but no field's short hash (nor the set of fields) does, the change
+//! cannot be placed: every field of the row on that side is
+//! [`Change::Unknown`]. A previous state of layout 1 is compared on its
+//! full field hashes, as the builds that wrote it did.
 
+use super::hash::short;
 use super::model::{EntityState, SideState};
-use super::NONE;
+use super::{Hash, NONE};
 use crate::spec::Side;
+
+/// Whether a field changed on a side since its merge base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Unchanged,
+    Changed,
+    /// The row changed on this side (its row hash differs) but no field's
+    /// short hash tells which field: they collided. Never taken as
+    /// unchanged.
+    Unknown,
+}
 
 /// Rows inserted, updated and deleted on one side since the previous state.
 #[derive(Debug, Clone, Default, serde::Serialize, PartialEq, Eq)]
@@ -51,17 +72,70 @@ impl<'a> RowComparer<'a> {
             (None, _) => false,
         }
     }
+
+    /// Whether `field` of the row of `key` on `side` changed since its
+    /// merge base in the previous state; None when there is nothing to
+    /// compare (no base, or the field or row absent from either state).
+    pub fn since_base(&self, side: Side, key: &str, field: &str) -> Option<Change> {
+        let (p, c) = (&self.previous.sides[side.idx()], &self.current.sides[side.idx()]);
+        let (j, i) = (p.find(key)?, c.find(key)?);
+        let column = |st: &EntityState, s: &SideState| {
+            let slot = st.name_idx(field)?;
+            s.slots.iter().position(|&x| x == slot)
+        };
+        let (jp, jc) = (column(self.previous, p)?, column(self.current, c)?);
+        let cell = j * p.width() + jp;
+        let base = p.bases.get(cell, p.hashes[cell])?;
+        let now = super::some(c.hashes[i * c.width() + jc])?;
+        if !(p.short || c.short) {
+            // Layout 1: full field hashes, compared as its builds did.
+            return Some(match base != now {
+                true => Change::Changed,
+                false => Change::Unchanged,
+            });
+        }
+        if short(&base) != short(&now) {
+            return Some(Change::Changed);
+        }
+        // A base that is the field's own hash in the previous run: the row
+        // hashes tell whether the row changed since, at 128 bits.
+        let rows = (p.row_hash(j), c.row_hash(i));
+        if p.bases.is_own(cell) {
+            if let (Some(before), Some(after)) = rows {
+                if before != after && !fields_differ(&self.columns[side.idx()], c, i, p, j) {
+                    return Some(Change::Unknown);
+                }
+            }
+        }
+        Some(Change::Unchanged)
+    }
+}
+
+/// Whether row `i` of `c` and row `j` of `p` differ: on their row hashes
+/// when both have one, else on their fields ([`fields_differ`]).
+fn differs(columns: &[[Option<usize>; 2]], c: &SideState, i: usize, p: &SideState, j: usize) -> bool {
+    match (c.row_hash(i), p.row_hash(j)) {
+        (Some(a), Some(b)) => a != b,
+        _ => fields_differ(columns, c, i, p, j),
+    }
 }
 
 /// Whether row `i` of `c` and row `j` of `p` differ in any of `columns`
 /// (from [`EntityState::columns_against`]: a field's column in `c` and `p`);
-/// a field one of them does not hash counts as [`NONE`] there.
-fn differs(columns: &[[Option<usize>; 2]], c: &SideState, i: usize, p: &SideState, j: usize) -> bool {
+/// a field one of them does not hash counts as [`NONE`] there. Hashes are
+/// compared on their short prefix when either state holds short hashes.
+fn fields_differ(columns: &[[Option<usize>; 2]], c: &SideState, i: usize, p: &SideState, j: usize) -> bool {
     let (wc, wp) = (c.width(), p.width());
+    let cut = |h: &Hash| -> Hash {
+        match c.short || p.short {
+            true => super::hash::widen(short(h)),
+            false => *h,
+        }
+    };
     columns.iter().any(|&[a, b]| {
         let here = a.map_or(NONE, |a| c.hashes[i * wc + a]);
         let there = b.map_or(NONE, |b| p.hashes[j * wp + b]);
-        here != there
+        cut(&here) != cut(&there)
     })
 }
 

@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use super::hash::{cell_text, hash_text, row_hash_with, Memo};
+use super::hash::{cell_text, hash_text, row_hash_with, state_row_hashes, Memo};
 use super::model::{Bases, EntityState, SideState};
 use super::{Hash, NONE};
 use crate::finding::digest_parts;
@@ -244,6 +244,8 @@ fn side_state(
     for (i, &(_, row)) in rows.iter().enumerate() {
         s.by_row[row] = i as u32;
     }
+    let names: Vec<&str> = fields.iter().map(|&f| entity.fields[f].name.as_str()).collect();
+    s.row_hashes = state_row_hashes(&names, &s.hashes, rows.len());
     s
 }
 

@@ -3,7 +3,7 @@
 //! bits, and the memo that hashes a repeated value once. The encoding is a
 //! contract: changing it makes every earlier state.parquet read as changed.
 
-use super::{Hash, NONE};
+use super::{Hash, FIELD_HASH_BYTES, NONE};
 use crate::finding::{digest_parts, digest_parts_with};
 use crate::keys::KeyRing;
 use crate::normalize::Value;
@@ -23,6 +23,19 @@ fn tag(v: &Value) -> &'static str {
 pub(super) fn truncate(d: &[u8]) -> Hash {
     let mut h = [0u8; 16];
     h.copy_from_slice(&d[..16]);
+    h
+}
+
+/// The first [`FIELD_HASH_BYTES`] of a hash: what layout 2 stores of a field.
+pub(super) fn short(h: &Hash) -> &[u8] {
+    &h[..FIELD_HASH_BYTES]
+}
+
+/// A stored short hash widened with zeros to a [`Hash`] (a state read from
+/// layout 2 holds these; compared with [`short`] of a full hash).
+pub(super) fn widen(d: &[u8]) -> Hash {
+    let mut h = NONE;
+    h[..d.len()].copy_from_slice(d);
     h
 }
 
@@ -158,6 +171,34 @@ pub(super) fn row_hash_with(names: &[u8; 32], fields: &[Hash], bytes: &mut Vec<u
         bytes.extend_from_slice(h);
     }
     truncate(&crate::digest::sha256(bytes))
+}
+
+/// The state's row hashes of a side's rows (`hashes`: `width` per row,
+/// row-major, of the fields named `names`): [`row_hash_with`] over the
+/// field names sorted and the hashes in that order, so that declaring the
+/// fields in another order changes no row hash.
+pub(super) fn state_row_hashes(names: &[&str], hashes: &[Hash], rows: usize) -> Vec<Hash> {
+    use rayon::prelude::*;
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by_key(|&j| names[j]);
+    let sorted: Vec<&[u8]> = order.iter().map(|&j| names[j].as_bytes()).collect();
+    let digest = crate::finding::digest_parts(&sorted);
+    let w = names.len();
+    if w == 0 {
+        return vec![row_hash_with(&digest, &[], &mut Vec::new()); rows];
+    }
+    hashes
+        .par_chunks(w)
+        .with_min_len(4096)
+        .map_init(
+            || (Vec::with_capacity(w), Vec::new()),
+            |(row, bytes), cells| {
+                row.clear();
+                row.extend(order.iter().map(|&j| cells[j]));
+                row_hash_with(&digest, row, bytes)
+            },
+        )
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,43 +1,51 @@
 //! `state.parquet`: a compact fingerprint of each run's normalized data, the
-//! base for change detection in the next run. Per entity, side and key: one
-//! hash per compared field and its merge base. Hashes are 128 bits: SHA-256
-//! over a length-prefixed typed encoding, truncated; for personal data a
-//! keyed HMAC instead, so the file never holds a raw value nor a hash that
-//! can be brute-forced without the token key.
+//! base for change detection in the next run. Cells are hashed to 128 bits:
+//! SHA-256 over a length-prefixed typed encoding, truncated; for personal
+//! data a keyed HMAC instead, so the file never holds a raw value nor a hash
+//! that can be brute-forced without the token key ([`hash`]).
 //!
-//! Stored per row: `entity`, `side`, `key` (JSON), `hashes` (the field
-//! hashes, 16 bytes each, in the order of the side's last `fields` header),
-//! `bases` (the merge bases likewise; empty when each equals its hash) and
-//! `fields` (the header, on the first row of a side's run of rows). A right
-//! row whose fields, hashes and bases are those of the left row of the
-//! same key, written before it, stores `hashes` = `=` ([`SAME`]) and no
-//! bases: where the sides agree, as they mostly do, the file holds each
-//! hash once.
+//! The file stores what three-way detection needs and no more (layout 2,
+//! the `format` column): per entity, side and key a 128-bit **row hash**
+//! (SHA-256 over the field names sorted and each field's 128-bit hash in
+//! that order) that says *that* the row changed, the fields' hashes cut to
+//! [`FIELD_HASH_BYTES`] that say *which* field did, and merge bases only
+//! where one is not the field's own hash. A key whose two sides have the
+//! same fields, hashes and bases is one row, side `both`. Layout 1 (every
+//! build before it: 16-byte field hashes, right rows `=` their left twin,
+//! no `format` column) is still read, so the first run after an upgrade
+//! detects changes as before.
 //!
-//! A row changed between two states when any field's hash differs or a
-//! field is hashed in one and not the other (matched by name: declaring the
-//! fields in another order changes no row). Files of earlier builds also
-//! hold a `row_hash` column (a SHA-256 over the field names and hashes,
-//! three blocks per row); it is read past, since the field hashes tell the
-//! same. A delete's precondition is still that row hash, computed for the
-//! one row ([`row_hashes`]).
+//! The bounds: a row changed since the previous run goes unseen with
+//! probability ≤ 2⁻¹²⁸ (its row hash). Under a differing row hash a field
+//! is changed when its short hash differs; when none does, the change
+//! cannot be placed (short hashes collided) and every field of that side
+//! reads as [`Change::Unknown`], which planning sends to review. A field
+//! taken as unchanged when it changed needs its short hash to collide while
+//! another field of the same row and side also changed: ≤ 2⁻⁶⁴ per changed
+//! field; so does a field compared with a merge base carried from an older
+//! run. Drift itself is always compared on values, never on these hashes.
 //!
 //! `model` holds the in-memory state and its merge bases, `hash` the cell
 //! and row hash encoding, `fingerprint` builds this run's state, `changes`
-//! compares two states, `write` and `read` are the file, and `partition`
-//! splits a previous state by bucket.
+//! compares two states, `write` and `read` are the file (`layout` its two
+//! layouts' columns), and `partition` splits a previous state by bucket.
 
 mod changes;
 mod fingerprint;
 mod hash;
+mod layout;
+#[cfg(test)]
+mod legacy;
 mod model;
 mod partition;
 mod read;
 #[cfg(test)]
+mod series;
+#[cfg(test)]
 mod testing;
 mod write;
 
-pub use changes::{changes, Changes, RowComparer};
+pub use changes::{changes, Change, Changes, RowComparer};
 pub use fingerprint::{entity_state, row_hashes, state_fields};
 pub use model::{EntityState, State};
 pub use partition::{partition_state, PartitionedState};
@@ -46,10 +54,19 @@ pub use write::{StateSink, StateWriter};
 
 pub const STATE_FILE: &str = "state.parquet";
 
+/// The layout this build writes, in the `format` column of each header row.
+pub const STATE_FORMAT: &str = "2";
+
 /// A 128-bit hash.
 pub type Hash = [u8; 16];
 
-/// The stored `hashes` of a right row equal to its left twin's.
+/// Bytes kept of each field hash in layout 2 (the row hash keeps all 16).
+/// 64 bits: a field taken as unchanged that changed needs a collision of
+/// these under a differing row hash (2⁻⁶⁴ per changed field, where 32 bits
+/// would be one in four billion: over 100M rows a night, once in years).
+pub(super) const FIELD_HASH_BYTES: usize = 8;
+
+/// The stored `hashes` of a layout-1 right row equal to its left twin's.
 const SAME: &[u8] = b"=";
 
 /// No hash (a field the row lacks) or no merge base: 16 zero bytes, as in

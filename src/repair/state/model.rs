@@ -24,6 +24,13 @@ pub(super) struct SideState {
     pub(super) hashes: Vec<Hash>,
     /// Merge base of each cell of `hashes`.
     pub(super) bases: Bases,
+    /// Per row its row hash (hash::state_row_hashes): set for a state built
+    /// from prepared sides and one read from layout 2; empty for layout 1.
+    pub(super) row_hashes: Vec<Hash>,
+    /// Read from layout 2: `hashes` and the bases not their own hash hold
+    /// only their first FIELD_HASH_BYTES (the rest zeros), `row_hashes`
+    /// the full row hashes.
+    pub(super) short: bool,
     /// Key → row, built at the first lookup: a run without a previous
     /// state never looks its own rows up by key (building it for every
     /// bucket's two sides was 0.5% of a 10M-row first run).
@@ -52,11 +59,20 @@ impl SideState {
             .map(|&i| i as usize)
     }
 
-    /// Appends a row (a later row with the same key replaces the earlier).
-    pub(super) fn push(&mut self, key: &str, hashes: &[Hash], bases: &[Hash]) {
+    /// The row hash of row `i`, when the state has row hashes.
+    pub(super) fn row_hash(&self, i: usize) -> Option<Hash> {
+        self.row_hashes.get(i).copied()
+    }
+
+    /// Appends a row (a later row with the same key replaces the earlier);
+    /// `row_hash` is kept when the side keeps row hashes (layout 2).
+    pub(super) fn push(&mut self, key: &str, row_hash: Option<Hash>, hashes: &[Hash], bases: &[Hash]) {
         use std::hash::BuildHasher;
         let w = self.width();
         if let Some(i) = self.find(key) {
+            if let (Some(h), Some(slot)) = (row_hash, self.row_hashes.get_mut(i)) {
+                *slot = h;
+            }
             self.hashes[i * w..(i + 1) * w].copy_from_slice(hashes);
             for (j, (&b, &h)) in bases.iter().zip(hashes).enumerate() {
                 self.bases.set(i * w + j, some(b), h);
@@ -64,6 +80,11 @@ impl SideState {
             return;
         }
         let i = self.keys.len() as u32;
+        if let Some(h) = row_hash {
+            if self.row_hashes.len() == self.keys.len() {
+                self.row_hashes.push(h);
+            }
+        }
         self.keys.push(key.into());
         self.hashes.extend_from_slice(hashes);
         self.bases.grow(self.hashes.len());
@@ -178,6 +199,11 @@ impl Bases {
         if !self.other.is_empty() {
             self.other.remove(&cell);
         }
+    }
+
+    /// Whether `cell`'s base is its own hash.
+    pub(super) fn is_own(&self, cell: usize) -> bool {
+        self.own[cell / 64] & (1u64 << (cell % 64)) != 0
     }
 
     pub(super) fn get(&self, cell: usize, own_hash: Hash) -> Option<Hash> {
@@ -372,11 +398,11 @@ mod tests {
             slots: vec![0, 1],
             ..SideState::default()
         };
-        side.push("k1", &[a, b], &[a, c]);
-        side.push("k2", &[b, a], &[NONE, a]);
+        side.push("k1", None, &[a, b], &[a, c]);
+        side.push("k2", None, &[b, a], &[NONE, a]);
         let j = side.add_slot(2);
         assert_eq!(j, 2);
-        side.push("k3", &[a, a, b], &[a, a, b]);
+        side.push("k3", None, &[a, a, b], &[a, a, b]);
         let cell = |side: &SideState, key: &str, j: usize| side.find(key).unwrap() * side.width() + j;
         let base =
             |side: &SideState, key: &str, j: usize| side.bases.get(cell(side, key, j), side.hashes[cell(side, key, j)]);
@@ -388,7 +414,7 @@ mod tests {
         assert_eq!(side.hashes[cell(&side, "k2", 2)], NONE);
         assert_eq!(base(&side, "k3", 2), Some(b));
         // A later row with the same key replaces the earlier one.
-        side.push("k1", &[b, b, b], &[NONE, NONE, b]);
+        side.push("k1", None, &[b, b, b], &[NONE, NONE, b]);
         assert_eq!(base(&side, "k1", 0), None);
         assert_eq!(base(&side, "k1", 2), Some(b));
         assert_eq!(side.keys.len(), 3);

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use super::layout::{for_each_row, write_batch, Layout, StateBatch};
 use super::model::EntityState;
-use super::read::{for_each_row, read_state_file};
-use super::write::{write_batch, StateBatch, STATE_BATCH};
+use super::read::read_state_file;
+use super::write::STATE_BATCH;
 use super::STATE_FILE;
 use crate::error::{Error, Result};
 use crate::spec::Side;
@@ -23,7 +24,7 @@ pub struct PartitionedState {
 }
 
 /// Splits `run_dir`'s state.parquet into `work`, one file per entity and
-/// bucket; `buckets` gives each entity's bucket count and `bucket_of` the
+/// bucket, in the layout it has; `buckets` gives each entity's bucket count and `bucket_of` the
 /// bucket of a key. None when the run has no state.
 pub fn partition_state(
     run_dir: &Path,
@@ -35,38 +36,45 @@ pub fn partition_state(
     if !path.exists() {
         return Ok(None);
     }
+    let clock = std::time::Instant::now();
     let unreadable = |e: PolarsError| Error::input(&path, format!("previous state unreadable: {e}"));
     let open = || std::fs::File::open(&path).map_err(|e| Error::io(&path, e));
     let rows = ParquetReader::new(open()?).num_rows().map_err(unreadable)?;
     let mut parts: HashMap<(String, usize), Part> = HashMap::default();
     // The `fields` header in force for each entity and side.
     let mut header: HashMap<(String, Side), String> = HashMap::default();
+    let mut layout = None;
     for offset in (0..rows).step_by(PARTITION_SLICE) {
         let df = ParquetReader::new(open()?)
             .with_slice(Some((offset, PARTITION_SLICE)))
             .finish()
             .map_err(unreadable)?;
-        for_each_row(&path, &df, |row| {
+        // Every slice has the file's columns; header rows of later slices
+        // are checked too.
+        let sliced = Layout::of(&path, &df)?;
+        let layout = *layout.get_or_insert(sliced);
+        for_each_row(&path, &df, layout, |row| {
             let Some(&n) = buckets.get(row.entity) else {
                 return Ok(());
             };
+            // A `both` row is in its left run, under the left's header.
+            let run = row.side.run();
             if let Some(f) = row.fields {
-                header.insert((row.entity.to_string(), row.side), f.to_string());
+                header.insert((row.entity.to_string(), run), f.to_string());
             }
-            let Some(names) = header.get(&(row.entity.to_string(), row.side)) else {
+            let Some(names) = header.get(&(row.entity.to_string(), run)) else {
                 return Ok(());
             };
             let b = bucket_of(row.key, n);
             let part = parts.entry((row.entity.to_string(), b)).or_insert_with(|| Part {
                 path: work.join(format!("state-{}-{b:05}.parquet", row.entity)),
                 writer: None,
-                batch: StateBatch::default(),
+                batch: StateBatch::new(layout),
                 header: None,
             });
-            let current = (row.side, names.clone());
+            let current = (run, names.clone());
             let fields = (part.header.as_ref() != Some(&current)).then_some(names.as_str());
-            part.batch
-                .push(row.entity, row.side.as_str(), row.key, row.hashes, row.bases, fields);
+            part.batch.push(&super::layout::StoredRow { fields, ..row });
             part.header = Some(current);
             if part.batch.len >= STATE_BATCH {
                 part.flush()?;
@@ -86,6 +94,8 @@ pub fn partition_state(
             *slot = Some(part.path);
         }
     }
+    let ms = clock.elapsed().as_millis() as u64;
+    tracing::debug!(ms, ?layout, "previous state partitioned");
     Ok(Some(PartitionedState { files }))
 }
 

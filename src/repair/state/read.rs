@@ -1,13 +1,16 @@
-//! Reading a previous run's state.parquet back into a [`State`], including
-//! right rows stored as their left twin and files of earlier builds.
+//! Reading a previous run's state.parquet back into a [`State`], in either
+//! layout (`layout`): layout 2 with its row hashes, short field hashes and
+//! `both` rows, and layout 1 of earlier builds, right rows stored as their
+//! left twin and files with a `row_hash` column included.
 
 use std::path::Path;
 
 use polars::prelude::*;
 
 use super::hash::truncate;
+use super::layout::{for_each_row, short_at, Layout, StoredSide, BASE_HASH, BASE_NONE, BASE_OWN};
 use super::model::{SideState, State};
-use super::{Hash, NONE, SAME, STATE_FILE};
+use super::{Hash, FIELD_HASH_BYTES, NONE, SAME, STATE_FILE};
 use crate::error::{Error, Result};
 use crate::spec::Side;
 
@@ -25,10 +28,123 @@ pub fn read_state(run_dir: &Path) -> Result<Option<State>> {
 }
 
 pub(super) fn read_state_file(path: &Path) -> Result<State> {
+    let clock = std::time::Instant::now();
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let df = ParquetReader::new(file)
         .finish()
         .map_err(|e| Error::input(path, format!("previous state unreadable: {e}")))?;
+    let layout = Layout::of(path, &df)?;
+    let state = match layout {
+        Layout::V1 => read_v1(path, &df),
+        Layout::V2 => read_v2(path, &df),
+    }?;
+    let ms = clock.elapsed().as_millis() as u64;
+    tracing::debug!(ms, ?layout, path = %path.display(), "previous state read");
+    Ok(state)
+}
+
+/// Layout 2: per row its row hash, short field hashes and the bases that
+/// are not the field's own hash; a `both` row stands for both sides.
+fn read_v2(path: &Path, df: &DataFrame) -> Result<State> {
+    let mut state = State::default();
+    // The slots of the current header's fields, and each one's column in
+    // the side of the run it heads; `both` rows find their right columns
+    // when the first of them comes (a right side without one must not
+    // gain the left's fields).
+    let mut slots: Vec<u16> = Vec::new();
+    let mut columns: Vec<usize> = Vec::new();
+    let mut right_columns: Option<Vec<usize>> = None;
+    let mut hashes: Vec<Hash> = Vec::new();
+    let mut bases: Vec<Hash> = Vec::new();
+    let bad = |key: &str, what: &str| {
+        Error::input(
+            path,
+            format!("previous state: the row of {key} has {what} that do not follow its `fields`"),
+        )
+    };
+    for_each_row(path, df, Layout::V2, |row| {
+        let st = state.entry(row.entity.to_string()).or_default();
+        for s in &mut st.sides {
+            s.short = true;
+        }
+        if let Some(names) = row.fields {
+            slots = names
+                .split(',')
+                .filter(|n| !n.is_empty())
+                .map(|n| st.intern(n))
+                .collect();
+            columns = columns_of(&mut st.sides[row.side.run().idx()], &slots);
+            right_columns = None;
+        }
+        if row.row_hash.len() != 16 || row.hashes.len() != FIELD_HASH_BYTES * slots.len() {
+            return Err(bad(row.key, "hashes"));
+        }
+        let row_hash = truncate(row.row_hash);
+        let targets: &[Side] = match row.side {
+            StoredSide::One(Side::Left) | StoredSide::Both => &[Side::Left],
+            StoredSide::One(Side::Right) => &[Side::Right],
+        };
+        let mut fill = |s: &mut SideState, columns: &[usize]| -> Result<()> {
+            let w = s.width();
+            hashes.clear();
+            hashes.resize(w, NONE);
+            bases.clear();
+            bases.resize(w, NONE);
+            let mut at = 0;
+            for (n, &j) in columns.iter().enumerate() {
+                let h = short_at(row.hashes, n).unwrap_or(NONE);
+                hashes[j] = h;
+                bases[j] = match row.bases.get(at) {
+                    None if row.bases.is_empty() => h,
+                    Some(&BASE_OWN) => {
+                        at += 1;
+                        h
+                    }
+                    Some(&BASE_NONE) => {
+                        at += 1;
+                        NONE
+                    }
+                    Some(&BASE_HASH) => {
+                        let base = row
+                            .bases
+                            .get(at + 1..at + 1 + FIELD_HASH_BYTES)
+                            .ok_or_else(|| bad(row.key, "bases"))?;
+                        at += 1 + FIELD_HASH_BYTES;
+                        super::hash::widen(base)
+                    }
+                    _ => return Err(bad(row.key, "bases")),
+                };
+            }
+            s.push(row.key, Some(row_hash), &hashes, &bases);
+            Ok(())
+        };
+        for &side in targets {
+            fill(&mut st.sides[side.idx()], &columns)?;
+        }
+        if row.side == StoredSide::Both {
+            let right = &mut st.sides[Side::Right.idx()];
+            let cols = right_columns.get_or_insert_with(|| columns_of(right, &slots));
+            fill(right, cols)?;
+        }
+        Ok(())
+    })?;
+    Ok(state)
+}
+
+/// The column in `s` of each of the fields in `slots`, added where `s`
+/// lacks one.
+fn columns_of(s: &mut SideState, slots: &[u16]) -> Vec<usize> {
+    slots
+        .iter()
+        .map(|&slot| match s.slots.iter().position(|&x| x == slot) {
+            Some(j) => j,
+            None => s.add_slot(slot),
+        })
+        .collect()
+}
+
+/// Layout 1: full field hashes, right rows `=` their left twin.
+fn read_v1(path: &Path, df: &DataFrame) -> Result<State> {
     let mut state = State::default();
     // Column in the side's arrays of each stored field, for the current header.
     let mut columns: Vec<usize> = Vec::new();
@@ -38,9 +154,10 @@ pub(super) fn read_state_file(path: &Path) -> Result<State> {
     let mut twin_columns: Vec<Option<usize>> = Vec::new();
     let mut hashes: Vec<Hash> = Vec::new();
     let mut bases: Vec<Hash> = Vec::new();
-    for_each_row(path, &df, |row| {
+    for_each_row(path, df, Layout::V1, |row| {
         let st = state.entry(row.entity.to_string()).or_default();
-        let twin = match (row.side, row.hashes == SAME) {
+        let side = row.side.run();
+        let twin = match (side, row.hashes == SAME) {
             (Side::Right, true) => match st.sides[Side::Left.idx()].find(row.key) {
                 Some(l) => Some(l),
                 None => {
@@ -61,7 +178,7 @@ pub(super) fn read_state_file(path: &Path) -> Result<State> {
                 .filter(|n| !n.is_empty())
                 .map(|n| st.intern(n))
                 .collect();
-            let s = &mut st.sides[row.side.idx()];
+            let s = &mut st.sides[side.idx()];
             columns = slots
                 .iter()
                 .map(|&slot| match s.slots.iter().position(|&x| x == slot) {
@@ -76,7 +193,7 @@ pub(super) fn read_state_file(path: &Path) -> Result<State> {
                 .collect();
         }
         let [left, right] = &mut st.sides;
-        let (s, twin): (&mut SideState, Option<(&SideState, usize)>) = match row.side {
+        let (s, twin): (&mut SideState, Option<(&SideState, usize)>) = match side {
             Side::Left => (left, None),
             Side::Right => (right, twin.map(|l| (&*left, l))),
         };
@@ -105,51 +222,10 @@ pub(super) fn read_state_file(path: &Path) -> Result<State> {
                 hash_at(row.bases, n).unwrap_or(NONE)
             };
         }
-        s.push(row.key, &hashes, &bases);
+        s.push(row.key, None, &hashes, &bases);
         Ok(())
     })?;
     Ok(state)
-}
-
-/// One stored row of state.parquet.
-pub(super) struct StoredRow<'a> {
-    pub(super) entity: &'a str,
-    pub(super) side: Side,
-    pub(super) key: &'a str,
-    pub(super) hashes: &'a [u8],
-    pub(super) bases: &'a [u8],
-    pub(super) fields: Option<&'a str>,
-}
-
-pub(super) fn for_each_row(
-    path: &Path,
-    df: &DataFrame,
-    mut each: impl FnMut(StoredRow<'_>) -> Result<()>,
-) -> Result<()> {
-    let bad = |e: PolarsError| Error::input(path, format!("previous state has an unexpected shape: {e}"));
-    let text = |name: &str| -> Result<StringChunked> { df.column(name).and_then(|c| c.str().cloned()).map_err(bad) };
-    let bin = |name: &str| -> Result<BinaryChunked> { df.column(name).and_then(|c| c.binary().cloned()).map_err(bad) };
-    let (entity, side, key, fields) = (text("entity")?, text("side")?, text("key")?, text("fields")?);
-    let (hashes, bases) = (bin("hashes")?, bin("bases")?);
-    for i in 0..df.height() {
-        let (Some(e), Some(s), Some(k)) = (entity.get(i), side.get(i), key.get(i)) else {
-            continue;
-        };
-        let side = match s {
-            "left" => Side::Left,
-            "right" => Side::Right,
-            _ => continue,
-        };
-        each(StoredRow {
-            entity: e,
-            side,
-            key: k,
-            hashes: hashes.get(i).unwrap_or_default(),
-            bases: bases.get(i).unwrap_or_default(),
-            fields: fields.get(i),
-        })?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -198,5 +274,49 @@ mod tests {
             deleted: 0,
         };
         assert_eq!(changes(prev, &cur, Side::Left), want);
+    }
+
+    #[test]
+    fn a_layout_1_twin_row_whose_left_row_is_missing_is_refused() {
+        let st = state_of(
+            "[[entity.field]]\nname = \"v\"\n",
+            vec![text(&["a", "b"]), text(&["1", "2"])],
+        );
+        // The one-side state stands for both sides: each right row is its
+        // left row's twin.
+        let mut st = st;
+        st.sides[1].twin = vec![0, 1];
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join(STATE_FILE);
+        crate::repair::state::legacy::write_v1(&path, &[("e", &st)]).unwrap_or_else(|e| panic!("{e}"));
+        let df = ParquetReader::new(std::fs::File::open(&path).unwrap_or_else(|e| panic!("{e}")))
+            .finish()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let hashes = df
+            .column("hashes")
+            .and_then(|c| c.binary().cloned())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(hashes.get(2), Some(SAME));
+        let read = read_state(dir.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .expect("a state");
+        assert_eq!(read["e"].sides[1].hashes, st.sides[1].hashes);
+        let mut broken = df
+            .filter(
+                &df.column("side")
+                    .and_then(|c| c.str().cloned())
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .equal("right"),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+        ParquetWriter::new(&mut file)
+            .finish(&mut broken)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = read_state(dir.path()).expect_err("an error");
+        assert!(
+            err.to_string().contains(STATE_FILE) && err.to_string().contains("left row"),
+            "{err}"
+        );
     }
 }

@@ -1,17 +1,18 @@
 //! Writing state.parquet: [`StateWriter`] appends entity states a part at a
-//! time, sorted by key, storing a right row equal to its left twin once;
-//! [`StateSink`] runs it on a thread of its own.
+//! time in layout 2, each side sorted by key, a right row equal to its left
+//! twin stored once as the left's row with side `both`; [`StateSink`] runs
+//! it on a thread of its own.
 
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::model::EntityState;
-use super::{NONE, SAME};
+use super::hash::short;
+use super::layout::{write_batch, Layout, StateBatch, StoredRow, StoredSide, BASE_HASH, BASE_NONE, BASE_OWN};
+use super::model::{EntityState, SideState};
 use crate::error::{Error, Result};
 use crate::evidence::{FileDigest, HashingWriter};
-use crate::report::PlainColumn;
 use crate::spec::Side;
 
 /// Rows per Parquet batch when writing the state: bounds the memory of the
@@ -29,6 +30,8 @@ pub struct StateWriter {
     file: HashingWriter<std::fs::File>,
     writer: Option<crate::report::WorkingWriter<std::io::BufWriter<HashingWriter<std::fs::File>>>>,
     batch: StateBatch,
+    /// Time spent encoding and writing (logged when finished).
+    busy: std::time::Duration,
 }
 
 impl StateWriter {
@@ -38,7 +41,8 @@ impl StateWriter {
             path: path.to_path_buf(),
             file: HashingWriter::new(file),
             writer: None,
-            batch: StateBatch::default(),
+            batch: StateBatch::new(Layout::V2),
+            busy: std::time::Duration::ZERO,
         })
     }
 
@@ -47,45 +51,54 @@ impl StateWriter {
     }
 
     pub fn append(&mut self, entity: &str, st: &EntityState) -> Result<()> {
-        let left = &st.sides[Side::Left.idx()];
+        let clock = std::time::Instant::now();
+        let appended = self.append_rows(entity, st);
+        self.busy += clock.elapsed();
+        appended
+    }
+
+    fn append_rows(&mut self, entity: &str, st: &EntityState) -> Result<()> {
+        let [left, right] = &st.sides;
+        // Right rows with the fields, hashes and bases of their left twin
+        // are the left row's, stored once as `both`.
+        let both = both_rows(left, right);
+        let mut buf = RowBytes::default();
         for side in Side::BOTH {
             let s = &st.sides[side.idx()];
-            let w = s.width();
-            // Right rows may point at their left twin when both sides hash
-            // the same fields in the same order.
-            let twins = side == Side::Right && w > 0 && s.slots == left.slots;
             let names: Vec<&str> = s.slots.iter().map(|&i| st.names[i as usize].as_str()).collect();
-            let mut order: Vec<u32> = (0..s.keys.len() as u32).collect();
+            // A state built here has its row hashes; one that lacks them
+            // (never written today) gets them now.
+            let computed;
+            let row_hashes = match s.row_hashes.len() == s.keys.len() {
+                true => &s.row_hashes,
+                false => {
+                    computed = super::hash::state_row_hashes(&names, &s.hashes, s.keys.len());
+                    &computed
+                }
+            };
+            let mut order: Vec<u32> = (0..s.keys.len() as u32)
+                .filter(|&i| side == Side::Left || !both.right[i as usize])
+                .collect();
             order.par_sort_unstable_by(|&a, &b| s.keys[a as usize].cmp(&s.keys[b as usize]));
             let mut first = true;
-            let mut hashes = Vec::with_capacity(16 * w);
-            let mut bases = Vec::with_capacity(16 * w);
             for i in order {
                 let i = i as usize;
-                hashes.clear();
-                bases.clear();
-                for j in 0..w {
-                    let h = s.hashes[i * w + j];
-                    hashes.extend_from_slice(&h);
-                    bases.extend_from_slice(&s.bases.get(i * w + j, h).unwrap_or(NONE));
-                }
-                // Where every base is the field's own hash (the sides agree), store none.
-                if bases == hashes {
-                    bases.clear();
-                }
-                let fields = first.then(|| names.join(","));
+                buf.encode(s, i);
+                let header = first.then(|| names.join(","));
                 first = false;
-                let same = twins
-                    && s.twin
-                        .get(i)
-                        .is_some_and(|&l| l != u32::MAX && s.same_row(i, left, l as usize));
-                let (hashes, bases) = if same {
-                    (SAME, &[][..])
-                } else {
-                    (&hashes[..], &bases[..])
+                let stored = match side == Side::Left && both.left[i] {
+                    true => StoredSide::Both,
+                    false => StoredSide::One(side),
                 };
-                self.batch
-                    .push(entity, side.as_str(), &s.keys[i], hashes, bases, fields.as_deref());
+                self.batch.push(&StoredRow {
+                    entity,
+                    side: stored,
+                    key: &s.keys[i],
+                    row_hash: &row_hashes[i],
+                    hashes: &buf.hashes,
+                    bases: &buf.bases,
+                    fields: header.as_deref(),
+                });
                 if self.batch.len >= STATE_BATCH || self.batch.bytes >= STATE_BATCH_BYTES {
                     self.flush()?;
                 }
@@ -107,11 +120,14 @@ impl StateWriter {
 
     /// Writes what is left, syncs the file and returns its digest.
     pub fn finish(mut self) -> Result<FileDigest> {
+        let clock = std::time::Instant::now();
         self.flush()?;
         if let Some(w) = self.writer.take() {
             w.finish().map_err(|e| self.internal(e))?;
         }
         self.file.get_ref().sync_all().map_err(|e| Error::io(&self.path, e))?;
+        let ms = (self.busy + clock.elapsed()).as_millis() as u64;
+        tracing::debug!(ms, "state.parquet encoded and written");
         Ok(self.file.digest())
     }
 }
@@ -185,86 +201,68 @@ impl Drop for StateSink {
     }
 }
 
-/// One batch of state rows, laid out as it is written: each column's
-/// Parquet plain values (building polars columns first, then walking them
-/// again to encode, cost the state's writer a third of its CPU). Its
-/// buffers are kept from batch to batch.
+/// The rows stored once as `both`: per left row and per right row, whether
+/// it is one of a pair of twins (a matched pair's rows) with the same
+/// fields, hashes and bases.
+struct BothRows {
+    left: Vec<bool>,
+    right: Vec<bool>,
+}
+
+fn both_rows(left: &SideState, right: &SideState) -> BothRows {
+    let mut both = BothRows {
+        left: vec![false; left.keys.len()],
+        right: vec![false; right.keys.len()],
+    };
+    if right.slots != left.slots {
+        return both;
+    }
+    for (r, &l) in right.twin.iter().enumerate() {
+        if l != u32::MAX && right.same_row(r, left, l as usize) && right.row_hash(r) == left.row_hash(l as usize) {
+            both.left[l as usize] = true;
+            both.right[r] = true;
+        }
+    }
+    both
+}
+
+/// One row's `field_hashes` and `bases` as layout 2 stores them, its
+/// buffers reused from row to row.
 #[derive(Default)]
-pub(super) struct StateBatch {
-    pub(super) len: usize,
-    /// Bytes of keys, hashes and bases pushed so far.
-    bytes: usize,
-    /// `entity`, `side`, `key`, `hashes`, `bases` and `fields`.
-    columns: [PlainColumn; 6],
-    /// Which rows have `fields` (only a header row does).
-    has_fields: crate::columnar::MutableBitmap,
+struct RowBytes {
+    hashes: Vec<u8>,
+    bases: Vec<u8>,
 }
 
-/// The columns of `state.parquet`, in order.
-fn state_schema() -> Schema {
-    Schema::from_iter([
-        Field::new("entity".into(), DataType::String),
-        Field::new("side".into(), DataType::String),
-        Field::new("key".into(), DataType::String),
-        Field::new("hashes".into(), DataType::Binary),
-        Field::new("bases".into(), DataType::Binary),
-        Field::new("fields".into(), DataType::String),
-    ])
-}
-
-impl StateBatch {
-    pub(super) fn push(
-        &mut self,
-        entity: &str,
-        side: &str,
-        key: &str,
-        hashes: &[u8],
-        bases: &[u8],
-        fields: Option<&str>,
-    ) {
-        self.len += 1;
-        self.bytes += key.len() + hashes.len() + bases.len();
-        let [e, s, k, h, b, f] = &mut self.columns;
-        e.push(entity.as_bytes());
-        s.push(side.as_bytes());
-        k.push(key.as_bytes());
-        h.push(hashes);
-        b.push(bases);
-        self.has_fields.push(fields.is_some());
-        if let Some(fields) = fields {
-            crate::report::push_plain(&mut f.values, fields.as_bytes());
+impl RowBytes {
+    /// Row `i` of `s`: each field's short hash (zeros where the row lacks
+    /// the field), and the bases, left empty when each is its own hash.
+    fn encode(&mut self, s: &SideState, i: usize) {
+        let w = s.width();
+        self.hashes.clear();
+        self.bases.clear();
+        let mut all_own = true;
+        for j in 0..w {
+            let cell = i * w + j;
+            let h = s.hashes[cell];
+            self.hashes.extend_from_slice(short(&h));
+            match s.bases.get(cell, h) {
+                Some(b) if s.bases.is_own(cell) || b == h => self.bases.push(BASE_OWN),
+                Some(b) => {
+                    all_own = false;
+                    self.bases.push(BASE_HASH);
+                    self.bases.extend_from_slice(short(&b));
+                }
+                None => {
+                    all_own = false;
+                    self.bases.push(BASE_NONE);
+                }
+            }
+        }
+        if all_own {
+            self.bases.clear();
         }
     }
-
-    /// Writes the batch as one row group (nothing when it has no row) and
-    /// empties it.
-    fn write_to<W: std::io::Write>(&mut self, w: &mut crate::report::WorkingWriter<W>) -> PolarsResult<()> {
-        if self.len > 0 {
-            let has_fields = std::mem::take(&mut self.has_fields);
-            self.columns[5].validity = Some(has_fields.into());
-            w.write_plain(self.len, &mut self.columns)?;
-        }
-        for c in &mut self.columns {
-            c.clear();
-        }
-        self.len = 0;
-        self.bytes = 0;
-        Ok(())
-    }
-}
-
-/// Writes `batch` to `path` as one row group, the writer opened on `open`'s
-/// file at the first batch (a state with no row is still a file with the
-/// columns).
-pub(super) fn write_batch<W: std::io::Write>(
-    batch: &mut StateBatch,
-    writer: &mut Option<crate::report::WorkingWriter<W>>,
-    open: impl FnOnce() -> Result<W>,
-    path: &Path,
-) -> Result<()> {
-    let internal = |e: PolarsError| Error::polars(format!("writing {}", path.display()), e);
-    let w = crate::report::opened(writer, &state_schema(), open, internal)?;
-    batch.write_to(w).map_err(internal)
 }
 
 #[cfg(test)]
@@ -275,9 +273,10 @@ mod tests {
     use crate::prepare::key::KeyIndex;
     use crate::prepare::Cell;
     use crate::repair::state::fingerprint::entity_state;
+    use crate::repair::state::hash::widen;
     use crate::repair::state::read::read_state;
     use crate::repair::state::testing::{one_side_state, prepared, spec, text};
-    use crate::repair::state::STATE_FILE;
+    use crate::repair::state::{FIELD_HASH_BYTES, STATE_FILE};
 
     #[test]
     fn the_sink_writes_every_state_it_is_sent() {
@@ -314,7 +313,8 @@ mod tests {
             .expect("a state file");
         for (name, key, hash) in sent {
             assert!(hash.is_some());
-            assert_eq!(read[name].field_hash(Side::Right, &key, "v"), hash, "{name}");
+            let short_hash = hash.map(|h| widen(short(&h)));
+            assert_eq!(read[name].field_hash(Side::Right, &key, "v"), short_hash, "{name}");
         }
         assert_eq!(read["a"].sides[0].keys.len(), 300_001);
         // A file that cannot be created is reported at once, naming it.
@@ -384,47 +384,77 @@ mod tests {
         let df = ParquetReader::new(std::fs::File::open(&path).unwrap_or_else(|e| panic!("{e}")))
             .finish()
             .unwrap_or_else(|e| panic!("{e}"));
-        let stored = df
-            .column("hashes")
-            .and_then(|c| c.binary().cloned())
-            .unwrap_or_else(|e| panic!("{e}"));
-        let same: Vec<bool> = (0..stored.len()).map(|i| stored.get(i) == Some(SAME)).collect();
-        // Sorted by key per side: left a b c d, right a b c e; only a is
-        // stored as its twin (b differs, c has its own base, e has none).
-        assert_eq!(same, [false, false, false, false, true, false, false, false]);
+        let text = |name: &str| -> Vec<Option<String>> {
+            df.column(name)
+                .and_then(|c| c.str().cloned())
+                .unwrap_or_else(|e| panic!("{e}"))
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect()
+        };
+        // Sorted by key per side: left a b c d, right b c e; only a is
+        // stored once for both sides (b differs, c has its own base on the
+        // right, e is the right's only).
+        let sides: Vec<String> = text("side").into_iter().flatten().collect();
+        assert_eq!(sides, ["both", "left", "left", "left", "right", "right", "right"]);
+        // The header rows name the fields and the format.
+        let header = [
+            Some("v,w".to_string()),
+            None,
+            None,
+            None,
+            Some("v,w".to_string()),
+            None,
+            None,
+        ];
+        assert_eq!(text("fields"), header);
+        let format = header.map(|h| h.map(|_| crate::repair::state::STATE_FORMAT.to_string()));
+        assert_eq!(text("format"), format);
         let read = read_state(dir.path())
             .unwrap_or_else(|e| panic!("{e}"))
             .expect("a state");
+        let cut = |h: Option<crate::repair::state::Hash>| h.map(|h| widen(short(&h)));
         for side in Side::BOTH {
             for key in &keys[side.idx()].json {
                 for field in ["v", "w"] {
                     let (want, got) = (&st, &read["e"]);
                     assert_eq!(
                         got.field_hash(side, key, field),
-                        want.field_hash(side, key, field),
+                        cut(want.field_hash(side, key, field)),
                         "{key} {field}"
                     );
-                    assert_eq!(got.base(side, key, field), want.base(side, key, field), "{key} {field}");
+                    assert_eq!(
+                        got.base(side, key, field),
+                        cut(want.base(side, key, field)),
+                        "{key} {field}"
+                    );
                 }
+                let (i, j) = (st.sides[side.idx()].find(key), read["e"].sides[side.idx()].find(key));
+                let row_hash = |s: &SideState, i: Option<usize>| i.and_then(|i| s.row_hash(i));
+                assert_eq!(
+                    row_hash(&read["e"].sides[side.idx()], j),
+                    row_hash(&st.sides[side.idx()], i),
+                    "{key}"
+                );
             }
         }
-        assert_eq!(read["e"].base(Side::Right, &keys[1].json[2], "v"), Some([5u8; 16]));
-        // A twin row whose left row is missing is refused, naming the file.
-        let mut broken = df
-            .filter(
-                &df.column("side")
-                    .and_then(|c| c.str().cloned())
-                    .unwrap_or_else(|e| panic!("{e}"))
-                    .equal("right"),
-            )
+        assert_eq!(
+            read["e"].base(Side::Right, &keys[1].json[2], "v"),
+            Some(widen(&[5u8; FIELD_HASH_BYTES]))
+        );
+        // A file of a later format is refused, naming the file and format.
+        let mut later = df.clone();
+        let format: Vec<Option<&str>> = text("format").iter().map(|f| f.as_ref().map(|_| "3")).collect();
+        later
+            .with_column(Column::new("format".into(), format))
             .unwrap_or_else(|e| panic!("{e}"));
         let mut file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
         ParquetWriter::new(&mut file)
-            .finish(&mut broken)
+            .finish(&mut later)
             .unwrap_or_else(|e| panic!("{e}"));
         let err = read_state(dir.path()).expect_err("an error");
         assert!(
-            err.to_string().contains(STATE_FILE) && err.to_string().contains("left row"),
+            err.to_string().contains(STATE_FILE) && err.to_string().contains("format 3"),
             "{err}"
         );
     }

@@ -1,0 +1,256 @@
+//! Runs in a series through state.parquet (tests only): the state of one
+//! run written, read back and planned against in the next, in layout 2 and
+//! from a layout-1 file of earlier builds; and short field hashes forced to
+//! collide under a differing row hash.
+
+use super::legacy::write_v1;
+use super::read::read_state_file;
+use super::testing::{prepared, text};
+use super::{changes, entity_state, Changes, EntityState, RowComparer, StateWriter, STATE_FILE};
+use crate::keys::KeyRing;
+use crate::prepare::key::KeyIndex;
+use crate::repair::plan::{plan, Inputs};
+use crate::repair::Repair;
+use crate::spec::Side;
+
+const SPEC: &str = r#"
+[run]
+name = "t"
+[sides]
+left = "a"
+right = "b"
+[[entity]]
+name = "e"
+key = ["id"]
+authority = "b"
+left = { path = "l.csv" }
+right = { path = "r.csv" }
+  [[entity.field]]
+  name = "id"
+  [[entity.field]]
+  name = "name"
+  [[entity.field]]
+  name = "amount"
+"#;
+
+/// One run's outcome: its state, repairs (sorted) and changes per side.
+struct Run {
+    state: EntityState,
+    repairs: Vec<Repair>,
+    changes: Option<[Changes; 2]>,
+}
+
+/// A run of `SPEC` over the rows `left` and `right` (id, name, amount)
+/// against `previous`.
+fn run(left: &[[&str; 3]], right: &[[&str; 3]], previous: Option<&EntityState>) -> Run {
+    let spec =
+        crate::spec::parse(std::path::Path::new("t.toml"), SPEC, String::new()).unwrap_or_else(|e| panic!("{e}"));
+    let entity = &spec.entities[0];
+    let ring = KeyRing::new(None);
+    let display = crate::display::ReportDisplay { keys: &ring };
+    let columns = |rows: &[[&str; 3]]| {
+        (0..3)
+            .map(|c| text(&rows.iter().map(|r| r[c]).collect::<Vec<_>>()))
+            .collect()
+    };
+    let sides = [
+        prepared(Side::Left, columns(left), &[]),
+        prepared(Side::Right, columns(right), &[]),
+    ];
+    let keys = [
+        crate::prepare::key::side_keys(entity, &sides[0], &display),
+        crate::prepare::key::side_keys(entity, &sides[1], &display),
+    ];
+    let index = KeyIndex::new([&keys[0], &keys[1]]);
+    let (sides, keys) = ([&sides[0], &sides[1]], [&keys[0], &keys[1]]);
+    let drift = crate::compare::compare(entity, sides, keys, &index, chrono_tz::UTC, &display);
+    let mut state = entity_state(entity, sides, keys, &index, &ring, &drift.pairs);
+    state.set_bases(entity, sides, keys, &drift, previous);
+    let mut repairs = plan(&Inputs {
+        entity,
+        side_names: &spec.sides,
+        sides,
+        keys,
+        drift: &drift,
+        current: &state,
+        previous,
+        previous_run: Some("1"),
+        ring: &ring,
+    });
+    repairs.sort_by(|a, b| (&a.key, &a.field, &a.action).cmp(&(&b.key, &b.field, &b.action)));
+    let changes = previous.map(|p| Side::BOTH.map(|s| changes(p, &state, s)));
+    Run {
+        state,
+        repairs,
+        changes,
+    }
+}
+
+/// `state` through a file of layout 2 (`v1`: layout 1) and back.
+fn through_file(state: &EntityState, v1: bool) -> EntityState {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join(STATE_FILE);
+    match v1 {
+        true => write_v1(&path, &[("e", state)]).unwrap_or_else(|e| panic!("{e}")),
+        false => {
+            let mut w = StateWriter::create(&path).unwrap_or_else(|e| panic!("{e}"));
+            w.append("e", state).unwrap_or_else(|e| panic!("{e}"));
+            w.finish().unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    read_state_file(&path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .remove("e")
+        .unwrap_or_default()
+}
+
+/// (action, key, field, target, new value, reason) of each repair.
+fn shown(repairs: &[Repair]) -> Vec<String> {
+    repairs
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {:?} {} {:?} {}",
+                r.action, r.key, r.field, r.target, r.new_value, r.reason
+            )
+        })
+        .collect()
+}
+
+const RUN1: ([[&str; 3]; 5], [[&str; 3]; 5]) = (
+    [
+        ["1", "a", "1.00"],
+        ["2", "b", "2.00"],
+        ["3", "c", "3.00"],
+        ["4", "d", "4.00"],
+        ["5", "e", "5.00"],
+    ],
+    [
+        ["1", "a", "1.00"],
+        ["2", "b", "2.00"],
+        ["3", "c", "3.00"],
+        ["4", "d", "4.50"],
+        ["5", "e", "5.00"],
+    ],
+);
+
+#[test]
+fn a_previous_state_in_layout_1_gives_the_repairs_it_gave_before() {
+    let (l1, r1) = RUN1;
+    let first = run(&l1, &r1, None);
+    // Run 2: the left (not the authority) edits row 1.
+    let mut l2 = l1;
+    l2[0] = ["1", "a2", "1.00"];
+    // Run 3: the right edits row 2, both edit row 3 differently, the right
+    // deletes row 5.
+    let mut l3 = l2;
+    l3[2] = ["3", "c", "3.10"];
+    let r3 = [
+        ["1", "a", "1.00"],
+        ["2", "b2", "2.00"],
+        ["3", "c", "3.20"],
+        ["4", "d", "4.50"],
+    ];
+    // As the builds before layout 2 planned: the previous state in memory
+    // exactly as their layout-1 file held it.
+    let want2 = run(&l2, &r1, Some(&first.state));
+    let want3 = run(&l3, &r3, Some(&want2.state));
+    assert_eq!(
+        shown(&want3.repairs),
+        [
+            r#"update {"id":"1"} Some("name") b Some("a2") three_way"#,
+            r#"update {"id":"2"} Some("name") a Some("b2") three_way"#,
+            r#"review {"id":"3"} Some("amount") both None three_way"#,
+            r#"update {"id":"4"} Some("amount") a Some("4.50") authority:b"#,
+            r#"review {"id":"5"} None a None authority:b"#,
+        ]
+    );
+    for v1 in [true, false] {
+        // The first run after the upgrade reads layout 1 (or, later, 2) ...
+        let got2 = run(&l2, &r1, Some(&through_file(&first.state, v1)));
+        assert_eq!(got2.repairs, want2.repairs, "v1 {v1}");
+        assert_eq!(got2.changes, want2.changes, "v1 {v1}");
+        // ... and writes layout 2, which the next run reads.
+        let got3 = run(&l3, &r3, Some(&through_file(&got2.state, false)));
+        assert_eq!(got3.repairs, want3.repairs, "v1 {v1}");
+        assert_eq!(got3.changes, want3.changes, "v1 {v1}");
+    }
+    // A layout-1 file keeps every full hash and base.
+    let read = through_file(&want2.state, true);
+    for side in Side::BOTH {
+        for key in &want2.state.sides[side.idx()].keys {
+            for field in ["name", "amount"] {
+                let (a, b) = (&want2.state, &read);
+                assert_eq!(a.field_hash(side, key, field), b.field_hash(side, key, field));
+                assert_eq!(a.base(side, key, field), b.base(side, key, field));
+            }
+        }
+    }
+}
+
+#[test]
+fn short_field_hashes_colliding_under_a_differing_row_hash_still_change_the_row() {
+    let (l1, r1) = RUN1;
+    let first = run(&l1, &r1, None);
+    // The left (not the authority) edits both fields of row 1.
+    let mut l2 = l1;
+    l2[0] = ["1", "a2", "1.25"];
+    let mut previous = through_file(&first.state, false);
+    let honest = run(&l2, &r1, Some(&previous));
+    assert_eq!(
+        shown(&honest.repairs[..2]),
+        [
+            r#"update {"id":"1"} Some("amount") b Some("1.25") three_way"#,
+            r#"update {"id":"1"} Some("name") b Some("a2") three_way"#,
+        ]
+    );
+    // Force both short field hashes of the left's row 1 to collide with
+    // this run's: its row hash still differs.
+    let now = entity_state_of(&l2, &r1);
+    let key = r#"{"id":"1"}"#;
+    let names = previous.names.clone();
+    let (p, c) = (&mut previous.sides[0], &now.sides[0]);
+    let (j, i) = (p.find(key).expect("row 1"), c.find(key).expect("row 1"));
+    let w = p.width();
+    for n in 0..w {
+        let name = &names[p.slots[n] as usize];
+        let col = c
+            .slots
+            .iter()
+            .position(|&s| &now.names[s as usize] == name)
+            .expect("field");
+        p.hashes[j * w + n] = super::hash::widen(super::hash::short(&c.hashes[i * c.width() + col]));
+        p.bases.set_own(j * w + n);
+    }
+    assert_ne!(p.row_hashes[j], c.row_hashes[i]);
+    let collided = run(&l2, &r1, Some(&previous));
+    // The row still reads as changed ...
+    let rows = RowComparer::new(&collided.state, &previous);
+    assert!(rows.changed(Side::Left, key));
+    assert_eq!(collided.changes.as_ref().map(|c| c[0].updated), Some(1));
+    for field in ["name", "amount"] {
+        assert_eq!(rows.since_base(Side::Left, key, field), Some(super::Change::Unknown));
+        assert_eq!(rows.since_base(Side::Right, key, field), Some(super::Change::Unchanged));
+    }
+    // ... and neither field is taken from the authority nor left as is:
+    // a person decides; the other rows are planned as without it.
+    assert_eq!(
+        shown(&collided.repairs[..2]),
+        [
+            r#"review {"id":"1"} Some("amount") both None three_way"#,
+            r#"review {"id":"1"} Some("name") both None three_way"#,
+        ]
+    );
+    assert!(
+        collided.repairs[0].detail.contains("cannot tell"),
+        "{}",
+        collided.repairs[0].detail
+    );
+    assert_eq!(collided.repairs[2..], honest.repairs[2..]);
+}
+
+/// This run's state of rows `left` and `right` with its bases, against no
+/// previous state.
+fn entity_state_of(left: &[[&str; 3]], right: &[[&str; 3]]) -> EntityState {
+    run(left, right, None).state
+}
