@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// Folder for the bucket spill files (default: OUT); removed when the run ends.
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
+    /// How long to wait while another run holds OUT (its lock, OUT/.recon.lock)
+    /// before giving up with exit 2: e.g. 30s, 10m, 1h; 0 = don't wait.
+    #[arg(long, value_name = "DURATION", default_value = crate::report::DEFAULT_WAIT, value_parser = crate::report::parse_wait)]
+    pub wait: std::time::Duration,
 }
 
 fn parse_memory_limit(text: &str) -> Result<u64, crate::bucket::SizeError> {
@@ -113,6 +117,10 @@ pub struct ApplyArgs {
     /// Entity of the snapshot (default: the one whose source file has the input's name).
     #[arg(long)]
     pub entity: Option<String>,
+    /// Where to write the JSON report of applied, already applied, skipped
+    /// and review instructions (default: `<output>.apply.json`).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -124,6 +132,10 @@ pub enum OutputFormat {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     pub spec: PathBuf,
+    /// `json` prints a report on stdout: per entity and side the source,
+    /// the declared columns found and missing, and type problems.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Args)]

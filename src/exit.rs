@@ -7,7 +7,8 @@ pub enum ExitCode {
     Ok = 0,
     /// Ran; findings reached a failure threshold / `verify`: evidence invalid.
     Failed = 1,
-    /// Usage, spec or input error; no partial run folder is left behind.
+    /// Usage, spec or input error, or `run` gave up waiting for another run's
+    /// lock on its reports folder; no partial run folder is left behind.
     InputError = 2,
     /// Internal error: a bug in recon.
     Internal = 3,

@@ -188,7 +188,8 @@ fn existing_run_id_is_never_overwritten() {
 fn check_validates_columns_without_writing() {
     let (env, spec) = setup(b"id,v\n1,a\n", b"id\n1\n");
     let out = env.recon(&["check", spec.to_str().unwrap()]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // A declared column missing from a source fails the gate (issue 32).
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(stderr(&out).contains("column `v`"), "{}", stderr(&out));
     assert!(report_entries(&env).is_empty());
     let demo = env.recon(&[

@@ -182,12 +182,14 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Entries of the reports folder (run folders and any leftovers).
+/// Entries of the reports folder (run folders and any leftovers), without
+/// its lock file `.recon.lock`, which every run leaves and which is neither.
 pub fn report_entries(env: &Env) -> Vec<String> {
     match std::fs::read_dir(env.reports()) {
         Err(_) => Vec::new(),
         Ok(rd) => rd
             .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|name| name != ".recon.lock")
             .collect(),
     }
 }

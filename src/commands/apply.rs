@@ -1,5 +1,13 @@
 //! `recon apply RUN_DIR --target SIDE --input FILE --output FILE`: apply a
 //! sealed run's repair instructions to a snapshot file of one target system.
+//!
+//! Exit codes: 0 when every instruction for the target was applied, already
+//! applied or is a review left for a person; 1 when any was skipped (the
+//! output is still written with what could be applied) or the run's evidence
+//! does not verify (nothing written); 2 for usage or input errors. The JSON
+//! report goes to `--report FILE`, default `<output>.apply.json`.
+
+use std::path::PathBuf;
 
 use crate::cli::ApplyArgs;
 use crate::error::Result;
@@ -30,11 +38,13 @@ pub fn execute(args: &ApplyArgs) -> Result<ExitCode> {
             Ok(ExitCode::Failed)
         }
         ApplyResult::Done(r) => {
+            let report = args.report.clone().unwrap_or_else(|| default_report(&args.output));
+            r.write_json(&report, &args.run_dir, &args.input, &args.output)?;
             for s in &r.skipped {
                 eprintln!("skipped {}: {}: {}", s.repair_id, s.what, s.reason);
             }
             eprintln!(
-                "apply {} → {}: {} inserted, {} updated, {} deleted, {} already applied, {} skipped, {} review left for a person; wrote {}",
+                "apply {} → {}: {} inserted, {} updated, {} deleted, {} already applied, {} skipped, {} review left for a person; wrote {} (report {})",
                 r.entity,
                 r.target,
                 r.inserted,
@@ -43,9 +53,21 @@ pub fn execute(args: &ApplyArgs) -> Result<ExitCode> {
                 r.already,
                 r.skipped.len(),
                 r.review,
-                args.output.display()
+                args.output.display(),
+                report.display()
             );
-            Ok(ExitCode::Ok)
+            Ok(if r.skipped.is_empty() {
+                ExitCode::Ok
+            } else {
+                ExitCode::Failed
+            })
         }
     }
+}
+
+/// `<output>.apply.json` beside the output.
+fn default_report(output: &std::path::Path) -> PathBuf {
+    let mut name = output.as_os_str().to_owned();
+    name.push(".apply.json");
+    PathBuf::from(name)
 }

@@ -27,6 +27,7 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
         memory_limit: args.memory_limit,
         buckets: args.buckets.map(|n| n as usize),
         work_dir: args.work_dir.clone(),
+        wait: args.wait,
     };
     let outcome = run(&opts);
     if let Some(bar) = spinner {

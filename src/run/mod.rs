@@ -52,6 +52,8 @@ pub struct RunOptions {
     pub buckets: Option<usize>,
     /// Where buckets are spilled (default: `out`).
     pub work_dir: Option<PathBuf>,
+    /// How long to wait for another run's lock on `out`.
+    pub wait: std::time::Duration,
 }
 
 pub struct RunOutcome {
@@ -116,11 +118,16 @@ pub fn default_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
+    let spec = spec::load(&opts.spec)?;
+    // Held from choosing the previous run to committing this run's folder
+    // (dropped on return): two runs must never link to the same previous one.
+    let mut lock = report::HistoryLock::acquire(&opts.out, opts.wait)?;
+    // After the wait: the default run id and the duration are the run's own.
     let started = chrono::Utc::now();
     let clock = Instant::now();
-    let spec = spec::load(&opts.spec)?;
     let repairs_format = opts.repairs_format.unwrap_or(spec.repairs_format);
     let run_id = opts.run_id.clone().unwrap_or_else(|| default_run_id(started));
+    lock.record(&run_id, started);
     let signing = opts.keys.signing_key()?;
     if spec.entities.iter().any(|e| e.fields.iter().any(repair::sensitive)) {
         opts.keys.prepare_tokens()?;

@@ -127,11 +127,13 @@ fn parse_csv(
             in_chunk = 0;
         }
     }
-    if rows == 0 {
-        return Err(Error::input(path, "has a header but no data rows")
-            .with_hint("an empty export usually means the export job failed; check it before reconciling"));
+    if rows == 0 && !source.allow_empty {
+        return Err(Error::input(path, "has a header but no data rows").with_hint(
+            "an empty export usually means the export job failed; check it before reconciling \
+             (`allow_empty = true` on the source accepts an empty table)",
+        ));
     }
-    if in_chunk > 0 {
+    if in_chunk > 0 || rows == 0 {
         flush(&mut values, in_chunk)?;
     }
     Ok(Shape {

@@ -24,6 +24,7 @@ mod ndjson;
 mod parquet;
 
 pub use self::csv::{csv_fields, CsvField};
+pub use self::parquet::parquet_type_problem;
 
 /// One loaded snapshot file.
 #[derive(Debug)]
@@ -127,14 +128,23 @@ fn check_file(path: &Path) -> Result<()> {
 
 /// Column names a source file offers, without loading rows (for `recon check`).
 pub fn column_names(source: &Source) -> Result<Vec<String>> {
+    Ok(column_types(source)?.into_iter().map(|(n, _)| n).collect())
+}
+
+/// Columns a source file offers, each with its physical type where the
+/// format stores one (Parquet; `None` for CSV and NDJSON, whose values are
+/// text), without loading rows (for `recon check`).
+pub fn column_types(source: &Source) -> Result<Vec<(String, Option<DataType>)>> {
+    check_file(&source.path)?;
     let loaded = match source.format {
         Format::Csv => csv::load(source, &[])?,
         Format::Parquet => {
-            return parquet::column_names(&source.path);
+            let types = parquet::column_types(&source.path)?;
+            return Ok(types.into_iter().map(|(n, t)| (n, Some(t))).collect());
         }
         Format::Ndjson => ndjson::load(&source.path, &[])?,
     };
-    Ok(loaded.physical_types.keys().cloned().collect())
+    Ok(loaded.physical_types.into_keys().map(|n| (n, None)).collect())
 }
 
 /// What reading a file found besides its rows.

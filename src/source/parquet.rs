@@ -10,6 +10,7 @@ use super::bytes::{read_all, sha256, sha256_file};
 use super::ndjson::plain_number;
 use super::{Loaded, Shape};
 use crate::error::{Error, Result};
+use crate::normalize::FieldType;
 
 pub(super) fn load(path: &Path, columns: &[String]) -> Result<Loaded> {
     let bytes = read_all(path)?;
@@ -70,11 +71,42 @@ pub(super) fn stream(
     Ok(shape.loaded(path, DataFrame::empty(), digest))
 }
 
-/// Column names a Parquet file offers, from its schema alone.
-pub(super) fn column_names(path: &Path) -> Result<Vec<String>> {
+/// Columns a Parquet file offers with their physical types, from its schema alone.
+pub(super) fn column_types(path: &Path) -> Result<Vec<(String, DataType)>> {
     let mut reader = open_parquet(path)?;
     let schema = reader.schema().map_err(|e| not_parquet(path, e))?;
-    Ok(schema.iter_names().map(|n| n.to_string()).collect())
+    Ok(schema
+        .iter()
+        .map(|(n, f)| (n.to_string(), DataType::from_arrow_field(f)))
+        .collect())
+}
+
+/// Why a Parquet column of physical type `physical` can never hold the
+/// declared type `declared`, or `None` when some value might convert.
+///
+/// Conservative: only pairs where *no* value of the column can ever convert
+/// (whatever the spec's formats and spellings) are reported. A `bool` column
+/// reads as `true`/`false`, which no integer, decimal, date or timestamp
+/// parses; a date, time or timestamp column reads as ISO text, which no
+/// integer or decimal parses. Everything else may convert for some values (a
+/// float as `decimal` when its digits fit, an integer as a `%Y%m%d` date, any
+/// column as `bool` with matching `true_values`) and is left to `run`, which
+/// reports each unconvertible value.
+pub fn parquet_type_problem(physical: &DataType, declared: &FieldType) -> Option<String> {
+    let why = match (physical, declared) {
+        (
+            DataType::Boolean,
+            FieldType::Int | FieldType::Decimal { .. } | FieldType::Date { .. } | FieldType::Timestamp { .. },
+        ) => "a boolean column reads as `true`/`false`",
+        (DataType::Date | DataType::Datetime(..) | DataType::Time, FieldType::Int | FieldType::Decimal { .. }) => {
+            "a temporal column reads as date/time text"
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "physical type {physical} can never hold declared type `{}`: {why}",
+        declared.name()
+    ))
 }
 
 /// Rows per slice of a Parquet file whose row groups (`groups`, their

@@ -11,6 +11,7 @@ fn source(path: &Path, format: Format) -> Source {
         quote: b'"',
         timezone: chrono_tz::UTC,
         null_values: vec![String::new()],
+        allow_empty: false,
     }
 }
 

@@ -370,6 +370,7 @@ impl Compiler<'_> {
             quote,
             timezone,
             null_values,
+            allow_empty: s.allow_empty.as_ref().is_some_and(|a| *a.get_ref()),
         })
     }
 

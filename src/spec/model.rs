@@ -80,6 +80,9 @@ pub struct RawSource {
     /// CSV only: unquoted field texts read as null (default `[""]`).
     #[serde(default)]
     pub null_values: Option<Spanned<Vec<String>>>,
+    /// Accept a file with no rows (a header-only CSV) as zero rows.
+    #[serde(default)]
+    pub allow_empty: Option<Spanned<bool>>,
 }
 
 /// A value given once for both sides or per side: `x` or `{ left = x, right = y }`.

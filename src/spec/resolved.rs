@@ -199,6 +199,9 @@ pub struct Source {
     /// `[""]`: an empty unquoted field is null, as in polars, pandas and
     /// DuckDB.
     pub null_values: Vec<String>,
+    /// `allow_empty = true`: a header-only CSV is zero rows rather than an
+    /// input error (NDJSON without records still is one).
+    pub allow_empty: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -37,7 +37,8 @@ fn stale_precondition_skips_exactly_those_instructions() {
     std::fs::write(&file, &text).unwrap();
     let output = env.path().join("out.csv");
     let o = apply(&env, "r1", "callcenter", &file, &output, &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // skipped instructions fail the gate (issue 32); the rest is still written
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
     let err = stderr(&o);
     let reported: BTreeSet<String> = err
         .lines()
@@ -87,7 +88,7 @@ fn stale_precondition_skips_exactly_those_instructions() {
     polars::prelude::ParquetWriter::new(f).finish(&mut df).unwrap();
     let o = apply(&env, "r1", "callcenter", &file, &output, &[]);
     let err = stderr(&o);
-    assert_eq!(code(&o), 0, "{err}");
+    assert_eq!(code(&o), 1, "{err}");
     let line = err
         .lines()
         .find(|l| l.starts_with(&format!("skipped {}", s(&phone["repair_id"]))))

@@ -167,7 +167,8 @@ fn propagated_delete_is_applied_with_its_row_precondition() {
     // the row changed after the run: the delete is skipped
     env.write("l.csv", l.replace("2,b,2.00", "2,b,2.50"));
     let o = apply(&env, "2", "left", &input, &output, &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // a skipped instruction fails the gate (issue 32)
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("1 skipped"), "{}", stderr(&o));
     assert!(std::fs::read_to_string(&output).unwrap().contains("2,b,2.50"));
 }

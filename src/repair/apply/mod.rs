@@ -48,6 +48,43 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// What became of one instruction, for the JSON report of `recon apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    AlreadyApplied,
+    Skipped,
+    /// A `review` instruction: left for a person.
+    Review,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::AlreadyApplied => "already_applied",
+            Outcome::Skipped => "skipped",
+            Outcome::Review => "review",
+        }
+    }
+}
+
+/// One instruction of the target as `recon apply` handled it. It carries no
+/// value: only the instruction's id, key (personal parts tokenized), field
+/// and reason as `repairs` holds them, and why it was skipped.
+#[derive(Debug, Clone)]
+pub struct Handled {
+    pub repair_id: String,
+    pub action: String,
+    pub key: String,
+    pub field: Option<String>,
+    /// The instruction's `reason` (why the run planned it).
+    pub reason: String,
+    pub outcome: Outcome,
+    /// Why it was skipped (only for [`Outcome::Skipped`]).
+    pub skipped_because: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub struct ApplyReport {
     pub entity: String,
@@ -58,6 +95,58 @@ pub struct ApplyReport {
     pub already: usize,
     pub review: usize,
     pub skipped: Vec<Skipped>,
+    /// Every instruction for the target, in the order of `repairs`.
+    pub instructions: Vec<Handled>,
+}
+
+impl ApplyReport {
+    /// The JSON report of `recon apply` (README.md, "Running nightly"):
+    /// counts, then every instruction with its outcome. No values: repair
+    /// ids, tokenized keys, field names and reasons only.
+    pub fn to_json(&self, run_dir: &Path, input: &Path, output: &Path) -> serde_json::Value {
+        let count = |o: Outcome| self.instructions.iter().filter(|h| h.outcome == o).count();
+        let instructions: Vec<serde_json::Value> = self
+            .instructions
+            .iter()
+            .map(|h| {
+                serde_json::json!({
+                    "repair_id": h.repair_id,
+                    "action": h.action,
+                    "key": h.key,
+                    "field": h.field,
+                    "reason": h.reason,
+                    "outcome": h.outcome.as_str(),
+                    "skipped_because": h.skipped_because,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "run_dir": run_dir.display().to_string(),
+            "entity": self.entity,
+            "target": self.target,
+            "input": input.display().to_string(),
+            "output": output.display().to_string(),
+            "ok": self.skipped.is_empty(),
+            "counts": {
+                "applied": count(Outcome::Applied),
+                "already_applied": count(Outcome::AlreadyApplied),
+                "skipped": count(Outcome::Skipped),
+                "review": count(Outcome::Review),
+                "inserted_rows": self.inserted,
+                "updated": self.updated,
+                "deleted": self.deleted,
+            },
+            "instructions": instructions,
+        })
+    }
+
+    /// Writes [`ApplyReport::to_json`] to `path` atomically.
+    pub fn write_json(&self, path: &Path, run_dir: &Path, input: &Path, output: &Path) -> Result<()> {
+        let json = self.to_json(run_dir, input, output);
+        let mut bytes = serde_json::to_vec_pretty(&json).expect("JSON of plain values");
+        bytes.push(b'\n');
+        write::write_atomically(path, &bytes)
+    }
 }
 
 pub enum ApplyResult {
@@ -145,7 +234,10 @@ pub fn apply(o: &ApplyOptions) -> Result<ApplyResult> {
             }
             "update" => ctx.update(r, &mut doc, &mut out)?,
             "delete" => ctx.delete(r, &mut doc, &mut out),
-            _ => out.review += 1,
+            _ => {
+                out.review += 1;
+                handled(&mut out, r, Outcome::Review, None);
+            }
         }
         i += 1;
     }
@@ -259,11 +351,25 @@ fn describe(r: &Repair) -> String {
     )
 }
 
+fn handled(out: &mut ApplyReport, r: &Repair, outcome: Outcome, skipped_because: Option<String>) {
+    out.instructions.push(Handled {
+        repair_id: r.repair_id.clone(),
+        action: r.action.clone(),
+        key: r.key.clone(),
+        field: r.field.clone(),
+        reason: r.reason.clone(),
+        outcome,
+        skipped_because,
+    });
+}
+
 fn skip(out: &mut ApplyReport, r: &Repair, reason: impl Into<String>) {
+    let reason = reason.into();
+    handled(out, r, Outcome::Skipped, Some(reason.clone()));
     out.skipped.push(Skipped {
         repair_id: r.repair_id.clone(),
         what: describe(r),
-        reason: reason.into(),
+        reason,
     });
 }
 
@@ -391,6 +497,7 @@ impl Ctx<'_> {
         let cell = self.prepared.cell(f, row);
         if cell != &Cell::Bad && self.canonical(f, raw.as_deref()) == Some(cell.value().cloned()) {
             out.already += 1;
+            handled(out, r, Outcome::AlreadyApplied, None);
             return Ok(());
         }
         let current = expected_of(self.entity, f, self.side, cell, self.keys);
@@ -405,6 +512,7 @@ impl Ctx<'_> {
         let col = doc.col(&self.entity.fields[f].columns[self.side.idx()])?;
         doc.edits.insert((row, col), raw);
         out.updated += 1;
+        handled(out, r, Outcome::Applied, None);
         Ok(())
     }
 
@@ -437,6 +545,9 @@ impl Ctx<'_> {
             });
             if same {
                 out.already += group.len();
+                group
+                    .iter()
+                    .for_each(|r| handled(out, r, Outcome::AlreadyApplied, None));
             } else {
                 group
                     .iter()
@@ -451,13 +562,17 @@ impl Ctx<'_> {
         }
         doc.inserts.push(new_row);
         out.inserted += 1;
+        group.iter().for_each(|r| handled(out, r, Outcome::Applied, None));
         Ok(())
     }
 
     fn delete(&mut self, r: &Repair, doc: &mut Doc, out: &mut ApplyReport) {
         let row = match self.row(&r.key) {
             Ok(Some(row)) => row,
-            Ok(None) => return out.already += 1,
+            Ok(None) => {
+                out.already += 1;
+                return handled(out, r, Outcome::AlreadyApplied, None);
+            }
             Err(e) => return skip(out, r, e),
         };
         let (_, hash) = row_hashes(self.entity, self.prepared, row, self.keys);
@@ -466,6 +581,7 @@ impl Ctx<'_> {
         }
         doc.deleted[row] = true;
         out.deleted += 1;
+        handled(out, r, Outcome::Applied, None);
     }
 }
 

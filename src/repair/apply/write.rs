@@ -339,6 +339,16 @@ impl Doc {
     }
 }
 
+/// Writes `bytes` to `out` atomically (temporary file, fsync, rename).
+pub(super) fn write_atomically(out: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_path(out);
+    write_file(&tmp, bytes)
+        .and_then(|()| finish_rename(&tmp, out))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+}
+
 fn temp_path(out: &Path) -> PathBuf {
     let name = out
         .file_name()

@@ -1,0 +1,282 @@
+//! Exit codes that gate a deploy or a nightly job (issue 32): `check` fails
+//! on a missing column or an impossible Parquet type and reports in JSON;
+//! `apply` fails when it skipped an instruction and writes a JSON report;
+//! `allow_empty` lets a header-only snapshot be zero rows.
+
+use std::collections::BTreeSet;
+
+use crate::util::*;
+
+type Json = serde_json::Value;
+
+fn stdout_json(o: &std::process::Output) -> Json {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+#[test]
+fn check_exits_1_with_a_json_report_when_a_declared_column_is_missing() {
+    let env = Env::new();
+    let spec = env.write("s.toml", TWO_COLUMN_SPEC);
+    env.write("l.csv", "id,v\n1,a\n");
+    env.write("r.csv", "id,w\n1,a\n");
+    let out = env.recon(&["check", spec.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = stdout_json(&out);
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["missing_columns"], 1);
+    let sides = &report["entities"][0]["sides"];
+    assert_eq!(sides["left"]["columns_missing"], serde_json::json!([]));
+    assert_eq!(sides["left"]["columns_found"], serde_json::json!(["id", "v"]));
+    assert_eq!(sides["right"]["columns_missing"], serde_json::json!(["v"]));
+    assert_eq!(sides["right"]["columns_found"], serde_json::json!(["id"]));
+    assert!(
+        sides["right"]["source"].as_str().unwrap().ends_with("r.csv"),
+        "{report}"
+    );
+    assert!(report_entries(&env).is_empty(), "check writes nothing");
+}
+
+#[test]
+fn check_exits_0_on_a_good_spec() {
+    let env = Env::new();
+    let spec = env.write("s.toml", TWO_COLUMN_SPEC);
+    env.write("l.csv", "id,v\n1,a\n");
+    env.write("r.csv", "id,v\n1,a\n");
+    let out = env.recon(&["check", spec.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report = stdout_json(&out);
+    assert_eq!(report["ok"], true);
+    assert_eq!(
+        report["entities"][0]["sides"]["right"]["type_problems"],
+        serde_json::json!([])
+    );
+    let demo = env.recon(&[
+        "check",
+        project_root().join("rules/callcenter-crm.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&demo), 0, "{}", stderr(&demo));
+}
+
+#[test]
+fn check_exits_1_when_a_parquet_type_can_never_hold_the_declared_type() {
+    use polars::prelude::*;
+    let env = Env::new();
+    let spec = env.write(
+        "s.toml",
+        spec_keyed_by_id("  [[entity.field]]\n  name = \"v\"\n  type = \"int\"\n  [[entity.field]]\n  name = \"f\"\n  type = \"decimal(10,2)\"\n")
+            .replace("r.csv", "r.parquet"),
+    );
+    env.write("l.csv", "id,v,f\n1,1,1.5\n");
+    let mut df = DataFrame::new(
+        1,
+        vec![
+            Column::new("id".into(), ["1"]),
+            Column::new("v".into(), [true]),
+            Column::new("f".into(), [1.5f64]),
+        ],
+    )
+    .unwrap();
+    let f = std::fs::File::create(env.path().join("r.parquet")).unwrap();
+    ParquetWriter::new(f).finish(&mut df).unwrap();
+    let out = env.recon(&["check", spec.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = stdout_json(&out);
+    let problems = report["entities"][0]["sides"]["right"]["type_problems"]
+        .as_array()
+        .unwrap();
+    // a float declared decimal may convert: only the boolean is reported
+    assert_eq!(problems.len(), 1, "{report}");
+    assert_eq!(problems[0]["column"], "v");
+    assert_eq!(problems[0]["declared_type"], "int");
+    assert_eq!(
+        report["entities"][0]["sides"]["left"]["type_problems"],
+        serde_json::json!([])
+    );
+}
+
+fn apply(env: &Env, input: &std::path::Path, output: &std::path::Path) -> std::process::Output {
+    let run_dir = env.reports().join("r1");
+    env.recon(&[
+        "apply",
+        run_dir.to_str().unwrap(),
+        "--target",
+        "callcenter",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ])
+}
+
+fn read_json(path: &std::path::Path) -> Json {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn apply_exits_1_and_reports_a_stale_instruction_in_json() {
+    let env = Env::new();
+    let spec = copy_demo(env.path());
+    let run = env.run(&spec, "r1");
+    assert!(env.reports().join("r1/manifest.json").exists(), "{}", stderr(&run));
+    let file = env.path().join("fixtures/callcenter/customers.csv");
+    // named like the spec's source, so that apply finds its entity
+    let pristine = env.write("pristine/customers.csv", "");
+    std::fs::copy(&file, &pristine).unwrap();
+
+    // Nothing changed since the run: every instruction applies, exit 0.
+    let clean = env.path().join("pristine/clean.csv");
+    let o = apply(&env, &pristine, &clean);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let report = read_json(&env.path().join("pristine/clean.csv.apply.json"));
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["counts"]["skipped"], 0, "{report}");
+    assert!(report["counts"]["applied"].as_u64().unwrap() > 0, "{report}");
+
+    // One row's name changed since the run: its update is stale.
+    let repairs = std::fs::read_to_string(env.reports().join("r1/repairs.jsonl"))
+        .map(|t| {
+            t.lines()
+                .map(|l| serde_json::from_str::<Json>(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let instructions = report["instructions"].as_array().unwrap();
+    let update = instructions
+        .iter()
+        .find(|i| i["action"] == "update" && i["field"] == "name")
+        .unwrap_or_else(|| panic!("{report}"));
+    let key: Json = serde_json::from_str(update["key"].as_str().unwrap()).unwrap();
+    let id = key["customer_id"].as_str().unwrap();
+    let text = std::fs::read_to_string(&pristine).unwrap();
+    let line = text.lines().find(|l| l.starts_with(&format!("{id},"))).unwrap();
+    let mut cells: Vec<&str> = line.split(',').collect();
+    cells[1] = "改名";
+    std::fs::write(&file, text.replace(line, &cells.join(","))).unwrap();
+    let output = env.path().join("out.csv");
+    let custom = env.path().join("apply-report.json");
+    let o = env.recon(&[
+        "apply",
+        env.reports().join("r1").to_str().unwrap(),
+        "--target",
+        "callcenter",
+        "--input",
+        file.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--report",
+        custom.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(output.exists(), "what can be applied is still written");
+    let report = read_json(&custom);
+    assert_eq!(report["ok"], false);
+    let skipped: BTreeSet<&str> = report["instructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["outcome"] == "skipped")
+        .map(|i| i["repair_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        skipped,
+        BTreeSet::from([update["repair_id"].as_str().unwrap()]),
+        "{report}"
+    );
+    assert_eq!(report["counts"]["skipped"], 1);
+    let stale = report["instructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["outcome"] == "skipped")
+        .unwrap();
+    assert!(
+        stale["skipped_because"]
+            .as_str()
+            .unwrap()
+            .contains("precondition failed"),
+        "{stale}"
+    );
+    let outcomes: BTreeSet<&str> = report["instructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["outcome"].as_str().unwrap())
+        .collect();
+    assert!(outcomes.contains("applied"), "{outcomes:?}");
+    // No personal values: neither the new names nor the changed one.
+    let raw = std::fs::read_to_string(&custom).unwrap();
+    assert!(!raw.contains("改名"), "{raw}");
+    for r in repairs.iter().filter(|r| r["field"] == "name") {
+        if let Some(v) = r["new_value"].as_str() {
+            assert!(!raw.contains(v), "{v} in the report");
+        }
+    }
+    assert!(!raw.contains("new_value"), "{raw}");
+}
+
+const ROW_COUNT_RULE: &str = "  [[entity.rule]]\n  id = \"volume\"\n  check = \"row_count\"\n";
+
+/// (kind, key, rule) of a run's findings.
+fn kinds(run_dir: &std::path::Path) -> BTreeSet<(String, String, String)> {
+    let df = read_parquet(&run_dir.join("findings.parquet"));
+    let col = |c: &str| strings(&df, c).into_iter().map(Option::unwrap_or_default);
+    col("kind")
+        .zip(col("key"))
+        .zip(col("rule"))
+        .map(|((k, key), r)| (k, key, r))
+        .collect()
+}
+
+#[test]
+fn allow_empty_reads_a_header_only_side_as_zero_rows() {
+    let env = Env::new();
+    let spec_text = format!("{TWO_COLUMN_SPEC}{ROW_COUNT_RULE}");
+    let spec = env.write("s.toml", &spec_text);
+    env.write("l.csv", "id,v\n1,a\n2,b\n");
+    env.write("r.csv", "id,v\n1,a\n2,b\n");
+    let r1 = env.run(&spec, "r1");
+    assert_eq!(code(&r1), 0, "a passing baseline: {}", stderr(&r1));
+
+    // Tonight the left table is legitimately empty.
+    env.write("l.csv", "id,v\n");
+    let refused = env.run(&spec, "r2");
+    assert_eq!(code(&refused), 2, "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("no data rows"), "{}", stderr(&refused));
+    assert!(!env.reports().join("r2").exists());
+
+    let spec = env.write(
+        "s.toml",
+        spec_text.replace(
+            "left = { path = \"l.csv\" }",
+            "left = { path = \"l.csv\", allow_empty = true }",
+        ),
+    );
+    let check = env.recon(&["check", spec.to_str().unwrap()]);
+    assert_eq!(code(&check), 0, "{}", stderr(&check));
+    for (run, extra) in [("r2", &[][..]), ("r3", &["--buckets", "2"][..])] {
+        let o = env.run_in(&spec, &env.reports(), run, extra);
+        assert_ne!(code(&o), 2, "{}", stderr(&o));
+        let found = kinds(&env.reports().join(run));
+        let missing: BTreeSet<&str> = found
+            .iter()
+            .filter(|(k, _, _)| k == "missing_left")
+            .map(|(_, key, _)| key.as_str())
+            .collect();
+        assert_eq!(
+            missing,
+            BTreeSet::from([r#"{"id":"1"}"#, r#"{"id":"2"}"#]),
+            "{run}: {found:?}"
+        );
+        assert!(
+            found.iter().any(|(_, _, rule)| rule == "volume"),
+            "{run}: the row_count rule fires on the empty side: {found:?}"
+        );
+        assert!(
+            found.iter().all(|(k, _, r)| k == "missing_left" || r == "volume"),
+            "{run}: {found:?}"
+        );
+        // runs of an empty side compare against r1, the last passing run
+        let _ = std::fs::remove_dir_all(env.reports().join(run));
+    }
+}
