@@ -218,7 +218,9 @@ fn apply_exits_1_and_reports_a_stale_instruction_in_json() {
 const ROW_COUNT_RULE: &str = "  [[entity.rule]]\n  id = \"volume\"\n  check = \"row_count\"\n";
 
 /// (kind, key, rule) of a run's findings.
-fn kinds(run_dir: &std::path::Path) -> BTreeSet<(String, String, String)> {
+type Kinds = BTreeSet<(String, String, String)>;
+
+fn kinds(run_dir: &std::path::Path) -> Kinds {
     let df = read_parquet(&run_dir.join("findings.parquet"));
     let col = |c: &str| strings(&df, c).into_iter().map(Option::unwrap_or_default);
     col("kind")
@@ -279,4 +281,132 @@ fn allow_empty_reads_a_header_only_side_as_zero_rows() {
         // runs of an empty side compare against r1, the last passing run
         let _ = std::fs::remove_dir_all(env.reports().join(run));
     }
+}
+
+/// Both sides hold keys 1 and 2 in a baseline run (the left side written by
+/// `full`, a file of `ext`); then `empty` empties the left side. Runs it
+/// without `allow_empty` (the outcome is returned, with the findings when
+/// the run was not refused, and its run folder is removed), then with it:
+/// the left side reads as zero rows, in memory and bucketed, `check`
+/// passes, both keys are `missing_left` and the `row_count` rule fires.
+fn empty_left_side(
+    ext: &str,
+    full: impl Fn(&std::path::Path),
+    empty: impl Fn(&std::path::Path),
+) -> (std::process::Output, Option<Kinds>) {
+    let env = Env::new();
+    let spec_text = format!("{TWO_COLUMN_SPEC}{ROW_COUNT_RULE}").replace("l.csv", &format!("l.{ext}"));
+    let spec = env.write("s.toml", &spec_text);
+    let left = env.path().join(format!("l.{ext}"));
+    full(&left);
+    env.write("r.csv", "id,v\n1,a\n2,b\n");
+    let r1 = env.run(&spec, "r1");
+    assert_eq!(code(&r1), 0, "{ext}: a passing baseline: {}", stderr(&r1));
+
+    // Tonight the left table is legitimately empty.
+    empty(&left);
+    let without = env.run(&spec, "r2");
+    let run_dir = env.reports().join("r2");
+    let found_without = run_dir.exists().then(|| kinds(&run_dir));
+    let _ = std::fs::remove_dir_all(&run_dir);
+
+    let spec = env.write(
+        "s.toml",
+        spec_text.replace(
+            &format!("left = {{ path = \"l.{ext}\" }}"),
+            &format!("left = {{ path = \"l.{ext}\", allow_empty = true }}"),
+        ),
+    );
+    let check = env.recon(&["check", spec.to_str().unwrap()]);
+    assert_eq!(code(&check), 0, "{ext}: {}", stderr(&check));
+    for (run, extra) in [("r2", &[][..]), ("r3", &["--buckets", "2"][..])] {
+        let o = env.run_in(&spec, &env.reports(), run, extra);
+        assert_eq!(code(&o), 1, "{ext} {run}: {}", stderr(&o));
+        let found = kinds(&env.reports().join(run));
+        let missing: BTreeSet<&str> = found
+            .iter()
+            .filter(|(k, _, _)| k == "missing_left")
+            .map(|(_, key, _)| key.as_str())
+            .collect();
+        assert_eq!(
+            missing,
+            BTreeSet::from([r#"{"id":"1"}"#, r#"{"id":"2"}"#]),
+            "{ext} {run}: {found:?}"
+        );
+        assert!(
+            found.iter().any(|(_, _, rule)| rule == "volume"),
+            "{ext} {run}: the row_count rule fires on the empty side: {found:?}"
+        );
+        assert!(
+            found.iter().all(|(k, _, r)| k == "missing_left" || r == "volume"),
+            "{ext} {run}: no schema finding for columns an empty side cannot show: {found:?}"
+        );
+        // runs of an empty side compare against r1, the last passing run
+        let _ = std::fs::remove_dir_all(env.reports().join(run));
+    }
+    (without, found_without)
+}
+
+#[test]
+fn allow_empty_reads_an_ndjson_side_without_records_as_zero_rows() {
+    let full =
+        |p: &std::path::Path| std::fs::write(p, "{\"id\":\"1\",\"v\":\"a\"}\n{\"id\":\"2\",\"v\":\"b\"}\n").unwrap();
+    for (text, message) in [("", "file is empty"), ("\n\n  \n", "holds no records")] {
+        let (refused, found) = empty_left_side("ndjson", full, |p| std::fs::write(p, text).unwrap());
+        // without allow_empty: today's input error, with a pointer to it
+        assert_eq!(code(&refused), 2, "{text:?}: {}", stderr(&refused));
+        assert!(found.is_none(), "{text:?}: no run folder");
+        let err = stderr(&refused);
+        assert!(err.contains("l.ndjson") && err.contains(message), "{text:?}: {err}");
+        assert!(err.contains("allow_empty"), "{text:?}: {err}");
+    }
+}
+
+#[test]
+fn allow_empty_reads_a_zero_row_parquet_side_as_zero_rows() {
+    use polars::prelude::*;
+    let write = |p: &std::path::Path, ids: &[&str], vs: &[&str]| {
+        let mut df = DataFrame::new(
+            ids.len(),
+            vec![Column::new("id".into(), ids), Column::new("v".into(), vs)],
+        )
+        .unwrap();
+        ParquetWriter::new(std::fs::File::create(p).unwrap())
+            .finish(&mut df)
+            .unwrap();
+    };
+    let (without, found) = empty_left_side(
+        "parquet",
+        |p| write(p, &["1", "2"], &["a", "b"]),
+        |p| write(p, &[], &[]),
+    );
+    // A zero-row Parquet file still has its schema, and was always read as
+    // zero rows (unlike a header-only CSV): `allow_empty` is not needed.
+    assert_eq!(code(&without), 1, "{}", stderr(&without));
+    let found = found.expect("a run folder");
+    assert!(
+        found.iter().filter(|(k, _, _)| k == "missing_left").count() == 2
+            && found.iter().any(|(_, _, r)| r == "volume"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_zero_byte_csv_is_an_input_error_even_with_allow_empty() {
+    let env = Env::new();
+    let spec = env.write(
+        "s.toml",
+        TWO_COLUMN_SPEC.replace(
+            "left = { path = \"l.csv\" }",
+            "left = { path = \"l.csv\", allow_empty = true }",
+        ),
+    );
+    env.write("l.csv", "");
+    env.write("r.csv", "id,v\n1,a\n");
+    for o in [env.run(&spec, "r1"), env.recon(&["check", spec.to_str().unwrap()])] {
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert!(stderr(&o).contains("l.csv"), "{}", stderr(&o));
+        assert!(stderr(&o).contains("header row is missing"), "{}", stderr(&o));
+    }
+    assert!(report_entries(&env).is_empty());
 }

@@ -109,7 +109,7 @@ impl SideCheck {
 
 fn check_side(entity: &Entity, side: Side) -> Result<SideCheck> {
     let src = &entity.sources[side.idx()];
-    let columns = source::column_types(src)?;
+    let columns = source::column_types(src, &entity.columns(side))?;
     let mut out = SideCheck {
         found: Vec::new(),
         missing: Vec::new(),

@@ -52,11 +52,11 @@ impl Loaded {
 
 /// Loads `columns` (deduplicated by the caller) from `source`.
 pub fn load(source: &Source, columns: &[String]) -> Result<Loaded> {
-    check_file(&source.path)?;
+    check_file(source)?;
     match source.format {
         Format::Csv => csv::load(source, columns),
         Format::Parquet => parquet::load(&source.path, columns),
-        Format::Ndjson => ndjson::load(&source.path, columns),
+        Format::Ndjson => ndjson::load(&source.path, columns, source.allow_empty),
     }
 }
 
@@ -91,11 +91,11 @@ pub fn for_each_chunk(
     chunk: usize,
     mut each: impl FnMut(DataFrame) -> Result<()>,
 ) -> Result<Loaded> {
-    check_file(&source.path)?;
+    check_file(source)?;
     let chunk = chunk.max(1);
     match source.format {
         Format::Csv if source.encoding == Encoding::Utf8 => return csv::stream(source, columns, chunk, each),
-        Format::Ndjson => return ndjson::stream(&source.path, columns, chunk, each),
+        Format::Ndjson => return ndjson::stream(&source.path, columns, source.allow_empty, chunk, each),
         _ => {}
     }
     if source.format != Format::Parquet {
@@ -109,8 +109,13 @@ pub fn for_each_chunk(
     parquet::stream(&source.path, columns, chunk, each)
 }
 
-/// The file exists, is a file and is not empty.
-fn check_file(path: &Path) -> Result<()> {
+/// The file exists, is a file and is not empty; with `allow_empty`, an
+/// NDJSON file may be (zero bytes are zero records). A zero-byte CSV stays
+/// an error whatever `allow_empty` says: without a header it has no
+/// columns, so it is not an empty table but a failed export; nor is a
+/// zero-byte file Parquet (a zero-row Parquet file still holds its schema).
+fn check_file(source: &Source) -> Result<()> {
+    let path = source.path.as_path();
     let meta = std::fs::metadata(path).map_err(|e| {
         Error::input(path, format!("cannot open: {e}"))
             .with_hint("paths in the spec are relative to the spec file's folder")
@@ -118,32 +123,46 @@ fn check_file(path: &Path) -> Result<()> {
     if meta.is_dir() {
         return Err(Error::input(path, "is a directory, expected a data file"));
     }
-    if meta.len() == 0 {
-        return Err(
-            Error::input(path, "file is empty").with_hint("a snapshot needs at least a header row (CSV) or one record")
-        );
+    if meta.len() == 0 && !(source.allow_empty && source.format == Format::Ndjson) {
+        let needs = "a snapshot needs at least a header row (CSV) or one record";
+        return Err(match source.format {
+            Format::Csv if source.allow_empty => Error::input(path, "file is empty: the header row is missing")
+                .with_hint(
+                    "`allow_empty = true` accepts a CSV with a header and no data rows; without a header \
+                     the file names no columns (the export probably failed)",
+                ),
+            Format::Ndjson => Error::input(path, "file is empty").with_hint(format!(
+                "{needs} (`allow_empty = true` on the source accepts an NDJSON file without records)"
+            )),
+            _ => Error::input(path, "file is empty").with_hint(needs),
+        });
     }
     Ok(())
 }
 
 /// Column names a source file offers, without loading rows (for `recon check`).
 pub fn column_names(source: &Source) -> Result<Vec<String>> {
-    Ok(column_types(source)?.into_iter().map(|(n, _)| n).collect())
+    Ok(column_types(source, &[])?.into_iter().map(|(n, _)| n).collect())
 }
 
 /// Columns a source file offers, each with its physical type where the
 /// format stores one (Parquet; `None` for CSV and NDJSON, whose values are
-/// text), without loading rows (for `recon check`).
-pub fn column_types(source: &Source) -> Result<Vec<(String, Option<DataType>)>> {
-    check_file(&source.path)?;
+/// text), without loading rows (for `recon check`). An NDJSON file without
+/// records (accepted by `allow_empty`) names no columns but can show none
+/// missing either: it offers the `declared` ones, as a run reads it.
+pub fn column_types(source: &Source, declared: &[String]) -> Result<Vec<(String, Option<DataType>)>> {
+    check_file(source)?;
     let loaded = match source.format {
         Format::Csv => csv::load(source, &[])?,
         Format::Parquet => {
             let types = parquet::column_types(&source.path)?;
             return Ok(types.into_iter().map(|(n, t)| (n, Some(t))).collect());
         }
-        Format::Ndjson => ndjson::load(&source.path, &[])?,
+        Format::Ndjson => ndjson::load(&source.path, &[], source.allow_empty)?,
     };
+    if source.format == Format::Ndjson && loaded.rows == 0 {
+        return Ok(declared.iter().map(|n| (n.clone(), None)).collect());
+    }
     Ok(loaded.physical_types.into_keys().map(|n| (n, None)).collect())
 }
 

@@ -11,13 +11,13 @@ use super::{Loaded, Shape};
 use crate::error::{Error, Result};
 use crate::spec::Encoding;
 
-pub(super) fn load(path: &Path, columns: &[String]) -> Result<Loaded> {
+pub(super) fn load(path: &Path, columns: &[String], allow_empty: bool) -> Result<Loaded> {
     let bytes = read_all(path)?;
     let digest = sha256(&bytes);
     let text = decode(path, &bytes, Encoding::Utf8)?;
     drop(bytes);
     let mut frame = DataFrame::empty();
-    let shape = parse_ndjson(path, columns, text.as_bytes(), usize::MAX, |f| {
+    let shape = parse_ndjson(path, columns, allow_empty, text.as_bytes(), usize::MAX, |f| {
         frame = f;
         Ok(())
     })?;
@@ -32,6 +32,7 @@ pub(super) fn load(path: &Path, columns: &[String]) -> Result<Loaded> {
 pub(super) fn stream(
     path: &Path,
     columns: &[String],
+    allow_empty: bool,
     chunk: usize,
     each: impl FnMut(DataFrame) -> Result<()>,
 ) -> Result<Loaded> {
@@ -40,6 +41,7 @@ pub(super) fn stream(
     let shape = parse_ndjson(
         path,
         columns,
+        allow_empty,
         std::io::BufReader::with_capacity(8 << 20, &mut hashing),
         chunk,
         each,
@@ -49,10 +51,13 @@ pub(super) fn stream(
 
 /// Parses NDJSON (one object per line, blank lines skipped, a leading BOM
 /// ignored) into frames of at most `chunk` records of every declared
-/// column, in file order.
+/// column, in file order. Without records it is an input error, unless
+/// `allow_empty`: then one frame of zero rows of every declared column,
+/// none of them reported missing (no record shows one absent).
 fn parse_ndjson(
     path: &Path,
     columns: &[String],
+    allow_empty: bool,
     mut text: impl std::io::BufRead,
     chunk: usize,
     mut each: impl FnMut(DataFrame) -> Result<()>,
@@ -130,9 +135,16 @@ fn parse_ndjson(
         }
     }
     if rows == 0 {
-        return Err(Error::input(path, "holds no records"));
+        if !allow_empty {
+            return Err(Error::input(path, "holds no records").with_hint(
+                "an empty export usually means the export job failed; check it before reconciling \
+                 (`allow_empty = true` on the source accepts an empty table)",
+            ));
+        }
+        // Nothing shows a declared column absent: all are present, empty.
+        seen.iter_mut().for_each(|s| *s = true);
     }
-    if in_chunk > 0 {
+    if in_chunk > 0 || rows == 0 {
         flush(&mut values, in_chunk)?;
     }
     let mut missing = Vec::new();

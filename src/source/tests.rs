@@ -117,3 +117,32 @@ fn streamed_errors_name_the_line_like_a_whole_read() {
         assert!(whole.contains(&format!("{name}:{line}")), "{whole}");
     }
 }
+
+#[test]
+fn an_allowed_empty_ndjson_or_zero_row_parquet_streams_as_it_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let columns = vec!["id".to_string(), "v".to_string()];
+    for (name, text) in [("zero.ndjson", ""), ("blank.ndjson", "\n \n\n")] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let mut src = source(&path, Format::Ndjson);
+        assert!(load(&src, &columns).is_err(), "{name}: an error unless allowed");
+        src.allow_empty = true;
+        chunks_equal_whole(&src, &columns);
+        let whole = load(&src, &columns).unwrap();
+        assert_eq!((whole.rows, whole.frame.height()), (0, 0), "{name}");
+        assert_eq!(whole.frame.get_column_names(), ["id", "v"], "{name}");
+        assert!(whole.missing.is_empty(), "{name}: {:?}", whole.missing);
+        let types = column_types(&src, &columns).unwrap();
+        assert_eq!(types, vec![("id".to_string(), None), ("v".to_string(), None)]);
+    }
+    let pq = dir.path().join("zero.parquet");
+    let mut df = df!("id" => Vec::<String>::new(), "v" => Vec::<String>::new()).unwrap();
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    // allowed or not: a zero-row Parquet file holds its schema
+    let src = source(&pq, Format::Parquet);
+    chunks_equal_whole(&src, &columns);
+    assert_eq!(load(&src, &columns).unwrap().rows, 0);
+}

@@ -199,8 +199,10 @@ pub struct Source {
     /// `[""]`: an empty unquoted field is null, as in polars, pandas and
     /// DuckDB.
     pub null_values: Vec<String>,
-    /// `allow_empty = true`: a header-only CSV is zero rows rather than an
-    /// input error (NDJSON without records still is one).
+    /// `allow_empty = true`: a header-only CSV, and an NDJSON file without
+    /// records (zero bytes or blank lines only), are zero rows rather than
+    /// an input error. A zero-byte CSV is still one (no header, no columns);
+    /// a zero-row Parquet file is zero rows either way (it has its schema).
     pub allow_empty: bool,
 }
 
