@@ -31,15 +31,14 @@ pub trait Display: Sync {
     }
 }
 
-/// Appends `text` as a JSON string, exactly as serde_json writes it.
+/// Appends `text` as a JSON string, written by serde_json into `out`'s own
+/// buffer. (A hand-written fast path for text without escapes saved 0.6%
+/// of a 10M run, within noise: benches/README.md.)
 pub fn push_json_str(out: &mut String, text: &str) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push('"');
-        out.push_str(text);
-        out.push('"');
-    } else {
-        out.push_str(&serde_json::Value::String(text.to_string()).to_string());
-    }
+    let mut bytes = std::mem::take(out).into_bytes();
+    // Writing a `str` into a Vec cannot fail and leaves the bytes UTF-8.
+    let _ = serde_json::to_writer(&mut bytes, text);
+    *out = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
 }
 
 /// Display of values and keys in reports: personal data masked or tokenized.
