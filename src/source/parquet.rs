@@ -175,15 +175,14 @@ fn as_text(col: &Column) -> PolarsResult<Column> {
             };
             let aware = tz.is_some();
             let phys = col.cast(&DataType::Int64)?;
-            let mut buf = String::new();
             let out: StringChunked = phys
                 .i64()?
                 .iter()
                 .map(|v| {
                     v.map(|v| {
-                        buf.clear();
-                        render_instant(&mut buf, v, nanos_per, unit_name, aware);
-                        buf.clone()
+                        let mut text = String::new();
+                        render_instant(&mut text, v, nanos_per, unit_name, aware);
+                        text
                     })
                 })
                 .collect();

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use crate::display::push_json_str;
 use crate::error::{Error, Result};
 use crate::files::write_file;
 use crate::normalize::Value;
@@ -122,7 +123,11 @@ impl Doc {
                         None => "null".into(),
                         Some(t) if kinds[c] == 'n' && is_json_number(t) => t.clone(),
                         Some(t) if kinds[c] == 'b' && (t == "true" || t == "false") => t.clone(),
-                        Some(t) => json_string(t),
+                        Some(t) => {
+                            let mut json = String::new();
+                            push_json_str(&mut json, t);
+                            json
+                        }
                     }
                 };
                 for row in self.kept() {
@@ -400,15 +405,11 @@ fn push_object(out: &mut String, members: &[(String, String)]) {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&json_string(k));
+        push_json_str(out, k);
         out.push(':');
         out.push_str(v);
     }
     out.push('}');
-}
-
-fn json_string(text: &str) -> String {
-    serde_json::Value::String(text.to_string()).to_string()
 }
 
 /// Whether `text` is exactly one JSON number literal.
