@@ -59,6 +59,17 @@ pub enum Error {
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
 
+    /// Object storage refused or failed a request. `url` carries no user
+    /// info or query, `message` no secret (see `storage::redact`).
+    #[error("{url}: {message}")]
+    Storage {
+        url: String,
+        message: String,
+        hint: Option<String>,
+        #[source]
+        source: Option<Box<object_store::Error>>,
+    },
+
     #[error(transparent)]
     Evidence(#[from] crate::evidence::EvidenceError),
 
@@ -165,7 +176,9 @@ impl Error {
 
     pub fn with_hint(mut self, text: impl Into<String>) -> Error {
         match &mut self {
-            Error::Input { hint, .. } | Error::Usage { hint, .. } => *hint = Some(text.into()),
+            Error::Input { hint, .. } | Error::Usage { hint, .. } | Error::Storage { hint, .. } => {
+                *hint = Some(text.into())
+            }
             Error::Spec(e) => e.hint = Some(text.into()),
             _ => {}
         }
@@ -175,7 +188,7 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Spec(e) => e.hint.clone(),
-            Error::Input { hint, .. } | Error::Usage { hint, .. } => hint.clone(),
+            Error::Input { hint, .. } | Error::Usage { hint, .. } | Error::Storage { hint, .. } => hint.clone(),
             Error::Evidence(e) => e.hint(),
             _ => None,
         }

@@ -6,7 +6,8 @@
 //! together, in memory or, for snapshots larger than the memory budget, one
 //! [`bucket`] at a time; [`commands`] are the thin CLI layer over it. How a
 //! value is shown ([`display`]) sits below the stages that write one, and
-//! [`columnar`], the only module that touches polars internals, below all.
+//! [`columnar`], the only module that touches polars internals, and
+//! [`storage`], the only one that talks to object stores, below all.
 //!
 //! No module uses one that uses it back: `tests/module_graph.rs` fails on an
 //! import cycle between these modules (`.ci/cycles` runs it alone).
@@ -37,5 +38,6 @@ pub mod report;
 pub mod run;
 pub mod source;
 pub mod spec;
+pub mod storage;
 #[cfg(test)]
 mod test_support;
