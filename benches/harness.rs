@@ -134,6 +134,7 @@ fn recon_run(dir: &Path, spec: &str, memory_limit: Option<&str>) -> Result<(u8, 
         buckets: None,
         work_dir: None,
         wait: std::time::Duration::ZERO,
+        params: Default::default(),
     };
     let outcome = recon::run::execute(&opts).map_err(|e| e.to_string())?;
     let code = outcome.exit.code();

@@ -85,6 +85,38 @@ pub struct RunArgs {
     /// before giving up with exit 2: e.g. 30s, 10m, 1h; 0 = don't wait.
     #[arg(long, value_name = "DURATION", default_value = crate::report::DEFAULT_WAIT, value_parser = crate::report::parse_wait)]
     pub wait: std::time::Duration,
+    #[command(flatten)]
+    pub paths: PathArgs,
+}
+
+/// Values for `${NAME}` and `{date}` in source paths (see README.md,
+/// "Where the data lives").
+#[derive(Debug, Clone, Args)]
+pub struct PathArgs {
+    /// Sets `${NAME}` in source paths and storage settings (repeatable;
+    /// taken before the environment variable of the same name).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// The business date `{date}` stands for (YYYY-MM-DD; default: today in
+    /// the spec's `[run] timezone`).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
+impl PathArgs {
+    pub fn params(&self) -> Result<crate::spec::Params, crate::error::Error> {
+        let params = crate::spec::Params {
+            as_of: self.as_of,
+            ..crate::spec::Params::default()
+        };
+        params
+            .with_vars(&self.vars)
+            .map_err(|m| crate::error::Error::usage(m, None))
+    }
+}
+
+fn parse_date(text: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| format!("`{text}` is not a date YYYY-MM-DD: {e}"))
 }
 
 fn parse_memory_limit(text: &str) -> Result<u64, crate::bucket::SizeError> {
@@ -136,6 +168,8 @@ pub struct CheckArgs {
     /// the declared columns found and missing, and type problems.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,
+    #[command(flatten)]
+    pub paths: PathArgs,
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,7 @@ pub fn loaded(columns: &[(&str, &[Option<&str>])]) -> Loaded {
         sha256: String::new(),
         size: 0,
         hash_micros: 0,
+        files: Vec::new(),
     }
 }
 

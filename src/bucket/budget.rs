@@ -3,7 +3,8 @@
 
 use polars::prelude::*;
 
-use crate::spec::{Entity, Format, Side};
+use crate::source;
+use crate::spec::{Entity, Format, Location, Side};
 
 /// Bytes of memory one declared cell costs in an in-memory run (raw text,
 /// typed cell, key, state hash and findings), measured on the harness's
@@ -100,12 +101,23 @@ pub fn estimate(entity: &Entity) -> u64 {
     for side in Side::BOTH {
         let source = &entity.sources[side.idx()];
         let cells = entity.columns(side).len() as u64;
+        let one_local_file = matches!(&source.location, Location::Local(p) if p.is_file());
         total += match source.format {
-            Format::Parquet => std::fs::File::open(&source.path)
+            Format::Parquet if one_local_file => std::fs::File::open(&source.path)
                 .ok()
                 .and_then(|f| ParquetReader::new(f).num_rows().ok())
                 .map_or(0, |rows| rows as u64 * cells * BYTES_PER_CELL),
-            _ => std::fs::metadata(&source.path).map_or(0, |m| m.len() * BYTES_PER_TEXT_BYTE),
+            _ if one_local_file && !source::stored_size(source).1 => {
+                std::fs::metadata(&source.path).map_or(0, |m| m.len() * BYTES_PER_TEXT_BYTE)
+            }
+            // Many files, objects in a bucket, compressed files: from the
+            // listed sizes, as if text (Parquet and compressed bytes hold
+            // about 4 times as much text).
+            format => {
+                let (bytes, compressed) = source::stored_size(source);
+                let expand = if compressed || format == Format::Parquet { 4 } else { 1 };
+                bytes * expand * BYTES_PER_TEXT_BYTE
+            }
         };
     }
     total

@@ -54,6 +54,7 @@ impl Partitioned {
                 sha256: m.sha256.clone(),
                 size: m.size,
                 hash_micros: 0,
+                files: m.files.clone(),
             })
         };
         Ok([load(Side::Left)?, load(Side::Right)?])

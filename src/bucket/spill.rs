@@ -237,6 +237,7 @@ fn routes(
         sha256: String::new(),
         size: 0,
         hash_micros: 0,
+        files: Vec::new(),
     };
     let prepared = prepare::prepare_fields(entity, side, &loaded, Some(&entity.key));
     Ok(prepare::map_key_jsons(entity, &prepared, display, |json| {

@@ -17,13 +17,27 @@ use crate::source;
 use crate::spec::{self, Entity, Side};
 
 pub fn execute(args: &CheckArgs) -> Result<ExitCode> {
-    let spec = spec::load(&args.spec)?;
+    let spec = spec::load_with(&args.spec, &args.paths.params()?)?;
     let (mut missing, mut mistyped) = (0, 0);
     let mut entities = Vec::new();
     for entity in &spec.entities {
         let mut sides = serde_json::Map::new();
         for side in Side::BOTH {
             let found = check_side(entity, side)?;
+            let src = &entity.sources[side.idx()];
+            // The resolved paths: what `${NAME}`, `{date}` and a glob name tonight.
+            if found.files.len() != 1 || found.files[0].0 != src.path.display().to_string() {
+                eprintln!(
+                    "{} {} ({}): {} file(s)",
+                    entity.name,
+                    side.as_str(),
+                    src.path.display(),
+                    found.files.len()
+                );
+                for (name, size) in &found.files {
+                    eprintln!("  {name} ({size} bytes)");
+                }
+            }
             missing += found.missing.len();
             mistyped += found.type_problems.len();
             for (col, field) in &found.missing {
@@ -86,6 +100,8 @@ pub fn execute(args: &CheckArgs) -> Result<ExitCode> {
 
 /// What `check` found in one side's source file.
 struct SideCheck {
+    /// The files the source names, with their sizes.
+    files: Vec<(String, u64)>,
     /// Declared columns the file has, in field order.
     found: Vec<String>,
     /// (column, field) of declared columns the file lacks.
@@ -99,6 +115,7 @@ impl SideCheck {
         json!({
             "system": system,
             "source": src.path.display().to_string(),
+            "files": self.files.iter().map(|(n, s)| json!({ "name": n, "size": s })).collect::<Vec<_>>(),
             "format": src.format.as_str(),
             "columns_found": self.found,
             "columns_missing": self.missing.iter().map(|(c, _)| c).collect::<Vec<_>>(),
@@ -111,6 +128,7 @@ fn check_side(entity: &Entity, side: Side) -> Result<SideCheck> {
     let src = &entity.sources[side.idx()];
     let columns = source::column_types(src, &entity.columns(side))?;
     let mut out = SideCheck {
+        files: source::files(src)?,
         found: Vec::new(),
         missing: Vec::new(),
         type_problems: Vec::new(),

@@ -28,6 +28,7 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
         buckets: args.buckets.map(|n| n as usize),
         work_dir: args.work_dir.clone(),
         wait: args.wait,
+        params: args.paths.params()?,
     };
     let outcome = run(&opts);
     if let Some(bar) = spinner {

@@ -65,6 +65,13 @@ pub struct InputFile {
     /// Physical type of each declared column as the file stores it
     /// (`utf8` for CSV, `json` for NDJSON, the Parquet type otherwise).
     pub columns: BTreeMap<String, String>,
+    /// Each file read, when the source is more than its one local file (a
+    /// folder, a glob, an object in a bucket, a compressed file): name
+    /// (path relative to the spec's folder, or URL), size, SHA-256, and the
+    /// store's ETag and version id. `sha256` above is then the SHA-256 of
+    /// the `<sha256>  <name>` lines of these files.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<crate::source::InputFile>,
 }
 
 #[derive(Debug, Serialize)]

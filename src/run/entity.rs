@@ -75,6 +75,7 @@ pub(super) fn input_meta(l: &Loaded) -> InputMeta {
         rows: l.rows,
         physical_types: l.physical_types.clone(),
         hash_micros: l.hash_micros,
+        files: l.files.clone(),
     }
 }
 

@@ -54,6 +54,8 @@ pub struct RunOptions {
     pub work_dir: Option<PathBuf>,
     /// How long to wait for another run's lock on `out`.
     pub wait: std::time::Duration,
+    /// What `${NAME}` and `{date}` in the spec's paths stand for.
+    pub params: spec::Params,
 }
 
 pub struct RunOutcome {
@@ -111,6 +113,8 @@ pub struct InputMeta {
     pub rows: usize,
     pub physical_types: BTreeMap<String, String>,
     pub hash_micros: u64,
+    /// Every file read (see `source::Loaded::files`).
+    pub files: Vec<crate::source::InputFile>,
 }
 
 pub fn default_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
@@ -118,7 +122,7 @@ pub fn default_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
-    let spec = spec::load(&opts.spec)?;
+    let spec = spec::load_with(&opts.spec, &opts.params)?;
     // Held from choosing the previous run to committing this run's folder
     // (dropped on return): two runs must never link to the same previous one.
     let mut lock = report::HistoryLock::acquire(&opts.out, opts.wait)?;

@@ -207,6 +207,7 @@ pub(super) fn build_summary(
                 size: m.size,
                 rows: m.rows,
                 columns: m.physical_types.clone(),
+                files: listed_files(&m.path, &m.files, spec_dir),
             });
         }
     }
@@ -252,6 +253,27 @@ pub(super) fn build_summary(
         inputs,
         metrics,
     }
+}
+
+/// The files of an input as the summary lists them: none for a source that
+/// is its one plain local file (the input's own path and hash say it all).
+fn listed_files(path: &Path, files: &[crate::source::InputFile], spec_dir: &Path) -> Vec<crate::source::InputFile> {
+    if let [only] = files {
+        if Path::new(&only.name) == path && only.etag.is_none() && only.version.is_none() {
+            return Vec::new();
+        }
+    }
+    files
+        .iter()
+        .map(|f| crate::source::InputFile {
+            name: if crate::storage::is_url(&f.name) {
+                f.name.clone()
+            } else {
+                relative(Path::new(&f.name), spec_dir)
+            },
+            ..f.clone()
+        })
+        .collect()
 }
 
 fn relative(path: &Path, base: &Path) -> String {

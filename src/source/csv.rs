@@ -11,14 +11,13 @@ use super::{Loaded, Shape};
 use crate::error::{Error, Result};
 use crate::spec::Source;
 
-pub(super) fn load(source: &Source, columns: &[String]) -> Result<Loaded> {
-    let path = &source.path;
+pub(super) fn load(source: &Source, path: &Path, columns: &[String]) -> Result<Loaded> {
     let bytes = read_all(path)?;
     let digest = sha256(&bytes);
     let text = decode(path, &bytes, source.encoding)?;
     drop(bytes);
     let mut frame = DataFrame::empty();
-    let shape = parse_csv(source, columns, text.as_bytes(), usize::MAX, |f| {
+    let shape = parse_csv(source, path, columns, text.as_bytes(), usize::MAX, |f| {
         frame = f;
         Ok(())
     })?;
@@ -29,12 +28,12 @@ pub(super) fn load(source: &Source, columns: &[String]) -> Result<Loaded> {
 /// neither the file nor its text is ever held whole.
 pub(super) fn stream(
     source: &Source,
+    path: &Path,
     columns: &[String],
     chunk: usize,
     each: impl FnMut(DataFrame) -> Result<()>,
 ) -> Result<Loaded> {
     use std::io::BufRead;
-    let path = &source.path;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hashing = Hashing::new(file);
     let shape = {
@@ -46,7 +45,7 @@ pub(super) fn stream(
         if bom {
             text.consume(3);
         }
-        parse_csv(source, columns, text, chunk, each)?
+        parse_csv(source, path, columns, text, chunk, each)?
     };
     // The parser stops at the end of the file: every byte has been hashed.
     Ok(shape.loaded(path, DataFrame::empty(), hashing.digest()))
@@ -56,12 +55,12 @@ pub(super) fn stream(
 /// columns (at least one frame), handed to `each` in file order.
 fn parse_csv(
     source: &Source,
+    path: &Path,
     columns: &[String],
     text: impl std::io::Read,
     chunk: usize,
     mut each: impl FnMut(DataFrame) -> Result<()>,
 ) -> Result<Shape> {
-    let path = &source.path;
     let mut reader = QuotingReader::new(source, text, true);
     let headers: Vec<String> = reader
         .headers()

@@ -5,6 +5,8 @@ use super::*;
 fn source(path: &Path, format: Format) -> Source {
     Source {
         path: path.to_path_buf(),
+        location: crate::spec::Location::Local(path.to_path_buf()),
+        storage: Default::default(),
         format,
         encoding: Encoding::Utf8,
         delimiter: b',',

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use toml::Spanned;
 
 use super::model::{self, RawEntity, RawField, RawRule, RawSource, RawSpec};
-use super::resolved::parse_format;
+use super::resolved::{format_of_name, parse_format, Location};
 use super::{
     rule, write, Authority, Deletes, Encoding, Entity, FailPolicy, Field, Format, RepairsFormat, Severity, Side,
     Source, Spec, DRIFT_KINDS,
@@ -54,6 +54,7 @@ fn hint(mut err: SpecError, text: impl Into<String>) -> SpecError {
 
 pub(super) struct Compiler<'a> {
     pub(super) loc: Locator<'a>,
+    pub(super) params: &'a super::Params,
 }
 
 impl Compiler<'_> {
@@ -66,13 +67,14 @@ impl Compiler<'_> {
         if sides[0] == sides[1] {
             return Err(self.loc.error(0..0, "[sides] left and right must differ"));
         }
+        let storage = self.storage(&crate::storage::Settings::default(), raw.storage.as_ref(), timezone)?;
         let mut entities = Vec::new();
         let mut names = BTreeSet::new();
         for e in &raw.entities {
             if !names.insert(e.name.get_ref().clone()) {
                 return Err(self.loc.at(&e.name, format!("duplicate entity `{}`", e.name.get_ref())));
             }
-            entities.push(self.entity(e, timezone, &sides)?);
+            entities.push(self.entity(e, timezone, &sides, &storage)?);
         }
         if entities.is_empty() {
             return Err(self.loc.error(0..0, "the spec declares no [[entity]]"));
@@ -113,6 +115,40 @@ impl Compiler<'_> {
             entities,
             fail,
             repairs_format,
+            storage,
+        })
+    }
+
+    /// `base` with the settings of a `[storage]` or `storage = { ... }`
+    /// table on top (values may hold placeholders).
+    fn storage(
+        &self,
+        base: &crate::storage::Settings,
+        table: Option<&model::RawStorage>,
+        tz: Tz,
+    ) -> Result<crate::storage::Settings, SpecError> {
+        let Some(table) = table else { return Ok(base.clone()) };
+        let mut pairs = Vec::new();
+        for (k, v) in table.get_ref() {
+            let text = match v {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => v.to_string(),
+                _ => {
+                    return Err(self.loc.at(
+                        table,
+                        format!("storage setting `{k}` must be a string, a number or a boolean"),
+                    ))
+                }
+            };
+            let text = super::substitute(&text, self.params, tz)
+                .map_err(|e| self.loc.at(table, format!("storage setting `{k}`: {e}")))?;
+            pairs.push((k.clone(), text));
+        }
+        base.merged(&pairs).map_err(|e| {
+            hint(
+                self.loc.at(table, e),
+                "storage settings are documented in rules/README.md, \"Object storage\"",
+            )
         })
     }
 
@@ -150,8 +186,17 @@ impl Compiler<'_> {
         })
     }
 
-    fn entity(&self, e: &RawEntity, run_tz: Tz, sides: &[String; 2]) -> Result<Entity, SpecError> {
-        let sources = [self.source(&e.left, run_tz)?, self.source(&e.right, run_tz)?];
+    fn entity(
+        &self,
+        e: &RawEntity,
+        run_tz: Tz,
+        sides: &[String; 2],
+        storage: &crate::storage::Settings,
+    ) -> Result<Entity, SpecError> {
+        let sources = [
+            self.source(&e.left, run_tz, storage)?,
+            self.source(&e.right, run_tz, storage)?,
+        ];
         let mut fields: Vec<Field> = Vec::new();
         for f in &e.fields {
             if fields.iter().any(|x| x.name == *f.name.get_ref()) {
@@ -298,14 +343,28 @@ impl Compiler<'_> {
         })
     }
 
-    fn source(&self, s: &RawSource, run_tz: Tz) -> Result<Source, SpecError> {
-        let written = PathBuf::from(s.path.get_ref());
+    fn source(&self, s: &RawSource, run_tz: Tz, storage: &crate::storage::Settings) -> Result<Source, SpecError> {
+        let resolved = super::substitute(s.path.get_ref(), self.params, run_tz).map_err(|e| {
+            hint(
+                self.loc.at(&s.path, format!("path `{}`: {e}", s.path.get_ref())),
+                "`${NAME}` takes --var NAME=VALUE or the environment; `{date}` and `{date:%Y%m%d}` the \
+                 business date (--as-of DATE, else today in [run] timezone)",
+            )
+        })?;
         let base = self.loc.file.parent().unwrap_or(Path::new(""));
-        let path = if written.is_absolute() {
-            written.clone()
+        let (location, path) = if crate::storage::is_url(&resolved) {
+            let shown = crate::storage::display_url(&resolved);
+            (Location::Url(resolved.clone()), PathBuf::from(shown))
         } else {
-            base.join(&written)
+            let written = crate::storage::file_url_path(&resolved).unwrap_or_else(|| PathBuf::from(&resolved));
+            let path = if written.is_absolute() {
+                written
+            } else {
+                base.join(&written)
+            };
+            (Location::Local(path.clone()), path)
         };
+        let storage = self.storage(storage, s.storage.as_ref(), run_tz)?;
         let format = match &s.format {
             Some(f) => parse_format(f.get_ref()).ok_or_else(|| {
                 hint(
@@ -313,22 +372,16 @@ impl Compiler<'_> {
                     "use csv, parquet or ndjson",
                 )
             })?,
-            None => {
-                let ext = written
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .unwrap_or("")
-                    .to_ascii_lowercase();
-                parse_format(&ext).ok_or_else(|| {
-                    hint(
-                        self.loc.at(
-                            &s.path,
-                            format!("cannot tell the format of `{}` from its extension", s.path.get_ref()),
-                        ),
-                        "add format = \"csv\" | \"parquet\" | \"ndjson\"",
-                    )
-                })?
-            }
+            None => format_of_name(&resolved).ok_or_else(|| {
+                hint(
+                    self.loc.at(
+                        &s.path,
+                        format!("cannot tell the format of `{}` from its extension", s.path.get_ref()),
+                    ),
+                    "add format = \"csv\" | \"parquet\" | \"ndjson\" (a folder or a pattern without an \
+                     extension needs it)",
+                )
+            })?,
         };
         let encoding = match &s.encoding {
             None => Encoding::Utf8,
@@ -364,6 +417,8 @@ impl Compiler<'_> {
         };
         Ok(Source {
             path,
+            location,
+            storage,
             format,
             encoding,
             delimiter,

@@ -13,6 +13,7 @@
 mod compile;
 pub mod expr;
 mod model;
+mod params;
 mod resolved;
 pub mod rule;
 pub mod write;
@@ -23,23 +24,35 @@ use crate::error::SpecError;
 use compile::{Compiler, Locator};
 pub use model::PerSide;
 use model::RawSpec;
+pub use params::{substitute, Params, PlaceholderError};
 pub use resolved::{
-    Authority, Deletes, Encoding, Entity, FailPolicy, Field, Format, RepairsFormat, Severity, Side, Source, Spec,
-    UnknownRepairsFormat, DRIFT_KINDS,
+    format_of_name, Authority, Deletes, Encoding, Entity, FailPolicy, Field, Format, Location, RepairsFormat, Severity,
+    Side, Source, Spec, UnknownRepairsFormat, COMPRESSION_SUFFIXES, DRIFT_KINDS,
 };
 
-/// Reads and validates a spec file.
+/// Reads and validates a spec file; `${NAME}` and `{date}` in source paths
+/// from the environment and today's date (see [`load_with`]).
 pub fn load(path: &Path) -> Result<Spec, crate::error::Error> {
+    load_with(path, &Params::default())
+}
+
+/// Reads and validates a spec file, placeholders resolved by `params`.
+pub fn load_with(path: &Path, params: &Params) -> Result<Spec, crate::error::Error> {
     let bytes = std::fs::read(path).map_err(|e| crate::error::Error::io(path, e))?;
     let text = String::from_utf8(bytes)
         .map_err(|e| crate::error::Error::input(path, format!("spec is not valid UTF-8: {e}")))?;
     let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()));
-    let spec = parse(path, &text, sha256)?;
+    let spec = parse_with(path, &text, sha256, params)?;
     Ok(spec)
 }
 
 /// Parses spec text; `path` is used for messages and to resolve source paths.
 pub fn parse(path: &Path, text: &str, sha256: String) -> Result<Spec, SpecError> {
+    parse_with(path, text, sha256, &Params::default())
+}
+
+/// [`parse`] with placeholders resolved by `params`.
+pub fn parse_with(path: &Path, text: &str, sha256: String, params: &Params) -> Result<Spec, SpecError> {
     let loc = Locator { file: path, text };
     let raw: RawSpec = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
@@ -49,7 +62,7 @@ pub fn parse(path: &Path, text: &str, sha256: String) -> Result<Spec, SpecError>
         err.hint = hint;
         err
     })?;
-    Compiler { loc }.spec(raw, sha256)
+    Compiler { loc, params }.spec(raw, sha256)
 }
 
 fn unknown_field_hint(message: &str) -> Option<String> {

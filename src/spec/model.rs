@@ -18,7 +18,14 @@ pub struct RawSpec {
     pub entities: Vec<RawEntity>,
     #[serde(default)]
     pub fail: RawFail,
+    /// Object-store settings for every source URL and `--out` bucket.
+    #[serde(default)]
+    pub storage: Option<RawStorage>,
 }
+
+/// `[storage]` or a source's `storage = { ... }`: non-secret object-store
+/// settings (strings, numbers or booleans), checked by `storage::Settings`.
+pub type RawStorage = Spanned<std::collections::BTreeMap<String, toml::Value>>;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,6 +90,9 @@ pub struct RawSource {
     /// Accept a file with no rows (a header-only CSV) as zero rows.
     #[serde(default)]
     pub allow_empty: Option<Spanned<bool>>,
+    /// This source's object-store settings, over `[storage]`.
+    #[serde(default)]
+    pub storage: Option<RawStorage>,
 }
 
 /// A value given once for both sides or per side: `x` or `{ left = x, right = y }`.

@@ -187,8 +187,13 @@ impl RepairsFormat {
 
 #[derive(Debug, Clone)]
 pub struct Source {
-    /// Resolved path (relative paths are taken from the spec file's folder).
+    /// Where the source is, as messages name it: the resolved local path
+    /// (relative paths are taken from the spec file's folder), or the URL
+    /// without user info or query. A glob or a folder names many files.
     pub path: PathBuf,
+    pub location: Location,
+    /// Object-store settings (`[storage]` with this source's own on top).
+    pub storage: crate::storage::Settings,
     pub format: Format,
     pub encoding: Encoding,
     pub delimiter: u8,
@@ -204,6 +209,27 @@ pub struct Source {
     /// an input error. A zero-byte CSV is still one (no header, no columns);
     /// a zero-row Parquet file is zero rows either way (it has its schema).
     pub allow_empty: bool,
+}
+
+impl Source {
+    /// This source read from the local file `path` instead (same format and
+    /// dialect): `apply` reads the snapshot it repairs this way.
+    pub fn at_local_file(&self, path: &std::path::Path) -> Source {
+        Source {
+            path: path.to_path_buf(),
+            location: Location::Local(path.to_path_buf()),
+            ..self.clone()
+        }
+    }
+}
+
+/// Where a source's files are, placeholders resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A local file, folder or glob pattern.
+    Local(PathBuf),
+    /// An object-store URL: an object, a folder (prefix) or a glob pattern.
+    Url(String),
 }
 
 #[derive(Debug, Clone)]
@@ -301,6 +327,8 @@ pub struct Spec {
     pub fail: FailPolicy,
     /// Which repair files a run writes unless `run --repairs-format` says.
     pub repairs_format: RepairsFormat,
+    /// `[storage]`: object-store settings for sources and `--out`.
+    pub storage: crate::storage::Settings,
 }
 
 impl Spec {
@@ -321,6 +349,21 @@ pub const DRIFT_KINDS: &[&str] = &[
     "null_key",
     "unconvertible",
 ];
+
+/// Compression suffixes a file name may end with, after its format's.
+pub const COMPRESSION_SUFFIXES: &[&str] = &["gz", "gzip", "zst", "zstd"];
+
+/// The format a file name says (`part-0.csv.gz` is CSV), if it says one.
+pub fn format_of_name(name: &str) -> Option<Format> {
+    let name = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+    let mut parts = name.rsplit('.');
+    let mut ext = parts.next()?;
+    if COMPRESSION_SUFFIXES.contains(&ext) {
+        ext = parts.next()?;
+    }
+    // A name without a dot has no extension at all.
+    name.contains('.').then(|| parse_format(ext)).flatten()
+}
 
 pub(super) fn parse_format(s: &str) -> Option<Format> {
     match s {

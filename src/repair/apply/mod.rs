@@ -174,8 +174,7 @@ pub fn apply(o: &ApplyOptions) -> Result<ApplyResult> {
         .filter(|r| r.entity == entity.name && r.target_side == side.as_str())
         .collect();
 
-    let mut src = entity.sources[side.idx()].clone();
-    src.path = o.input.clone();
+    let mut src = entity.sources[side.idx()].at_local_file(&o.input);
     if let Some(f) = Format::from_path(&o.input) {
         src.format = f;
     }
@@ -271,7 +270,8 @@ fn load_spec(o: &ApplyOptions) -> Result<Spec> {
             Some("pass the spec with --spec SPEC".into()),
         ));
     }
-    let spec = spec::load(&spec_path)?;
+    // Apply reads no source: placeholders in source paths need no values.
+    let spec = spec::load_with(&spec_path, &spec::Params::lenient())?;
     if Some(spec.sha256.as_str()) != summary["spec"]["sha256"].as_str() {
         return Err(Error::input(
             &spec_path,
