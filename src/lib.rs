@@ -2,7 +2,7 @@
 //!
 //! Data flows one way: [`spec`] → [`source`] → [`prepare`] (via
 //! [`normalize`]) → [`compare`] / [`quality`] / [`masking`] → [`finding`]s →
-//! [`repair`] → [`report`] → [`evidence`]. [`run`] strings the stages
+//! [`repair`] → [`report`] → [`evidence`] → [`publish`] (to a bucket). [`run`] strings the stages
 //! together, in memory or, for snapshots larger than the memory budget, one
 //! [`bucket`] at a time; [`commands`] are the thin CLI layer over it. How a
 //! value is shown ([`display`]) sits below the stages that write one, and
@@ -32,6 +32,7 @@ pub mod memo;
 pub mod normalize;
 pub mod pii;
 pub mod prepare;
+pub mod publish;
 pub mod quality;
 pub mod repair;
 pub mod report;

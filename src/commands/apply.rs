@@ -16,8 +16,18 @@ use crate::keys::KeyRing;
 use crate::repair::apply::{apply, ApplyOptions, ApplyResult};
 
 pub fn execute(args: &ApplyArgs) -> Result<ExitCode> {
+    // A run in a bucket is downloaded and applied from a local copy (its
+    // evidence is verified there, as a local run's is).
+    let url = args.run_dir.to_string_lossy().to_string();
+    let staging = crate::storage::is_url(&url)
+        .then(|| crate::publish::staging_folder(None))
+        .transpose()?;
+    let run_dir = match &staging {
+        Some(dir) => crate::publish::fetch_run(&url, dir.path())?,
+        None => args.run_dir.clone(),
+    };
     let opts = ApplyOptions {
-        run_dir: args.run_dir.clone(),
+        run_dir,
         target: args.target.clone(),
         input: args.input.clone(),
         output: args.output.clone(),

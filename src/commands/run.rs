@@ -17,18 +17,54 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bar
         });
+    let params = args.paths.params()?;
+    // A run bound for a bucket is built and sealed in a local folder that
+    // mirrors what it needs of the bucket, then uploaded (`publish`).
+    let out_url = args.out.to_string_lossy().to_string();
+    let remote = if crate::storage::is_url(&out_url) {
+        let spec = crate::spec::load_with(&args.spec, &params)?;
+        let runs = crate::publish::RemoteRuns::open(&out_url, &spec.storage)?;
+        if let Some(id) = &args.run_id {
+            if runs.runs()?.iter().any(|r| &r.id == id) {
+                return Err(crate::error::Error::usage(
+                    format!("run {} already exists", runs.url(id)),
+                    Some("choose another --run-id; existing runs are evidence and are never overwritten".into()),
+                ));
+            }
+        }
+        let staging = crate::publish::staging_folder(args.work_dir.as_deref())?;
+        runs.mirror_history(staging.path())?;
+        Some((runs, staging))
+    } else {
+        None
+    };
+    let prev = match (&args.prev, &remote) {
+        (Some(p), Some((_, staging))) if crate::storage::is_url(&p.to_string_lossy()) => Some(
+            crate::publish::fetch_run(&p.to_string_lossy(), &staging.path().join(".prev"))?,
+        ),
+        (Some(p), None) if crate::storage::is_url(&p.to_string_lossy()) => {
+            return Err(crate::error::Error::usage(
+                "--prev URL needs --out URL (a run in a bucket chains to runs in a bucket)",
+                None,
+            ))
+        }
+        _ => args.prev.clone(),
+    };
     let opts = RunOptions {
         spec: args.spec.clone(),
-        out: args.out.clone(),
+        out: match &remote {
+            Some((_, staging)) => staging.path().to_path_buf(),
+            None => args.out.clone(),
+        },
         run_id: args.run_id.clone(),
-        prev: args.prev.clone(),
+        prev,
         keys: KeyRing::new(args.key.clone()),
         repairs_format: args.repairs_format,
         memory_limit: args.memory_limit,
         buckets: args.buckets.map(|n| n as usize),
         work_dir: args.work_dir.clone(),
         wait: args.wait,
-        params: args.paths.params()?,
+        params,
     };
     let outcome = run(&opts);
     if let Some(bar) = spinner {
@@ -38,10 +74,22 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
         eprintln!("note: {note}");
     }
     let outcome = outcome?;
-    eprint!(
-        "{}",
-        human_summary(&outcome.summary, &outcome.folder.display().to_string())
-    );
+    let shown = match remote {
+        None => outcome.folder.display().to_string(),
+        Some((runs, staging)) => match runs.upload_run(&outcome.folder, &outcome.summary.run_id) {
+            Ok(url) => url,
+            Err(e) => {
+                // The sealed run is not lost: say where it is.
+                let kept = staging.keep();
+                eprintln!(
+                    "error: uploading the run failed; the sealed run folder is kept at {}",
+                    kept.join(&outcome.summary.run_id).display()
+                );
+                return Err(e);
+            }
+        },
+    };
+    eprint!("{}", human_summary(&outcome.summary, &shown));
     // Only when there is something to repair (no authority: no instructions).
     let total: usize = outcome.repairs.values().sum();
     if total > 0 {

@@ -12,6 +12,10 @@ use crate::keys::trusted_public_key;
 pub fn execute(args: &VerifyArgs) -> Result<ExitCode> {
     let (pk, pub_path) = trusted_public_key(args.pubkey.as_deref())?;
     eprintln!("trusting key id {} from {}", pk.key_id_hex(), pub_path.display());
+    let url = args.run_dir.to_string_lossy().to_string();
+    if crate::storage::is_url(&url) {
+        return verify_remote(args, &url, &pk);
+    }
     let reports = if args.chain {
         let dir = args.run_dir.canonicalize().map_err(|e| Error::io(&args.run_dir, e))?;
         let parent = if dir.join(evidence::MANIFEST).exists() {
@@ -27,16 +31,51 @@ pub fn execute(args: &VerifyArgs) -> Result<ExitCode> {
     } else {
         vec![evidence::verify_run(&args.run_dir, &pk)?]
     };
+    Ok(print(&reports, |dir| dir.display().to_string()))
+}
+
+/// Verifies a run folder (or, with `--chain`, every complete run) in a
+/// bucket from a local copy; messages name the URLs.
+fn verify_remote(args: &VerifyArgs, url: &str, pk: &crate::evidence::PublicKey) -> Result<ExitCode> {
+    let staging = crate::publish::staging_folder(None)?;
+    let local = staging.path();
+    let (reports, base) = if args.chain {
+        let base = crate::publish::fetch_chain(url, local)?;
+        (evidence::verify_chain(local, pk)?, base)
+    } else {
+        let dir = crate::publish::fetch_run(url, local)?;
+        let (base, _) = crate::publish::split_run_url(url)?;
+        if !dir.join(evidence::MANIFEST).exists() {
+            eprintln!(
+                "FAIL: {url}: {} is missing (the upload never completed)",
+                evidence::MANIFEST
+            );
+            return Ok(ExitCode::Failed);
+        }
+        (vec![evidence::verify_run(&dir, pk)?], base)
+    };
+    let shown = |dir: &Path| match dir.strip_prefix(local) {
+        Ok(rel) => format!("{}/{}", base.trim_end_matches('/'), rel.to_string_lossy()),
+        Err(_) => dir.display().to_string(),
+    };
+    Ok(print(&reports, shown))
+}
+
+fn print(reports: &[evidence::Report], shown: impl Fn(&Path) -> String) -> ExitCode {
     let mut ok = true;
-    for r in &reports {
+    for r in reports {
         if r.ok() {
-            eprintln!("ok: {} ({} files)", r.run_dir.display(), r.checked_files);
+            eprintln!("ok: {} ({} files)", shown(&r.run_dir), r.checked_files);
         } else {
             ok = false;
             for p in &r.problems {
-                eprintln!("FAIL: {}: {}", r.run_dir.display(), p.what);
+                eprintln!("FAIL: {}: {}", shown(&r.run_dir), p.what);
             }
         }
     }
-    Ok(if ok { ExitCode::Ok } else { ExitCode::Failed })
+    if ok {
+        ExitCode::Ok
+    } else {
+        ExitCode::Failed
+    }
 }

@@ -1,0 +1,258 @@
+//! Publishing run folders to object storage, and reading them back:
+//! `run --out s3://bucket/reports`, `verify URL [--chain]`, `apply URL`.
+//!
+//! A run is built and sealed in a local folder exactly as on disk. Before
+//! it starts, what it needs of the bucket is mirrored into that folder's
+//! parent: the summary of every complete run (to choose the previous run
+//! and the baseline) and the previous run whole (its state and manifest).
+//! After it is sealed, the folder is uploaded with create-only puts — the
+//! summary first, which claims the run id (an existing run is never
+//! replaced, even by a concurrent writer), the signatures next and the
+//! manifest last. A run folder in a bucket without its manifest is
+//! incomplete: it is never taken as a previous run, nor verified as one.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::evidence::{DSSE, MANIFEST, MINISIG};
+use crate::storage::{self, Location, Settings, Store};
+
+/// The run folders under one prefix of a bucket.
+pub struct RemoteRuns {
+    store: Store,
+    base: Location,
+}
+
+/// One run folder in the bucket: its objects' keys relative to the folder.
+#[derive(Debug, Clone)]
+pub struct RemoteRun {
+    pub id: String,
+    pub files: Vec<String>,
+}
+
+impl RemoteRun {
+    /// Whether the run was uploaded completely (its manifest is there).
+    pub fn complete(&self) -> bool {
+        self.files.iter().any(|f| f == MANIFEST)
+    }
+}
+
+impl RemoteRuns {
+    /// The run folders under `url` (`s3://bucket/reports`).
+    pub fn open(url: &str, settings: &Settings) -> Result<RemoteRuns> {
+        let base = Location::parse(url.trim_end_matches('/'))?;
+        let store = Store::open(&base, settings)?;
+        Ok(RemoteRuns { store, base })
+    }
+
+    /// The URL of run `id` (or of the prefix itself for `""`).
+    pub fn url(&self, id: &str) -> String {
+        self.base.join(id).url()
+    }
+
+    /// Whether the prefix itself is a run folder (holds a manifest).
+    pub fn has_manifest(&self) -> Result<bool> {
+        Ok(self.store.head(&self.base.join(MANIFEST).key)?.is_some())
+    }
+
+    /// Every run folder under the prefix, complete or not, by id.
+    pub fn runs(&self) -> Result<Vec<RemoteRun>> {
+        let prefix = self.base.key.trim_matches('/');
+        let mut runs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for object in self.store.list(prefix)? {
+            let relative = object.key[prefix.len()..].trim_start_matches('/');
+            let Some((id, file)) = relative.split_once('/') else {
+                continue;
+            };
+            if id.starts_with('.') {
+                continue;
+            }
+            runs.entry(id.to_string()).or_default().push(file.to_string());
+        }
+        Ok(runs.into_iter().map(|(id, files)| RemoteRun { id, files }).collect())
+    }
+
+    /// Mirrors into `local` what a run into this prefix needs: the summary
+    /// of every complete run, and the latest complete run whole. Returns
+    /// the ids mirrored.
+    pub fn mirror_history(&self, local: &Path) -> Result<Vec<String>> {
+        let complete: Vec<RemoteRun> = self.runs()?.into_iter().filter(RemoteRun::complete).collect();
+        for run in &complete {
+            if run.files.iter().any(|f| f == "summary.json") {
+                self.download_file(&run.id, "summary.json", local)?;
+            }
+        }
+        // The previous run is chosen as a local run would choose it.
+        if let Some(latest) = crate::report::previous_runs(local).last() {
+            let id = latest.path.file_name().map(|n| n.to_string_lossy().to_string());
+            if let Some(run) = complete.iter().find(|r| Some(&r.id) == id.as_ref()) {
+                self.download_run(run, local)?;
+            }
+        }
+        Ok(complete.into_iter().map(|r| r.id).collect())
+    }
+
+    /// Downloads run `id` into `local/<id>` and returns that folder; a run
+    /// with no object at all is an error naming its URL.
+    pub fn fetch(&self, id: &str, local: &Path) -> Result<PathBuf> {
+        let run = self.runs()?.into_iter().find(|r| r.id == id).ok_or_else(|| {
+            storage::storage_error(
+                &self.url(id),
+                "not found: no run folder at this URL",
+                Some(
+                    "give the URL of a run folder (…/reports/<run id>) or, with --chain, of the reports prefix".into(),
+                ),
+            )
+        })?;
+        self.download_run(&run, local)
+    }
+
+    /// Downloads every complete run into `local/<id>` (for `verify --chain`).
+    pub fn fetch_complete(&self, local: &Path) -> Result<Vec<String>> {
+        let complete: Vec<RemoteRun> = self.runs()?.into_iter().filter(RemoteRun::complete).collect();
+        for run in &complete {
+            self.download_run(run, local)?;
+        }
+        Ok(complete.into_iter().map(|r| r.id).collect())
+    }
+
+    fn download_run(&self, run: &RemoteRun, local: &Path) -> Result<PathBuf> {
+        for file in &run.files {
+            self.download_file(&run.id, file, local)?;
+        }
+        Ok(local.join(&run.id))
+    }
+
+    fn download_file(&self, id: &str, file: &str, local: &Path) -> Result<()> {
+        let to = local.join(id).join(file);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&to).map_err(|e| Error::io(&to, e))?);
+        let key = self.base.join(id).join(file).key;
+        self.store.download(&key, &mut out)?;
+        Ok(())
+    }
+
+    /// Uploads the sealed run folder `folder` as run `id`: the summary
+    /// first (create-only: it claims the id), then every other file, the
+    /// signatures, and the manifest last. Returns the run's URL.
+    pub fn upload_run(&self, folder: &Path, id: &str) -> Result<String> {
+        let mut files = Vec::new();
+        walk(folder, folder, &mut files)?;
+        let rank = |name: &str| match name {
+            "summary.json" => 0,
+            n if n == DSSE || n == MINISIG => 2,
+            n if n == MANIFEST => 3,
+            _ => 1,
+        };
+        files.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
+        let run = self.base.join(id);
+        for name in &files {
+            let key = run.join(name).key;
+            self.store.upload(&folder.join(name), &key)?;
+        }
+        Ok(run.url())
+    }
+}
+
+/// The files under `dir`, as `/`-separated paths relative to `root`.
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        if entry.file_type().map_err(|e| Error::io(&path, e))?.is_dir() {
+            walk(root, &path, out)?;
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    Ok(())
+}
+
+/// Downloads the run folder at `url` into `local/<id>` (for `verify` and
+/// `apply`), with the environment's storage settings.
+pub fn fetch_run(url: &str, local: &Path) -> Result<PathBuf> {
+    let (parent, id) = split_run_url(url)?;
+    if id.is_empty() {
+        return Err(storage::storage_error(
+            url,
+            "names a bucket, not a run folder",
+            Some("give the URL of a run folder: …/reports/<run id>".into()),
+        ));
+    }
+    RemoteRuns::open(&parent, &Settings::default())?.fetch(&id, local)
+}
+
+/// Downloads every complete run of the chain `url` belongs to into
+/// `local/<id>` (for `verify --chain`): `url` names a run folder (its
+/// parent is the chain) or the prefix the runs are under. Returns the URL
+/// of the prefix.
+pub fn fetch_chain(url: &str, local: &Path) -> Result<String> {
+    let here = RemoteRuns::open(url, &Settings::default())?;
+    let runs = if here.has_manifest()? {
+        let (parent, _) = split_run_url(url)?;
+        RemoteRuns::open(&parent, &Settings::default())?
+    } else {
+        here
+    };
+    if runs.fetch_complete(local)?.is_empty() {
+        return Err(storage::storage_error(
+            &runs.url(""),
+            "holds no complete run folder (none with its manifest)",
+            Some("give the URL of the reports prefix (…/reports) or of one run folder in it".into()),
+        ));
+    }
+    Ok(runs.url(""))
+}
+
+/// `s3://bucket/reports/run1` → (`s3://bucket/reports`, `run1`); a URL
+/// naming only a bucket has no run id (`""`).
+pub fn split_run_url(url: &str) -> Result<(String, String)> {
+    let location = Location::parse(url)?;
+    let key = location.key.trim_matches('/');
+    let (parent, id) = key.rsplit_once('/').unwrap_or(("", key));
+    Ok((
+        format!("{}/{parent}", location.root).trim_end_matches('/').to_string(),
+        id.to_string(),
+    ))
+}
+
+/// A local folder for a run bound for a bucket (under `work` if given,
+/// else the system's temporary folder), removed when dropped unless kept.
+pub fn staging_folder(work: Option<&Path>) -> Result<tempfile::TempDir> {
+    let builder = {
+        let mut b = tempfile::Builder::new();
+        b.prefix(".recon-out-");
+        b
+    };
+    match work {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            builder.tempdir_in(dir).map_err(|e| Error::io(dir, e))
+        }
+        None => builder.tempdir().map_err(|e| Error::io(&std::env::temp_dir(), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_urls_split_into_prefix_and_id() {
+        assert_eq!(
+            split_run_url("s3://bucket/reports/run1/").unwrap(),
+            ("s3://bucket/reports".into(), "run1".into())
+        );
+        assert_eq!(
+            split_run_url("s3://bucket/run1").unwrap(),
+            ("s3://bucket".into(), "run1".into())
+        );
+        assert_eq!(
+            split_run_url("s3://bucket").unwrap(),
+            ("s3://bucket".into(), String::new())
+        );
+    }
+}
