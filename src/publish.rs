@@ -182,7 +182,7 @@ pub fn fetch_run(url: &str, local: &Path) -> Result<PathBuf> {
             Some("give the URL of a run folder: …/reports/<run id>".into()),
         ));
     }
-    RemoteRuns::open(&parent, &Settings::default())?.fetch(&id, local)
+    RemoteRuns::open(&parent, &env_settings()?)?.fetch(&id, local)
 }
 
 /// Downloads every complete run of the chain `url` belongs to into
@@ -190,10 +190,10 @@ pub fn fetch_run(url: &str, local: &Path) -> Result<PathBuf> {
 /// parent is the chain) or the prefix the runs are under. Returns the URL
 /// of the prefix.
 pub fn fetch_chain(url: &str, local: &Path) -> Result<String> {
-    let here = RemoteRuns::open(url, &Settings::default())?;
+    let here = RemoteRuns::open(url, &env_settings()?)?;
     let runs = if here.has_manifest()? {
         let (parent, _) = split_run_url(url)?;
-        RemoteRuns::open(&parent, &Settings::default())?
+        RemoteRuns::open(&parent, &env_settings()?)?
     } else {
         here
     };
@@ -205,6 +205,11 @@ pub fn fetch_chain(url: &str, local: &Path) -> Result<String> {
         ));
     }
     Ok(runs.url(""))
+}
+
+/// Storage settings from the environment alone (no spec at hand).
+fn env_settings() -> Result<Settings> {
+    Settings::from_env().map_err(|m| Error::usage(m, None))
 }
 
 /// `s3://bucket/reports/run1` → (`s3://bucket/reports`, `run1`); a URL

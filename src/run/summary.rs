@@ -196,6 +196,13 @@ pub(super) fn build_summary(
         let entity = spec.entity(&r.name);
         for side in Side::BOTH {
             let m = &r.inputs[side.idx()];
+            let files = listed_files(&m.path, &m.files, spec_dir);
+            // Of the files as listed here, so it can be recomputed from them.
+            let sha256 = if files.len() > 1 {
+                crate::source::listing_sha256(&files)
+            } else {
+                m.sha256.clone()
+            };
             inputs.push(report::summary::InputFile {
                 entity: r.name.clone(),
                 side: side.as_str().into(),
@@ -203,11 +210,11 @@ pub(super) fn build_summary(
                 format: entity
                     .map(|e| e.sources[side.idx()].format.as_str().to_string())
                     .unwrap_or_default(),
-                sha256: m.sha256.clone(),
+                sha256,
                 size: m.size,
                 rows: m.rows,
                 columns: m.physical_types.clone(),
-                files: listed_files(&m.path, &m.files, spec_dir),
+                files,
             });
         }
     }

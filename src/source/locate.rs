@@ -119,7 +119,15 @@ fn local_parts(source: &Source, path: &Path) -> Result<Vec<Part>> {
             base.push(c);
         }
         let mut files = Vec::new();
-        walk(&base, &mut files).map_err(|e| Error::io(&base, e))?;
+        // A folder the pattern names that is not there holds no match.
+        let walk_from = if base.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            base.as_path()
+        };
+        if walk_from.is_dir() {
+            walk(&base, &mut files).map_err(|e| Error::io(&base, e))?;
+        }
         files.retain(|f| pattern.matches_path_with(f, MATCH));
         files.sort();
         return files.into_iter().map(|f| local_part(&base, f)).collect();
@@ -353,18 +361,21 @@ impl Part {
 /// Where staged bytes go: through a decompressor when the name says so.
 enum Sink<W: Write> {
     Plain(W),
-    Gzip(Box<flate2::write::GzDecoder<W>>),
-    Zstd(zstd::stream::write::Decoder<'static, W>),
+    /// Every member: `cat a.gz b.gz` is one valid gzip file.
+    Gzip(Box<flate2::write::MultiGzDecoder<W>>),
+    /// zstd's own writer, whose `finish` refuses a truncated frame.
+    Zstd(zstd::stream::zio::Writer<W, zstd::stream::raw::Decoder<'static>>),
 }
 
 fn decoder<W: Write>(compression: Compression, out: W, name: &str) -> Result<Sink<W>> {
     Ok(match compression {
         Compression::None => Sink::Plain(out),
-        Compression::Gzip => Sink::Gzip(Box::new(flate2::write::GzDecoder::new(out))),
-        Compression::Zstd => Sink::Zstd(
-            zstd::stream::write::Decoder::new(out)
+        Compression::Gzip => Sink::Gzip(Box::new(flate2::write::MultiGzDecoder::new(out))),
+        Compression::Zstd => Sink::Zstd(zstd::stream::zio::Writer::new(
+            out,
+            zstd::stream::raw::Decoder::new()
                 .map_err(|e| Error::input(Path::new(name), format!("cannot start zstd: {e}")))?,
-        ),
+        )),
     })
 }
 
@@ -374,8 +385,8 @@ impl<W: Write> Sink<W> {
             Sink::Plain(mut w) => w.flush(),
             Sink::Gzip(d) => d.finish()?.flush(),
             Sink::Zstd(mut d) => {
-                d.flush()?;
-                d.into_inner().flush()
+                d.finish()?;
+                d.into_inner().0.flush()
             }
         }
     }

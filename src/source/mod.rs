@@ -232,6 +232,15 @@ fn described(mut loaded: Loaded, part: &locate::Part, opened: &locate::Opened) -
     loaded
 }
 
+/// The SHA-256 of a many-file source: of the lines `<sha256>  <name>\n` of
+/// its files in read order — `sha256sum`'s output over them, so a verifier
+/// recomputes it from the listed files. The names are as the caller lists
+/// them (the summary lists local files relative to the spec's folder).
+pub fn listing_sha256(files: &[InputFile]) -> String {
+    let listing: String = files.iter().map(|f| format!("{}  {}\n", f.sha256, f.name)).collect();
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, listing.as_bytes()))
+}
+
 /// How each file of a source of `parts` files is read: one file is the
 /// source; of many, one may hold no rows (a Spark job writes empty part
 /// files) — the source as a whole must hold some ([`finished`]).
@@ -256,12 +265,7 @@ fn finished(mut loaded: Loaded, source: &Source) -> Result<Loaded> {
             )
             .with_hint("`allow_empty = true` on the source accepts an empty table"));
         }
-        let listing: String = loaded
-            .files
-            .iter()
-            .map(|f| format!("{}  {}\n", f.sha256, f.name))
-            .collect();
-        loaded.sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, listing.as_bytes()));
+        loaded.sha256 = listing_sha256(&loaded.files);
     }
     Ok(loaded)
 }

@@ -67,7 +67,8 @@ impl Compiler<'_> {
         if sides[0] == sides[1] {
             return Err(self.loc.error(0..0, "[sides] left and right must differ"));
         }
-        let storage = self.storage(&crate::storage::Settings::default(), raw.storage.as_ref(), timezone)?;
+        let base = crate::storage::Settings::from_env().map_err(|e| self.loc.error(0..0, e))?;
+        let storage = self.storage(&base, raw.storage.as_ref(), timezone)?;
         let mut entities = Vec::new();
         let mut names = BTreeSet::new();
         for e in &raw.entities {

@@ -87,6 +87,21 @@ impl Settings {
         Ok(())
     }
 
+    /// The retry settings the environment gives (`RECON_STORAGE_MAX_RETRIES`,
+    /// `RECON_STORAGE_RETRY_TIMEOUT`, `RECON_STORAGE_INIT_BACKOFF`,
+    /// `RECON_STORAGE_MAX_BACKOFF`) over object_store's defaults: the base
+    /// under `[storage]`, and all there is for `verify URL` and `apply URL`.
+    pub fn from_env() -> Result<Settings, String> {
+        let mut settings = Settings::default();
+        for key in ["max_retries", "retry_timeout", "init_backoff", "max_backoff"] {
+            let var = format!("RECON_STORAGE_{}", key.to_ascii_uppercase());
+            if let Ok(value) = std::env::var(&var) {
+                settings.set(key, &value).map_err(|e| format!("{var}: {e}"))?;
+            }
+        }
+        Ok(settings)
+    }
+
     /// These settings with `over`'s on top (a source's own over `[storage]`).
     pub fn merged(&self, over: &[(String, String)]) -> Result<Settings, String> {
         let mut merged = self.clone();
