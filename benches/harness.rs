@@ -6,6 +6,7 @@
 //! cargo bench --bench harness -- --wide 200 --rows 100000 # wide pair
 //! cargo bench --bench harness -- --rows 10000000 --memory-limit 8GiB  # bucketed when above
 //! cargo bench --bench harness -- --rows 100000000 --skip-baseline    # recon only
+//! cargo bench --bench harness -- --rows 1000000 --s3  # also read from S3 (AWS_ENDPOINT: .ci/services)
 //! ```
 //!
 //! Each phase runs in a child process of this binary so that wall time and
@@ -34,6 +35,8 @@ struct Args {
     memory_limit: Option<String>,
     /// Run recon only (the bare in-memory join does not fit at 100M rows).
     skip_baseline: bool,
+    /// Also run recon on the same pair read from an S3 server (`AWS_ENDPOINT`).
+    s3: bool,
 }
 
 fn parse_args() -> Args {
@@ -44,6 +47,7 @@ fn parse_args() -> Args {
         phase: None,
         memory_limit: None,
         skip_baseline: false,
+        s3: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -54,6 +58,7 @@ fn parse_args() -> Args {
             "--phase" => args.phase = it.next(),
             "--memory-limit" => args.memory_limit = it.next(),
             "--skip-baseline" => args.skip_baseline = true,
+            "--s3" => args.s3 = true,
             _ => {} // cargo bench passes --bench
         }
     }
@@ -186,7 +191,11 @@ fn child(args: &Args, phase: &str) -> serde_json::Value {
         "baseline" => baseline(&args.data, left, right)
             .map(|n| format!("{n} unequal cells"))
             .unwrap_or_else(|e| format!("error: {e}")),
-        _ => match recon_run(&args.data, spec, args.memory_limit.as_deref()) {
+        _ => match recon_run(
+            &args.data,
+            if phase == "recon-s3" { S3_SPEC } else { spec },
+            args.memory_limit.as_deref(),
+        ) {
             Ok((code, files)) => {
                 parts = files;
                 format!("exit {code}")
@@ -203,6 +212,46 @@ fn child(args: &Args, phase: &str) -> serde_json::Value {
         out["run_folder"] = parts.into();
     }
     out
+}
+
+/// The spec of the pair with its paths in the S3 bucket.
+const S3_SPEC: &str = "spec-s3.toml";
+const S3_BUCKET: &str = "recon-bench";
+
+/// Puts the pair into the bucket `recon-bench` of the server at
+/// `AWS_ENDPOINT` (created if missing) and writes [`S3_SPEC`] pointing at it.
+fn stage_s3(args: &Args, label: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let endpoint = std::env::var("AWS_ENDPOINT")
+        .map_err(|_| "--s3 needs AWS_ENDPOINT (run `.ci/services start` and source its env file)".to_string())?;
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let mut stream = std::net::TcpStream::connect(&host).map_err(|e| format!("{host}: {e}"))?;
+    write!(
+        stream,
+        "PUT /{S3_BUCKET} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let location = recon::storage::Location::parse(&format!("s3://{S3_BUCKET}")).map_err(|e| e.to_string())?;
+    let store = recon::storage::Store::open(&location, &Default::default()).map_err(|e| e.to_string())?;
+    let (left, right, spec) = files(args);
+    let mut text = std::fs::read_to_string(args.data.join(spec)).map_err(|e| e.to_string())?;
+    for name in [left, right] {
+        let key = format!("{label}/{name}");
+        let local = std::fs::metadata(args.data.join(name))
+            .map_err(|e| e.to_string())?
+            .len();
+        if store.head(&key).map_err(|e| e.to_string())?.map(|o| o.size) != Some(local) {
+            let bytes = std::fs::read(args.data.join(name)).map_err(|e| e.to_string())?;
+            store.put(&key, bytes, false).map_err(|e| e.to_string())?;
+        }
+        text = text.replace(
+            &format!("path = \"{name}\""),
+            &format!("path = \"s3://{S3_BUCKET}/{key}\""),
+        );
+    }
+    std::fs::write(args.data.join(S3_SPEC), text).map_err(|e| e.to_string())
 }
 
 fn files(args: &Args) -> (&'static str, &'static str, &'static str) {
@@ -240,12 +289,19 @@ fn main() {
     }
     let exe = std::env::current_exe().expect("current exe");
     let mut results = serde_json::Map::new();
-    let phases: &[&str] = if args.skip_baseline {
-        &["recon"]
+    let mut phases: Vec<&str> = if args.skip_baseline {
+        vec!["recon"]
     } else {
-        &["baseline", "recon"]
+        vec!["baseline", "recon"]
     };
-    for &phase in phases {
+    if args.s3 {
+        if let Err(e) = stage_s3(&args, &label) {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+        phases.push("recon-s3");
+    }
+    for &phase in &phases {
         let out = Command::new(&exe)
             .args([
                 "--phase",
@@ -265,6 +321,7 @@ fn main() {
                     .iter()
                     .flat_map(|m| ["--memory-limit".to_string(), m.clone()]),
             )
+            .args(args.s3.then_some("--s3"))
             .output()
             .expect("run phase");
         let v: serde_json::Value = serde_json::from_slice(&out.stdout)
@@ -300,6 +357,14 @@ fn main() {
         "recon_rows_per_s": args.rows as f64 / wall("recon"),
         "wall_ratio": wall("recon") / wall("baseline"),
         "rss_ratio": rss("recon") / rss("baseline"),
+        "recon_s3": results.get("recon-s3").map(|r| {
+            let mut r = r.clone();
+            if let Some(o) = r.as_object_mut() {
+                o.remove("run_folder");
+            }
+            r
+        }),
+        "s3_wall_ratio": wall("recon-s3") / wall("recon"),
         "inputs_bytes": inputs_bytes,
         "run_folder_bytes": run_folder_bytes,
         "run_folder_ratio": run_folder_ratio,
@@ -315,6 +380,14 @@ fn main() {
         wall("recon") / wall("baseline"),
         rss("recon") / rss("baseline"),
     );
+    if args.s3 {
+        println!(
+            "{label}: recon reading from S3 {:.2} s / {:.0} MB = {:.2}x the local read",
+            wall("recon-s3"),
+            rss("recon-s3"),
+            wall("recon-s3") / wall("recon")
+        );
+    }
     if !parts.is_empty() {
         let list: Vec<String> = parts.iter().map(|(f, b)| format!("{f} {}", size(*b))).collect();
         println!(
