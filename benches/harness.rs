@@ -140,6 +140,7 @@ fn recon_run(dir: &Path, spec: &str, memory_limit: Option<&str>) -> Result<(u8, 
         work_dir: None,
         wait: std::time::Duration::ZERO,
         params: Default::default(),
+        report_findings: None,
     };
     let outcome = recon::run::execute(&opts).map_err(|e| e.to_string())?;
     let code = outcome.exit.code();

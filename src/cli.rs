@@ -45,6 +45,23 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Apply a run's repair instructions to a snapshot file of one target system.
     Apply(ApplyArgs),
+    /// Render report.html for an existing run (older runs, more history), leaving the run untouched.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// Earlier runs of the same reports folder the trends show.
+    #[arg(long, default_value_t = crate::report::page::DEFAULT_HISTORY)]
+    pub history: usize,
+    /// Findings shown per entity and kind.
+    #[arg(long, default_value_t = crate::report::page::DEFAULT_PER_KIND)]
+    pub findings: usize,
+    /// Where to write the page (default: RUN_ID.report.html in the current folder).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +104,9 @@ pub struct RunArgs {
     pub wait: std::time::Duration,
     #[command(flatten)]
     pub paths: PathArgs,
+    /// Findings report.html shows per entity and kind (default 100).
+    #[arg(long, value_name = "N")]
+    pub report_findings: Option<usize>,
 }
 
 /// Values for `${NAME}` and `{date}` in source paths (see README.md,

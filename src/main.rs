@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::Keygen(a) => commands::keygen::execute(a),
         Command::Generate(a) => commands::generate::execute(a),
         Command::Apply(a) => commands::apply::execute(a),
+        Command::Report(a) => commands::report::execute(a),
     });
     match result {
         Ok(Ok(code)) => ExitCode::from(code.code()),

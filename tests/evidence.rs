@@ -99,6 +99,7 @@ fn deleted_added_and_resigned_files_are_detected() {
         "manifest.json.minisig",
         "summary.json",
         "findings.parquet",
+        "report.html",
     ] {
         std::fs::copy(reports.join("r1").join(f), run.join(f)).unwrap();
     }

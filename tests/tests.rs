@@ -17,4 +17,5 @@ mod nightly;
 mod object_storage;
 mod quality;
 mod repair;
+mod report_page;
 mod scale;

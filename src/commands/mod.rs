@@ -5,5 +5,6 @@ pub mod apply;
 pub mod check;
 pub mod generate;
 pub mod keygen;
+pub mod report;
 pub mod run;
 pub mod verify;

@@ -65,6 +65,7 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
         work_dir: args.work_dir.clone(),
         wait: args.wait,
         params,
+        report_findings: args.report_findings,
     };
     let outcome = run(&opts);
     if let Some(bar) = spinner {

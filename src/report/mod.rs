@@ -1,5 +1,6 @@
-//! Writing what a run found: findings.parquet, summary.json, the human
-//! summary on stderr, and the atomic run folder that holds them.
+//! Writing what a run found: findings.parquet, summary.json, report.html
+//! (`page`), the human summary on stderr, and the atomic run folder that
+//! holds them.
 //!
 //! Owns file layout and serialization only; deciding what is a finding or
 //! whether the run failed happens upstream.
@@ -8,6 +9,7 @@ mod baseline;
 mod folder;
 mod lock;
 mod metrics;
+pub mod page;
 pub mod summary;
 
 pub use crate::columnar::{buffered, opened, push_plain, Dictionary, PlainColumn, WorkingWriter};

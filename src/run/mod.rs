@@ -56,6 +56,8 @@ pub struct RunOptions {
     pub wait: std::time::Duration,
     /// What `${NAME}` and `{date}` in the spec's paths stand for.
     pub params: spec::Params,
+    /// Findings report.html shows per entity and kind (default 100).
+    pub report_findings: Option<usize>,
 }
 
 pub struct RunOutcome {
@@ -304,6 +306,22 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     let summary_json = summary_with_repairs(&summary, &results, &repairs)?;
     files::write_file(&folder.path().join("summary.json"), summary_json.as_bytes())?;
     tracing::debug!("summary written");
+    // report.html, before sealing: the manifest and signatures cover it.
+    let page = {
+        let summary_value: serde_json::Value =
+            serde_json::from_str(&summary_json).map_err(|e| Error::json("reading back summary.json", e))?;
+        let sample = report::page::sample_rows(&rows, opts.report_findings.unwrap_or(report::page::DEFAULT_PER_KIND));
+        let history = report::page::history(&opts.out, None, report::page::DEFAULT_HISTORY);
+        let key_id = signing.key_id_hex();
+        report::page::render(&report::page::Page {
+            summary: &summary_value,
+            findings: &sample,
+            history: &history,
+            key_id: Some(&key_id),
+        })
+    };
+    files::write_file(&folder.path().join(report::page::FILE), page.as_bytes())?;
+    tracing::debug!("report.html written");
     let predicate = predicate(&spec, &summary, previous.as_deref())?;
     let state_digest = states.finish()?;
     tracing::debug!("state.parquet finished");
