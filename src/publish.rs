@@ -10,13 +10,30 @@
 //! replaced, even by a concurrent writer), the signatures next and the
 //! manifest last. A run folder in a bucket without its manifest is
 //! incomplete: it is never taken as a previous run, nor verified as one.
+//!
+//! One run at a time per prefix, across machines: a run holds a lease
+//! object (`<prefix>/.recon.lock`, created create-only, renewed by
+//! compare-and-set while the run lasts, taken over once it has expired)
+//! from choosing the previous run to uploading its manifest, so two runs
+//! never chain to the same previous run.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::evidence::{DSSE, MANIFEST, MINISIG};
-use crate::storage::{self, Location, Settings, Store};
+use crate::storage::{self, Location, Settings, Store, Tag};
+
+/// The lease object's name under a reports prefix.
+pub const LEASE: &str = ".recon.lock";
+/// How long a lease lasts without renewal: a run that died leaves a lease
+/// the next run takes over this long after its last renewal.
+pub const LEASE_TTL: Duration = Duration::from_secs(120);
+/// How often a live run renews its lease.
+const RENEW_EVERY: Duration = Duration::from_secs(30);
 
 /// The run folders under one prefix of a bucket.
 pub struct RemoteRuns {
@@ -169,6 +186,156 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The lease a run holds on a reports prefix (see the module doc); renewed
+/// on a thread of its own and removed when dropped.
+pub struct Lease {
+    store: Store,
+    key: String,
+    url: String,
+    lost: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    renewer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Lease {
+    /// Fails (exit 2) when the lease was lost: the run stalled past
+    /// [`LEASE_TTL`] and another run took the prefix over.
+    pub fn check(&self) -> Result<()> {
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(Error::usage(
+                format!(
+                    "lost the lease on {}: another run took the reports prefix over",
+                    self.url
+                ),
+                Some("this run was not renewed in time (a stall, a network outage); run it again".into()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.renewer.take() {
+            let _ = t.join();
+        }
+        // Removed only while it is still ours (a taken-over lease is not).
+        if !self.lost.load(Ordering::SeqCst) {
+            if let Err(e) = self.store.delete(&self.key) {
+                tracing::warn!(error = %e, "could not remove the lease; it expires by itself");
+            }
+        }
+    }
+}
+
+fn lease_body(now: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
+    let expires = now + chrono::Duration::from_std(LEASE_TTL).unwrap_or_default();
+    serde_json::json!({
+        "pid": std::process::id(),
+        "host": crate::report::hostname(),
+        "since": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "expires_at": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+    .to_string()
+    .into_bytes()
+}
+
+impl RemoteRuns {
+    /// Takes the lease on this prefix, waiting up to `wait` for a live one
+    /// to be released; an expired lease is taken over.
+    pub fn lease(&self, wait: Duration) -> Result<Lease> {
+        let key = self.base.join(LEASE).key;
+        let url = self.url(LEASE);
+        let started = Instant::now();
+        loop {
+            let now = chrono::Utc::now();
+            if let Some(tag) = self.store.try_create(&key, lease_body(now))? {
+                return Ok(self.hold(key, url, tag));
+            }
+            let Some((bytes, tag)) = self.store.read_tagged(&key)? else {
+                continue; // released between the two requests
+            };
+            let holder: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let expires = holder["expires_at"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+            // Unreadable, or expired: the holder is gone; take it over,
+            // unless another run does so first.
+            if expires.is_none_or(|e| e < now) {
+                if let Some(tag) = self.store.try_replace(&key, lease_body(now), &tag)? {
+                    return Ok(self.hold(key, url, tag));
+                }
+                continue;
+            }
+            if started.elapsed() >= wait {
+                return Err(Error::usage(
+                    format!(
+                        "{} is locked by another run (pid {} on {}, since {}; its lease expires {} unless renewed)",
+                        self.url(""),
+                        holder["pid"],
+                        holder["host"].as_str().unwrap_or("?"),
+                        holder["since"].as_str().unwrap_or("?"),
+                        holder["expires_at"].as_str().unwrap_or("?"),
+                    ),
+                    Some(format!(
+                        "one run at a time writes to a reports prefix; wait longer with --wait, or, if that run \
+                         is dead, its lease ({url}) expires {}s after its last renewal",
+                        LEASE_TTL.as_secs()
+                    )),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(500).min(wait.saturating_sub(started.elapsed())));
+        }
+    }
+
+    fn hold(&self, key: String, url: String, tag: Tag) -> Lease {
+        let tag = Arc::new(Mutex::new(tag));
+        let lost = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let renewer = {
+            let (store, key, tag, lost, stop) = (
+                self.store.clone(),
+                key.clone(),
+                Arc::clone(&tag),
+                Arc::clone(&lost),
+                Arc::clone(&stop),
+            );
+            std::thread::Builder::new()
+                .name("recon-lease".into())
+                .spawn(move || {
+                    let mut last = Instant::now();
+                    while !stop.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(200));
+                        if last.elapsed() < RENEW_EVERY {
+                            continue;
+                        }
+                        last = Instant::now();
+                        let Ok(mut current) = tag.lock() else { return };
+                        match store.try_replace(&key, lease_body(chrono::Utc::now()), &current) {
+                            Ok(Some(next)) => *current = next,
+                            Ok(None) => {
+                                lost.store(true, Ordering::SeqCst);
+                                return;
+                            }
+                            // A failed renewal is retried at the next turn.
+                            Err(e) => tracing::warn!(error = %e, "could not renew the lease"),
+                        }
+                    }
+                })
+                .ok()
+        };
+        Lease {
+            store: self.store.clone(),
+            key,
+            url,
+            lost,
+            stop,
+            renewer,
+        }
+    }
 }
 
 /// Downloads the run folder at `url` into `local/<id>` (for `verify` and

@@ -565,3 +565,94 @@ fn an_upload_stopped_before_the_manifest_leaves_no_run_and_a_rerun_succeeds() {
     let o = env.recon(&["verify", &reports, "--chain"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
+
+#[test]
+fn runs_into_one_bucket_prefix_take_turns_and_never_fork_the_chain() {
+    let Some(ep) = endpoint("RECON_TEST_S3_ENDPOINT") else {
+        return;
+    };
+    let env = Env::new();
+    let evidence = bucket("lease");
+    create_bucket(&ep, &evidence);
+    let spec = copy_demo(env.path());
+    let reports = format!("s3://{evidence}/reports");
+    let s = store(&evidence);
+    // Two runs started together, as a scheduler's retry and a manual run.
+    let start = |id: &str| {
+        Command::new(env!("CARGO_BIN_EXE_recon"))
+            .args(["run", spec.to_str().unwrap(), "--out", &reports, "--run-id", id])
+            .env("HOME", env.home())
+            .env("RECON_HOME", env.home().join("recon"))
+            .env_remove("RECON_SIGNING_KEY")
+            .env_remove("RECON_TOKEN_KEY")
+            .current_dir(env.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Keys exist before the race (the first run would create them).
+    let o = env.recon(&["keygen"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (a, b) = (start("a"), start("b"));
+    for o in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+        assert!(code(&o) <= 1, "{}", stderr(&o));
+    }
+    let prev = |id: &str| -> serde_json::Value {
+        serde_json::from_slice::<serde_json::Value>(&s.read(&format!("reports/{id}/summary.json")).unwrap()).unwrap()
+            ["previous_run"]
+            .clone()
+    };
+    let links = [prev("a"), prev("b")];
+    assert!(
+        links == [serde_json::Value::Null, "a".into()] || links == ["b".into(), serde_json::Value::Null],
+        "one run chains to the other: {links:?}"
+    );
+    assert!(
+        s.head("reports/.recon.lock").unwrap().is_none(),
+        "the lease is released"
+    );
+    let o = env.recon(&["verify", &reports, "--chain"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    // A live lease held elsewhere: --wait 0 gives up at once, naming the holder.
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339();
+    let live = format!(r#"{{"pid": 4242, "host": "batch-7", "since": "x", "expires_at": "{later}"}}"#);
+    upload(&s, "reports/.recon.lock", live.into_bytes());
+    let o = env.recon(&[
+        "run",
+        spec.to_str().unwrap(),
+        "--out",
+        &reports,
+        "--run-id",
+        "c",
+        "--wait",
+        "0",
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("locked by another run (pid 4242 on batch-7"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(s.list("reports/c").unwrap().is_empty(), "nothing of the refused run");
+    // The same lease, expired: its holder is gone, the run takes it over.
+    let earlier = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+    let stale = format!(r#"{{"pid": 4242, "host": "batch-7", "since": "x", "expires_at": "{earlier}"}}"#);
+    upload(&s, "reports/.recon.lock", stale.into_bytes());
+    let o = env.recon(&[
+        "run",
+        spec.to_str().unwrap(),
+        "--out",
+        &reports,
+        "--run-id",
+        "c",
+        "--wait",
+        "0",
+    ]);
+    assert!(code(&o) <= 1, "{}", stderr(&o));
+    assert!(
+        s.head("reports/.recon.lock").unwrap().is_none(),
+        "the lease is released"
+    );
+}

@@ -32,14 +32,16 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
                 ));
             }
         }
+        // Held from choosing the previous run to uploading the manifest.
+        let lease = runs.lease(args.wait)?;
         let staging = crate::publish::staging_folder(args.work_dir.as_deref())?;
         runs.mirror_history(staging.path())?;
-        Some((runs, staging))
+        Some((runs, staging, lease))
     } else {
         None
     };
     let prev = match (&args.prev, &remote) {
-        (Some(p), Some((_, staging))) if crate::storage::is_url(&p.to_string_lossy()) => Some(
+        (Some(p), Some((_, staging, _))) if crate::storage::is_url(&p.to_string_lossy()) => Some(
             crate::publish::fetch_run(&p.to_string_lossy(), &staging.path().join(".prev"))?,
         ),
         (Some(p), None) if crate::storage::is_url(&p.to_string_lossy()) => {
@@ -53,7 +55,7 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
     let opts = RunOptions {
         spec: args.spec.clone(),
         out: match &remote {
-            Some((_, staging)) => staging.path().to_path_buf(),
+            Some((_, staging, _)) => staging.path().to_path_buf(),
             None => args.out.clone(),
         },
         run_id: args.run_id.clone(),
@@ -77,7 +79,10 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
     let outcome = outcome?;
     let shown = match remote {
         None => outcome.folder.display().to_string(),
-        Some((runs, staging)) => match runs.upload_run(&outcome.folder, &outcome.summary.run_id) {
+        Some((runs, staging, lease)) => match lease
+            .check()
+            .and_then(|()| runs.upload_run(&outcome.folder, &outcome.summary.run_id))
+        {
             Ok(url) => url,
             Err(e) => {
                 // The sealed run is not lost: say where it is.

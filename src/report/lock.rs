@@ -176,7 +176,7 @@ fn busy(out: &Path, path: &Path, wait: Duration) -> Error {
 }
 
 /// This machine's name (`gethostname`), or `unknown`.
-fn hostname() -> String {
+pub fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname writes at most that.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };

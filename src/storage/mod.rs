@@ -80,6 +80,14 @@ pub struct Fetched {
     pub hash_micros: u64,
 }
 
+/// Which version of an object a read or write saw (ETag and version id),
+/// for compare-and-set replacement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub e_tag: Option<String>,
+    pub version: Option<String>,
+}
+
 /// A client for one bucket (or container, or HTTP host).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -159,7 +167,10 @@ impl Store {
             storage_error(
                 &shown,
                 format!("unknown storage setting `{k}` for a {} URL", url.scheme()),
-                Some("see README.md, \"Object storage\", for the settings each cloud takes".into()),
+                Some(
+                    "rules/README.md, \"[storage]\", lists the settings; others are object_store's keys for that cloud"
+                        .into(),
+                ),
             )
         };
         let built: std::result::Result<Arc<dyn ObjectStore>, object_store::Error> = match url.scheme() {
@@ -337,6 +348,68 @@ impl Store {
                 Some("choose another --run-id, or remove the incomplete run first".into()),
             )),
             Err(e) => Err(from_store(&url, e)),
+        }
+    }
+
+    /// Creates `key` with `bytes` unless an object is there: its tag, or
+    /// `None` when one exists (the server decides, atomically).
+    pub fn try_create(&self, key: &str, bytes: Vec<u8>) -> Result<Option<Tag>> {
+        self.put_if(key, bytes, PutMode::Create)
+    }
+
+    /// Replaces `key` with `bytes` if it is still the version `tag` names:
+    /// the new tag, or `None` when it changed meanwhile (compare-and-set).
+    pub fn try_replace(&self, key: &str, bytes: Vec<u8>, tag: &Tag) -> Result<Option<Tag>> {
+        let version = object_store::UpdateVersion {
+            e_tag: tag.e_tag.clone(),
+            version: tag.version.clone(),
+        };
+        self.put_if(key, bytes, PutMode::Update(version))
+    }
+
+    fn put_if(&self, key: &str, bytes: Vec<u8>, mode: PutMode) -> Result<Option<Tag>> {
+        let url = self.url(key);
+        let inner = self.inner.clone();
+        let path = Key::from(key);
+        let opts = PutOptions {
+            mode,
+            ..Default::default()
+        };
+        match block_on(async move { inner.put_opts(&path, PutPayload::from(bytes), opts).await })? {
+            Ok(r) => Ok(Some(Tag {
+                e_tag: r.e_tag,
+                version: r.version,
+            })),
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => Ok(None),
+            Err(e) => Err(from_store(&url, e)),
+        }
+    }
+
+    /// The object at `key` and its tag, or `None` when there is none.
+    pub fn read_tagged(&self, key: &str) -> Result<Option<(Vec<u8>, Tag)>> {
+        let mut bytes = Vec::new();
+        match self.download(key, &mut bytes) {
+            Ok(f) => Ok(Some((
+                bytes,
+                Tag {
+                    e_tag: f.etag,
+                    version: f.version,
+                },
+            ))),
+            Err(Error::Storage { source: Some(e), .. }) if matches!(*e, object_store::Error::NotFound { .. }) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes the object at `key` (none there is not an error).
+    pub fn delete(&self, key: &str) -> Result<()> {
+        let inner = self.inner.clone();
+        let path = Key::from(key);
+        match block_on(async move { inner.delete(&path).await })? {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(from_store(&self.url(key), e)),
         }
     }
 
@@ -527,5 +600,26 @@ mod tests {
         assert!(err.to_string().contains("no_such_option"), "{err}");
         let err = Store::open(&Location::parse("ftp://host/x").unwrap(), &Settings::default()).unwrap_err();
         assert!(err.to_string().contains("unsupported URL scheme"), "{err}");
+    }
+
+    #[test]
+    fn gcs_and_azure_urls_build_clients_from_settings_without_contacting_anyone() {
+        // GCS: a bucket URL and a non-secret setting build a client (the
+        // credentials are looked up on first use, from the environment).
+        let mut s = Settings::default();
+        s.set("timeout", "30s").unwrap();
+        let store = Store::open(&Location::parse("gs://bucket/exports/x.csv").unwrap(), &s).unwrap();
+        assert_eq!(store.url("exports/x.csv"), "gs://bucket/exports/x.csv");
+        // Azure needs an account: named in a setting, the client builds.
+        let mut s = Settings::default();
+        s.set("account_name", "recontest").unwrap();
+        s.set("use_emulator", "true").unwrap();
+        let store = Store::open(&Location::parse("az://container/dir").unwrap(), &s).unwrap();
+        assert_eq!(store.url("dir/a.csv"), "az://container/dir/a.csv");
+        // A setting of another cloud is named, not ignored.
+        let mut s = Settings::default();
+        s.set("virtual_hosted_style_request", "true").unwrap();
+        let err = Store::open(&Location::parse("gs://bucket/x").unwrap(), &s).unwrap_err();
+        assert!(err.to_string().contains("virtual_hosted_style_request"), "{err}");
     }
 }
