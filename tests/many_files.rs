@@ -2,19 +2,11 @@
 //! `{date}` placeholders and Hive partition folders, end to end through the
 //! `recon` binary.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value as Json;
 
 use crate::util::*;
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
 
 fn zstd(bytes: &[u8]) -> Vec<u8> {
     zstd::stream::encode_all(bytes, 3).unwrap()
@@ -957,22 +949,6 @@ fn plain_date_placeholder_is_iso_and_as_of_must_be_a_date() {
     assert_eq!(code(&out), 2, "{}", stderr(&out));
 }
 
-/// `recon ARGS` as [`Env::recon`] runs it, with `vars` in its environment.
-fn recon_with_env(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_recon"));
-    cmd.args(args)
-        .env("HOME", env.home())
-        .env("RECON_HOME", env.home().join("recon"))
-        .env_remove("RECON_SIGNING_KEY")
-        .env_remove("RECON_TOKEN_KEY")
-        .env_remove("RUST_LOG")
-        .current_dir(env.path());
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run recon")
-}
-
 #[test]
 fn variable_comes_from_the_environment_and_var_takes_precedence() {
     let env = Env::new();
@@ -984,12 +960,11 @@ fn variable_comes_from_the_environment_and_var_takes_precedence() {
     let reports = env.reports();
     let reports = reports.to_str().unwrap();
     let var = [("RECON_MANY_FILES_SUFFIX", "env")];
-    let out = recon_with_env(&env, &["run", spec, "--out", reports, "--run-id", "e"], &var);
+    let out = env.recon_with(&["run", spec, "--out", reports, "--run-id", "e"], &var);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let s = summary(&env.reports().join("e"));
     assert_eq!(input(&s, "e", "right")["path"], "r_env.csv");
-    let out = recon_with_env(
-        &env,
+    let out = env.recon_with(
         &[
             "run",
             spec,

@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use recon::storage::{Location, Settings, Store};
 
@@ -62,28 +62,6 @@ fn store(bucket: &str) -> Store {
 
 fn upload(store: &Store, key: &str, bytes: Vec<u8>) {
     store.put(key, bytes, false).unwrap();
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
-}
-
-/// `recon ARGS` in `env` with extra environment variables.
-fn recon_with(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_recon"));
-    cmd.args(args)
-        .env("HOME", env.home())
-        .env("RECON_HOME", env.home().join("recon"))
-        .env_remove("RECON_SIGNING_KEY")
-        .env_remove("RECON_TOKEN_KEY")
-        .env_remove("RUST_LOG")
-        .current_dir(env.path());
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run recon")
 }
 
 /// Asserts no output of `o` holds the secret.
@@ -419,8 +397,7 @@ fn bad_buckets_objects_patterns_endpoints_and_credentials_are_exit_2_naming_the_
         &format!("s3://{data}/l.csv"),
         "[storage]\nmax_retries = 0\nretry_timeout = \"1s\"\n",
     );
-    let o = recon_with(
-        &env,
+    let o = env.recon_with(
         &["run", spec.to_str().unwrap(), "--out", "reports"],
         &[("AWS_ENDPOINT", "http://127.0.0.1:9")],
     );
@@ -452,8 +429,7 @@ fn bad_buckets_objects_patterns_endpoints_and_credentials_are_exit_2_naming_the_
 
     // Wrong credentials: a server that knows no key refuses them.
     if let Some(strict) = endpoint("RECON_TEST_S3_STRICT_ENDPOINT") {
-        let o = recon_with(
-            &env,
+        let o = env.recon_with(
             &[
                 "run",
                 spec_for("strict", &format!("s3://{data}/l.csv"), "").to_str().unwrap(),
@@ -543,8 +519,7 @@ fn an_upload_stopped_before_the_manifest_leaves_no_run_and_a_rerun_succeeds() {
     let spec = copy_demo(env.path());
     let reports = format!("s3://{evidence}/reports");
     let proxy = flaky_proxy(&ep, "manifest.json");
-    let o = recon_with(
-        &env,
+    let o = env.recon_with(
         &["run", spec.to_str().unwrap(), "--out", &reports, "--run-id", "cut"],
         &[("AWS_ENDPOINT", proxy.as_str()), ("RECON_STORAGE_MAX_RETRIES", "0")],
     );
@@ -579,13 +554,7 @@ fn runs_into_one_bucket_prefix_take_turns_and_never_fork_the_chain() {
     let s = store(&evidence);
     // Two runs started together, as a scheduler's retry and a manual run.
     let start = |id: &str| {
-        Command::new(env!("CARGO_BIN_EXE_recon"))
-            .args(["run", spec.to_str().unwrap(), "--out", &reports, "--run-id", id])
-            .env("HOME", env.home())
-            .env("RECON_HOME", env.home().join("recon"))
-            .env_remove("RECON_SIGNING_KEY")
-            .env_remove("RECON_TOKEN_KEY")
-            .current_dir(env.path())
+        env.command(&["run", spec.to_str().unwrap(), "--out", &reports, "--run-id", id])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

@@ -63,16 +63,29 @@ impl Env {
 
     /// Runs recon with HOME and RECON_HOME inside the temp dir.
     pub fn recon(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_recon"))
-            .args(args)
+        self.recon_with(args, &[])
+    }
+
+    /// `recon ARGS` with `vars` added to its environment.
+    pub fn recon_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run recon")
+    }
+
+    /// The `recon ARGS` command as [`Env::recon`] runs it, to spawn.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_recon"));
+        cmd.args(args)
             .env("HOME", self.home())
             .env("RECON_HOME", self.home().join("recon"))
             .env_remove("RECON_SIGNING_KEY")
             .env_remove("RECON_TOKEN_KEY")
             .env_remove("RUST_LOG")
-            .current_dir(self.path())
-            .output()
-            .expect("run recon")
+            .current_dir(self.path());
+        cmd
     }
 
     /// `recon run SPEC --out <reports> --run-id ID`.
@@ -217,4 +230,12 @@ pub fn assert_coverage_adds_up(run: &Path) {
             assert_eq!(c["rows_read"], e[side]["rows"]);
         }
     }
+}
+
+/// `bytes` gzip-compressed.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
 }
