@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: [`spec`] → [`source`] → [`prepare`] (via
 //! [`normalize`]) → [`compare`] / [`quality`] / [`masking`] → [`finding`]s →
-//! [`repair`] → [`report`] → [`evidence`] → [`publish`] (to a bucket). [`run`] strings the stages
+//! [`repair`] → [`report`] → [`evidence`] → [`publish`] (to a bucket) →
+//! [`notify`] (webhooks). [`run`] strings the stages
 //! together, in memory or, for snapshots larger than the memory budget, one
 //! [`bucket`] at a time; [`commands`] are the thin CLI layer over it. How a
 //! value is shown ([`display`]) sits below the stages that write one, and
@@ -30,6 +31,7 @@ pub mod keys;
 pub mod masking;
 pub mod memo;
 pub mod normalize;
+pub mod notify;
 pub mod pii;
 pub mod prepare;
 pub mod publish;
@@ -37,6 +39,7 @@ pub mod quality;
 pub mod repair;
 pub mod report;
 pub mod run;
+pub mod runtime;
 pub mod source;
 pub mod spec;
 pub mod storage;

@@ -27,7 +27,15 @@ fn main() -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("error: internal error (a bug in recon){at}; please report it");
+        // The panic's own words, for the report (set by recon or its crates, never input values).
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        eprintln!("error: internal error (a bug in recon){at}{what}; please report it");
     }));
     let progress = !cli.no_progress;
     let result = std::panic::catch_unwind(|| match &cli.command {

@@ -20,7 +20,7 @@ fn digits(s: &str) -> String {
 }
 
 /// Every raw personal value in the demo inputs, as digit strings.
-fn raw_personal_values(fixtures: &Path) -> BTreeSet<String> {
+pub fn raw_personal_values(fixtures: &Path) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut add = |v: &str| {
         let d = digits(v);

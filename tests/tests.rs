@@ -14,6 +14,7 @@ mod many_files;
 mod masking;
 mod module_graph;
 mod nightly;
+mod notify;
 mod object_storage;
 mod quality;
 mod repair;

@@ -106,8 +106,29 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
             parts.join(", ")
         );
     }
+    notify(&outcome, &shown);
     if args.format == OutputFormat::Json {
         print!("{}", outcome.summary_json);
     }
     Ok(outcome.exit)
+}
+
+/// Tells the spec's webhooks; a failure is reported here and changes
+/// neither the run folder nor the exit code.
+fn notify(outcome: &crate::run::RunOutcome, location: &str) {
+    if outcome.webhooks.is_empty() {
+        return;
+    }
+    let Ok(summary) = serde_json::from_str::<serde_json::Value>(&outcome.summary_json) else {
+        return;
+    };
+    for d in crate::notify::send(&outcome.webhooks, &summary, location) {
+        match &d.error {
+            None => eprintln!("  notified {} ({} attempt(s))", d.target, d.attempts),
+            Some(e) => eprintln!(
+                "warning: notifying {} failed after {} attempt(s): {e} (the run and its exit code are unchanged)",
+                d.target, d.attempts
+            ),
+        }
+    }
 }

@@ -69,6 +69,8 @@ pub struct RunOutcome {
     pub repairs: BTreeMap<String, usize>,
     /// The files that hold them (`repairs.parquet`, `repairs.jsonl`).
     pub repairs_files: Vec<&'static str>,
+    /// The spec's webhooks, told of the outcome once the folder is where it stays.
+    pub webhooks: Vec<spec::Webhook>,
 }
 
 /// Everything computed for one entity before it is written.
@@ -354,6 +356,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         exit,
         repairs: by_action,
         repairs_files: repair::table_files(repairs_format),
+        webhooks: spec.webhooks.clone(),
     })
 }
 

@@ -13,7 +13,7 @@ use super::model::{self, RawEntity, RawField, RawRule, RawSource, RawSpec};
 use super::resolved::{format_of_name, parse_format, Location};
 use super::{
     rule, write, Authority, Deletes, Encoding, Entity, FailPolicy, Field, Format, RepairsFormat, Severity, Side,
-    Source, Spec, DRIFT_KINDS,
+    Source, Spec, Webhook, WebhookFormat, DRIFT_KINDS,
 };
 use crate::error::SpecError;
 use crate::normalize::{FieldType, Step, Tolerance, TypeOptions};
@@ -117,7 +117,58 @@ impl Compiler<'_> {
             fail,
             repairs_format,
             storage,
+            webhooks: self.webhooks(raw.notify.as_ref(), timezone)?,
         })
+    }
+
+    /// `[notify]` and its webhooks, URLs resolved.
+    fn webhooks(&self, notify: Option<&model::RawNotify>, tz: Tz) -> Result<Vec<Webhook>, SpecError> {
+        let Some(notify) = notify else { return Ok(Vec::new()) };
+        let when = |w: Option<&Spanned<String>>, default: bool| -> Result<bool, SpecError> {
+            match w.map(|w| (w, w.get_ref().as_str())) {
+                None => Ok(default),
+                Some((_, "always")) => Ok(true),
+                Some((_, "failure")) => Ok(false),
+                Some((w, other)) => Err(hint(
+                    self.loc.at(w, format!("unknown `when = \"{other}\"`")),
+                    "use `failure` (a threshold was hit) or `always`",
+                )),
+            }
+        };
+        let always = when(notify.when.as_ref(), false)?;
+        let mut out = Vec::new();
+        for w in &notify.webhooks {
+            let url = super::substitute(w.url.get_ref(), self.params, tz).map_err(|e| {
+                hint(
+                    self.loc.at(&w.url, format!("webhook url: {e}")),
+                    "a webhook URL is a secret: keep it in an environment variable, `url = \"${NAME}\"`",
+                )
+            })?;
+            let resolved = !url.contains("${");
+            if resolved && !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(self
+                    .loc
+                    .at(&w.url, "a webhook url must start with https:// (or http://)"));
+            }
+            let format = match w.format.as_ref().map(|f| (f, f.get_ref().as_str())) {
+                None | Some((_, "json")) => WebhookFormat::Json,
+                Some((_, "slack")) => WebhookFormat::Slack,
+                Some((_, "dingtalk")) => WebhookFormat::DingTalk,
+                Some((_, "wecom")) => WebhookFormat::WeCom,
+                Some((f, other)) => {
+                    return Err(hint(
+                        self.loc.at(f, format!("unknown webhook format `{other}`")),
+                        "use json, slack, dingtalk or wecom",
+                    ))
+                }
+            };
+            out.push(Webhook {
+                url,
+                format,
+                always: when(w.when.as_ref(), always)?,
+            });
+        }
+        Ok(out)
     }
 
     /// `base` with the settings of a `[storage]` or `storage = { ... }`

@@ -21,6 +21,34 @@ pub struct RawSpec {
     /// Object-store settings for every source URL and `--out` bucket.
     #[serde(default)]
     pub storage: Option<RawStorage>,
+    /// Alerts sent when a run ends.
+    #[serde(default)]
+    pub notify: Option<RawNotify>,
+}
+
+/// `[notify]`: webhooks told of a run's outcome.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    /// `failure` (default: when a threshold is hit) or `always`.
+    #[serde(default)]
+    pub when: Option<Spanned<String>>,
+    #[serde(default, rename = "webhook")]
+    pub webhooks: Vec<RawWebhook>,
+}
+
+/// `[[notify.webhook]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    /// The URL; a secret, so usually `${NAME}` of an environment variable.
+    pub url: Spanned<String>,
+    /// `json` (default), `slack`, `dingtalk` or `wecom`.
+    #[serde(default)]
+    pub format: Option<Spanned<String>>,
+    /// Overrides `[notify] when` for this webhook.
+    #[serde(default)]
+    pub when: Option<Spanned<String>>,
 }
 
 /// `[storage]` or a source's `storage = { ... }`: non-secret object-store

@@ -329,6 +329,31 @@ pub struct Spec {
     pub repairs_format: RepairsFormat,
     /// `[storage]`: object-store settings for sources and `--out`.
     pub storage: crate::storage::Settings,
+    /// `[[notify.webhook]]`: who is told when a run ends.
+    pub webhooks: Vec<Webhook>,
+}
+
+/// A webhook told of a run's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// Resolved (`${NAME}` substituted): a secret, never shown whole.
+    pub url: String,
+    pub format: WebhookFormat,
+    /// Sent only when a threshold is hit (`false`), or after every run.
+    pub always: bool,
+}
+
+/// The body a webhook receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookFormat {
+    /// The run's counts as a JSON object.
+    Json,
+    /// Slack incoming webhook (`{"text": ...}`).
+    Slack,
+    /// DingTalk group robot (`{"msgtype": "text", ...}`).
+    DingTalk,
+    /// WeCom (企业微信) group robot (`{"msgtype": "text", ...}`).
+    WeCom,
 }
 
 impl Spec {

@@ -6,7 +6,7 @@
 //! standard credential chain plus non-secret [`Settings`], listing, streaming
 //! an object into a local writer while hashing it (one read), and uploads
 //! (create-only where it matters). Everything here blocks: the async client
-//! runs on one small tokio runtime shared by the process.
+//! runs on the process's small tokio runtime (`runtime`).
 //!
 //! Credentials never pass through recon as text: object_store reads them
 //! from the environment. Messages name a URL without user info or query,
@@ -14,13 +14,14 @@
 
 use std::io::Write;
 use std::path::Path as LocalPath;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use crate::error::{Error, Result};
+use crate::runtime::block_on;
 
 mod redact;
 mod settings;
@@ -470,28 +471,6 @@ impl Store {
 pub const SINGLE_PUT_LIMIT: u64 = 64 << 20;
 /// The part size of larger uploads.
 pub const PART_SIZE: usize = 16 << 20;
-
-/// Runs `future` to completion on the process's storage runtime.
-fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    let runtime = match RUNTIME.get() {
-        Some(r) => r,
-        None => {
-            let built = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_name("recon-storage")
-                .enable_all()
-                .build()
-                .map_err(|e| Error::thread("object storage runtime", e))?;
-            // Another thread may have won the race: its runtime is used.
-            let _ = RUNTIME.set(built);
-            RUNTIME
-                .get()
-                .ok_or_else(|| Error::Internal("the storage runtime vanished".into()))?
-        }
-    };
-    Ok(runtime.block_on(future))
-}
 
 /// An error about `url` with a message that holds no secret.
 pub fn storage_error(url: &str, message: impl Into<String>, hint: Option<String>) -> Error {
