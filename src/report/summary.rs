@@ -50,6 +50,9 @@ pub struct EntitySummary {
     pub counts: Counts,
     /// Column metrics and rule results (see `quality::metrics`).
     pub quality: crate::quality::QualitySummary,
+    /// Who wins a difference in repairs, as repair `reason`s name it
+    /// (`authority:<system>`, `latest`, `three_way`, `none`).
+    pub authority: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -191,6 +191,10 @@ pub(super) fn build_summary(
                 drift_ratio: r.drifted_keys as f64 / rows,
                 counts,
                 quality: r.quality.clone(),
+                authority: spec
+                    .entity(&r.name)
+                    .map(|e| e.authority.reason(&spec.sides))
+                    .unwrap_or_default(),
             },
         );
         let entity = spec.entity(&r.name);

@@ -421,17 +421,19 @@ fn repairs(h: &mut String, s: &Value) {
     );
     if let Some(by_entity) = s["repairs"]["by_entity"].as_object() {
         h.push_str(
-            "<table><thead><tr><th>entity</th><th>target</th><th>action</th><th>instructions</th></tr></thead><tbody>",
+            "<table><thead><tr><th>entity</th><th>authority</th><th>target</th><th>action</th><th>instructions</th></tr></thead><tbody>",
         );
         for (entity, targets) in by_entity {
             let Some(targets) = targets.as_object() else { continue };
+            let authority = text(&s["entities"][entity]["authority"]);
             for (target, actions) in targets {
                 let Some(actions) = actions.as_object() else { continue };
                 for (action, n) in actions {
                     let _ = write!(
                         h,
-                        "<tr><th>{}</th><td>{}</td><td>{}</td>",
+                        "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td>",
                         escape(entity),
+                        escape(&authority),
                         escape(target),
                         escape(action)
                     );
