@@ -47,6 +47,28 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Render report.html for an existing run (older runs, more history), leaving the run untouched.
     Report(ReportArgs),
+    /// Remove old runs from a reports folder, keeping its hash chain verifiable.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("retention").required(true).args(["keep", "keep_days"])))]
+pub struct PruneArgs {
+    /// The reports folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Keep the newest N runs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep: Option<u64>,
+    /// Keep the runs started in the last D days (and always the newest).
+    #[arg(long, value_name = "D")]
+    pub keep_days: Option<u32>,
+    /// Signing key for the checkpoint (as for `run`).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// How long to wait for a run holding the folder's lock.
+    #[arg(long, value_name = "DURATION", default_value = crate::report::DEFAULT_WAIT, value_parser = crate::report::parse_wait)]
+    pub wait: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +223,9 @@ pub struct VerifyArgs {
     /// Also verify every run folder beside RUN_DIR and the hash chain linking them.
     #[arg(long)]
     pub chain: bool,
+    /// With --chain: the run id the newest run must have (detects a removed newest run).
+    #[arg(long, value_name = "RUN_ID")]
+    pub latest: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -229,4 +254,15 @@ pub struct GenerateArgs {
     /// Rows of the --wide pair.
     #[arg(long, default_value_t = 1000)]
     pub rows: usize,
+}
+
+#[cfg(test)]
+mod clap_tests {
+    /// clap's own consistency checks of every command and argument (in a
+    /// debug binary they would panic at the first use of a broken command).
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -38,6 +38,7 @@ pub mod publish;
 pub mod quality;
 pub mod repair;
 pub mod report;
+pub mod retention;
 pub mod run;
 pub mod runtime;
 pub mod source;

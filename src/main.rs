@@ -46,6 +46,7 @@ fn main() -> ExitCode {
         Command::Generate(a) => commands::generate::execute(a),
         Command::Apply(a) => commands::apply::execute(a),
         Command::Report(a) => commands::report::execute(a),
+        Command::Prune(a) => commands::prune::execute(a),
     });
     match result {
         Ok(Ok(code)) => ExitCode::from(code.code()),

@@ -19,4 +19,5 @@ mod object_storage;
 mod quality;
 mod repair;
 mod report_page;
+mod retention;
 mod scale;

@@ -200,10 +200,15 @@ pub fn copy_dir(from: &Path, to: &Path) {
 pub fn report_entries(env: &Env) -> Vec<String> {
     match std::fs::read_dir(env.reports()) {
         Err(_) => Vec::new(),
-        Ok(rd) => rd
-            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-            .filter(|name| name != ".recon.lock")
-            .collect(),
+        Ok(rd) => {
+            // Hidden entries are the folder's own (its lock, a prune's checkpoint), not runs.
+            let mut names: Vec<String> = rd
+                .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                .filter(|name| !name.starts_with('.'))
+                .collect();
+            names.sort();
+            names
+        }
     }
 }
 

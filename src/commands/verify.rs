@@ -31,7 +31,28 @@ pub fn execute(args: &VerifyArgs) -> Result<ExitCode> {
     } else {
         vec![evidence::verify_run(&args.run_dir, &pk)?]
     };
-    Ok(print(&reports, |dir| dir.display().to_string()))
+    let ok = print(&reports, |dir| dir.display().to_string());
+    Ok(latest_is(args, &reports, ok))
+}
+
+/// With `--latest ID`: the newest run of the chain must be `ID`, else a
+/// newer run was removed (the chain alone cannot tell).
+fn latest_is(args: &VerifyArgs, reports: &[evidence::Report], ok: ExitCode) -> ExitCode {
+    let Some(want) = &args.latest else { return ok };
+    let newest = reports
+        .iter()
+        .rev()
+        .find(|r| r.run_dir.join(evidence::MANIFEST).exists())
+        .and_then(|r| r.run_dir.file_name())
+        .map(|n| n.to_string_lossy().to_string());
+    if newest.as_deref() == Some(want.as_str()) {
+        return ok;
+    }
+    eprintln!(
+        "FAIL: the newest run is {}, not {want}: a newer run was removed, or --latest names a run of another chain",
+        newest.as_deref().unwrap_or("(none)")
+    );
+    ExitCode::Failed
 }
 
 /// Verifies a run folder (or, with `--chain`, every complete run) in a
@@ -58,7 +79,8 @@ fn verify_remote(args: &VerifyArgs, url: &str, pk: &crate::evidence::PublicKey) 
         Ok(rel) => format!("{}/{}", base.trim_end_matches('/'), rel.to_string_lossy()),
         Err(_) => dir.display().to_string(),
     };
-    Ok(print(&reports, shown))
+    let ok = print(&reports, shown);
+    Ok(latest_is(args, &reports, ok))
 }
 
 fn print(reports: &[evidence::Report], shown: impl Fn(&Path) -> String) -> ExitCode {

@@ -16,6 +16,7 @@
 //! The predicate carries `previous_manifest_sha256`, which links each run to
 //! the manifest of the run before it; [`verify::verify_chain`] checks the links.
 
+pub mod checkpoint;
 pub mod dsse;
 pub mod hash;
 pub mod keys;

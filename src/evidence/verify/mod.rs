@@ -358,8 +358,13 @@ fn check_minisig(run_dir: &Path, pk: &PublicKey, manifest: &[u8], report: &mut R
 /// reported, naming the runs involved, in the report of the run whose link is
 /// broken. Returns the reports in chain order.
 ///
+/// After `recon prune`, the signed checkpoint of the removed runs comes
+/// first (its report leads the list): the first kept run must link to the
+/// last pruned one.
+///
 /// The chain cannot reveal a replaced or removed *last* run: keep the newest
-/// manifest's sha256 elsewhere (the run's output, a log) to anchor it.
+/// manifest's sha256 elsewhere (the run's output, a log) to anchor it, or
+/// name the newest run to `verify --latest`.
 pub fn verify_chain(reports_dir: &Path, pk: &PublicKey) -> Result<Vec<Report>, EvidenceError> {
     let meta = fs::metadata(reports_dir).map_err(|e| EvidenceError::io(reports_dir, e))?;
     if !meta.is_dir() {
@@ -413,6 +418,14 @@ pub fn verify_chain(reports_dir: &Path, pk: &PublicKey) -> Result<Vec<Report>, E
         ka.cmp(&kb)
     });
 
+    // A prune's checkpoint stands for the removed runs: the first kept run
+    // links to the last of them.
+    let checkpoint = super::checkpoint::read(reports_dir, pk)?;
+    let anchor: Option<String> = checkpoint
+        .as_ref()
+        .and_then(|(c, problems)| problems.is_empty().then(|| c.last_manifest().map(String::from)))
+        .flatten();
+
     let mut by_sha: HashMap<&str, usize> = HashMap::new();
     let mut chain_problems: Vec<Vec<String>> = vec![Vec::new(); runs.len()];
     for (i, (_, info)) in runs.iter().enumerate() {
@@ -445,7 +458,12 @@ pub fn verify_chain(reports_dir: &Path, pk: &PublicKey) -> Result<Vec<Report>, E
         let me = info.label();
         let prev = if i == 0 { None } else { Some(&runs[i - 1].1) };
         let msg = match (&info.previous, prev) {
-            (Link::Null, None) => None,
+            (Link::Null, None) if anchor.is_none() => None,
+            (Link::Hash(h), None) if anchor.as_deref() == Some(h.as_str()) => None,
+            (Link::Null, None) => Some(format!(
+                "{me}: previous_manifest_sha256 is null, but the checkpoint of pruned runs ends with manifest sha256 {}: the chain was restarted",
+                anchor.as_deref().unwrap_or("")
+            )),
             (Link::Hash(h), Some(p)) if *h == p.manifest_sha => None,
             (Link::Absent, _) => Some(format!(
                 "{me}: {MANIFEST} has no predicate.previous_manifest_sha256, so its link to the previous run cannot be checked"
@@ -491,7 +509,15 @@ pub fn verify_chain(reports_dir: &Path, pk: &PublicKey) -> Result<Vec<Report>, E
         }
     }
 
-    let mut out = Vec::with_capacity(runs.len());
+    let mut out = Vec::with_capacity(runs.len() + 1);
+    if let Some((c, problems)) = checkpoint {
+        out.push(Report {
+            run_dir: reports_dir.join(super::checkpoint::CHECKPOINT),
+            key_id: pk.key_id_hex(),
+            problems: problems.into_iter().map(|what| Problem { what }).collect(),
+            checked_files: c.pruned.len(),
+        });
+    }
     for ((mut report, _), extra) in runs.into_iter().zip(chain_problems) {
         for what in extra {
             report.problem(what);
