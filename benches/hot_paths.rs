@@ -73,6 +73,49 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(text.len() as u64));
     g.bench_function("free_text", |b| b.iter(|| black_box(scan(&text).len())));
     g.finish();
+
+    // report.html of a run with a million findings: sampling them (every
+    // finding counted, the first 100 of each kind kept) and rendering.
+    let findings: Vec<recon::report::page::Sample> = (0..1_000_000)
+        .map(|i| recon::report::page::Sample {
+            entity: format!("e{}", i % 4),
+            category: "drift".into(),
+            kind: ["value_mismatch", "missing_left", "missing_right", "unconvertible"][i % 4].into(),
+            key: format!("{{\"id\":\"K{i:09}\"}}"),
+            field: Some("amount".into()),
+            left_value: Some(format!("{i}.00")),
+            right_value: Some(format!("{}.50", i + 1)),
+            detail: "differs by 1.50".into(),
+            ..Default::default()
+        })
+        .collect();
+    let summary = serde_json::json!({ "run_id": "bench", "exit_code": 1, "entities": {} });
+    let mut g = c.benchmark_group("report_page");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(findings.len() as u64));
+    g.bench_function("million_findings", |b| {
+        b.iter(|| {
+            let mut f = recon::report::page::Findings::new(recon::report::page::DEFAULT_PER_KIND);
+            for s in &findings {
+                let place = recon::report::page::Place {
+                    entity: &s.entity,
+                    category: &s.category,
+                    kind: &s.kind,
+                    field: s.field.as_deref(),
+                    side: &s.side,
+                };
+                f.count(place, || s.clone());
+            }
+            let page = recon::report::page::render(&recon::report::page::Page {
+                summary: &summary,
+                findings: &f,
+                history: &[],
+                key_id: None,
+            });
+            black_box(page.len())
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -44,15 +44,34 @@ pub struct Sample {
 
 /// What the page needs of a run's findings: the first few of each entity
 /// and kind, how many there are, and the masking findings counted by field.
+/// Counting a finding allocates nothing; only the ones kept are copied.
 #[derive(Debug, Default)]
 pub struct Findings {
     per_kind: usize,
-    /// (entity, category.kind) → the first `per_kind` findings, in order.
-    samples: BTreeMap<(String, String), Vec<Sample>>,
-    /// (entity, category.kind) → how many there are.
-    counts: BTreeMap<(String, String), usize>,
+    /// One per (entity, category, kind), in the order first seen.
+    groups: Vec<Group>,
     /// (entity, field, side, kind) → masking findings.
     masking: BTreeMap<(String, String, String, String), usize>,
+}
+
+#[derive(Debug)]
+struct Group {
+    entity: String,
+    category: String,
+    kind: String,
+    count: usize,
+    /// The first `per_kind` findings, in order.
+    kept: Vec<Sample>,
+}
+
+/// The parts of a finding that place it in a group.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    pub entity: &'a str,
+    pub category: &'a str,
+    pub kind: &'a str,
+    pub field: Option<&'a str>,
+    pub side: &'a str,
 }
 
 impl Findings {
@@ -63,23 +82,66 @@ impl Findings {
         }
     }
 
-    /// Counts `f` and keeps it if its kind has fewer than `per_kind` yet.
-    pub fn add(&mut self, f: Sample) {
-        let group = (f.entity.clone(), format!("{}.{}", f.category, f.kind));
-        *self.counts.entry(group.clone()).or_default() += 1;
-        if f.category == "masking" {
+    /// Counts the finding at `place`; `sample` makes its copy when the
+    /// kind has fewer than `per_kind` kept yet.
+    pub fn count(&mut self, place: Place<'_>, sample: impl FnOnce() -> Sample) {
+        if place.category == "masking" {
             let key = (
-                f.entity.clone(),
-                f.field.clone().unwrap_or_default(),
-                f.side.clone(),
-                f.kind.clone(),
+                place.entity.to_string(),
+                place.field.unwrap_or_default().to_string(),
+                place.side.to_string(),
+                place.kind.to_string(),
             );
             *self.masking.entry(key).or_default() += 1;
         }
-        let kept = self.samples.entry(group).or_default();
-        if kept.len() < self.per_kind {
-            kept.push(f);
+        let found = self
+            .groups
+            .iter()
+            .position(|g| g.kind == place.kind && g.entity == place.entity && g.category == place.category);
+        let g = match found {
+            Some(i) => &mut self.groups[i],
+            None => {
+                self.groups.push(Group {
+                    entity: place.entity.to_string(),
+                    category: place.category.to_string(),
+                    kind: place.kind.to_string(),
+                    count: 0,
+                    kept: Vec::new(),
+                });
+                let last = self.groups.len() - 1;
+                &mut self.groups[last]
+            }
+        };
+        g.count += 1;
+        if g.kept.len() < self.per_kind {
+            g.kept.push(sample());
         }
+    }
+
+    /// Counts `f` and keeps it if its kind has fewer than `per_kind` yet.
+    pub fn add(&mut self, f: Sample) {
+        let (entity, category, kind, field, side) = (
+            f.entity.clone(),
+            f.category.clone(),
+            f.kind.clone(),
+            f.field.clone(),
+            f.side.clone(),
+        );
+        let place = Place {
+            entity: &entity,
+            category: &category,
+            kind: &kind,
+            field: field.as_deref(),
+            side: &side,
+        };
+        self.count(place, || f);
+    }
+
+    /// The groups by (entity, category.kind).
+    fn sorted(&self) -> Vec<&Group> {
+        let mut groups: Vec<&Group> = self.groups.iter().collect();
+        groups.sort_by(|a, b| (&a.entity, &a.category, &a.kind).cmp(&(&b.entity, &b.category, &b.kind)));
+        groups
     }
 }
 
@@ -99,7 +161,14 @@ pub fn sample_rows(rows: &[super::FindingRow<'_>], per_kind: usize) -> Findings 
     let mut f = Findings::new(per_kind);
     for r in rows {
         let x = r.finding;
-        f.add(Sample {
+        let place = Place {
+            entity: &x.entity,
+            category: x.category.as_str(),
+            kind: &x.kind,
+            field: x.field.as_deref(),
+            side: x.side,
+        };
+        f.count(place, || Sample {
             entity: x.entity.clone(),
             category: x.category.as_str().to_string(),
             kind: x.kind.clone(),
@@ -585,12 +654,14 @@ fn field_metrics(h: &mut String, p: &Page<'_>) {
 
 fn samples(h: &mut String, f: &Findings) {
     h.push_str("<section><h2>Findings</h2>");
-    if f.samples.is_empty() {
+    if f.groups.is_empty() {
         h.push_str("<p>No finding.</p></section>");
         return;
     }
-    for ((entity, kind), kept) in &f.samples {
-        let total = f.counts.get(&(entity.clone(), kind.clone())).copied().unwrap_or(0);
+    for g in f.sorted() {
+        let (entity, kept, total) = (&g.entity, &g.kept, g.count);
+        let kind = format!("{}.{}", g.category, g.kind);
+        let kind = &kind;
         let bare_kind = kind.split_once('.').map_or(kind.as_str(), |(_, k)| k);
         let _ = write!(
             h,

@@ -7,7 +7,7 @@ use std::path::Path;
 use polars::prelude::*;
 use serde_json::Value;
 
-use super::{Findings, Sample};
+use super::{Findings, Place, Sample};
 use crate::error::{Error, Result};
 
 /// The run's summary.json.
@@ -53,19 +53,27 @@ pub fn sample(run_dir: &Path, per_kind: usize) -> Result<Findings> {
     let cols: Vec<StringChunked> = names.iter().map(|n| column(n)).collect::<Result<_>>()?;
     let mut f = Findings::new(per_kind);
     for i in 0..df.height() {
-        let get = |c: usize| cols[c].get(i).map(String::from);
-        f.add(Sample {
+        let get = |c: usize| cols[c].get(i);
+        let owned = |c: usize| get(c).map(String::from);
+        let place = Place {
             entity: get(0).unwrap_or_default(),
             category: get(1).unwrap_or_default(),
             kind: get(2).unwrap_or_default(),
-            rule: get(3).unwrap_or_default(),
-            severity: get(4).unwrap_or_default(),
-            side: get(5).unwrap_or_default(),
-            key: get(6).unwrap_or_default(),
             field: get(7),
-            left_value: get(8),
-            right_value: get(9),
-            detail: get(10).unwrap_or_default(),
+            side: get(5).unwrap_or_default(),
+        };
+        f.count(place, || Sample {
+            entity: owned(0).unwrap_or_default(),
+            category: owned(1).unwrap_or_default(),
+            kind: owned(2).unwrap_or_default(),
+            rule: owned(3).unwrap_or_default(),
+            severity: owned(4).unwrap_or_default(),
+            side: owned(5).unwrap_or_default(),
+            key: owned(6).unwrap_or_default(),
+            field: owned(7),
+            left_value: owned(8),
+            right_value: owned(9),
+            detail: owned(10).unwrap_or_default(),
         });
     }
     Ok(f)
