@@ -10,7 +10,7 @@
 #     -v /srv/recon/reports:/reports \
 #     recon run /data/shop-erp.toml --out /reports --memory-limit 4GiB
 #
-# Keys: the image points RECON_SIGNING_KEY and RECON_TOKEN_KEY_FILE at
+# Keys: the image points RECON_SIGNING_KEY_FILE and RECON_TOKEN_KEY_FILE at
 # /keys, so a container without its keys mounted exits 2 and creates
 # nothing (a new key every night would change the signer and every token).
 # recon refuses a key file readable by group or others: the files must be
@@ -55,7 +55,7 @@ RUN groupadd --system --gid 10001 recon \
     && chown recon:recon /keys /reports
 COPY --from=build /out/recon /usr/local/bin/recon
 ENV RECON_HOME=/keys \
-    RECON_SIGNING_KEY=/keys/recon.key \
+    RECON_SIGNING_KEY_FILE=/keys/recon.key \
     RECON_TOKEN_KEY_FILE=/keys/token.key \
     NO_PROGRESS=1
 VOLUME ["/keys", "/reports"]

@@ -98,7 +98,7 @@ pub struct RunArgs {
     /// Previous run folder (default: the newest earlier run in OUT).
     #[arg(long)]
     pub prev: Option<PathBuf>,
-    /// Signing key (default: $RECON_SIGNING_KEY, else ~/.config/recon/recon.key, created on first use).
+    /// Signing key (default: $RECON_SIGNING_KEY_FILE, else ~/.config/recon/recon.key).
     #[arg(long)]
     pub key: Option<PathBuf>,
     /// `json` prints summary.json to stdout.
@@ -129,6 +129,10 @@ pub struct RunArgs {
     /// Findings report.html shows per entity and kind (default 100).
     #[arg(long, value_name = "N")]
     pub report_findings: Option<usize>,
+    /// Create a missing default signing key and token key (a first try;
+    /// nightly jobs use keys made once by `recon keygen`). Also RECON_CREATE_KEYS=1.
+    #[arg(long)]
+    pub create_keys: bool,
 }
 
 /// Values for `${NAME}` and `{date}` in source paths (see README.md,

@@ -1,7 +1,13 @@
 //! Where recon's keys live and how a run gets them: the Ed25519 signing key
-//! (`--key`, `RECON_SIGNING_KEY`, or a default created on first use) and the
-//! HMAC token key for personal data (`RECON_TOKEN_KEY`, or a key file created
-//! on first use). Neither key is ever written into a run folder.
+//! (`--key`, `RECON_SIGNING_KEY_FILE` — or its older name
+//! `RECON_SIGNING_KEY` —, else `~/.config/recon/recon.key`) and the HMAC
+//! token key for personal data (`RECON_TOKEN_KEY` holding the key itself,
+//! `RECON_TOKEN_KEY_FILE`, else `~/.config/recon/token.key`). A missing key
+//! is an error naming it: keys are created by `recon keygen`, or by a run
+//! told so (`--create-keys`, `RECON_CREATE_KEYS=1`), never silently — in a
+//! container a silently new key would change the trust anchor and every
+//! personal-data token each night. Neither key is ever written into a run
+//! folder.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -15,9 +21,17 @@ pub struct KeyRing {
     /// False when the path is the default one, which may be created.
     explicit: bool,
     token_file: PathBuf,
+    /// Missing default keys are created (`--create-keys`), not an error.
+    create: bool,
     tokenizer: OnceLock<Tokenizer>,
     notes: Mutex<Vec<String>>,
 }
+
+/// How to create the keys, for messages.
+const CREATE_HINT: &str = "create them once with `recon keygen` (signing key, recon.pub and token key) and keep them: \
+    a new signing key changes what auditors trust and a new token key every personal-data token. \
+    In a container mount them and name them with RECON_SIGNING_KEY_FILE and RECON_TOKEN_KEY_FILE; \
+    for a first try on your machine, `recon run --create-keys` creates what is missing";
 
 /// `$RECON_HOME`, else `$HOME/.config/recon`.
 pub fn config_dir() -> PathBuf {
@@ -34,12 +48,32 @@ pub fn default_signing_key() -> PathBuf {
     config_dir().join("recon.key")
 }
 
-/// The signing key a command uses when none is named: `$RECON_SIGNING_KEY`,
-/// else the default path.
-pub fn configured_signing_key() -> PathBuf {
-    std::env::var_os("RECON_SIGNING_KEY")
+/// The signing key named by the environment: `$RECON_SIGNING_KEY_FILE`,
+/// else `$RECON_SIGNING_KEY` (a path too: its older name).
+fn named_signing_key() -> Option<PathBuf> {
+    std::env::var_os("RECON_SIGNING_KEY_FILE")
+        .or_else(|| std::env::var_os("RECON_SIGNING_KEY"))
         .map(PathBuf::from)
-        .unwrap_or_else(default_signing_key)
+}
+
+/// The signing key a command uses when none is named on its command line:
+/// the environment's ([`named_signing_key`]), else the default path.
+pub fn configured_signing_key() -> PathBuf {
+    named_signing_key().unwrap_or_else(default_signing_key)
+}
+
+/// The token key file: `$RECON_TOKEN_KEY_FILE`, else the default path.
+pub fn configured_token_key() -> PathBuf {
+    std::env::var_os("RECON_TOKEN_KEY_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| config_dir().join("token.key"))
+}
+
+/// Writes a new random token key (64 hex characters, mode 0600) to `path`.
+pub fn write_token_key(path: &Path) -> Result<()> {
+    let mut key = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key).map_err(Error::Random)?;
+    write_private(path, format!("{}\n", hex::encode(key)).as_bytes())
 }
 
 /// The public key `verify` and `apply` trust: `--pubkey`, else the
@@ -59,21 +93,24 @@ pub fn trusted_public_key(arg: Option<&Path>) -> Result<(evidence::PublicKey, Pa
 
 impl KeyRing {
     pub fn new(key_arg: Option<PathBuf>) -> KeyRing {
-        let (signing_path, explicit) =
-            match key_arg.or_else(|| std::env::var_os("RECON_SIGNING_KEY").map(PathBuf::from)) {
-                Some(p) => (p, true),
-                None => (default_signing_key(), false),
-            };
-        let token_file = std::env::var_os("RECON_TOKEN_KEY_FILE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| config_dir().join("token.key"));
+        let (signing_path, explicit) = match key_arg.or_else(named_signing_key) {
+            Some(p) => (p, true),
+            None => (default_signing_key(), false),
+        };
         KeyRing {
             signing_path,
             explicit,
-            token_file,
+            token_file: configured_token_key(),
+            create: std::env::var("RECON_CREATE_KEYS").is_ok_and(|v| v == "1" || v == "true"),
             tokenizer: OnceLock::new(),
             notes: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Missing default keys are created rather than an error (`--create-keys`).
+    pub fn creating(mut self, create: bool) -> KeyRing {
+        self.create |= create;
+        self
     }
 
     /// Messages for the user about keys created on first use.
@@ -91,9 +128,15 @@ impl KeyRing {
         &self.signing_path
     }
 
-    /// Reads the signing key; creates the default one on first use.
+    /// Reads the signing key; creates the default one only when told.
     pub fn signing_key(&self) -> Result<SigningKey> {
         if !self.signing_path.exists() {
+            if !self.explicit && !self.create {
+                return Err(Error::usage(
+                    format!("no signing key: {} does not exist", self.signing_path.display()),
+                    Some(CREATE_HINT.into()),
+                ));
+            }
             if self.explicit {
                 return Err(Error::usage(
                     format!("signing key {} does not exist", self.signing_path.display()),
@@ -161,14 +204,19 @@ impl KeyRing {
                 Error::input(path, "token key file is not hex").with_hint("it must hold 64 hex characters")
             });
         }
-        let mut key = [0u8; 32];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key).map_err(Error::Random)?;
-        write_private(path, format!("{}\n", hex::encode(key)).as_bytes())?;
+        if !self.create {
+            return Err(Error::usage(
+                format!("no token key: {} does not exist", path.display()),
+                Some(CREATE_HINT.into()),
+            ));
+        }
+        write_token_key(path)?;
         self.note(format!(
             "created token key {} (keep it: tokens in reports depend on it)",
             path.display()
         ));
-        Ok(key.to_vec())
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        hex::decode(text.trim()).map_err(|_| Error::input(path, "token key file is not hex"))
     }
 
     /// Keyed HMAC token of a personal value; `domain` separates uses.

@@ -13,16 +13,9 @@ use crate::util::{code, copy_demo, report_entries, stderr, Env};
 
 /// `recon run SPEC --out <reports> --run-id ID --wait WAIT`, started and not waited for.
 fn spawn_run(env: &Env, spec: &Path, run_id: &str, wait: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_recon"))
-        .args(["run", spec.to_str().unwrap(), "--out"])
-        .arg(env.reports())
+    let reports = env.reports();
+    env.command(&["run", spec.to_str().unwrap(), "--out", reports.to_str().unwrap()])
         .args(["--run-id", run_id, "--wait", wait])
-        .env("HOME", env.home())
-        .env("RECON_HOME", env.home().join("recon"))
-        .env_remove("RECON_SIGNING_KEY")
-        .env_remove("RECON_TOKEN_KEY")
-        .env_remove("RUST_LOG")
-        .current_dir(env.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -9,6 +9,7 @@ mod evidence;
 mod exactness;
 mod gates;
 mod keys;
+mod keys_setup;
 mod loaders;
 mod many_files;
 mod masking;

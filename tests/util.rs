@@ -82,8 +82,13 @@ impl Env {
             .env("HOME", self.home())
             .env("RECON_HOME", self.home().join("recon"))
             .env_remove("RECON_SIGNING_KEY")
+            .env_remove("RECON_SIGNING_KEY_FILE")
             .env_remove("RECON_TOKEN_KEY")
+            .env_remove("RECON_TOKEN_KEY_FILE")
             .env_remove("RUST_LOG")
+            // Each test home starts without keys: let the first run make them
+            // (tests/keys_setup.rs checks the default, which refuses).
+            .env("RECON_CREATE_KEYS", "1")
             .current_dir(self.path());
         cmd
     }

@@ -60,7 +60,7 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
         },
         run_id: args.run_id.clone(),
         prev,
-        keys: KeyRing::new(args.key.clone()),
+        keys: KeyRing::new(args.key.clone()).creating(args.create_keys),
         repairs_format: args.repairs_format,
         memory_limit: args.memory_limit,
         buckets: args.buckets.map(|n| n as usize),

@@ -1,0 +1,114 @@
+//! Keys are never created silently: a run without keys is exit 2 and
+//! creates nothing; `recon keygen` makes both keys; `--create-keys` is the
+//! explicit first try; keys named by RECON_SIGNING_KEY_FILE and
+//! RECON_TOKEN_KEY_FILE (mounted secrets) are used as they are.
+
+use crate::util::*;
+
+#[test]
+fn a_run_without_keys_is_exit_2_and_creates_nothing_until_told() {
+    let env = Env::new();
+    let spec = copy_demo(env.path());
+    let reports = env.reports();
+    let run = |extra: &[&str], create: &str| {
+        env.command(
+            &[
+                &["run", spec.to_str().unwrap(), "--out", reports.to_str().unwrap()],
+                extra,
+            ]
+            .concat(),
+        )
+        .env("RECON_CREATE_KEYS", create)
+        .output()
+        .unwrap()
+    };
+    let o = run(&["--run-id", "none"], "0");
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("no signing key"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("recon keygen"), "{}", stderr(&o));
+    assert!(!env.home().join("recon").exists(), "no key was created");
+    assert!(report_entries(&env).is_empty(), "no run folder");
+
+    // `recon keygen` makes the signing key, recon.pub and the token key.
+    let o = env.recon(&["keygen"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for f in ["recon.key", "recon.pub", "token.key"] {
+        assert!(env.home().join("recon").join(f).exists(), "{f}");
+    }
+    let token = std::fs::read(env.home().join("recon/token.key")).unwrap();
+    let o = run(&["--run-id", "k1"], "0");
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("created"), "{}", stderr(&o));
+    // A second keygen refuses to replace the signing key and keeps the token key.
+    let o = env.recon(&["keygen"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_eq!(std::fs::read(env.home().join("recon/token.key")).unwrap(), token);
+}
+
+#[test]
+fn create_keys_is_the_explicit_first_try_and_mounted_keys_are_used_as_named() {
+    let env = Env::new();
+    let spec = copy_demo(env.path());
+    let reports = env.reports();
+    let o = env
+        .command(&[
+            "run",
+            spec.to_str().unwrap(),
+            "--out",
+            reports.to_str().unwrap(),
+            "--run-id",
+            "c1",
+            "--create-keys",
+        ])
+        .env("RECON_CREATE_KEYS", "0")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("created signing key"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("created token key"), "{}", stderr(&o));
+
+    // Keys mounted elsewhere, named by the *_FILE variables.
+    let mounted = env.path().join("secrets");
+    std::fs::create_dir_all(&mounted).unwrap();
+    for f in ["recon.key", "recon.pub", "token.key"] {
+        std::fs::rename(env.home().join("recon").join(f), mounted.join(f)).unwrap();
+    }
+    let key_file = mounted.join("recon.key");
+    let token_file = mounted.join("token.key");
+    let o = env
+        .command(&[
+            "run",
+            spec.to_str().unwrap(),
+            "--out",
+            reports.to_str().unwrap(),
+            "--run-id",
+            "c2",
+        ])
+        .env("RECON_CREATE_KEYS", "0")
+        .env("RECON_SIGNING_KEY_FILE", &key_file)
+        .env("RECON_TOKEN_KEY_FILE", &token_file)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        !env.home().join("recon/recon.key").exists(),
+        "nothing created at the default place"
+    );
+    // The same token key: the findings of personal fields keep their ids.
+    let ids = |run: &str| {
+        let df = read_parquet(&reports.join(run).join("findings.parquet"));
+        strings(&df, "finding_id")
+            .into_iter()
+            .flatten()
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(ids("c1"), ids("c2"));
+    let o = env.recon(&[
+        "verify",
+        reports.to_str().unwrap(),
+        "--chain",
+        "--pubkey",
+        mounted.join("recon.pub").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
