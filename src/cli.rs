@@ -227,6 +227,11 @@ pub struct VerifyArgs {
     /// Also verify every run folder beside RUN_DIR and the hash chain linking them.
     #[arg(long)]
     pub chain: bool,
+    /// Trust these keys instead of one `--pubkey`: a TOML file of `[[key]]`
+    /// tables (public_key, valid_from, valid_until), for chains that span a
+    /// key rotation.
+    #[arg(long, value_name = "FILE", conflicts_with = "pubkey")]
+    pub trusted_keys: Option<PathBuf>,
     /// With --chain: the run id the newest run must have (detects a removed newest run).
     #[arg(long, value_name = "RUN_ID")]
     pub latest: Option<String>,

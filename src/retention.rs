@@ -72,7 +72,7 @@ pub fn prune(out: &Path, keep: Keep, key: &SigningKey, wait: Duration) -> Result
             kept: described.len(),
         });
     }
-    let mut pruned = match checkpoint::read(out, &pk)? {
+    let mut pruned = match checkpoint::read(out, &evidence::TrustedKeys::single(pk))? {
         Some((c, _)) => c.pruned,
         None => Vec::new(),
     };

@@ -112,3 +112,78 @@ fn create_keys_is_the_explicit_first_try_and_mounted_keys_are_used_as_named() {
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
+
+/// A trusted-keys file (TOML) of `(public key file, valid_from, valid_until)`.
+fn trusted_keys(env: &Env, name: &str, keys: &[(&std::path::Path, Option<&str>, Option<&str>)]) -> String {
+    let mut text = String::new();
+    for (pub_file, from, until) in keys {
+        let b64 = std::fs::read_to_string(pub_file)
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .to_string();
+        text.push_str(&format!("[[key]]\npublic_key = \"{b64}\"\n"));
+        if let Some(f) = from {
+            text.push_str(&format!("valid_from = {f}\n"));
+        }
+        if let Some(u) = until {
+            text.push_str(&format!("valid_until = {u}\n"));
+        }
+    }
+    env.write(name, text).to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_chain_across_a_key_rotation_verifies_with_the_trusted_keys_file_only() {
+    let env = Env::new();
+    let spec = copy_demo(env.path());
+    let reports = env.reports();
+    let o = env.run(&spec, "old");
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    // The signing key is rotated: the next run signs with a new key.
+    let new_key = env.path().join("rotated/recon.key");
+    let o = env.recon(&["keygen", "--out", new_key.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = env.run_in(&spec, &reports, "new", &["--key", new_key.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let old_pub = env.home().join("recon/recon.pub");
+    let new_pub = env.path().join("rotated/recon.pub");
+    let r = reports.to_str().unwrap();
+
+    // One key cannot vouch for both halves of the chain.
+    let o = env.recon(&["verify", r, "--chain", "--pubkey", old_pub.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    // Both keys, each for its days: the whole chain verifies.
+    let today = chrono::Utc::now().date_naive().to_string();
+    let both = trusted_keys(
+        &env,
+        "trusted.toml",
+        &[(&old_pub, None, Some(&today)), (&new_pub, Some(&today), None)],
+    );
+    let o = env.recon(&["verify", r, "--chain", "--trusted-keys", &both, "--latest", "new"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // The old key retired before the day it signed: refused, saying why.
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Duration::days(1)).to_string();
+    let retired = trusted_keys(
+        &env,
+        "retired.toml",
+        &[(&old_pub, None, Some(&yesterday)), (&new_pub, None, None)],
+    );
+    let o = env.recon(&["verify", r, "--chain", "--trusted-keys", &retired]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("outside the days it is trusted for"),
+        "{}",
+        stderr(&o)
+    );
+    // A key missing from the file: named as untrusted.
+    let only_new = trusted_keys(&env, "new.toml", &[(&new_pub, None, None)]);
+    let o = env.recon(&["verify", r, "--chain", "--trusted-keys", &only_new]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("which is not a trusted key"), "{}", stderr(&o));
+    // A file that is not one is exit 2.
+    let bad = env.write("bad.toml", "[[key]]\npublic_key = \"not base64\"\n");
+    let o = env.recon(&["verify", r, "--chain", "--trusted-keys", bad.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}

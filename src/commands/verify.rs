@@ -1,5 +1,6 @@
-//! `recon verify RUN_DIR [--pubkey FILE] [--chain]`: recompute every hash,
-//! check both signatures and, with `--chain`, the links between runs.
+//! `recon verify RUN_DIR [--pubkey FILE | --trusted-keys FILE] [--chain]
+//! [--latest RUN_ID]`: recompute every hash, check both signatures and, with
+//! `--chain`, the links between runs.
 
 use std::path::Path;
 
@@ -10,11 +11,22 @@ use crate::exit::ExitCode;
 use crate::keys::trusted_public_key;
 
 pub fn execute(args: &VerifyArgs) -> Result<ExitCode> {
-    let (pk, pub_path) = trusted_public_key(args.pubkey.as_deref())?;
-    eprintln!("trusting key id {} from {}", pk.key_id_hex(), pub_path.display());
+    let keys = match &args.trusted_keys {
+        Some(file) => {
+            let keys = evidence::TrustedKeys::read_file(file)?;
+            eprintln!("trusting key ids {} from {}", keys.ids().join(", "), file.display());
+            keys
+        }
+        None => {
+            let (pk, pub_path) = trusted_public_key(args.pubkey.as_deref())?;
+            eprintln!("trusting key id {} from {}", pk.key_id_hex(), pub_path.display());
+            evidence::TrustedKeys::single(pk)
+        }
+    };
+    let pk = &keys;
     let url = args.run_dir.to_string_lossy().to_string();
     if crate::storage::is_url(&url) {
-        return verify_remote(args, &url, &pk);
+        return verify_remote(args, &url, pk);
     }
     let reports = if args.chain {
         let dir = args.run_dir.canonicalize().map_err(|e| Error::io(&args.run_dir, e))?;
@@ -23,13 +35,13 @@ pub fn execute(args: &VerifyArgs) -> Result<ExitCode> {
         } else {
             dir
         };
-        evidence::verify_chain(&parent, &pk)?
+        evidence::verify_chain_trusting(&parent, pk)?
     } else if !args.run_dir.join(evidence::MANIFEST).exists() && args.run_dir.join("summary.json").exists() {
         // A run folder whose manifest is gone is invalid evidence, not a usage error.
         eprintln!("FAIL: {}: {} is missing", args.run_dir.display(), evidence::MANIFEST);
         return Ok(ExitCode::Failed);
     } else {
-        vec![evidence::verify_run(&args.run_dir, &pk)?]
+        vec![evidence::verify_run_trusting(&args.run_dir, pk)?]
     };
     let ok = print(&reports, |dir| dir.display().to_string());
     Ok(latest_is(args, &reports, ok))
@@ -57,12 +69,12 @@ fn latest_is(args: &VerifyArgs, reports: &[evidence::Report], ok: ExitCode) -> E
 
 /// Verifies a run folder (or, with `--chain`, every complete run) in a
 /// bucket from a local copy; messages name the URLs.
-fn verify_remote(args: &VerifyArgs, url: &str, pk: &crate::evidence::PublicKey) -> Result<ExitCode> {
+fn verify_remote(args: &VerifyArgs, url: &str, pk: &evidence::TrustedKeys) -> Result<ExitCode> {
     let staging = crate::publish::staging_folder(None)?;
     let local = staging.path();
     let (reports, base) = if args.chain {
         let base = crate::publish::fetch_chain(url, local)?;
-        (evidence::verify_chain(local, pk)?, base)
+        (evidence::verify_chain_trusting(local, pk)?, base)
     } else {
         let dir = crate::publish::fetch_run(url, local)?;
         let (base, _) = crate::publish::split_run_url(url)?;
@@ -73,7 +85,7 @@ fn verify_remote(args: &VerifyArgs, url: &str, pk: &crate::evidence::PublicKey) 
             );
             return Ok(ExitCode::Failed);
         }
-        (vec![evidence::verify_run(&dir, pk)?], base)
+        (vec![evidence::verify_run_trusting(&dir, pk)?], base)
     };
     let shown = |dir: &Path| match dir.strip_prefix(local) {
         Ok(rel) => format!("{}/{}", base.trim_end_matches('/'), rel.to_string_lossy()),

@@ -12,7 +12,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::keys::{PublicKey, SigningKey};
+use super::keys::SigningKey;
+use super::trust::TrustedKeys;
 use super::{minisign, EvidenceError};
 
 pub const CHECKPOINT: &str = ".recon-checkpoint.json";
@@ -67,7 +68,7 @@ impl Checkpoint {
 /// The reports folder's checkpoint, if it has one, with what is wrong with
 /// it (a signature that does not verify against `pk`, a broken inner
 /// chain). A checkpoint without its signature is a problem, not trusted.
-pub fn read(reports_dir: &Path, pk: &PublicKey) -> Result<Option<(Checkpoint, Vec<String>)>, EvidenceError> {
+pub fn read(reports_dir: &Path, keys: &TrustedKeys) -> Result<Option<(Checkpoint, Vec<String>)>, EvidenceError> {
     let path = reports_dir.join(CHECKPOINT);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -77,8 +78,12 @@ pub fn read(reports_dir: &Path, pk: &PublicKey) -> Result<Option<(Checkpoint, Ve
     let mut problems = Vec::new();
     match std::fs::read_to_string(reports_dir.join(CHECKPOINT_SIG)) {
         Ok(sig) => {
-            if let Err(e) = minisign::verify(pk, &bytes, &sig) {
-                problems.push(format!("{CHECKPOINT_SIG}: {e}"));
+            // Signed by any trusted key (a prune runs with the key of its day).
+            let results: Vec<_> = keys.all().map(|pk| minisign::verify(pk, &bytes, &sig)).collect();
+            if !results.iter().any(Result::is_ok) {
+                if let Some(Err(e)) = results.into_iter().next() {
+                    problems.push(format!("{CHECKPOINT_SIG}: {e}"));
+                }
             }
         }
         Err(_) => problems.push(format!("{CHECKPOINT_SIG} is missing: the checkpoint is not signed")),

@@ -24,6 +24,7 @@ pub mod manifest;
 pub mod minisign;
 #[cfg(test)]
 mod testing;
+pub mod trust;
 pub mod verify;
 
 use std::fs::{self, OpenOptions};
@@ -35,7 +36,8 @@ pub use hash::{FileDigest, HashingWriter};
 pub use keys::{read_secret, write_keypair, PublicKey, SigningKey};
 pub use manifest::{manifest_sha256, seal, seal_with, DSSE, MANIFEST, MINISIG, PREDICATE_TYPE, STATEMENT_TYPE};
 
-pub use verify::{verify_chain, verify_run, Problem, Report};
+pub use trust::TrustedKeys;
+pub use verify::{verify_chain, verify_chain_trusting, verify_run, verify_run_trusting, Problem, Report};
 
 /// Errors of the evidence module. Each message names the file concerned.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +82,9 @@ pub enum EvidenceError {
 
     #[error("{}: not a run folder: {reason}", path.display())]
     NotARunFolder { path: PathBuf, reason: String },
+
+    #[error("{}: not a trusted-keys file: {reason}", path.display())]
+    TrustedKeys { path: PathBuf, reason: String },
 }
 
 impl EvidenceError {
@@ -111,6 +116,9 @@ impl EvidenceError {
             ),
             EvidenceError::NotARunFolder { .. } => Some(
                 "point at a run folder sealed by recon (it contains manifest.json)".to_string(),
+            ),
+            EvidenceError::TrustedKeys { .. } => Some(
+                "a trusted-keys file is TOML: [[key]] tables with public_key (recon.pub's base64 line) and optional valid_from / valid_until dates".to_string(),
             ),
             _ => None,
         }

@@ -14,6 +14,7 @@ use super::dsse::{self, Envelope};
 use super::hash::{sha256_files_parallel, sha256_hex};
 use super::keys::PublicKey;
 use super::manifest::{list_folder, DSSE, EVIDENCE_FILES, MANIFEST, MINISIG, PREDICATE_TYPE, STATEMENT_TYPE};
+use super::trust::TrustedKeys;
 use super::{minisign, EvidenceError};
 
 /// One thing wrong with the evidence: a plain sentence naming the file,
@@ -105,7 +106,13 @@ impl RunInfo {
 /// Problems are collected in the [`Report`]; `Err` only when `run_dir` is not
 /// a run folder at all (not a directory, no `manifest.json`) or cannot be read.
 pub fn verify_run(run_dir: &Path, pk: &PublicKey) -> Result<Report, EvidenceError> {
-    check_run(run_dir, pk).map(|checked| checked.report)
+    verify_run_trusting(run_dir, &TrustedKeys::single(*pk))
+}
+
+/// [`verify_run`] against a set of trusted keys (a trusted-keys file): the
+/// run must be signed by one trusted for the day it started.
+pub fn verify_run_trusting(run_dir: &Path, keys: &TrustedKeys) -> Result<Report, EvidenceError> {
+    check_run(run_dir, keys).map(|checked| checked.report)
 }
 
 /// A verified run with what the chain check needs from it.
@@ -117,7 +124,7 @@ struct Checked {
     manifest_sha: String,
 }
 
-fn check_run(run_dir: &Path, pk: &PublicKey) -> Result<Checked, EvidenceError> {
+fn check_run(run_dir: &Path, keys: &TrustedKeys) -> Result<Checked, EvidenceError> {
     let meta = fs::metadata(run_dir).map_err(|e| EvidenceError::io(run_dir, e))?;
     if !meta.is_dir() {
         return Err(EvidenceError::NotARunFolder {
@@ -136,20 +143,35 @@ fn check_run(run_dir: &Path, pk: &PublicKey) -> Result<Checked, EvidenceError> {
         }
         Err(e) => return Err(EvidenceError::io(&manifest_path, e)),
     };
+    let parsed: Option<Value> = serde_json::from_slice::<Value>(&manifest).ok();
+    // The key the manifest names, if trusted for the run's day (the choice
+    // is then checked: the signatures must verify with it).
+    let predicate = parsed.as_ref().and_then(|v| v.get("predicate"));
+    let named = |k: &str| predicate.and_then(|p| p.get(k)).and_then(Value::as_str);
+    let (pk, untrusted) = match keys.for_run(named("signing_key_id"), named("started_at")) {
+        Ok(pk) => (pk, None),
+        Err(why) => (
+            keys.all().next().ok_or_else(|| EvidenceError::NotARunFolder {
+                path: run_dir.to_path_buf(),
+                reason: "no trusted key to verify it with".into(),
+            })?,
+            Some(why),
+        ),
+    };
     let mut report = Report {
         run_dir: run_dir.to_path_buf(),
         key_id: pk.key_id_hex(),
         problems: Vec::new(),
         checked_files: 0,
     };
-
-    let parsed: Option<Value> = match serde_json::from_slice::<Value>(&manifest) {
-        Ok(v) => Some(v),
-        Err(e) => {
+    if let Some(why) = untrusted {
+        report.problem(why);
+    }
+    if parsed.is_none() {
+        if let Err(e) = serde_json::from_slice::<Value>(&manifest) {
             report.problem(format!("{MANIFEST}: not valid JSON ({e})"));
-            None
         }
-    };
+    }
     let subjects = match &parsed {
         Some(v) => check_statement(v, pk, &mut report),
         None => None,
@@ -366,6 +388,13 @@ fn check_minisig(run_dir: &Path, pk: &PublicKey, manifest: &[u8], report: &mut R
 /// manifest's sha256 elsewhere (the run's output, a log) to anchor it, or
 /// name the newest run to `verify --latest`.
 pub fn verify_chain(reports_dir: &Path, pk: &PublicKey) -> Result<Vec<Report>, EvidenceError> {
+    verify_chain_trusting(reports_dir, &TrustedKeys::single(*pk))
+}
+
+/// [`verify_chain`] against a set of trusted keys: each run must be signed
+/// by a key trusted for the day it started, so a chain that spans a key
+/// rotation verifies.
+pub fn verify_chain_trusting(reports_dir: &Path, keys: &TrustedKeys) -> Result<Vec<Report>, EvidenceError> {
     let meta = fs::metadata(reports_dir).map_err(|e| EvidenceError::io(reports_dir, e))?;
     if !meta.is_dir() {
         return Err(EvidenceError::NotARunFolder {
@@ -394,7 +423,7 @@ pub fn verify_chain(reports_dir: &Path, pk: &PublicKey) -> Result<Vec<Report>, E
             report,
             parsed,
             manifest_sha,
-        } = check_run(&dir, pk)?;
+        } = check_run(&dir, keys)?;
         let pred = parsed.as_ref().and_then(|v| v.get("predicate"));
         let get_str = |k: &str| pred.and_then(|p| p.get(k)).and_then(Value::as_str).map(str::to_string);
         let previous = match pred.and_then(|p| p.get("previous_manifest_sha256")) {
@@ -420,7 +449,7 @@ pub fn verify_chain(reports_dir: &Path, pk: &PublicKey) -> Result<Vec<Report>, E
 
     // A prune's checkpoint stands for the removed runs: the first kept run
     // links to the last of them.
-    let checkpoint = super::checkpoint::read(reports_dir, pk)?;
+    let checkpoint = super::checkpoint::read(reports_dir, keys)?;
     let anchor: Option<String> = checkpoint
         .as_ref()
         .and_then(|(c, problems)| problems.is_empty().then(|| c.last_manifest().map(String::from)))
@@ -513,7 +542,7 @@ pub fn verify_chain(reports_dir: &Path, pk: &PublicKey) -> Result<Vec<Report>, E
     if let Some((c, problems)) = checkpoint {
         out.push(Report {
             run_dir: reports_dir.join(super::checkpoint::CHECKPOINT),
-            key_id: pk.key_id_hex(),
+            key_id: c.signing_key_id.clone(),
             problems: problems.into_iter().map(|what| Problem { what }).collect(),
             checked_files: c.pruned.len(),
         });
