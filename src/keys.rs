@@ -219,6 +219,15 @@ impl KeyRing {
         hex::decode(text.trim()).map_err(|_| Error::input(path, "token key file is not hex"))
     }
 
+    /// An id of the token key (16 hex digits of a keyed hash, revealing
+    /// nothing of the key), once [`KeyRing::prepare_tokens`] has loaded it:
+    /// summary.json records it, so a changed token key is noticed.
+    pub fn token_key_id(&self) -> Option<String> {
+        self.tokenizer
+            .get()
+            .map(|t| t.mac_hex("recon.token-key-id", "")[..16].to_string())
+    }
+
     /// Keyed HMAC token of a personal value; `domain` separates uses.
     pub fn token(&self, domain: &str, value: &str) -> String {
         match self.tokenizer.get() {

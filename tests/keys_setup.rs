@@ -187,3 +187,55 @@ fn a_chain_across_a_key_rotation_verifies_with_the_trusted_keys_file_only() {
     let o = env.recon(&["verify", r, "--chain", "--trusted-keys", bad.to_str().unwrap()]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
 }
+
+#[test]
+fn a_changed_token_key_is_flagged_and_restarts_change_detection_without_false_conflicts() {
+    let env = Env::new();
+    let spec = copy_demo(env.path());
+    let reports = env.reports();
+    let key_a = "11".repeat(32);
+    let key_b = "22".repeat(32);
+    let run = |folder: &std::path::Path, id: &str, key: &str| {
+        env.command(&[
+            "run",
+            spec.to_str().unwrap(),
+            "--out",
+            folder.to_str().unwrap(),
+            "--run-id",
+            id,
+        ])
+        .env("RECON_TOKEN_KEY", key)
+        .output()
+        .unwrap()
+    };
+    let summary = |folder: &std::path::Path, id: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(folder.join(id).join("summary.json")).unwrap()).unwrap()
+    };
+    let o = run(&reports, "a1", &key_a);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let first = summary(&reports, "a1");
+    assert_eq!(first["token_key_id"].as_str().map(str::len), Some(16));
+    assert!(first.get("token_key_changed").is_none());
+
+    // The next night runs with another token key: said loudly, and the
+    // previous state is not used, so no change shows on both sides at once.
+    let o = run(&reports, "b1", &key_b);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("WARNING: the token key"), "{}", stderr(&o));
+    let changed = summary(&reports, "b1");
+    assert_eq!(changed["token_key_changed"], true);
+    assert_ne!(changed["token_key_id"], first["token_key_id"]);
+    // The repairs are those of a first run under the new key: nothing
+    // reported as changed since a base that no longer compares.
+    let fresh = env.path().join("fresh");
+    let o = run(&fresh, "f1", &key_b);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(changed["repairs"], summary(&fresh, "f1")["repairs"]);
+    assert_eq!(changed["changes"], summary(&fresh, "f1")["changes"]);
+
+    // The same key again: nothing to flag.
+    let o = run(&reports, "b2", &key_b);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("WARNING: the token key"), "{}", stderr(&o));
+    assert!(summary(&reports, "b2").get("token_key_changed").is_none());
+}

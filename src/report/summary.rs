@@ -96,6 +96,15 @@ pub struct Summary {
     pub entities: BTreeMap<String, EntitySummary>,
     pub inputs: Vec<InputFile>,
     pub metrics: BTreeMap<String, serde_json::Value>,
+    /// Id of the token key personal data was tokenized under (none when the
+    /// spec has no personal data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_key_id: Option<String>,
+    /// The token key differs from the previous run's: tokens and the ids of
+    /// findings keyed by personal data changed, and change detection
+    /// restarted (the previous state was not used).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub token_key_changed: bool,
 }
 
 /// The few lines a person reads on stderr after a run.
@@ -106,6 +115,12 @@ pub fn human_summary(s: &Summary, folder: &str) -> String {
         "recon {} — {} finding(s) — {status}\n",
         s.run_id, s.totals.total
     ));
+    if s.token_key_changed {
+        out.push_str(&format!(
+            "  WARNING: the token key (id {}) is not the previous run's: personal-data tokens and the ids of findings keyed by them changed, and change detection restarted (no three-way base tonight). If the key was not rotated on purpose, restore the previous token key.\n",
+            s.token_key_id.as_deref().unwrap_or("?")
+        ));
+    }
     for (name, e) in &s.entities {
         let kinds: Vec<String> = e.counts.by_kind.iter().map(|(k, n)| format!("{k}={n}")).collect();
         out.push_str(&format!(

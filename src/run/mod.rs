@@ -121,6 +121,13 @@ pub struct InputMeta {
     pub files: Vec<crate::source::InputFile>,
 }
 
+/// The token key id the run folder `run` recorded, if any.
+fn previous_token_key(run: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(run.join("summary.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("token_key_id")?.as_str().map(String::from)
+}
+
 pub fn default_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
     now.format("%Y%m%dT%H%M%SZ").to_string()
 }
@@ -156,7 +163,16 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     }
     let baseline = report::choose_baseline(&history, opts.prev.as_deref())?;
     let display = ReportDisplay { keys: &opts.keys };
-    let previous_state = match &previous {
+    // A token key other than the previous run's makes every personal-data
+    // hash differ: its state would read as changes on both sides (false
+    // conflicts), so change detection restarts instead, loudly.
+    let token_key_id = opts.keys.token_key_id();
+    let token_key_changed = match (&previous, &token_key_id) {
+        (Some(p), Some(id)) => previous_token_key(p).is_some_and(|prev| prev != *id),
+        _ => false,
+    };
+    let state_base = previous.as_deref().filter(|_| !token_key_changed);
+    let previous_state = match state_base {
         Some(p) => repair::state::read_state(p)?,
         None => None,
     };
@@ -185,7 +201,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     } else {
         let work = bucket::WorkDir::create(opts.work_dir.as_deref().unwrap_or(&opts.out), &run_id)?;
         let stage = Instant::now();
-        let results = bucketed(&env, &plan, work.path(), previous.as_deref(), &mut states)?;
+        let results = bucketed(&env, &plan, work.path(), state_base, &mut states)?;
         (results, 0, stage.elapsed().as_millis())
     };
     if let Some(p) = &previous {
@@ -292,7 +308,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         "input_hash_ms".to_string(),
         serde_json::json!(hash_micros as f64 / 1000.0),
     );
-    let summary = build_summary(
+    let mut summary = build_summary(
         &spec,
         &run_id,
         &results,
@@ -305,6 +321,8 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         report::BaselineInfo::of(&baseline),
         metrics,
     );
+    summary.token_key_id = token_key_id;
+    summary.token_key_changed = token_key_changed;
     let summary_json = summary_with_repairs(&summary, &results, &repairs)?;
     files::write_file(&folder.path().join("summary.json"), summary_json.as_bytes())?;
     tracing::debug!("summary written");

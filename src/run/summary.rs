@@ -263,6 +263,8 @@ pub(super) fn build_summary(
         entities,
         inputs,
         metrics,
+        token_key_id: None,
+        token_key_changed: false,
     }
 }
 
