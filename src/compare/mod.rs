@@ -302,3 +302,70 @@ fn mismatch_detail(a: &Cell, b: &Cell, exact: bool) -> String {
         _ => "values differ beyond the declared tolerance".into(),
     }
 }
+
+#[cfg(test)]
+mod coverage_tests {
+    use super::Coverage;
+
+    /// A coverage whose every count differs, so a count read twice, left
+    /// out or subtracted shows.
+    fn distinct() -> Coverage {
+        Coverage {
+            rows_read: 1 + 2 + 4 + 8 + 16 + 32,
+            rows_matched: 1,
+            rows_missing_other_side: 2,
+            rows_duplicate_key: 4,
+            rows_paired_with_duplicate: 8,
+            rows_null_key: 16,
+            rows_unconvertible_key: 32,
+            fields_compared_per_matched_row: 3,
+            cells_compared: 3,
+        }
+    }
+
+    #[test]
+    fn coverage_adds_up_only_when_every_row_is_accounted_once() {
+        let c = distinct();
+        assert_eq!(c.accounted(), 63);
+        assert!(c.adds_up());
+        // One row too many or too few in any bucket of the identity breaks it.
+        for bump in 0..7 {
+            let mut off = distinct();
+            match bump {
+                0 => off.rows_read += 1,
+                1 => off.rows_matched += 1,
+                2 => off.rows_missing_other_side += 1,
+                3 => off.rows_duplicate_key += 1,
+                4 => off.rows_paired_with_duplicate += 1,
+                5 => off.rows_null_key += 1,
+                _ => off.rows_unconvertible_key += 1,
+            }
+            assert!(!off.adds_up(), "bump {bump}: {off:?}");
+        }
+        assert!(Coverage::default().adds_up(), "an empty side adds up");
+    }
+
+    #[test]
+    fn absorbing_a_bucket_adds_every_count_and_keeps_the_widest_field_count() {
+        let mut total = distinct();
+        let mut other = distinct();
+        other.fields_compared_per_matched_row = 5;
+        other.cells_compared = 10;
+        total.absorb(&other);
+        assert_eq!(
+            total,
+            Coverage {
+                rows_read: 126,
+                rows_matched: 2,
+                rows_missing_other_side: 4,
+                rows_duplicate_key: 8,
+                rows_paired_with_duplicate: 16,
+                rows_null_key: 32,
+                rows_unconvertible_key: 64,
+                fields_compared_per_matched_row: 5,
+                cells_compared: 13,
+            }
+        );
+        assert!(total.adds_up());
+    }
+}
