@@ -66,6 +66,9 @@ pub struct PruneArgs {
     /// Signing key for the checkpoint (as for `run`).
     #[arg(long)]
     pub key: Option<PathBuf>,
+    /// Verify the chain with these keys (after a key rotation; see `verify --trusted-keys`).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_keys: Option<PathBuf>,
     /// How long to wait for a run holding the folder's lock.
     #[arg(long, value_name = "DURATION", default_value = crate::report::DEFAULT_WAIT, value_parser = crate::report::parse_wait)]
     pub wait: std::time::Duration,

@@ -27,12 +27,15 @@ fn main() -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        // The panic's own words, for the report (set by recon or its crates, never input values).
-        let what = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        // The panic's own words only when asked for (RUST_BACKTRACE set):
+        // a message may quote the value it failed on, which can be personal.
+        let what = std::env::var_os("RUST_BACKTRACE")
+            .and_then(|_| {
+                info.payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            })
             .map(|m| format!(": {m}"))
             .unwrap_or_default();
         eprintln!("error: internal error (a bug in recon){at}{what}; please report it");

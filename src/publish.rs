@@ -78,7 +78,10 @@ impl RemoteRuns {
         let prefix = self.base.key.trim_matches('/');
         let mut runs: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for object in self.store.list(prefix)? {
-            let relative = object.key[prefix.len()..].trim_start_matches('/');
+            let Some(relative) = object.key.strip_prefix(prefix) else {
+                continue;
+            };
+            let relative = relative.trim_start_matches('/');
             let Some((id, file)) = relative.split_once('/') else {
                 continue;
             };
@@ -154,8 +157,9 @@ impl RemoteRuns {
 
     /// Uploads the sealed run folder `folder` as run `id`: the summary
     /// first (create-only: it claims the id), then every other file, the
-    /// signatures, and the manifest last. Returns the run's URL.
-    pub fn upload_run(&self, folder: &Path, id: &str) -> Result<String> {
+    /// signatures, and the manifest last, right after `before_manifest`
+    /// (the lease's last renewal) succeeds. Returns the run's URL.
+    pub fn upload_run(&self, folder: &Path, id: &str, before_manifest: &dyn Fn() -> Result<()>) -> Result<String> {
         let mut files = Vec::new();
         walk(folder, folder, &mut files)?;
         let rank = |name: &str| match name {
@@ -167,6 +171,9 @@ impl RemoteRuns {
         files.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
         let run = self.base.join(id);
         for name in &files {
+            if name == MANIFEST {
+                before_manifest()?;
+            }
             let key = run.join(name).key;
             self.store.upload(&folder.join(name), &key)?;
         }
@@ -189,30 +196,66 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
 }
 
 /// The lease a run holds on a reports prefix (see the module doc); renewed
-/// on a thread of its own and removed when dropped.
+/// on a thread of its own, renewed once more right before the manifest is
+/// uploaded, and released when dropped.
 pub struct Lease {
     store: Store,
     key: String,
     url: String,
+    /// The lease object's version as this run last wrote it.
+    tag: Arc<Mutex<Tag>>,
+    /// When this run last renewed it (or took it).
+    renewed: Arc<Mutex<Instant>>,
     lost: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     renewer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Lease {
-    /// Fails (exit 2) when the lease was lost: the run stalled past
-    /// [`LEASE_TTL`] and another run took the prefix over.
+    /// Fails (exit 2) when the lease is lost or may be: another run took
+    /// the prefix over, or no renewal succeeded for most of [`LEASE_TTL`]
+    /// (a stall, a network outage), so another run may take it any moment.
     pub fn check(&self) -> Result<()> {
-        if self.lost.load(Ordering::SeqCst) {
+        let stale = self
+            .renewed
+            .lock()
+            .map_or(true, |at| at.elapsed() + LEASE_MARGIN > LEASE_TTL);
+        if self.lost.load(Ordering::SeqCst) || stale {
             return Err(Error::usage(
                 format!(
-                    "lost the lease on {}: another run took the reports prefix over",
+                    "lost the lease on {}: another run may take the reports prefix over",
                     self.url
                 ),
-                Some("this run was not renewed in time (a stall, a network outage); run it again".into()),
+                Some("this run could not renew its lease in time (a stall, a network outage); run it again".into()),
             ));
         }
         Ok(())
+    }
+
+    /// Renews the lease now, by compare-and-set: the last step before the
+    /// manifest goes up, so no other run can hold the prefix at that moment.
+    pub fn renew_now(&self) -> Result<()> {
+        self.check()?;
+        let mut tag = self
+            .tag
+            .lock()
+            .map_err(|_| Error::Internal("the lease's tag lock is poisoned".into()))?;
+        match self
+            .store
+            .try_replace(&self.key, lease_body(chrono::Utc::now()), &tag)?
+        {
+            Some(next) => {
+                *tag = next;
+                if let Ok(mut at) = self.renewed.lock() {
+                    *at = Instant::now();
+                }
+                Ok(())
+            }
+            None => {
+                self.lost.store(true, Ordering::SeqCst);
+                self.check()
+            }
+        }
     }
 }
 
@@ -222,14 +265,22 @@ impl Drop for Lease {
         if let Some(t) = self.renewer.take() {
             let _ = t.join();
         }
-        // Removed only while it is still ours (a taken-over lease is not).
-        if !self.lost.load(Ordering::SeqCst) {
-            if let Err(e) = self.store.delete(&self.key) {
-                tracing::warn!(error = %e, "could not remove the lease; it expires by itself");
-            }
+        // Released by compare-and-set to an expired lease: if another run
+        // has taken it over meanwhile, its lease is left alone.
+        if self.lost.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(tag) = self.tag.lock() else { return };
+        let expired = chrono::Utc::now() - chrono::Duration::from_std(LEASE_TTL).unwrap_or_default();
+        if let Err(e) = self.store.try_replace(&self.key, lease_body(expired), &tag) {
+            tracing::warn!(error = %e, "could not release the lease; it expires by itself");
         }
     }
 }
+
+/// A lease not renewed for `LEASE_TTL - LEASE_MARGIN` counts as lost by its
+/// holder, before another run may take it.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 fn lease_body(now: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
     let expires = now + chrono::Duration::from_std(LEASE_TTL).unwrap_or_default();
@@ -253,7 +304,7 @@ impl RemoteRuns {
         loop {
             let now = chrono::Utc::now();
             if let Some(tag) = self.store.try_create(&key, lease_body(now))? {
-                return Ok(self.hold(key, url, tag));
+                return self.hold(key, url, tag);
             }
             let Some((bytes, tag)) = self.store.read_tagged(&key)? else {
                 continue; // released between the two requests
@@ -266,7 +317,7 @@ impl RemoteRuns {
             // unless another run does so first.
             if expires.is_none_or(|e| e < now) {
                 if let Some(tag) = self.store.try_replace(&key, lease_body(now), &tag)? {
-                    return Ok(self.hold(key, url, tag));
+                    return self.hold(key, url, tag);
                 }
                 continue;
             }
@@ -291,15 +342,17 @@ impl RemoteRuns {
         }
     }
 
-    fn hold(&self, key: String, url: String, tag: Tag) -> Lease {
+    fn hold(&self, key: String, url: String, tag: Tag) -> Result<Lease> {
         let tag = Arc::new(Mutex::new(tag));
+        let renewed = Arc::new(Mutex::new(Instant::now()));
         let lost = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let renewer = {
-            let (store, key, tag, lost, stop) = (
+            let (store, key, tag, renewed, lost, stop) = (
                 self.store.clone(),
                 key.clone(),
                 Arc::clone(&tag),
+                Arc::clone(&renewed),
                 Arc::clone(&lost),
                 Arc::clone(&stop),
             );
@@ -315,26 +368,34 @@ impl RemoteRuns {
                         last = Instant::now();
                         let Ok(mut current) = tag.lock() else { return };
                         match store.try_replace(&key, lease_body(chrono::Utc::now()), &current) {
-                            Ok(Some(next)) => *current = next,
+                            Ok(Some(next)) => {
+                                *current = next;
+                                if let Ok(mut at) = renewed.lock() {
+                                    *at = Instant::now();
+                                }
+                            }
                             Ok(None) => {
                                 lost.store(true, Ordering::SeqCst);
                                 return;
                             }
-                            // A failed renewal is retried at the next turn.
+                            // Retried at the next turn; `check` notices when
+                            // renewals fail for too long.
                             Err(e) => tracing::warn!(error = %e, "could not renew the lease"),
                         }
                     }
                 })
-                .ok()
+                .map_err(|e| Error::thread("lease renewer", e))?
         };
-        Lease {
+        Ok(Lease {
             store: self.store.clone(),
             key,
             url,
+            tag,
+            renewed,
             lost,
             stop,
-            renewer,
-        }
+            renewer: Some(renewer),
+        })
     }
 }
 

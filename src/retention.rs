@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::evidence::checkpoint::{self, Checkpoint, PrunedRun};
-use crate::evidence::{self, SigningKey, MANIFEST};
+use crate::evidence::{self, SigningKey, TrustedKeys, MANIFEST};
 
 /// Which runs stay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,10 +32,9 @@ pub enum Pruned {
 }
 
 /// Prunes the reports folder `out` down to `keep`, under its lock.
-pub fn prune(out: &Path, keep: Keep, key: &SigningKey, wait: Duration) -> Result<Pruned> {
+pub fn prune(out: &Path, keep: Keep, key: &SigningKey, trusted: &TrustedKeys, wait: Duration) -> Result<Pruned> {
     let _lock = crate::report::HistoryLock::acquire(out, wait)?;
-    let pk = key.public();
-    let reports = evidence::verify_chain(out, &pk)?;
+    let reports = evidence::verify_chain_trusting(out, trusted)?;
     let problems: Vec<String> = reports
         .iter()
         .flat_map(|r| {
@@ -47,6 +46,7 @@ pub fn prune(out: &Path, keep: Keep, key: &SigningKey, wait: Duration) -> Result
     if !problems.is_empty() {
         return Ok(Pruned::Refused(problems));
     }
+    let finished = finish_interrupted(out, trusted)?;
     // The runs in chain order (the checkpoint's report, if any, comes first).
     let runs: Vec<&Path> = reports
         .iter()
@@ -68,11 +68,11 @@ pub fn prune(out: &Path, keep: Keep, key: &SigningKey, wait: Duration) -> Result
     };
     if cut == 0 {
         return Ok(Pruned::Done {
-            removed: Vec::new(),
+            removed: finished,
             kept: described.len(),
         });
     }
-    let mut pruned = match checkpoint::read(out, &evidence::TrustedKeys::single(pk))? {
+    let mut pruned = match checkpoint::read(out, trusted)? {
         Some((c, _)) => c.pruned,
         None => Vec::new(),
     };
@@ -85,7 +85,7 @@ pub fn prune(out: &Path, keep: Keep, key: &SigningKey, wait: Duration) -> Result
     // The checkpoint first: a prune stopped halfway leaves runs it already
     // accounts for, which verify still accepts (they chain as before).
     checkpoint::write(out, &written, key)?;
-    let mut removed = Vec::with_capacity(cut);
+    let mut removed = finished;
     for (dir, run) in runs[..cut].iter().zip(&described[..cut]) {
         std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         removed.push(run.run_id.clone());
@@ -94,6 +94,36 @@ pub fn prune(out: &Path, keep: Keep, key: &SigningKey, wait: Duration) -> Result
         removed,
         kept: described.len() - cut,
     })
+}
+
+/// Removes the run folders the checkpoint already lists (a prune stopped
+/// between writing the checkpoint and removing them); their ids.
+fn finish_interrupted(out: &Path, trusted: &TrustedKeys) -> Result<Vec<String>> {
+    let Some((c, problems)) = checkpoint::read(out, trusted)? else {
+        return Ok(Vec::new());
+    };
+    if !problems.is_empty() {
+        return Ok(Vec::new());
+    }
+    let listed: std::collections::HashSet<&str> = c.pruned.iter().map(|r| r.manifest_sha256.as_str()).collect();
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(out).map_err(|e| Error::io(out, e))? {
+        let dir = entry.map_err(|e| Error::io(out, e))?.path();
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if name.starts_with('.') || !dir.join(MANIFEST).is_file() {
+            continue;
+        }
+        let run = describe(&dir)?;
+        if listed.contains(run.manifest_sha256.as_str()) {
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            removed.push(run.run_id);
+        }
+    }
+    removed.sort();
+    Ok(removed)
 }
 
 /// A run as its manifest describes it.

@@ -984,3 +984,20 @@ fn variable_comes_from_the_environment_and_var_takes_precedence() {
     let text = std::fs::read(env.path().join("spec.toml")).unwrap();
     assert_eq!(s["spec"]["sha256"], sha256(&text));
 }
+
+#[test]
+fn glob_characters_in_the_spec_folder_are_not_a_pattern() {
+    let env = Env::new();
+    let dir = "proj [2024] *";
+    env.write(&format!("{dir}/l.csv"), "id,v\n1,a\n2,b\n");
+    env.write(&format!("{dir}/parts/r-1.csv"), "id,v\n1,a\n");
+    env.write(&format!("{dir}/parts/r-2.csv"), "id,v\n2,b\n");
+    let spec = env.write(
+        &format!("{dir}/spec.toml"),
+        spec_keyed_by_id("  [[entity.field]]\n  name = \"v\"\n")
+            .replace("path = \"r.csv\"", "path = \"parts/r-*.csv\""),
+    );
+    let out = env.run(&spec, "g1");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(summary(&env.reports().join("g1"))["entities"]["e"]["matched"], 2);
+}

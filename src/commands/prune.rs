@@ -17,7 +17,14 @@ pub fn execute(args: &PruneArgs) -> Result<ExitCode> {
     };
     let keys = KeyRing::new(args.key.clone());
     let key = keys.signing_key()?;
-    match prune(&args.out, keep, &key, args.wait)? {
+    // The chain is verified with the trusted keys (after a rotation, every
+    // key the kept runs and the checkpoint were signed with), else the key
+    // the checkpoint is signed with now.
+    let trusted = match &args.trusted_keys {
+        Some(file) => crate::evidence::TrustedKeys::read_file(file)?,
+        None => crate::evidence::TrustedKeys::single(key.public()),
+    };
+    match prune(&args.out, keep, &key, &trusted, args.wait)? {
         Pruned::Refused(problems) => {
             for p in &problems {
                 eprintln!("FAIL: {p}");

@@ -23,10 +23,18 @@ pub fn execute(args: &ReportArgs) -> Result<ExitCode> {
         history: &history,
         key_id: key_id.as_deref(),
     });
-    let output = args
-        .output
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.report.html", summary["run_id"].as_str().unwrap_or("run"))));
+    let output = args.output.clone().unwrap_or_else(|| {
+        // The run id names a file here: only if it is a plain name.
+        let id = summary["run_id"]
+            .as_str()
+            .filter(|id| {
+                !id.is_empty()
+                    && !id.starts_with('.')
+                    && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            })
+            .unwrap_or("run");
+        PathBuf::from(format!("{id}.report.html"))
+    });
     crate::files::write_file(&output, html.as_bytes())?;
     eprintln!(
         "wrote {} ({} earlier run(s) in the trends)",

@@ -81,7 +81,7 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
         None => outcome.folder.display().to_string(),
         Some((runs, staging, lease)) => match lease
             .check()
-            .and_then(|()| runs.upload_run(&outcome.folder, &outcome.summary.run_id))
+            .and_then(|()| runs.upload_run(&outcome.folder, &outcome.summary.run_id, &|| lease.renew_now()))
         {
             Ok(url) => url,
             Err(e) => {

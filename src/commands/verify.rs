@@ -96,6 +96,11 @@ fn verify_remote(args: &VerifyArgs, url: &str, pk: &evidence::TrustedKeys) -> Re
 }
 
 fn print(reports: &[evidence::Report], shown: impl Fn(&Path) -> String) -> ExitCode {
+    if !reports.iter().any(|r| r.run_dir.join(evidence::MANIFEST).exists()) {
+        // Nothing to vouch for is not evidence that verified.
+        eprintln!("FAIL: no sealed run folder to verify");
+        return ExitCode::Failed;
+    }
     let mut ok = true;
     for r in reports {
         if r.ok() {

@@ -3,10 +3,13 @@
 //!
 //! `REPORTS/.recon-checkpoint.json` lists every pruned run in chain order
 //! (run id, start time, manifest SHA-256 and its link to the run before),
-//! from the first run of the chain on; a later prune appends to it.
-//! `.recon-checkpoint.json.minisig` signs it with the run signing key, so
-//! `verify --chain` trusts it as it trusts a manifest: the first kept run
-//! must link to the last pruned one, and the pruned runs to each other.
+//! from the first run of the chain on; a later prune appends to it. The
+//! file holds the list as signed text and its minisign signature by the run
+//! signing key (one file, replaced in one rename: never a list without its
+//! signature), so `verify --chain` trusts it as it trusts a manifest: the
+//! first kept run must link to the last pruned one, and the pruned runs to
+//! each other. A run folder the list names is a removal a prune had not
+//! finished: verify passes over it, and the next prune removes it.
 
 use std::path::Path;
 
@@ -17,7 +20,14 @@ use super::trust::TrustedKeys;
 use super::{minisign, EvidenceError};
 
 pub const CHECKPOINT: &str = ".recon-checkpoint.json";
-pub const CHECKPOINT_SIG: &str = ".recon-checkpoint.json.minisig";
+
+/// The file: the checkpoint as the exact text that was signed, and the
+/// minisign signature of that text.
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    signed: String,
+    minisig: String,
+}
 
 /// The runs pruned from a reports folder, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,8 +76,9 @@ impl Checkpoint {
 }
 
 /// The reports folder's checkpoint, if it has one, with what is wrong with
-/// it (a signature that does not verify against `pk`, a broken inner
-/// chain). A checkpoint without its signature is a problem, not trusted.
+/// it (a signature that does not verify with a key trusted on the day it
+/// was written, a broken inner chain). A checkpoint with a problem is
+/// reported, never trusted.
 pub fn read(reports_dir: &Path, keys: &TrustedKeys) -> Result<Option<(Checkpoint, Vec<String>)>, EvidenceError> {
     let path = reports_dir.join(CHECKPOINT);
     let bytes = match std::fs::read(&path) {
@@ -75,47 +86,60 @@ pub fn read(reports_dir: &Path, keys: &TrustedKeys) -> Result<Option<(Checkpoint
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(EvidenceError::io(&path, e)),
     };
-    let mut problems = Vec::new();
-    match std::fs::read_to_string(reports_dir.join(CHECKPOINT_SIG)) {
-        Ok(sig) => {
-            // Signed by any trusted key (a prune runs with the key of its day).
-            let results: Vec<_> = keys.all().map(|pk| minisign::verify(pk, &bytes, &sig)).collect();
-            if !results.iter().any(Result::is_ok) {
-                if let Some(Err(e)) = results.into_iter().next() {
-                    problems.push(format!("{CHECKPOINT_SIG}: {e}"));
-                }
-            }
-        }
-        Err(_) => problems.push(format!("{CHECKPOINT_SIG} is missing: the checkpoint is not signed")),
-    }
-    let checkpoint: Checkpoint = match serde_json::from_slice(&bytes) {
+    let empty = Checkpoint {
+        pruned: Vec::new(),
+        written_at: String::new(),
+        signing_key_id: String::new(),
+    };
+    let envelope: Envelope = match serde_json::from_slice(&bytes) {
+        Ok(e) => e,
+        Err(e) => return Ok(Some((empty, vec![format!("{CHECKPOINT} is not a checkpoint: {e}")]))),
+    };
+    let checkpoint: Checkpoint = match serde_json::from_str(&envelope.signed) {
         Ok(c) => c,
         Err(e) => {
-            problems.push(format!("{CHECKPOINT} is not a checkpoint: {e}"));
-            Checkpoint {
-                pruned: Vec::new(),
-                written_at: String::new(),
-                signing_key_id: String::new(),
-            }
+            return Ok(Some((
+                empty,
+                vec![format!("{CHECKPOINT}: the signed list is not a checkpoint: {e}")],
+            )))
         }
     };
+    let mut problems = Vec::new();
+    // The key it names, trusted on the day it was written; then its signature.
+    match keys.for_run(Some(&checkpoint.signing_key_id), Some(&checkpoint.written_at)) {
+        Err(why) => problems.push(format!("{CHECKPOINT}: {why}")),
+        Ok(pk) => {
+            if let Err(e) = minisign::verify(pk, envelope.signed.as_bytes(), &envelope.minisig) {
+                problems.push(format!("{CHECKPOINT}: signature: {e}"));
+            }
+        }
+    }
+    if let Some(last) = checkpoint.pruned.last() {
+        if checkpoint.written_at < last.started_at {
+            problems.push(format!(
+                "{CHECKPOINT}: written at {}, before the run {} it lists started ({})",
+                checkpoint.written_at, last.run_id, last.started_at
+            ));
+        }
+    }
     problems.extend(checkpoint.problems());
     Ok(Some((checkpoint, problems)))
 }
 
-/// Writes `checkpoint` and its signature into `reports_dir`, each file
-/// atomically, the signature last.
+/// Writes `checkpoint` with its signature into `reports_dir`, in one
+/// atomic replacement.
 pub fn write(reports_dir: &Path, checkpoint: &Checkpoint, key: &SigningKey) -> Result<(), EvidenceError> {
-    let bytes = serde_json::to_vec_pretty(checkpoint)
-        .map_err(|e| EvidenceError::io(&reports_dir.join(CHECKPOINT), std::io::Error::other(e)))?;
-    let sig = minisign::sign(
+    let path = reports_dir.join(CHECKPOINT);
+    let signed =
+        serde_json::to_string_pretty(checkpoint).map_err(|e| EvidenceError::io(&path, std::io::Error::other(e)))?;
+    let minisig = minisign::sign(
         key,
-        &bytes,
+        signed.as_bytes(),
         &format!("recon checkpoint of {} pruned run(s)", checkpoint.pruned.len()),
     );
-    replace(&reports_dir.join(CHECKPOINT), &bytes)?;
-    replace(&reports_dir.join(CHECKPOINT_SIG), sig.as_bytes())?;
-    Ok(())
+    let bytes = serde_json::to_vec_pretty(&Envelope { signed, minisig })
+        .map_err(|e| EvidenceError::io(&path, std::io::Error::other(e)))?;
+    replace(&path, &bytes)
 }
 
 /// Writes `path` through a temporary file renamed over it (fsynced first),

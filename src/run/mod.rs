@@ -160,6 +160,20 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
                 None,
             ));
         }
+        // An unsealed folder (an upload that stopped) would break the chain
+        // and lend its unverified state to change detection.
+        if !p.join(evidence::MANIFEST).exists() {
+            return Err(Error::usage(
+                format!(
+                    "the previous run {} is not sealed (no {})",
+                    p.display(),
+                    evidence::MANIFEST
+                ),
+                Some(
+                    "name a complete run with --prev; an upload that stopped leaves a run without its manifest".into(),
+                ),
+            ));
+        }
     }
     let baseline = report::choose_baseline(&history, opts.prev.as_deref())?;
     let display = ReportDisplay { keys: &opts.keys };

@@ -94,6 +94,7 @@ const MATCH: glob::MatchOptions = glob::MatchOptions {
 pub(super) fn parts(source: &Source) -> Result<Vec<Part>> {
     let parts = match &source.location {
         Location::Local(path) => local_parts(source, path)?,
+        Location::Glob { root, pattern } => glob_parts(source, root, pattern)?,
         Location::Url(url) => remote_parts(source, url)?,
     };
     if parts.is_empty() {
@@ -105,33 +106,24 @@ pub(super) fn parts(source: &Source) -> Result<Vec<Part>> {
     Ok(parts)
 }
 
-fn local_parts(source: &Source, path: &Path) -> Result<Vec<Part>> {
-    let text = path.to_string_lossy();
-    if is_pattern(&text) {
-        let pattern =
-            glob::Pattern::new(&text).map_err(|e| Error::input(path, format!("is not a valid pattern: {}", e.msg)))?;
-        // Walk from the deepest folder the pattern names literally.
-        let mut base = PathBuf::new();
-        for c in path.components() {
-            if is_pattern(&c.as_os_str().to_string_lossy()) {
-                break;
-            }
-            base.push(c);
-        }
-        let mut files = Vec::new();
-        // A folder the pattern names that is not there holds no match.
-        let walk_from = if base.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            base.as_path()
-        };
-        if walk_from.is_dir() {
-            walk(&base, &mut files).map_err(|e| Error::io(&base, e))?;
-        }
-        files.retain(|f| pattern.matches_path_with(f, MATCH));
-        files.sort();
-        return files.into_iter().map(|f| local_part(&base, f)).collect();
+/// The files under `root` whose path relative to it matches `pattern`.
+fn glob_parts(source: &Source, root: &Path, pattern: &str) -> Result<Vec<Part>> {
+    let matcher = glob::Pattern::new(pattern)
+        .map_err(|e| Error::input(&source.path, format!("is not a valid pattern: {}", e.msg)))?;
+    let mut files = Vec::new();
+    // A folder the pattern names that is not there holds no match.
+    if root.is_dir() {
+        walk(root, &mut files).map_err(|e| Error::io(root, e))?;
     }
+    files.retain(|f| {
+        let relative = f.strip_prefix(root).unwrap_or(f).to_string_lossy().replace('\\', "/");
+        matcher.matches_with(&relative, MATCH)
+    });
+    files.sort();
+    files.into_iter().map(|f| local_part(root, f)).collect()
+}
+
+fn local_parts(source: &Source, path: &Path) -> Result<Vec<Part>> {
     let meta = std::fs::metadata(path).map_err(|e| {
         Error::input(path, format!("cannot open: {e}"))
             .with_hint("paths in the spec are relative to the spec file's folder")
@@ -200,28 +192,42 @@ fn of_format(name: &str, format: Format) -> bool {
 
 fn remote_parts(source: &Source, url: &str) -> Result<Vec<Part>> {
     let location = storage::Location::parse(url)?;
+    let web = location.root.starts_with("http://") || location.root.starts_with("https://");
+    if web && location.key.contains(['?', '#']) {
+        return Err(storage::storage_error(
+            url,
+            "an https:// source with a query (a presigned or SAS URL) is not supported",
+            Some("read it from its bucket URL (s3://, gs://, az://) with credentials from the environment".into()),
+        ));
+    }
     let store = Store::open(&location, &source.storage)?;
     let key = location.key.trim_start_matches('/');
-    let (objects, base) = if is_pattern(key) {
+    let (objects, base) = if !web && is_pattern(key) {
         let pattern = glob::Pattern::new(key)
             .map_err(|e| Error::input(&source.path, format!("is not a valid pattern: {}", e.msg)))?;
         let literal = &key[..key.find(['*', '?', '[']).unwrap_or(key.len())];
         let base = &literal[..literal.rfind('/').map_or(0, |i| i + 1)];
         let mut objects = store.list(base)?;
         objects.retain(|o| {
-            let hidden = o.key[base.len()..]
+            let hidden = o
+                .key
+                .strip_prefix(base)
+                .unwrap_or(&o.key)
                 .split('/')
                 .any(|seg| seg.starts_with('.') || seg.starts_with('_'));
             !hidden && pattern.matches_with(&o.key, MATCH)
         });
         (objects, base.to_string())
-    } else if let Some(object) = store.head(key)? {
+    } else if let Some(object) = (!key.is_empty()).then(|| store.head(key)).transpose()?.flatten() {
         let base = key[..key.rfind('/').map_or(0, |i| i + 1)].to_string();
         let mut part = remote_part(&store, &base, object);
         part.hive.clear();
         return Ok(vec![part]);
     } else {
-        let folder = format!("{}/", key.trim_end_matches('/'));
+        let folder = match key.trim_end_matches('/') {
+            "" => String::new(),
+            k => format!("{k}/"),
+        };
         let mut objects = store.list(&folder)?;
         if objects.is_empty() {
             return Err(storage::storage_error(
@@ -231,7 +237,7 @@ fn remote_parts(source: &Source, url: &str) -> Result<Vec<Part>> {
             ));
         }
         objects.retain(|o| {
-            let rel = &o.key[folder.len().min(o.key.len())..];
+            let rel = o.key.strip_prefix(folder.as_str()).unwrap_or(&o.key);
             !rel.split('/').any(|seg| seg.starts_with('.') || seg.starts_with('_')) && of_format(&o.key, source.format)
         });
         (objects, folder)

@@ -410,11 +410,36 @@ impl Compiler<'_> {
         } else {
             let written = crate::storage::file_url_path(&resolved).unwrap_or_else(|| PathBuf::from(&resolved));
             let path = if written.is_absolute() {
-                written
+                written.clone()
             } else {
                 base.join(&written)
             };
-            (Location::Local(path.clone()), path)
+            // Only the path as written can be a pattern: the spec's own
+            // folder may hold `[`, `*` or `?` in its name.
+            let glob = |c: &std::path::Component<'_>| c.as_os_str().to_string_lossy().contains(['*', '?', '[']);
+            match written.components().position(|c| glob(&c)) {
+                None => (Location::Local(path.clone()), path),
+                Some(first) => {
+                    let literal: PathBuf = written.components().take(first).collect();
+                    let root = if written.is_absolute() {
+                        literal
+                    } else {
+                        base.join(literal)
+                    };
+                    let pattern: Vec<String> = written
+                        .components()
+                        .skip(first)
+                        .map(|c| c.as_os_str().to_string_lossy().to_string())
+                        .collect();
+                    (
+                        Location::Glob {
+                            root,
+                            pattern: pattern.join("/"),
+                        },
+                        path,
+                    )
+                }
+            }
         };
         let storage = self.storage(storage, s.storage.as_ref(), run_tz)?;
         let format = match &s.format {

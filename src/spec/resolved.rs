@@ -226,8 +226,13 @@ impl Source {
 /// Where a source's files are, placeholders resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
-    /// A local file, folder or glob pattern.
+    /// A local file or folder.
     Local(PathBuf),
+    /// Local files matching `pattern` (`*`, `?`, `[…]`), a `/`-separated
+    /// path relative to `root`, the deepest folder the spec's path names
+    /// literally (so glob characters in the spec's own folder are not
+    /// taken for a pattern).
+    Glob { root: PathBuf, pattern: String },
     /// An object-store URL: an object, a folder (prefix) or a glob pattern.
     Url(String),
 }

@@ -224,6 +224,13 @@ impl Store {
         Ok(Store { inner, root: shown })
     }
 
+    /// `key` as the store names it: the key itself, never re-encoded (a key
+    /// read from a listing is used as listed); one with an empty segment
+    /// (`a//b`), a `.` or `..` segment or a control character is refused.
+    fn key(&self, key: &str) -> Result<Key> {
+        Key::parse(key).map_err(|e| storage_error(&self.url(key), format!("is not a valid object key: {e}"), None))
+    }
+
     /// The URL of `key` in this store.
     pub fn url(&self, key: &str) -> String {
         format!("{}/{}", self.root, key.trim_start_matches('/'))
@@ -233,7 +240,7 @@ impl Store {
     /// lists `a/b/…`), in key order.
     pub fn list(&self, prefix: &str) -> Result<Vec<Object>> {
         let prefix = prefix.trim_matches('/');
-        let key = (!prefix.is_empty()).then(|| Key::from(prefix));
+        let key = (!prefix.is_empty()).then(|| self.key(prefix)).transpose()?;
         let inner = self.inner.clone();
         let listed: Vec<object_store::ObjectMeta> = block_on(async move {
             let mut out = Vec::new();
@@ -252,7 +259,7 @@ impl Store {
     /// The folders directly under `prefix` (their keys, with no trailing `/`).
     pub fn folders(&self, prefix: &str) -> Result<Vec<String>> {
         let prefix = prefix.trim_matches('/');
-        let key = (!prefix.is_empty()).then(|| Key::from(prefix));
+        let key = (!prefix.is_empty()).then(|| self.key(prefix)).transpose()?;
         let inner = self.inner.clone();
         let listed = block_on(async move { inner.list_with_delimiter(key.as_ref()).await })?
             .map_err(|e| from_store(&self.url(prefix), e))?;
@@ -264,7 +271,7 @@ impl Store {
     /// The object at `key`, or `None` when there is none.
     pub fn head(&self, key: &str) -> Result<Option<Object>> {
         let inner = self.inner.clone();
-        let path = Key::from(key);
+        let path = self.key(key)?;
         match block_on(async move { inner.head(&path).await })? {
             Ok(meta) => Ok(Some(self.object(meta))),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -277,7 +284,7 @@ impl Store {
     pub fn download(&self, key: &str, sink: &mut dyn Write) -> Result<Fetched> {
         let url = self.url(key);
         let inner = self.inner.clone();
-        let path = Key::from(key);
+        let path = self.key(key)?;
         let mut hashing = ring::digest::Context::new(&ring::digest::SHA256);
         let mut size = 0u64;
         let mut micros = 0u64;
@@ -332,7 +339,7 @@ impl Store {
     pub fn put(&self, key: &str, bytes: Vec<u8>, create_only: bool) -> Result<()> {
         let url = self.url(key);
         let inner = self.inner.clone();
-        let path = Key::from(key);
+        let path = self.key(key)?;
         let opts = PutOptions {
             mode: if create_only {
                 PutMode::Create
@@ -371,7 +378,7 @@ impl Store {
     fn put_if(&self, key: &str, bytes: Vec<u8>, mode: PutMode) -> Result<Option<Tag>> {
         let url = self.url(key);
         let inner = self.inner.clone();
-        let path = Key::from(key);
+        let path = self.key(key)?;
         let opts = PutOptions {
             mode,
             ..Default::default()
@@ -407,7 +414,7 @@ impl Store {
     /// Removes the object at `key` (none there is not an error).
     pub fn delete(&self, key: &str) -> Result<()> {
         let inner = self.inner.clone();
-        let path = Key::from(key);
+        let path = self.key(key)?;
         match block_on(async move { inner.delete(&path).await })? {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(from_store(&self.url(key), e)),
@@ -426,7 +433,7 @@ impl Store {
             return self.put(key, bytes, true);
         }
         let inner = self.inner.clone();
-        let path = Key::from(key);
+        let path = self.key(key)?;
         let mut file = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
         let mut read_error: Option<std::io::Error> = None;
         block_on(async {

@@ -52,7 +52,7 @@ pub fn display_url(url: &str) -> String {
 /// `text` with every credential held in the environment and every
 /// secret-bearing query parameter replaced by `***`.
 pub fn redact(text: &str) -> String {
-    let mut out = text.to_string();
+    let mut out = without_user_info(text);
     for secret in secrets() {
         if out.contains(secret.as_str()) {
             out = out.replace(secret.as_str(), "***");
@@ -73,6 +73,25 @@ fn secrets() -> &'static [String] {
             .filter(|v| v.len() >= 6)
             .collect()
     })
+}
+
+/// `text` with the user info of every URL in it (`https://user:pass@host`)
+/// removed.
+fn without_user_info(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let authority_end = rest
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            rest = &rest[at + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn mask_params(text: &str) -> String {
@@ -112,6 +131,19 @@ mod tests {
         );
         assert_eq!(display_url("az://container/dir#frag"), "az://container/dir");
         assert_eq!(display_url("relative/path.csv"), "relative/path.csv");
+    }
+
+    #[test]
+    fn user_info_in_urls_is_removed_from_any_text() {
+        assert_eq!(
+            redact("Error performing GET https://bob:hunter2@files.example/x.csv in 3ms - 401"),
+            "Error performing GET https://files.example/x.csv in 3ms - 401"
+        );
+        assert_eq!(
+            redact("s3://bucket/key and mail@example.com"),
+            "s3://bucket/key and mail@example.com"
+        );
+        assert_eq!(redact("a://u@h b://v:w@i/x"), "a://h b://i/x");
     }
 
     #[test]

@@ -55,6 +55,8 @@ const SECRET_WORDS: &[&str] = &[
     "credential",
     "client_secret",
     "private_key",
+    "master_key",
+    "customer_key",
 ];
 
 impl Settings {
@@ -68,6 +70,11 @@ impl Settings {
                 "`{key}` is a credential: recon reads credentials only from the cloud's environment \
                  (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, GOOGLE_APPLICATION_CREDENTIALS, \
                  AZURE_STORAGE_ACCOUNT_KEY, ...) and its config files, never from the spec"
+            ));
+        }
+        if key.contains("proxy") && value.contains('@') {
+            return Err(format!(
+                "`{key}` holds credentials (user@host): recon reads credentials only from the environment"
             ));
         }
         match key.as_str() {
@@ -148,6 +155,8 @@ mod tests {
             "sas_key",
             "google_service_account_key",
             "client_secret",
+            "azure_storage_master_key",
+            "aws_sse_customer_key_base64",
         ] {
             let err = Settings::default().set(key, "x").unwrap_err();
             assert!(err.contains("credential"), "{key}: {err}");
