@@ -238,6 +238,27 @@ fn the_demo_read_from_and_sealed_into_a_bucket_matches_the_local_run() {
     for k in ["totals", "entities", "exit_code", "thresholds_hit", "baseline"] {
         assert_eq!(l[k], r[k], "summary {k}");
     }
+    // Remote sources in the bucketed mode: the same findings and repairs.
+    let o = env.recon(&[
+        "run",
+        remote_spec.to_str().unwrap(),
+        "--out",
+        "bucketed",
+        "--run-id",
+        "n1",
+        "--var",
+        "DT=2026-12-06",
+        "--buckets",
+        "3",
+    ]);
+    assert!(code(&o) <= 1, "{}", stderr(&o));
+    for file in ["findings.parquet", "repairs.parquet"] {
+        assert_eq!(
+            std::fs::read(local.join(file)).unwrap(),
+            std::fs::read(env.path().join("bucketed/n1").join(file)).unwrap(),
+            "bucketed {file}"
+        );
+    }
     // Each file read is listed: URL, size, ETag, and the stored bytes' SHA-256.
     let calls = r["inputs"]
         .as_array()
