@@ -202,6 +202,42 @@ fn mask_aware_comparison_reports_a_masked_mismatch() {
     assert_eq!(strings(&df, "right_value")[i].as_deref(), Some("139****5679"));
 }
 
+/// The mirror of the test above: the *left* side masked, the right clear
+/// (issue 37: deleting the comparison's arm for a masked left side survived).
+#[test]
+fn mask_aware_comparison_works_with_the_left_side_masked() {
+    let env = Env::new();
+    let spec = env.write(
+        "s.toml",
+        spec_keyed_by_id(
+            r#"
+  [[entity.field]]
+  name = "phone"
+  normalize = { left = ["trim"], right = ["phone_e164:CN"] }
+  pii = "cn_mobile"
+  mask = { left = "phone", right = "clear" }
+"#,
+        ),
+    );
+    env.write("l.csv", "id,phone\n1,139****5678\n2,139****5679\n");
+    env.write("r.csv", "id,phone\n1,13912345678\n2,13912345678\n");
+    let out = env.run(&spec, "r");
+    let set = finding_set(&env.reports().join("r"));
+    let got: Vec<(String, String, String)> = set
+        .iter()
+        .map(|f| (f.kind.clone(), f.side.clone(), f.key.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("value_mismatch".into(), "both".into(), r#"{"id":"2"}"#.into()),
+            ("inconsistent_mask".into(), "left".into(), r#"{"id":"2"}"#.into()),
+        ],
+        "a mask that agrees with the clear value is no mismatch: {}",
+        stderr(&out)
+    );
+}
+
 /// Issue 26, item 6: `wrong_mask` ignored over-masking. A CRM showing
 /// `**************8325` where the policy is `cn_id` (`110108********8325`),
 /// `*******5678` for `phone` or `************7894` for `card` was not

@@ -4,6 +4,7 @@ mod util;
 
 mod bad_input;
 mod bucketed;
+mod coverage;
 mod demo;
 mod evidence;
 mod exactness;
