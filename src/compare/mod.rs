@@ -348,20 +348,29 @@ mod coverage_tests {
     #[test]
     fn absorbing_a_bucket_adds_every_count_and_keeps_the_widest_field_count() {
         let mut total = distinct();
-        let mut other = distinct();
-        other.fields_compared_per_matched_row = 5;
-        other.cells_compared = 10;
+        // Counts where a sum differs from a product and a difference (not 2 + 2).
+        let other = Coverage {
+            rows_read: 3 + 5 + 6 + 7 + 9 + 10,
+            rows_matched: 3,
+            rows_missing_other_side: 5,
+            rows_duplicate_key: 6,
+            rows_paired_with_duplicate: 7,
+            rows_null_key: 9,
+            rows_unconvertible_key: 10,
+            fields_compared_per_matched_row: 5,
+            cells_compared: 10,
+        };
         total.absorb(&other);
         assert_eq!(
             total,
             Coverage {
-                rows_read: 126,
-                rows_matched: 2,
-                rows_missing_other_side: 4,
-                rows_duplicate_key: 8,
-                rows_paired_with_duplicate: 16,
-                rows_null_key: 32,
-                rows_unconvertible_key: 64,
+                rows_read: 63 + 40,
+                rows_matched: 4,
+                rows_missing_other_side: 7,
+                rows_duplicate_key: 10,
+                rows_paired_with_duplicate: 15,
+                rows_null_key: 25,
+                rows_unconvertible_key: 42,
                 fields_compared_per_matched_row: 5,
                 cells_compared: 13,
             }
