@@ -538,6 +538,21 @@ mod tests {
     }
 
     #[test]
+    fn the_input_length_bound_is_exact() {
+        // Spaces are dropped when the number is read: padding changes the
+        // length, not the number.
+        let number = "+86 139 1234 5678";
+        let at_bound = format!("{number}{}", " ".repeat(MAX_PHONE_INPUT_CHARS - number.chars().count()));
+        assert_eq!(at_bound.chars().count(), MAX_PHONE_INPUT_CHARS);
+        assert_eq!(to_e164(&at_bound, "GB").as_deref(), Ok("+8613912345678"));
+        let over = format!("{at_bound} ");
+        assert_eq!(
+            to_e164(&over, "GB"),
+            Err(ConvertError::PhoneTooLong(MAX_PHONE_INPUT_CHARS))
+        );
+    }
+
+    #[test]
     fn validate_region_rules() {
         assert_eq!(validate_region("cn").as_deref(), Ok("CN"));
         assert_eq!(validate_region("GB").as_deref(), Ok("GB"));
