@@ -553,6 +553,31 @@ mod tests {
     }
 
     #[test]
+    fn a_digit_string_too_long_for_any_plan_is_implausible_not_a_crash() {
+        // 32 digits: the length is checked before it indexes the bit set of
+        // plausible lengths (a shift by 32 would overflow).
+        for digits in ["1".repeat(32), "9".repeat(33)] {
+            assert!(
+                matches!(to_e164(&digits, "CN"), Err(ConvertError::ImplausiblePhone { .. })),
+                "{digits}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_number_of_a_length_no_plan_has_is_implausible() {
+        // Five digits fit no CN number type: never an E.164 text.
+        assert!(matches!(
+            to_e164("12345", "CN"),
+            Err(ConvertError::ImplausiblePhone { .. })
+        ));
+        assert!(matches!(
+            to_e164("1234", "GB"),
+            Err(ConvertError::ImplausiblePhone { .. })
+        ));
+    }
+
+    #[test]
     fn validate_region_rules() {
         assert_eq!(validate_region("cn").as_deref(), Ok("CN"));
         assert_eq!(validate_region("GB").as_deref(), Ok("GB"));
