@@ -578,6 +578,15 @@ mod tests {
     }
 
     #[test]
+    fn an_international_prefix_counts_only_at_the_start() {
+        // "00" inside a national number is not an international call, even
+        // when the digits after it would make a valid foreign number.
+        let inner = to_e164("9900442079460000", "CN");
+        assert_ne!(inner.as_deref(), Ok("+442079460000"), "{inner:?}");
+        assert_eq!(to_e164("00442079460000", "CN").as_deref(), Ok("+442079460000"));
+    }
+
+    #[test]
     fn validate_region_rules() {
         assert_eq!(validate_region("cn").as_deref(), Ok("CN"));
         assert_eq!(validate_region("GB").as_deref(), Ok("GB"));
