@@ -27,14 +27,20 @@ fn pruned_chains_still_verify_and_every_later_change_is_caught() {
     let o = env.recon(&["prune", "--out", &reports, "--keep", "2"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stderr(&o).contains("pruned 2 run(s) (r1, r2)"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("; 2 kept;"), "{}", stderr(&o));
     assert_eq!(report_entries(&env), ["r3", "r4"]);
     let (c, err) = verify(&env, &[&reports, "--chain", "--latest", "r4"]);
     assert_eq!(c, 0, "{err}");
     assert!(err.contains(".recon-checkpoint.json (2 files)"), "{err}");
 
     // A second prune appends to the checkpoint; the chain still verifies.
+    // A folder that is not a run (notes someone keeps there) is left alone.
+    env.write("reports/notes/readme.txt", "not a run");
     let o = env.recon(&["prune", "--out", &reports, "--keep", "1"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("; 1 kept;"), "{}", stderr(&o));
+    assert!(env.reports().join("notes/readme.txt").exists());
+    std::fs::remove_dir_all(env.reports().join("notes")).unwrap();
     let (c, err) = verify(&env, &[&reports, "--chain", "--latest", "r4"]);
     assert_eq!(c, 0, "{err}");
     // A run after the prune links to the newest kept run, as always.

@@ -152,3 +152,85 @@ fn replace(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
     f.sync_all().map_err(|e| EvidenceError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| EvidenceError::io(path, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str, started: &str, sha: &str, previous: Option<&str>) -> PrunedRun {
+        PrunedRun {
+            run_id: id.into(),
+            started_at: started.into(),
+            manifest_sha256: sha.into(),
+            previous_manifest_sha256: previous.map(String::from),
+        }
+    }
+
+    fn checkpoint(pruned: Vec<PrunedRun>, written_at: &str, key: &SigningKey) -> Checkpoint {
+        Checkpoint {
+            pruned,
+            written_at: written_at.into(),
+            signing_key_id: key.key_id_hex(),
+        }
+    }
+
+    #[test]
+    fn a_signed_checkpoint_reads_back_without_problems() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let c = checkpoint(
+            vec![
+                run("r1", "2026-01-01T00:00:00Z", "a1", None),
+                run("r2", "2026-01-02T00:00:00Z", "b2", Some("a1")),
+            ],
+            "2026-02-01T00:00:00Z",
+            &key,
+        );
+        write(dir.path(), &c, &key).unwrap();
+        let (read_back, problems) = read(dir.path(), &TrustedKeys::single(key.public())).unwrap().unwrap();
+        assert_eq!(read_back, c);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(read_back.last_manifest(), Some("b2"));
+    }
+
+    #[test]
+    fn a_signed_but_broken_list_and_a_date_before_its_runs_are_problems() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        // r2 does not link to r1, and the list claims to predate r2.
+        let c = checkpoint(
+            vec![
+                run("r1", "2026-01-01T00:00:00Z", "a1", None),
+                run("r2", "2026-01-02T00:00:00Z", "b2", Some("zz")),
+            ],
+            "2026-01-01T12:00:00Z",
+            &key,
+        );
+        write(dir.path(), &c, &key).unwrap();
+        let (_, problems) = read(dir.path(), &TrustedKeys::single(key.public())).unwrap().unwrap();
+        assert!(
+            problems.iter().any(|p| p.contains("pruned run r2 links to zz")),
+            "{problems:?}"
+        );
+        assert!(problems.iter().any(|p| p.contains("before the run r2")), "{problems:?}");
+        // The first pruned run must link to nothing.
+        let first = Checkpoint {
+            pruned: vec![run("r0", "2026-01-01T00:00:00Z", "a0", Some("x"))],
+            ..c.clone()
+        };
+        assert_eq!(first.problems().len(), 1);
+    }
+
+    #[test]
+    fn no_checkpoint_is_none_and_an_unreadable_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let keys = TrustedKeys::single(key.public());
+        assert!(read(dir.path(), &keys).unwrap().is_none());
+        std::fs::create_dir(dir.path().join(CHECKPOINT)).unwrap();
+        assert!(
+            read(dir.path(), &keys).is_err(),
+            "a folder in its place is not \"no checkpoint\""
+        );
+    }
+}

@@ -72,17 +72,21 @@ impl TrustedKeys {
         let text = std::fs::read_to_string(path).map_err(|e| EvidenceError::io(path, e))?;
         let raw: RawFile = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
         let date = |d: Option<toml::value::Datetime>| -> Result<Option<NaiveDate>, EvidenceError> {
-            match d.and_then(|d| d.date) {
-                None => Ok(None),
-                Some(d) => NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
-                    .map(Some)
-                    .ok_or_else(|| bad(format!("{d:?} is not a date"))),
-            }
+            let Some(d) = d else { return Ok(None) };
+            let Some(day) = d.date else {
+                return Err(bad(format!(
+                    "`{d}` is not a date (valid_from / valid_until take YYYY-MM-DD)"
+                )));
+            };
+            NaiveDate::from_ymd_opt(i32::from(day.year), u32::from(day.month), u32::from(day.day))
+                .map(Some)
+                .ok_or_else(|| bad(format!("`{d}` is not a date")))
         };
         let mut keys = Vec::with_capacity(raw.key.len());
         for k in raw.key {
             keys.push(TrustedKey {
-                key: PublicKey::from_minisign_str(&k.public_key)?,
+                key: PublicKey::from_minisign_str(&k.public_key)
+                    .map_err(|e| bad(format!("a public_key is not a minisign public key: {e}")))?,
                 valid_from: date(k.valid_from)?,
                 valid_until: date(k.valid_until)?,
             });
@@ -113,13 +117,18 @@ impl TrustedKeys {
             return Ok(&only.key);
         }
         let id = key_id.unwrap_or("");
-        let Some(k) = self.keys.iter().find(|k| k.key.key_id_hex().eq_ignore_ascii_case(id)) else {
+        let entries: Vec<&TrustedKey> = self
+            .keys
+            .iter()
+            .filter(|k| k.key.key_id_hex().eq_ignore_ascii_case(id))
+            .collect();
+        if entries.is_empty() {
             return Err(format!(
                 "signed by key {}, which is not a trusted key (trusted: {})",
                 if id.is_empty() { "(none named)" } else { id },
                 self.ids().join(", ")
             ));
-        };
+        }
         let day = started_at
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&chrono::Utc).date_naive());
@@ -128,13 +137,88 @@ impl TrustedKeys {
                 "key {id} is trusted for some days only, and the run names no start time"
             ));
         };
-        if k.valid_from.is_some_and(|f| day < f) || k.valid_until.is_some_and(|u| day > u) {
-            return Err(format!(
-                "signed by key {id} on {day}, outside the days it is trusted for ({} to {})",
-                k.valid_from.map_or("any day".into(), |d| d.to_string()),
-                k.valid_until.map_or("any day".into(), |d| d.to_string())
-            ));
+        // A key may be listed for several periods: any one that covers the day.
+        let covers =
+            |k: &&&TrustedKey| !(k.valid_from.is_some_and(|f| day < f) || k.valid_until.is_some_and(|u| day > u));
+        match entries.iter().find(covers) {
+            Some(k) => Ok(&k.key),
+            None => Err(format!(
+                "signed by key {id} on {day}, outside the days it is trusted for ({})",
+                entries
+                    .iter()
+                    .map(|k| format!(
+                        "{} to {}",
+                        k.valid_from.map_or("any day".into(), |d| d.to_string()),
+                        k.valid_until.map_or("any day".into(), |d| d.to_string())
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )),
         }
-        Ok(&k.key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::SigningKey;
+
+    fn file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trusted.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn a_key_is_trusted_on_the_days_of_any_of_its_periods() {
+        let key = SigningKey::generate().unwrap();
+        let pk = key.public().to_minisign_base64();
+        let (_dir, path) = file(&format!(
+            "[[key]]\npublic_key = \"{pk}\"\nvalid_until = 2025-06-30\n\
+             [[key]]\npublic_key = \"{pk}\"\nvalid_from = 2026-01-01\nvalid_until = 2026-12-31\n"
+        ));
+        let keys = TrustedKeys::read_file(&path).unwrap();
+        let id = key.key_id_hex();
+        assert_eq!(keys.ids(), vec![id.clone(), id.clone()]);
+        for day in ["2025-06-30T23:00:00Z", "2026-01-01T00:00:00Z", "2026-12-31T12:00:00Z"] {
+            assert!(keys.for_run(Some(&id), Some(day)).is_ok(), "{day}");
+        }
+        for day in ["2025-07-01T00:00:00Z", "2027-01-01T00:00:00Z"] {
+            let err = keys.for_run(Some(&id), Some(day)).unwrap_err();
+            assert!(err.contains("outside the days it is trusted for"), "{day}: {err}");
+        }
+        let err = keys
+            .for_run(Some("0000000000000000"), Some("2026-02-01T00:00:00Z"))
+            .unwrap_err();
+        assert!(
+            err.contains(&format!("not a trusted key (trusted: {id}, {id})")),
+            "{err}"
+        );
+        assert!(
+            keys.for_run(Some(&id), None).is_err(),
+            "a listed key needs the run's day"
+        );
+    }
+
+    #[test]
+    fn bad_trusted_keys_files_name_the_file() {
+        for text in [
+            "[[key]]\npublic_key = \"nope\"\n",
+            "[[key]]\npublic_key = \"x\"\nvalid_until = 12:00:00\n",
+            "key = []\n",
+            "[[key]]\nwho = 1\n",
+        ] {
+            let (_dir, path) = file(text);
+            let err = TrustedKeys::read_file(&path).unwrap_err();
+            assert!(err.to_string().contains("trusted.toml"), "{text}: {err}");
+        }
+        let key = SigningKey::generate().unwrap();
+        let (_dir, path) = file(&format!(
+            "[[key]]\npublic_key = \"{}\"\nvalid_from = 12:00:00\n",
+            key.public().to_minisign_base64()
+        ));
+        let err = TrustedKeys::read_file(&path).unwrap_err();
+        assert!(err.to_string().contains("is not a date"), "{err}");
     }
 }

@@ -587,6 +587,13 @@ mod tests {
     }
 
     #[test]
+    fn a_leading_country_code_is_dropped_only_when_that_alone_makes_the_length_plausible() {
+        // Ten digits already fit a CN plan: "86" here is part of the number.
+        let kept = to_e164("8612345678", "CN");
+        assert_ne!(kept.as_deref(), Ok("+8612345678"), "{kept:?}");
+    }
+
+    #[test]
     fn validate_region_rules() {
         assert_eq!(validate_region("cn").as_deref(), Ok("CN"));
         assert_eq!(validate_region("GB").as_deref(), Ok("GB"));
