@@ -139,18 +139,9 @@ pub fn write(reports_dir: &Path, checkpoint: &Checkpoint, key: &SigningKey) -> R
     );
     let bytes = serde_json::to_vec_pretty(&Envelope { signed, minisig })
         .map_err(|e| EvidenceError::io(&path, std::io::Error::other(e)))?;
-    replace(&path, &bytes)
-}
-
-/// Writes `path` through a temporary file renamed over it (fsynced first),
-/// so a reader sees the old file or the new one, never half of one.
-fn replace(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(|e| EvidenceError::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| EvidenceError::io(&tmp, e))?;
-    f.sync_all().map_err(|e| EvidenceError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| EvidenceError::io(path, e))
+    // Durable before any pruned folder is removed.
+    super::write_atomic(&path, &bytes, 0o644)?;
+    super::fsync_dir(reports_dir)
 }
 
 #[cfg(test)]

@@ -169,7 +169,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with('.') || name.starts_with('_') {
+        if hidden(&name) {
             continue;
         }
         let path = if dir.as_os_str().is_empty() {
@@ -184,6 +184,14 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether a relative path passes through a hidden or `_`-prefixed entry
+/// (`.crc`, `_SUCCESS`, `_temporary/`): not data of the source.
+fn hidden(relative: &str) -> bool {
+    relative
+        .split('/')
+        .any(|seg| seg.starts_with('.') || seg.starts_with('_'))
 }
 
 fn of_format(name: &str, format: Format) -> bool {
@@ -208,15 +216,7 @@ fn remote_parts(source: &Source, url: &str) -> Result<Vec<Part>> {
         let literal = &key[..key.find(['*', '?', '[']).unwrap_or(key.len())];
         let base = &literal[..literal.rfind('/').map_or(0, |i| i + 1)];
         let mut objects = store.list(base)?;
-        objects.retain(|o| {
-            let hidden = o
-                .key
-                .strip_prefix(base)
-                .unwrap_or(&o.key)
-                .split('/')
-                .any(|seg| seg.starts_with('.') || seg.starts_with('_'));
-            !hidden && pattern.matches_with(&o.key, MATCH)
-        });
+        objects.retain(|o| !hidden(o.key.strip_prefix(base).unwrap_or(&o.key)) && pattern.matches_with(&o.key, MATCH));
         (objects, base.to_string())
     } else if let Some(object) = (!key.is_empty()).then(|| store.head(key)).transpose()?.flatten() {
         let base = key[..key.rfind('/').map_or(0, |i| i + 1)].to_string();
@@ -237,8 +237,7 @@ fn remote_parts(source: &Source, url: &str) -> Result<Vec<Part>> {
             ));
         }
         objects.retain(|o| {
-            let rel = o.key.strip_prefix(folder.as_str()).unwrap_or(&o.key);
-            !rel.split('/').any(|seg| seg.starts_with('.') || seg.starts_with('_')) && of_format(&o.key, source.format)
+            !hidden(o.key.strip_prefix(folder.as_str()).unwrap_or(&o.key)) && of_format(&o.key, source.format)
         });
         (objects, folder)
     };

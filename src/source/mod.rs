@@ -77,30 +77,42 @@ impl Loaded {
 
 /// Loads `columns` (deduplicated by the caller) from `source`.
 pub fn load(source: &Source, columns: &[String]) -> Result<Loaded> {
+    let mut loaded = read_parts(source, columns, |source, file, part| {
+        let mut loaded = match source.format {
+            Format::Csv => csv::load(source, file, columns),
+            Format::Parquet => parquet::load(file, columns),
+            Format::Ndjson => ndjson::load(file, columns, source.allow_empty),
+        }?;
+        loaded.frame = with_partitions(loaded.frame, part, columns, &mut loaded.missing, source.format)?;
+        Ok(loaded)
+    })?;
+    loaded.frame = in_declared_order(loaded.frame, columns)?;
+    finished(loaded, source)
+}
+
+/// Every file of `source`, read by `read` (given the source as each file
+/// is read, the local file and the part) and stacked in path order.
+fn read_parts(
+    source: &Source,
+    columns: &[String],
+    mut read: impl FnMut(&Source, &Path, &locate::Part) -> Result<Loaded>,
+) -> Result<Loaded> {
     let parts = locate::parts(source)?;
-    let (whole, source) = (source, per_part(source, parts.len()));
-    let source = &source;
+    let each = per_part(source, parts.len());
     let mut stacked: Option<Loaded> = None;
     for part in parts {
         let opened = part.open()?;
         let file = &opened.file;
-        let loaded = check_file(source, file, &part.name)
-            .and_then(|()| match source.format {
-                Format::Csv => csv::load(source, file, columns),
-                Format::Parquet => parquet::load(file, columns),
-                Format::Ndjson => ndjson::load(file, columns, source.allow_empty),
-            })
+        let loaded = check_file(&each, file, &part.name)
+            .and_then(|()| read(&each, file, &part))
             .map_err(|e| renamed(e, file, &part.name))?;
-        let mut loaded = described(loaded, &part, &opened);
-        loaded.frame = with_partitions(loaded.frame, &part, columns, &mut loaded.missing, source.format)?;
+        let loaded = described(loaded, &part, &opened);
         stacked = Some(match stacked {
             None => loaded,
-            Some(acc) => stack(acc, loaded, source, columns)?,
+            Some(acc) => stack(acc, loaded, &each, columns)?,
         });
     }
-    let mut loaded = stacked.ok_or_else(|| Error::input(&source.path, "no file matches"))?;
-    loaded.frame = in_declared_order(loaded.frame, columns)?;
-    finished(loaded, whole)
+    stacked.ok_or_else(|| Error::input(&source.path, "no file matches"))
 }
 
 /// A side without one of its key columns cannot be reconciled at all.
@@ -136,18 +148,12 @@ pub fn for_each_chunk(
     mut each: impl FnMut(DataFrame) -> Result<()>,
 ) -> Result<Loaded> {
     let chunk = chunk.max(1);
-    let parts = locate::parts(source)?;
-    let (whole, source) = (source, per_part(source, parts.len()));
-    let source = &source;
-    let mut stacked: Option<Loaded> = None;
     // The columns of the first frame: every later frame must have them.
     let mut shape: Option<(String, Vec<String>)> = None;
-    for part in parts {
-        let opened = part.open()?;
-        let file = &opened.file;
+    let loaded = read_parts(source, columns, |source, file, part| {
         let mut each_part = |frame: DataFrame| -> Result<()> {
             let mut missing = Vec::new();
-            let frame = with_partitions(frame, &part, columns, &mut missing, source.format)?;
+            let frame = with_partitions(frame, part, columns, &mut missing, source.format)?;
             let frame = in_declared_order(frame, columns)?;
             let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
             match &shape {
@@ -159,34 +165,25 @@ pub fn for_each_chunk(
             }
             each(frame)
         };
-        let loaded = check_file(source, file, &part.name)
-            .and_then(|()| match source.format {
-                Format::Csv if source.encoding == Encoding::Utf8 => {
-                    csv::stream(source, file, columns, chunk, &mut each_part)
+        let mut loaded = match source.format {
+            Format::Csv if source.encoding == Encoding::Utf8 => {
+                csv::stream(source, file, columns, chunk, &mut each_part)
+            }
+            Format::Ndjson => ndjson::stream(file, columns, source.allow_empty, chunk, &mut each_part),
+            Format::Parquet => parquet::stream(file, columns, chunk, &mut each_part),
+            Format::Csv => {
+                let mut loaded = csv::load(source, file, columns)?;
+                let frame = std::mem::take(&mut loaded.frame);
+                for offset in (0..loaded.rows.max(1)).step_by(chunk) {
+                    each_part(frame.slice(offset as i64, chunk))?;
                 }
-                Format::Ndjson => ndjson::stream(file, columns, source.allow_empty, chunk, &mut each_part),
-                Format::Parquet => parquet::stream(file, columns, chunk, &mut each_part),
-                Format::Csv => {
-                    let mut loaded = csv::load(source, file, columns)?;
-                    let frame = std::mem::take(&mut loaded.frame);
-                    for offset in (0..loaded.rows.max(1)).step_by(chunk) {
-                        each_part(frame.slice(offset as i64, chunk))?;
-                    }
-                    Ok(loaded)
-                }
-            })
-            .map_err(|e| renamed(e, file, &part.name))?;
-        let mut loaded = described(loaded, &part, &opened);
-        let mut missing = std::mem::take(&mut loaded.missing);
-        missing.retain(|m| !part.hive.iter().any(|(k, _)| k == m));
-        loaded.missing = missing;
-        stacked = Some(match stacked {
-            None => loaded,
-            Some(acc) => stack(acc, loaded, source, columns)?,
-        });
-    }
-    let loaded = stacked.ok_or_else(|| Error::input(&source.path, "no file matches"))?;
-    finished(loaded, whole)
+                Ok(loaded)
+            }
+        }?;
+        loaded.missing.retain(|m| !part.hive.iter().any(|(k, _)| k == m));
+        Ok(loaded)
+    })?;
+    finished(loaded, source)
 }
 
 /// The names (paths or URLs) and sizes of the files `source` names, in the

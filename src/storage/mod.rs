@@ -174,44 +174,34 @@ impl Store {
                 ),
             )
         };
-        let built: std::result::Result<Arc<dyn ObjectStore>, object_store::Error> = match url.scheme() {
-            "s3" | "s3a" => {
-                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str());
+        // The settings, each checked against the cloud's own configuration keys.
+        macro_rules! configured {
+            ($builder:expr) => {{
+                let mut b = $builder;
                 for (k, v) in &settings.options {
-                    let key = k.parse().map_err(|_| unknown(k))?;
-                    b = b.with_config(key, v);
+                    b = b.with_config(k.parse().map_err(|_| unknown(k))?, v);
                 }
-                b.with_retry(retry).build().map(|s| Arc::new(s) as _)
-            }
-            "gs" => {
-                let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
-                for (k, v) in &settings.options {
-                    let key = k.parse().map_err(|_| unknown(k))?;
-                    b = b.with_config(key, v);
-                }
-                b.with_retry(retry).build().map(|s| Arc::new(s) as _)
-            }
-            "az" | "adl" | "azure" | "abfs" | "abfss" => {
-                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url.as_str());
-                for (k, v) in &settings.options {
-                    let key = k.parse().map_err(|_| unknown(k))?;
-                    b = b.with_config(key, v);
-                }
-                b.with_retry(retry).build().map(|s| Arc::new(s) as _)
-            }
-            "http" | "https" => {
-                let mut options = ClientOptions::new();
-                for (k, v) in &settings.options {
-                    let key = k.parse().map_err(|_| unknown(k))?;
-                    options = options.with_config(key, v);
-                }
-                object_store::http::HttpBuilder::new()
-                    .with_url(url.as_str())
-                    .with_client_options(options)
+                b
+            }};
+        }
+        macro_rules! cloud {
+            ($builder:ty) => {
+                configured!(<$builder>::from_env().with_url(url.as_str()))
                     .with_retry(retry)
                     .build()
                     .map(|s| Arc::new(s) as _)
-            }
+            };
+        }
+        let built: std::result::Result<Arc<dyn ObjectStore>, object_store::Error> = match url.scheme() {
+            "s3" | "s3a" => cloud!(object_store::aws::AmazonS3Builder),
+            "gs" => cloud!(object_store::gcp::GoogleCloudStorageBuilder),
+            "az" | "adl" | "azure" | "abfs" | "abfss" => cloud!(object_store::azure::MicrosoftAzureBuilder),
+            "http" | "https" => object_store::http::HttpBuilder::new()
+                .with_url(url.as_str())
+                .with_client_options(configured!(ClientOptions::new()))
+                .with_retry(retry)
+                .build()
+                .map(|s| Arc::new(s) as _),
             other => {
                 return Err(storage_error(
                     &shown,
