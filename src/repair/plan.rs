@@ -100,6 +100,15 @@ impl Inputs<'_> {
                 // A row that changed on a side whose change state cannot
                 // tell which field (their short hashes collided): neither
                 // taken as unchanged nor as changed.
+                [Some(Unknown), Some(Unknown)] => {
+                    return Decision::Review(
+                        "three_way".into(),
+                        format!(
+                            "both sides changed the row since they last agreed (base in {}); its change state cannot tell whether `{name}` changed on one side or on both; a person decides",
+                            self.base()
+                        ),
+                    )
+                }
                 changed if changed.contains(&Some(Unknown)) => {
                     let sides: Vec<&str> = Side::BOTH
                         .iter()

@@ -3,16 +3,19 @@
 //! changed and whether one field changed since its merge base
 //! ([`RowComparer`]). Fields are matched by name.
 //!
-//! A previous state read from layout 2 has row hashes and short field
-//! hashes: a row changed when its row hash differs; a field changed since
-//! its base when their short hashes differ, and when the row hash differs
-//! but no field's short hash (nor the set of fields) does, the change
-//! cannot be placed: every field of the row on that side is
-//! [`Change::Unknown`]. A previous state of layout 1 is compared on its
-//! full field hashes, as the builds that wrote it did.
+//! A previous state read from layout 2 or 3 has row hashes: a row changed
+//! when its row hash differs. A compact row (layout 3) has no field hash:
+//! its fields' bases are recovered from this run's rows ([`recover`]), and
+//! a field that cannot be placed is [`Change::Unknown`]. In a row with
+//! short field hashes a field changed since its base when their short
+//! hashes differ; when the row hash differs but no field's short hash (nor
+//! the set of fields) does, the change cannot be placed: every field of the
+//! row on that side is [`Change::Unknown`]. A previous state of layout 1 is
+//! compared on its full field hashes, as the builds that wrote it did.
 
 use super::hash::short;
 use super::model::{EntityState, SideState};
+use super::recover::{recover, Recovered};
 use super::{Hash, NONE};
 use crate::spec::Side;
 
@@ -21,9 +24,10 @@ use crate::spec::Side;
 pub enum Change {
     Unchanged,
     Changed,
-    /// The row changed on this side (its row hash differs) but no field's
-    /// short hash tells which field: they collided. Never taken as
-    /// unchanged.
+    /// The row changed on this side (its row hash differs) but the state
+    /// cannot tell whether this field did: short field hashes collided, or
+    /// both sides changed a compact row in a way no mix of them explains.
+    /// Never taken as unchanged.
     Unknown,
 }
 
@@ -84,6 +88,16 @@ impl<'a> RowComparer<'a> {
             s.slots.iter().position(|&x| x == slot)
         };
         let (jp, jc) = (column(self.previous, p)?, column(self.current, c)?);
+        if p.compact_row(j).is_some() {
+            let now = super::some(c.hashes[i * c.width() + jc])?;
+            return match recover(self.previous, self.current, key)? {
+                Recovered::Unplaceable => Some(Change::Unknown),
+                found => Some(match found.base(self.previous, field)? == now {
+                    true => Change::Unchanged,
+                    false => Change::Changed,
+                }),
+            };
+        }
         let cell = j * p.width() + jp;
         let base = p.bases.get(cell, p.hashes[cell])?;
         let now = super::some(c.hashes[i * c.width() + jc])?;

@@ -1,6 +1,11 @@
-//! The columns of state.parquet in its two layouts, as they are written
-//! ([`StateBatch`]) and read back row by row ([`for_each_row`]). Layout 2
-//! has a `format` column; layout 1 (earlier builds) does not.
+//! The columns of state.parquet in its layouts, as they are written
+//! ([`StateBatch`]) and read back row by row ([`for_each_row`]). Layouts 2
+//! and 3 have a `format` column; layout 1 (earlier builds) does not.
+//!
+//! Layout 3 has the columns of layout 2; a `both` row whose `field_hashes`
+//! and `bases` are both empty is **compact**: the sides agreed on every
+//! field, each field is its own base, and only the row hash is kept (the
+//! field hashes are recovered from the next run's rows, `recover`).
 //!
 //! Layout 2: `entity`, `side` (`left`, `right` or `both`), `key`,
 //! `row_hash` (16 bytes), `field_hashes` ([`FIELD_HASH_BYTES`] per field),
@@ -14,7 +19,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::{FIELD_HASH_BYTES, STATE_FORMAT};
+use super::FIELD_HASH_BYTES;
 use crate::error::{Error, Result};
 use crate::report::PlainColumn;
 use crate::spec::Side;
@@ -32,6 +37,8 @@ pub(super) enum Layout {
     V1,
     /// Row hash and short field hashes, one `both` row for agreeing sides.
     V2,
+    /// Layout 2 with compact `both` rows: a row hash and nothing else.
+    V3,
 }
 
 impl Layout {
@@ -48,7 +55,7 @@ impl Layout {
                 bin("bases"),
                 text("fields"),
             ]),
-            Layout::V2 => Schema::from_iter([
+            Layout::V2 | Layout::V3 => Schema::from_iter([
                 text("entity"),
                 text("side"),
                 text("key"),
@@ -61,8 +68,17 @@ impl Layout {
         }
     }
 
-    /// The layout of a file read into `df`: 2 when it has a `format`
-    /// column (whose value must be one this build knows), else 1.
+    /// The value of the `format` column (None: layout 1 has none).
+    pub(super) fn format(self) -> Option<&'static str> {
+        match self {
+            Layout::V1 => None,
+            Layout::V2 => Some("2"),
+            Layout::V3 => Some("3"),
+        }
+    }
+
+    /// The layout of a file read into `df`: the one its `format` column
+    /// names (one value, one this build knows), else 1.
     pub(super) fn of(path: &Path, df: &DataFrame) -> Result<Layout> {
         let Ok(format) = df.column("format") else {
             return Ok(Layout::V1);
@@ -70,13 +86,24 @@ impl Layout {
         let format = format
             .str()
             .map_err(|e| Error::input(path, format!("previous state has an unexpected shape: {e}")))?;
-        match format.iter().flatten().find(|f| *f != STATE_FORMAT) {
-            None => Ok(Layout::V2),
-            Some(other) => Err(Error::input(
-                path,
-                format!("previous state is in format {other}, which this build of recon does not read"),
-            )),
+        let mut found = None;
+        for f in format.iter().flatten() {
+            let layout = match f {
+                "2" => Layout::V2,
+                "3" => Layout::V3,
+                other => {
+                    return Err(Error::input(
+                        path,
+                        format!("previous state is in format {other}, which this build of recon does not read"),
+                    ))
+                }
+            };
+            if found.is_some_and(|l| l != layout) {
+                return Err(Error::input(path, "previous state mixes formats 2 and 3"));
+            }
+            found = Some(layout);
         }
+        Ok(found.unwrap_or(Layout::V2))
     }
 }
 
@@ -84,7 +111,7 @@ impl Layout {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum StoredSide {
     One(Side),
-    /// Layout 2: both sides have these fields, hashes and bases.
+    /// Layouts 2 and 3: both sides have these fields, hashes and bases.
     Both,
 }
 
@@ -106,8 +133,8 @@ impl StoredSide {
     }
 }
 
-/// One stored row of state.parquet, in either layout (`row_hash` is empty
-/// in layout 1, `hashes` is `hashes` there and `field_hashes` in 2).
+/// One stored row of state.parquet, in any layout (`row_hash` is empty in
+/// layout 1, `hashes` is `hashes` there and `field_hashes` in 2 and 3).
 pub(super) struct StoredRow<'a> {
     pub(super) entity: &'a str,
     pub(super) side: StoredSide,
@@ -132,7 +159,7 @@ pub(super) fn for_each_row(
     let (entity, side, key, fields) = (text("entity")?, text("side")?, text("key")?, text("fields")?);
     let (row_hash, hashes) = match layout {
         Layout::V1 => (None, bin("hashes")?),
-        Layout::V2 => (Some(bin("row_hash")?), bin("field_hashes")?),
+        Layout::V2 | Layout::V3 => (Some(bin("row_hash")?), bin("field_hashes")?),
     };
     let bases = bin("bases")?;
     for i in 0..df.height() {
@@ -142,7 +169,7 @@ pub(super) fn for_each_row(
         let side = match (s, layout) {
             ("left", _) => StoredSide::One(Side::Left),
             ("right", _) => StoredSide::One(Side::Right),
-            ("both", Layout::V2) => StoredSide::Both,
+            ("both", Layout::V2 | Layout::V3) => StoredSide::Both,
             _ => continue,
         };
         each(StoredRow {
@@ -185,6 +212,10 @@ impl StateBatch {
         }
     }
 
+    pub(super) fn layout(&self) -> Layout {
+        self.layout
+    }
+
     pub(super) fn push(&mut self, row: &StoredRow<'_>) {
         self.len += 1;
         self.bytes += row.key.len() + row.row_hash.len() + row.hashes.len() + row.bases.len();
@@ -194,7 +225,7 @@ impl StateBatch {
         c[2].push(row.key.as_bytes());
         let rest = match self.layout {
             Layout::V1 => 3,
-            Layout::V2 => {
+            Layout::V2 | Layout::V3 => {
                 c[3].push(row.row_hash);
                 4
             }
@@ -204,8 +235,8 @@ impl StateBatch {
         self.has_fields.push(row.fields.is_some());
         if let Some(fields) = row.fields {
             crate::report::push_plain(&mut c[rest + 2].values, fields.as_bytes());
-            if self.layout == Layout::V2 {
-                crate::report::push_plain(&mut c[rest + 3].values, STATE_FORMAT.as_bytes());
+            if let Some(format) = self.layout.format() {
+                crate::report::push_plain(&mut c[rest + 3].values, format.as_bytes());
             }
         }
     }
@@ -217,7 +248,7 @@ impl StateBatch {
             let has_fields: crate::columnar::Bitmap = std::mem::take(&mut self.has_fields).into();
             let headers = match self.layout {
                 Layout::V1 => 5..6,
-                Layout::V2 => 6..8,
+                Layout::V2 | Layout::V3 => 6..8,
             };
             for c in headers {
                 self.columns[c].validity = Some(has_fields.clone());

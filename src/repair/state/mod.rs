@@ -4,30 +4,42 @@
 //! data a keyed HMAC instead, so the file never holds a raw value nor a hash
 //! that can be brute-forced without the token key ([`hash`]).
 //!
-//! The file stores what three-way detection needs and no more (layout 2,
+//! The file stores what three-way detection needs and no more (layout 3,
 //! the `format` column): per entity, side and key a 128-bit **row hash**
 //! (SHA-256 over the field names sorted and each field's 128-bit hash in
-//! that order) that says *that* the row changed, the fields' hashes cut to
-//! [`FIELD_HASH_BYTES`] that say *which* field did, and merge bases only
-//! where one is not the field's own hash. A key whose two sides have the
-//! same fields, hashes and bases is one row, side `both`. Layout 1 (every
-//! build before it: 16-byte field hashes, right rows `=` their left twin,
-//! no `format` column) is still read, so the first run after an upgrade
-//! detects changes as before.
+//! that order) that says *that* the row changed. A key whose sides agreed
+//! on every field (each field its own merge base: most keys, most nights)
+//! is one **compact** row, side `both`, holding that row hash and nothing
+//! else: which field changed is recovered from the next run's rows
+//! ([`recover`]). Other rows keep the fields' hashes cut to
+//! [`FIELD_HASH_BYTES`], which say *which* field changed, and merge bases
+//! where one is not the field's own hash; a key whose two sides have the
+//! same fields, hashes and bases is still one row, side `both`. Layout 2
+//! (the same without compact rows) and layout 1 (16-byte field hashes,
+//! right rows `=` their left twin, no `format` column) are still read, so
+//! the first run after an upgrade detects changes as before.
 //!
 //! The bounds: a row changed since the previous run goes unseen with
-//! probability ≤ 2⁻¹²⁸ (its row hash). Under a differing row hash a field
-//! is changed when its short hash differs; when none does, the change
-//! cannot be placed (short hashes collided) and every field of that side
-//! reads as [`Change::Unknown`], which planning sends to review. A field
-//! taken as unchanged when it changed needs its short hash to collide while
-//! another field of the same row and side also changed: ≤ 2⁻⁶⁴ per changed
-//! field; so does a field compared with a merge base carried from an older
-//! run. Drift itself is always compared on values, never on these hashes.
+//! probability ≤ 2⁻¹²⁸ (its row hash). For a compact row, the base of a
+//! field both sides hold differently now is recovered by finding the one
+//! mix of this run's left and right field hashes whose row hash is the
+//! stored one: wrong only if another mix collides with it at 128 bits
+//! (≤ 2ᵈ⁻¹²⁸ for d differing fields); when no mix or more than one does
+//! (both sides changed the row: the same field, or one field alike and
+//! another apart), every differing field reads as [`Change::Unknown`] and
+//! goes to review. For a row with short field hashes, under a differing
+//! row hash a field is changed when its short hash differs; when none
+//! does, the change cannot be placed (short hashes collided) and every
+//! field of that side reads as [`Change::Unknown`]. A field taken as
+//! unchanged when it changed needs its short hash to collide while another
+//! field of the same row and side also changed: ≤ 2⁻⁶⁴ per changed field;
+//! so does a field compared with a merge base carried from an older run.
+//! Drift itself is always compared on values, never on these hashes.
 //!
 //! `model` holds the in-memory state and its merge bases, `hash` the cell
 //! and row hash encoding, `fingerprint` builds this run's state, `changes`
-//! compares two states, `write` and `read` are the file (`layout` its two
+//! compares two states, `recover` rebuilds a compact row's field hashes
+//! from this run's, `write` and `read` are the file (`layout` its
 //! layouts' columns), and `partition` splits a previous state by bucket.
 
 mod changes;
@@ -39,6 +51,7 @@ mod legacy;
 mod model;
 mod partition;
 mod read;
+mod recover;
 #[cfg(test)]
 mod series;
 #[cfg(test)]
@@ -55,7 +68,7 @@ pub use write::{StateSink, StateWriter};
 pub const STATE_FILE: &str = "state.parquet";
 
 /// The layout this build writes, in the `format` column of each header row.
-pub const STATE_FORMAT: &str = "2";
+pub const STATE_FORMAT: &str = "3";
 
 /// A 128-bit hash.
 pub type Hash = [u8; 16];

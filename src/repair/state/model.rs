@@ -7,6 +7,7 @@ use polars::prelude::PlHashMap as HashMap;
 use rayon::prelude::*;
 
 use super::fingerprint::state_fields;
+use super::recover::{recover, Recovered};
 use super::{some, Hash, NONE};
 use crate::prepare::key::SideKeys;
 use crate::prepare::PreparedSide;
@@ -27,10 +28,16 @@ pub(super) struct SideState {
     /// Per row its row hash (hash::state_row_hashes): set for a state built
     /// from prepared sides and one read from layout 2; empty for layout 1.
     pub(super) row_hashes: Vec<Hash>,
-    /// Read from layout 2: `hashes` and the bases not their own hash hold
-    /// only their first FIELD_HASH_BYTES (the rest zeros), `row_hashes`
+    /// Read from layout 2 or 3: `hashes` and the bases not their own hash
+    /// hold only their first FIELD_HASH_BYTES (the rest zeros), `row_hashes`
     /// the full row hashes.
     pub(super) short: bool,
+    /// Read from layout 3: per row 0, or n for a compact row (a row hash
+    /// and no field hash: its `hashes` are NONE and it has no base) whose
+    /// row hash covers the fields `compact_fields[n - 1]` (slots). Empty
+    /// when the side has no compact row.
+    pub(super) compact: Vec<u16>,
+    pub(super) compact_fields: Vec<Vec<u16>>,
     /// Key → row, built at the first lookup: a run without a previous
     /// state never looks its own rows up by key (building it for every
     /// bucket's two sides was 0.5% of a 10M-row first run).
@@ -64,6 +71,33 @@ impl SideState {
         self.row_hashes.get(i).copied()
     }
 
+    /// The fields (slots) whose hashes row `i`'s row hash covers, when the
+    /// row is compact.
+    pub(super) fn compact_row(&self, i: usize) -> Option<&[u16]> {
+        match self.compact.get(i) {
+            Some(&n) if n > 0 => self.compact_fields.get(n as usize - 1).map(Vec::as_slice),
+            _ => None,
+        }
+    }
+
+    /// Appends a compact row: its row hash over the fields `fields` (slots)
+    /// and no field hash nor base (a later row with the same key replaces
+    /// the earlier).
+    pub(super) fn push_compact(&mut self, key: &str, row_hash: Hash, fields: &[u16]) {
+        let none = vec![NONE; self.width()];
+        self.push(key, Some(row_hash), &none, &none);
+        let n = match self.compact_fields.iter().position(|f| f == fields) {
+            Some(n) => n + 1,
+            None => {
+                self.compact_fields.push(fields.to_vec());
+                self.compact_fields.len()
+            }
+        };
+        let i = self.find(key).unwrap_or(self.keys.len() - 1);
+        self.compact.resize(self.keys.len(), 0);
+        self.compact[i] = n as u16;
+    }
+
     /// Appends a row (a later row with the same key replaces the earlier);
     /// `row_hash` is kept when the side keeps row hashes (layout 2).
     pub(super) fn push(&mut self, key: &str, row_hash: Option<Hash>, hashes: &[Hash], bases: &[Hash]) {
@@ -72,6 +106,9 @@ impl SideState {
         if let Some(i) = self.find(key) {
             if let (Some(h), Some(slot)) = (row_hash, self.row_hashes.get_mut(i)) {
                 *slot = h;
+            }
+            if let Some(n) = self.compact.get_mut(i) {
+                *n = 0;
             }
             self.hashes[i * w..(i + 1) * w].copy_from_slice(hashes);
             for (j, (&b, &h)) in bases.iter().zip(hashes).enumerate() {
@@ -307,6 +344,22 @@ impl EntityState {
         let any_bad: Vec<bool> = (0..fields.len())
             .map(|n| Side::BOTH.iter().any(|s| !bad[s.idx()][n].is_empty()))
             .collect();
+        // The bases of the previous state's compact rows (no field hash:
+        // recovered from this run's rows) of the keys that need one.
+        let recovered: HashMap<&str, Recovered> = match previous {
+            Some(p) if p.has_compact() => {
+                let mut need = mismatched_keys.clone();
+                for s in Side::BOTH {
+                    for rows in &bad[s.idx()] {
+                        need.extend(rows.iter().map(|&row| keys[s.idx()].json[row].as_str()));
+                    }
+                }
+                need.into_iter()
+                    .filter_map(|key| Some((key, recover(p, self, key)?)))
+                    .collect()
+            }
+            _ => HashMap::default(),
+        };
         // Whether each pair's key has a mismatch, looked up once for both sides.
         let suspects: Vec<bool> = drift
             .pairs
@@ -334,7 +387,10 @@ impl EntityState {
                     match ok {
                         true => st.bases.set_own(i * w + j),
                         false => {
-                            let base = previous.and_then(|p| p.base(side, key, name));
+                            let base = previous.and_then(|p| match recovered.get(key) {
+                                Some(found) => found.base(p, name),
+                                None => p.base(side, key, name),
+                            });
                             st.bases.set(i * w + j, base, st.hashes[i * w + j]);
                         }
                     }

@@ -1,7 +1,8 @@
-//! Reading a previous run's state.parquet back into a [`State`], in either
-//! layout (`layout`): layout 2 with its row hashes, short field hashes and
-//! `both` rows, and layout 1 of earlier builds, right rows stored as their
-//! left twin and files with a `row_hash` column included.
+//! Reading a previous run's state.parquet back into a [`State`], in any
+//! layout (`layout`): layout 3 with its compact rows, layout 2 with its row
+//! hashes, short field hashes and `both` rows, and layout 1 of earlier
+//! builds, right rows stored as their left twin and files with a
+//! `row_hash` column included.
 
 use std::path::Path;
 
@@ -36,16 +37,17 @@ pub(super) fn read_state_file(path: &Path) -> Result<State> {
     let layout = Layout::of(path, &df)?;
     let state = match layout {
         Layout::V1 => read_v1(path, &df),
-        Layout::V2 => read_v2(path, &df),
+        Layout::V2 | Layout::V3 => read_v2(path, &df, layout),
     }?;
     let ms = clock.elapsed().as_millis() as u64;
     tracing::debug!(ms, ?layout, path = %path.display(), "previous state read");
     Ok(state)
 }
 
-/// Layout 2: per row its row hash, short field hashes and the bases that
-/// are not the field's own hash; a `both` row stands for both sides.
-fn read_v2(path: &Path, df: &DataFrame) -> Result<State> {
+/// Layouts 2 and 3: per row its row hash, short field hashes and the bases
+/// that are not the field's own hash; a `both` row stands for both sides,
+/// and in layout 3 one with neither field hashes nor bases is compact.
+fn read_v2(path: &Path, df: &DataFrame, layout: Layout) -> Result<State> {
     let mut state = State::default();
     // The slots of the current header's fields, and each one's column in
     // the side of the run it heads; `both` rows find their right columns
@@ -62,7 +64,7 @@ fn read_v2(path: &Path, df: &DataFrame) -> Result<State> {
             format!("previous state: the row of {key} has {what} that do not follow its `fields`"),
         )
     };
-    for_each_row(path, df, Layout::V2, |row| {
+    for_each_row(path, df, layout, |row| {
         let st = state.entry(row.entity.to_string()).or_default();
         for s in &mut st.sides {
             s.short = true;
@@ -76,10 +78,22 @@ fn read_v2(path: &Path, df: &DataFrame) -> Result<State> {
             columns = columns_of(&mut st.sides[row.side.run().idx()], &slots);
             right_columns = None;
         }
-        if row.row_hash.len() != 16 || row.hashes.len() != FIELD_HASH_BYTES * slots.len() {
+        let compact = layout == Layout::V3
+            && row.side == StoredSide::Both
+            && row.hashes.is_empty()
+            && row.bases.is_empty()
+            && !slots.is_empty();
+        if row.row_hash.len() != 16 || !compact && row.hashes.len() != FIELD_HASH_BYTES * slots.len() {
             return Err(bad(row.key, "hashes"));
         }
         let row_hash = truncate(row.row_hash);
+        if compact {
+            st.sides[Side::Left.idx()].push_compact(row.key, row_hash, &slots);
+            let right = &mut st.sides[Side::Right.idx()];
+            right_columns.get_or_insert_with(|| columns_of(right, &slots));
+            right.push_compact(row.key, row_hash, &slots);
+            return Ok(());
+        }
         let targets: &[Side] = match row.side {
             StoredSide::One(Side::Left) | StoredSide::Both => &[Side::Left],
             StoredSide::One(Side::Right) => &[Side::Right],

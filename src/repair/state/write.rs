@@ -1,7 +1,8 @@
 //! Writing state.parquet: [`StateWriter`] appends entity states a part at a
-//! time in layout 2, each side sorted by key, a right row equal to its left
-//! twin stored once as the left's row with side `both`; [`StateSink`] runs
-//! it on a thread of its own.
+//! time in layout 3, each side sorted by key, a right row equal to its left
+//! twin stored once as the left's row with side `both`, compact (its row
+//! hash alone) when each field is its own base; [`StateSink`] runs it on a
+//! thread of its own.
 
 use std::path::{Path, PathBuf};
 
@@ -36,12 +37,18 @@ pub struct StateWriter {
 
 impl StateWriter {
     pub fn create(path: &Path) -> Result<StateWriter> {
+        StateWriter::create_in(path, Layout::V3)
+    }
+
+    /// A writer of `layout` 2 or 3 (tests write layout 2 as the builds
+    /// before layout 3 did).
+    pub(super) fn create_in(path: &Path, layout: Layout) -> Result<StateWriter> {
         let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
         Ok(StateWriter {
             path: path.to_path_buf(),
             file: HashingWriter::new(file),
             writer: None,
-            batch: StateBatch::new(Layout::V2),
+            batch: StateBatch::new(layout),
             busy: std::time::Duration::ZERO,
         })
     }
@@ -90,12 +97,18 @@ impl StateWriter {
                     true => StoredSide::Both,
                     false => StoredSide::One(side),
                 };
+                // Agreeing sides whose every field is its own base: the
+                // row hash alone (the next run recovers the fields).
+                let compact = self.batch.layout() == Layout::V3
+                    && stored == StoredSide::Both
+                    && buf.bases.is_empty()
+                    && !names.is_empty();
                 self.batch.push(&StoredRow {
                     entity,
                     side: stored,
                     key: &s.keys[i],
                     row_hash: &row_hashes[i],
-                    hashes: &buf.hashes,
+                    hashes: if compact { &[] } else { &buf.hashes },
                     bases: &buf.bases,
                     fields: header.as_deref(),
                 });
@@ -376,86 +389,106 @@ mod tests {
         st.sides[1]
             .bases
             .set(c_right * 2 + v, Some([5u8; 16]), st.sides[1].hashes[c_right * 2 + v]);
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = dir.path().join(STATE_FILE);
-        let mut writer = StateWriter::create(&path).unwrap_or_else(|e| panic!("{e}"));
-        writer.append("e", &st).unwrap_or_else(|e| panic!("{e}"));
-        writer.finish().unwrap_or_else(|e| panic!("{e}"));
-        let df = ParquetReader::new(std::fs::File::open(&path).unwrap_or_else(|e| panic!("{e}")))
-            .finish()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let text = |name: &str| -> Vec<Option<String>> {
-            df.column(name)
-                .and_then(|c| c.str().cloned())
+        for layout in [Layout::V2, Layout::V3] {
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let path = dir.path().join(STATE_FILE);
+            let mut writer = StateWriter::create_in(&path, layout).unwrap_or_else(|e| panic!("{e}"));
+            writer.append("e", &st).unwrap_or_else(|e| panic!("{e}"));
+            writer.finish().unwrap_or_else(|e| panic!("{e}"));
+            let df = ParquetReader::new(std::fs::File::open(&path).unwrap_or_else(|e| panic!("{e}")))
+                .finish()
+                .unwrap_or_else(|e| panic!("{e}"));
+            let text = |name: &str| -> Vec<Option<String>> {
+                df.column(name)
+                    .and_then(|c| c.str().cloned())
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .iter()
+                    .map(|v| v.map(str::to_string))
+                    .collect()
+            };
+            // Sorted by key per side: left a b c d, right b c e; only a is
+            // stored once for both sides (b differs, c has its own base on the
+            // right, e is the right's only).
+            let sides: Vec<String> = text("side").into_iter().flatten().collect();
+            assert_eq!(sides, ["both", "left", "left", "left", "right", "right", "right"]);
+            let stored = df
+                .column("field_hashes")
+                .and_then(|c| c.binary().cloned())
+                .unwrap_or_else(|e| panic!("{e}"));
+            let width = match layout {
+                Layout::V3 => 0,
+                _ => 2 * FIELD_HASH_BYTES,
+            };
+            assert_eq!(stored.get(0).map(<[u8]>::len), Some(width), "{layout:?}");
+            assert_eq!(stored.get(1).map(<[u8]>::len), Some(2 * FIELD_HASH_BYTES));
+            // The header rows name the fields and the format.
+            let header = [
+                Some("v,w".to_string()),
+                None,
+                None,
+                None,
+                Some("v,w".to_string()),
+                None,
+                None,
+            ];
+            assert_eq!(text("fields"), header);
+            let format = header.map(|h| h.and(layout.format()).map(str::to_string));
+            assert_eq!(text("format"), format);
+            let read = read_state(dir.path())
                 .unwrap_or_else(|e| panic!("{e}"))
-                .iter()
-                .map(|v| v.map(str::to_string))
-                .collect()
-        };
-        // Sorted by key per side: left a b c d, right b c e; only a is
-        // stored once for both sides (b differs, c has its own base on the
-        // right, e is the right's only).
-        let sides: Vec<String> = text("side").into_iter().flatten().collect();
-        assert_eq!(sides, ["both", "left", "left", "left", "right", "right", "right"]);
-        // The header rows name the fields and the format.
-        let header = [
-            Some("v,w".to_string()),
-            None,
-            None,
-            None,
-            Some("v,w".to_string()),
-            None,
-            None,
-        ];
-        assert_eq!(text("fields"), header);
-        let format = header.map(|h| h.map(|_| crate::repair::state::STATE_FORMAT.to_string()));
-        assert_eq!(text("format"), format);
-        let read = read_state(dir.path())
-            .unwrap_or_else(|e| panic!("{e}"))
-            .expect("a state");
-        let cut = |h: Option<crate::repair::state::Hash>| h.map(|h| widen(short(&h)));
-        for side in Side::BOTH {
-            for key in &keys[side.idx()].json {
-                for field in ["v", "w"] {
-                    let (want, got) = (&st, &read["e"]);
+                .expect("a state");
+            let cut = |h: Option<crate::repair::state::Hash>| h.map(|h| widen(short(&h)));
+            for side in Side::BOTH {
+                for key in &keys[side.idx()].json {
+                    // In layout 3, a (its sides agree, each field its own
+                    // base) is compact: its row hash alone.
+                    let compact = layout == Layout::V3 && *key == keys[0].json[0];
+                    for field in ["v", "w"] {
+                        let (want, got) = (&st, &read["e"]);
+                        if compact {
+                            assert_eq!(got.field_hash(side, key, field), None, "{key} {field}");
+                            assert_eq!(got.base(side, key, field), None, "{key} {field}");
+                            continue;
+                        }
+                        assert_eq!(
+                            got.field_hash(side, key, field),
+                            cut(want.field_hash(side, key, field)),
+                            "{key} {field}"
+                        );
+                        assert_eq!(
+                            got.base(side, key, field),
+                            cut(want.base(side, key, field)),
+                            "{key} {field}"
+                        );
+                    }
+                    let (i, j) = (st.sides[side.idx()].find(key), read["e"].sides[side.idx()].find(key));
+                    let row_hash = |s: &SideState, i: Option<usize>| i.and_then(|i| s.row_hash(i));
                     assert_eq!(
-                        got.field_hash(side, key, field),
-                        cut(want.field_hash(side, key, field)),
-                        "{key} {field}"
-                    );
-                    assert_eq!(
-                        got.base(side, key, field),
-                        cut(want.base(side, key, field)),
-                        "{key} {field}"
+                        row_hash(&read["e"].sides[side.idx()], j),
+                        row_hash(&st.sides[side.idx()], i),
+                        "{key}"
                     );
                 }
-                let (i, j) = (st.sides[side.idx()].find(key), read["e"].sides[side.idx()].find(key));
-                let row_hash = |s: &SideState, i: Option<usize>| i.and_then(|i| s.row_hash(i));
-                assert_eq!(
-                    row_hash(&read["e"].sides[side.idx()], j),
-                    row_hash(&st.sides[side.idx()], i),
-                    "{key}"
-                );
             }
+            assert_eq!(
+                read["e"].base(Side::Right, &keys[1].json[2], "v"),
+                Some(widen(&[5u8; FIELD_HASH_BYTES]))
+            );
+            // A file of a later format is refused, naming the file and format.
+            let mut later = df.clone();
+            let format: Vec<Option<&str>> = text("format").iter().map(|f| f.as_ref().map(|_| "4")).collect();
+            later
+                .with_column(Column::new("format".into(), format))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+            ParquetWriter::new(&mut file)
+                .finish(&mut later)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let err = read_state(dir.path()).expect_err("an error");
+            assert!(
+                err.to_string().contains(STATE_FILE) && err.to_string().contains("format 4"),
+                "{err}"
+            );
         }
-        assert_eq!(
-            read["e"].base(Side::Right, &keys[1].json[2], "v"),
-            Some(widen(&[5u8; FIELD_HASH_BYTES]))
-        );
-        // A file of a later format is refused, naming the file and format.
-        let mut later = df.clone();
-        let format: Vec<Option<&str>> = text("format").iter().map(|f| f.as_ref().map(|_| "3")).collect();
-        later
-            .with_column(Column::new("format".into(), format))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
-        ParquetWriter::new(&mut file)
-            .finish(&mut later)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let err = read_state(dir.path()).expect_err("an error");
-        assert!(
-            err.to_string().contains(STATE_FILE) && err.to_string().contains("format 3"),
-            "{err}"
-        );
     }
 }
