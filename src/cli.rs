@@ -45,6 +45,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Apply a run's repair instructions to a snapshot file of one target system.
     Apply(ApplyArgs),
+    /// Write a run's repair instructions for one target system as a guarded SQL script (PostgreSQL or MySQL/MariaDB).
+    Sql(SqlArgs),
     /// Render report.html for an existing run (older runs, more history), leaving the run untouched.
     Report(ReportArgs),
     /// Remove old runs from a reports folder, keeping its hash chain verifiable.
@@ -202,6 +204,38 @@ pub struct ApplyArgs {
     /// and review instructions (default: `<output>.apply.json`).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// A sealed run folder or its URL (its evidence must verify).
+    pub run_dir: PathBuf,
+    /// The system to change: left, right or a side's display name.
+    #[arg(long)]
+    pub target: String,
+    /// The database the script is for.
+    #[arg(long, value_enum)]
+    pub dialect: SqlDialect,
+    /// Only this entity's instructions (default: every entity with one for the target).
+    #[arg(long)]
+    pub entity: Option<String>,
+    /// Where to write the script (written atomically; default: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Trusted public key (default: the local key's recon.pub).
+    #[arg(long)]
+    pub pubkey: Option<PathBuf>,
+    /// The spec of the run (default: the path recorded in the run's summary.json).
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqlDialect {
+    /// PostgreSQL (`psql -f`).
+    Postgres,
+    /// MySQL or MariaDB (`mysql <`).
+    Mysql,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         Command::Keygen(a) => commands::keygen::execute(a),
         Command::Generate(a) => commands::generate::execute(a),
         Command::Apply(a) => commands::apply::execute(a),
+        Command::Sql(a) => commands::sql::execute(a),
         Command::Report(a) => commands::report::execute(a),
         Command::Prune(a) => commands::prune::execute(a),
     });

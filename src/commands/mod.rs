@@ -8,4 +8,5 @@ pub mod keygen;
 pub mod prune;
 pub mod report;
 pub mod run;
+pub mod sql;
 pub mod verify;

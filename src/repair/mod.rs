@@ -10,6 +10,7 @@
 pub mod apply;
 pub mod plan;
 pub mod repr;
+pub mod sql;
 pub mod state;
 
 use std::collections::BTreeMap;

@@ -14,6 +14,7 @@ fn source(path: &Path, format: Format) -> Source {
         timezone: chrono_tz::UTC,
         null_values: vec![String::new()],
         allow_empty: false,
+        table: None,
     }
 }
 

@@ -503,6 +503,18 @@ impl Compiler<'_> {
             timezone,
             null_values,
             allow_empty: s.allow_empty.as_ref().is_some_and(|a| *a.get_ref()),
+            table: match &s.table {
+                None => None,
+                Some(t) => Some(crate::spec::Table::parse(t.get_ref()).ok_or_else(|| {
+                    self.loc.at(
+                        t,
+                        format!(
+                            "`table` must be `name` or `schema.name` (non-empty parts, no control characters), not `{}`",
+                            t.get_ref()
+                        ),
+                    )
+                })?),
+            },
         })
     }
 

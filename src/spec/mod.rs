@@ -27,7 +27,7 @@ use model::RawSpec;
 pub use params::{substitute, Params, PlaceholderError};
 pub use resolved::{
     format_of_name, Authority, Deletes, Encoding, Entity, FailPolicy, Field, Format, Location, RepairsFormat, Severity,
-    Side, Source, Spec, UnknownRepairsFormat, Webhook, WebhookFormat, COMPRESSION_SUFFIXES, DRIFT_KINDS,
+    Side, Source, Spec, Table, UnknownRepairsFormat, Webhook, WebhookFormat, COMPRESSION_SUFFIXES, DRIFT_KINDS,
 };
 
 /// Reads and validates a spec file; `${NAME}` and `{date}` in source paths

@@ -121,6 +121,10 @@ pub struct RawSource {
     /// This source's object-store settings, over `[storage]`.
     #[serde(default)]
     pub storage: Option<RawStorage>,
+    /// The database table the source was exported from (`schema.table`),
+    /// which `recon sql` writes statements against.
+    #[serde(default)]
+    pub table: Option<Spanned<String>>,
 }
 
 /// A value given once for both sides or per side: `x` or `{ left = x, right = y }`.

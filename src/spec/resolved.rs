@@ -209,6 +209,27 @@ pub struct Source {
     /// an input error. A zero-byte CSV is still one (no header, no columns);
     /// a zero-row Parquet file is zero rows either way (it has its schema).
     pub allow_empty: bool,
+    /// `table = "schema.name"`: the database table this side was exported
+    /// from, for `recon sql` (None: not declared).
+    pub table: Option<Table>,
+}
+
+/// A database table (`table = "crm.contacts"`): its name and, before it,
+/// its schema (PostgreSQL) or database (MySQL), unquoted; `recon sql`
+/// quotes each part for the dialect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub parts: Vec<String>,
+}
+
+impl Table {
+    /// `name` or `schema.name`: one or two non-empty parts split on `.`,
+    /// without control characters.
+    pub fn parse(text: &str) -> Option<Table> {
+        let parts: Vec<String> = text.split('.').map(str::to_string).collect();
+        let fine = |p: &String| !p.is_empty() && p.trim() == p && !p.chars().any(char::is_control);
+        (parts.len() <= 2 && parts.iter().all(fine)).then_some(Table { parts })
+    }
 }
 
 impl Source {

@@ -8,6 +8,7 @@ mod demo;
 mod formats;
 mod privacy;
 mod spec_errors;
+mod sql;
 mod three_way;
 
 use std::collections::BTreeSet;

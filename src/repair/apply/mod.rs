@@ -29,6 +29,8 @@ use super::Repair;
 mod read;
 mod write;
 
+pub(crate) use write::write_atomically;
+
 pub struct ApplyOptions {
     pub run_dir: PathBuf,
     pub target: String,
@@ -163,7 +165,7 @@ pub fn apply(o: &ApplyOptions) -> Result<ApplyResult> {
             report.problems.into_iter().map(|p| p.what).collect(),
         ));
     }
-    let spec = load_spec(o)?;
+    let spec = load_spec(&o.run_dir, o.spec.as_deref())?;
     if spec.entities.iter().any(|e| e.fields.iter().any(super::sensitive)) {
         o.keys.prepare_tokens()?;
     }
@@ -244,13 +246,15 @@ pub fn apply(o: &ApplyOptions) -> Result<ApplyResult> {
     Ok(ApplyResult::Done(out))
 }
 
-fn load_spec(o: &ApplyOptions) -> Result<Spec> {
-    let path = o.run_dir.join("summary.json");
+/// The spec of the run in `run_dir`: `spec` when given, else the path its
+/// summary.json records; its sha256 must be the run's.
+pub(crate) fn load_spec(run_dir: &Path, spec: Option<&Path>) -> Result<Spec> {
+    let path = run_dir.join("summary.json");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let summary: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| Error::input(&path, format!("not JSON: {e}")))?;
-    let spec_path = match &o.spec {
-        Some(p) => p.clone(),
+    let spec_path = match spec {
+        Some(p) => p.to_path_buf(),
         None => match summary["spec"]["path"].as_str() {
             Some(p) => PathBuf::from(p),
             None => {
@@ -261,7 +265,7 @@ fn load_spec(o: &ApplyOptions) -> Result<Spec> {
             }
         },
     };
-    if o.spec.is_none() && !spec_path.exists() {
+    if spec.is_none() && !spec_path.exists() {
         return Err(Error::usage(
             format!(
                 "the run's spec {} does not exist (the path is as given to `recon run`)",
@@ -282,7 +286,8 @@ fn load_spec(o: &ApplyOptions) -> Result<Spec> {
     Ok(spec)
 }
 
-fn parse_side(spec: &Spec, target: &str) -> Result<Side> {
+/// The side `target` names: `left`, `right` or a system's display name.
+pub(crate) fn parse_side(spec: &Spec, target: &str) -> Result<Side> {
     match target {
         "left" => Ok(Side::Left),
         "right" => Ok(Side::Right),

@@ -345,7 +345,7 @@ impl Doc {
 }
 
 /// Writes `bytes` to `out` atomically (temporary file, fsync, rename).
-pub(super) fn write_atomically(out: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomically(out: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temp_path(out);
     write_file(&tmp, bytes)
         .and_then(|()| finish_rename(&tmp, out))

@@ -1,0 +1,72 @@
+//! `recon sql RUN --target SIDE --dialect postgres|mysql [--output FILE]`:
+//! a sealed run's repair instructions for one target system as one guarded
+//! SQL script (the library's `repair::sql`).
+//!
+//! Exit codes: 0 when the script is written; 1 when the run's evidence
+//! does not verify (nothing written); 2 for usage or input errors (an
+//! entity whose target source names no `table`, among them).
+
+use crate::cli::{SqlArgs, SqlDialect};
+use crate::error::Result;
+use crate::exit::ExitCode;
+use crate::repair::sql::{sql, Dialect, SqlOptions, SqlResult};
+
+pub fn execute(args: &SqlArgs) -> Result<ExitCode> {
+    // A run in a bucket is downloaded and read from a local copy (its
+    // evidence is verified there, as a local run's is).
+    let url = args.run_dir.to_string_lossy().to_string();
+    let staging = crate::storage::is_url(&url)
+        .then(|| crate::publish::staging_folder(None))
+        .transpose()?;
+    let run_dir = match &staging {
+        Some(dir) => crate::publish::fetch_run(&url, dir.path())?,
+        None => args.run_dir.clone(),
+    };
+    let opts = SqlOptions {
+        run_dir,
+        target: args.target.clone(),
+        dialect: match args.dialect {
+            SqlDialect::Postgres => Dialect::Postgres,
+            SqlDialect::Mysql => Dialect::Mysql,
+        },
+        entity: args.entity.clone(),
+        pubkey: args.pubkey.clone(),
+        spec: args.spec.clone(),
+    };
+    match sql(&opts)? {
+        SqlResult::Refused(problems) => {
+            for p in &problems {
+                eprintln!("FAIL: {}: {p}", args.run_dir.display());
+            }
+            eprintln!(
+                "error: refusing to write SQL: the evidence of {} does not verify; nothing was written",
+                args.run_dir.display()
+            );
+            Ok(ExitCode::Failed)
+        }
+        SqlResult::Done(script) => {
+            match &args.output {
+                Some(path) => crate::repair::apply::write_atomically(path, script.text.as_bytes())?,
+                None => {
+                    use std::io::Write;
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(script.text.as_bytes())
+                        .and_then(|()| out.flush())
+                        .map_err(|e| crate::error::Error::io(std::path::Path::new("<stdout>"), e))?;
+                }
+            }
+            eprintln!(
+                "sql {} ({}): {} guarded statement(s), {} instruction(s) left for a person as comments{}",
+                script.target,
+                opts.dialect.as_str(),
+                script.statements,
+                script.comments,
+                args.output
+                    .as_ref()
+                    .map(|p| format!("; wrote {}", p.display()))
+                    .unwrap_or_default()
+            );
+            Ok(ExitCode::Ok)
+        }
+    }
+}
