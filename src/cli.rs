@@ -219,9 +219,16 @@ pub struct SqlArgs {
     /// Only this entity's instructions (default: every entity with one for the target).
     #[arg(long)]
     pub entity: Option<String>,
-    /// Where to write the script (written atomically; default: standard output).
+    /// Where to write the script (written atomically; default: standard output),
+    /// with its minisign signature beside it as FILE.minisig.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Write --output without its signature (no signing key on this machine).
+    #[arg(long, requires = "output")]
+    pub unsigned: bool,
+    /// Signing key for FILE.minisig (as for `run`).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
     /// Trusted public key (default: the local key's recon.pub).
     #[arg(long)]
     pub pubkey: Option<PathBuf>,

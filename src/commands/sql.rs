@@ -1,6 +1,7 @@
 //! `recon sql RUN --target SIDE --dialect postgres|mysql [--output FILE]`:
 //! a sealed run's repair instructions for one target system as one guarded
-//! SQL script (the library's `repair::sql`).
+//! SQL script (the library's `repair::sql`), written with its minisign
+//! signature (`FILE.minisig`, by the run signing key) unless `--unsigned`.
 //!
 //! Exit codes: 0 when the script is written; 1 when the run's evidence
 //! does not verify (nothing written); 2 for usage or input errors (an
@@ -9,6 +10,7 @@
 use crate::cli::{SqlArgs, SqlDialect};
 use crate::error::Result;
 use crate::exit::ExitCode;
+use crate::keys::KeyRing;
 use crate::repair::sql::{sql, Dialect, SqlOptions, SqlResult};
 
 pub fn execute(args: &SqlArgs) -> Result<ExitCode> {
@@ -46,7 +48,21 @@ pub fn execute(args: &SqlArgs) -> Result<ExitCode> {
         }
         SqlResult::Done(script) => {
             match &args.output {
-                Some(path) => crate::repair::apply::write_atomically(path, script.text.as_bytes())?,
+                Some(path) => {
+                    // The signature first: a script on disk always has its own.
+                    let signature = match args.unsigned {
+                        true => None,
+                        false => Some(script.signature(&KeyRing::new(args.key.clone()).signing_key()?)),
+                    };
+                    let sig_path = minisig_path(path);
+                    match signature {
+                        Some(sig) => crate::repair::apply::write_atomically(&sig_path, sig.as_bytes())?,
+                        None => {
+                            let _ = std::fs::remove_file(&sig_path);
+                        }
+                    }
+                    crate::repair::apply::write_atomically(path, script.text.as_bytes())?;
+                }
                 None => {
                     use std::io::Write;
                     let mut out = std::io::stdout().lock();
@@ -63,10 +79,20 @@ pub fn execute(args: &SqlArgs) -> Result<ExitCode> {
                 script.comments,
                 args.output
                     .as_ref()
-                    .map(|p| format!("; wrote {}", p.display()))
+                    .map(|p| match args.unsigned {
+                        true => format!("; wrote {} (unsigned)", p.display()),
+                        false => format!("; wrote {} and {}", p.display(), minisig_path(p).display()),
+                    })
                     .unwrap_or_default()
             );
             Ok(ExitCode::Ok)
         }
     }
+}
+
+/// `FILE.minisig` beside `FILE`.
+fn minisig_path(path: &std::path::Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".minisig");
+    std::path::PathBuf::from(name)
 }

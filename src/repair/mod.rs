@@ -57,6 +57,13 @@ pub struct Repair {
     pub new_value: Option<String>,
     pub value_ref: Option<String>,
     pub expected: Option<String>,
+    /// Delete only: the target row's compared columns as the target holds
+    /// them, a JSON object column → text (null for null), which `recon sql`
+    /// guards the DELETE with; None when one of them is personal data or
+    /// has no exact representation (then SQL leaves the delete to a person).
+    /// Not part of the id (it follows from the key and `expected`).
+    #[serde(default)]
+    pub guard: Option<String>,
     pub reason: String,
     pub detail: String,
 }
@@ -198,6 +205,7 @@ pub fn write(dir: &Path, repairs: &[Repair], format: RepairsFormat) -> Result<()
             col("new_value", repairs, |r| r.new_value.as_deref()),
             col("value_ref", repairs, |r| r.value_ref.as_deref()),
             col("expected", repairs, |r| r.expected.as_deref()),
+            col("guard", repairs, |r| r.guard.as_deref()),
             col("reason", repairs, |r| Some(&r.reason)),
             col("detail", repairs, |r| Some(&r.detail)),
         ];
@@ -283,6 +291,8 @@ pub fn read_parquet(run_dir: &Path) -> Result<Vec<Repair>> {
     let new_value = column("new_value")?;
     let value_ref = column("value_ref")?;
     let expected = column("expected")?;
+    // Runs of builds before `guard` have no such column.
+    let guard = df.column("guard").ok().and_then(|c| c.str().ok().cloned());
     let reason = column("reason")?;
     let detail = column("detail")?;
     Ok((0..df.height())
@@ -300,6 +310,7 @@ pub fn read_parquet(run_dir: &Path) -> Result<Vec<Repair>> {
             new_value: optional(&new_value, row),
             value_ref: optional(&value_ref, row),
             expected: optional(&expected, row),
+            guard: guard.as_ref().and_then(|g| optional(g, row)),
             reason: required(&reason, row),
             detail: required(&detail, row),
         })

@@ -10,8 +10,8 @@ use crate::keys::KeyRing;
 use crate::prepare::{Cell, PreparedSide, SideKeys};
 use crate::spec::{Authority, Deletes, Entity, Side};
 
-use super::repr::{expected_of, to_target_from, NoInverse};
-use super::state::{row_hashes, EntityState, RowComparer};
+use super::repr::{expected_of, to_target, to_target_from, NoInverse};
+use super::state::{row_hashes, state_fields, EntityState, RowComparer};
 use super::Repair;
 
 /// Everything the planner reads for one entity.
@@ -45,6 +45,29 @@ impl Inputs<'_> {
             Some(r) => format!("run {r}"),
             None => "the previous run".into(),
         }
+    }
+
+    /// A delete's guard: row `row` of `side`'s compared columns as that
+    /// side holds them, JSON column → text (null for null); None when one
+    /// is personal data or unconvertible, or has no exact representation.
+    fn guard(&self, side: Side, row: usize) -> Option<String> {
+        let prepared = self.sides[side.idx()];
+        let mut columns = serde_json::Map::new();
+        for f in state_fields(self.entity, prepared) {
+            let field = &self.entity.fields[f];
+            if super::sensitive(field) {
+                return None;
+            }
+            let raw = match prepared.cell(f, row) {
+                Cell::Bad => return None,
+                cell => to_target(field, side, cell.value()).ok()?,
+            };
+            columns.insert(
+                field.columns[side.idx()].clone(),
+                raw.map_or(serde_json::Value::Null, serde_json::Value::String),
+            );
+        }
+        Some(serde_json::Value::Object(columns).to_string())
     }
 
     fn repair(&self, target: Side, action: &str, key: &str, reason: String, detail: String) -> Repair {
@@ -246,6 +269,7 @@ impl Inputs<'_> {
             let mut r = self.repair(has, "delete", key, reason, String::new());
             r.finding_id = Some(finding_id.to_string());
             r.expected = Some(hex::encode(row_hash));
+            r.guard = self.guard(has, row);
             if changed_here {
                 r.action = "review".into();
                 r.detail = format!(

@@ -143,3 +143,52 @@ fn masked_targets_get_the_mask_of_the_value_never_the_clear_value() {
         "{rs:#?}"
     );
 }
+
+#[test]
+fn no_raw_personal_data_in_sql_scripts() {
+    let env = Env::new();
+    let spec = copy_demo(env.path());
+    let text = std::fs::read_to_string(&spec).unwrap().replace(
+        r#"right = { path = "../fixtures/crm/contacts.parquet" }"#,
+        r#"right = { path = "../fixtures/crm/contacts.parquet", table = "crm.contacts" }"#,
+    );
+    std::fs::write(&spec, text).unwrap();
+    let out = run_args(&env, &spec, "r1", &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let phones = demo_phones(env.path());
+    let run = env.reports().join("r1");
+    for dialect in ["postgres", "mysql"] {
+        let out = env.recon(&[
+            "sql",
+            run.to_str().unwrap(),
+            "--target",
+            "crm",
+            "--dialect",
+            dialect,
+            "--entity",
+            "customer",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let script = String::from_utf8(out.stdout.clone()).unwrap();
+        let digits: String = script
+            .chars()
+            .filter(|c| c.is_ascii_digit() || c.is_whitespace())
+            .collect();
+        for p in &phones {
+            assert!(
+                !script.contains(p.as_str()) && !digits.contains(p.as_str()),
+                "{p} in the {dialect} script"
+            );
+        }
+        // Instructions on personal data (and inserts of rows holding it)
+        // are comments naming their value_ref.
+        let refs = repairs(&env, "r1")
+            .iter()
+            .filter(|r| r["entity"] == "customer" && r["target"] == "crm" && r["value_ref"].is_string())
+            .count();
+        assert!(refs > 0);
+        assert!(script.matches("--   value_ref ").count() >= refs, "{script}");
+        assert!(script.contains("personal data"), "{script}");
+        assert!(stderr(&out).contains("left for a person"), "{}", stderr(&out));
+    }
+}

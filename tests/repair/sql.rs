@@ -131,6 +131,7 @@ right = "callcenter"
 name = "contact"
 key = ["id"]
 authority = "callcenter"
+deletes = "propagate"
 left = { path = "crm.csv", table = "TABLE" }
 right = { path = "cc.csv" }
   [[entity.field]]
@@ -245,6 +246,22 @@ fn round_trip(dialect: Dialect) {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let script = std::fs::read_to_string(&script_path).unwrap();
+    // Signed alongside with the run's key: the real minisign verifies it.
+    let public = env.home().join("recon/recon.pub");
+    match Command::new("minisign")
+        .args(["-Vm", script_path.to_str().unwrap(), "-p", public.to_str().unwrap()])
+        .output()
+    {
+        Ok(o) => {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let said = String::from_utf8_lossy(&o.stdout);
+            assert!(said.contains("recon sql for crm from run 1"), "{said}");
+        }
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("minisign is not installed under CI=true: .ci/run installs it")
+        }
+        Err(_) => eprintln!("note: minisign not installed; signature not checked"),
+    }
     // Reviewed before it runs: guarded statements in one transaction;
     // nothing for row 3, which only the crm has (a first run deletes
     // nothing: a delete needs a previous run to tell a deletion).
@@ -306,6 +323,46 @@ fn round_trip(dialect: Dialect) {
     assert_eq!(export(&db, &table), after);
     assert!(second.contains("already_applied"), "{second}");
     assert!(!second.lines().any(|l| l.starts_with("applied")), "{second}");
+    // Run 3: the call center (the authority) deletes rows 1 and 7, which
+    // both sides held; the crm edits row 1 before the script runs. The
+    // DELETE of 7 is guarded by its compared columns; 1 is skipped.
+    let cc: String = CC
+        .lines()
+        .filter(|l| !l.starts_with("1,") && !l.starts_with("7,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    env.write("cc.csv", &cc);
+    let out = run_args(&env, &spec, "3", &[]);
+    assert!(out.status.code() != Some(2), "{}", stderr(&out));
+    let out = sql_script(
+        &env,
+        "3",
+        dialect.as_str(),
+        &["--output", script_path.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script = std::fs::read_to_string(&script_path).unwrap();
+    assert_eq!(script.matches("DELETE FROM").count(), 2, "{script}");
+    db.ok(&format!("UPDATE {table} SET name = 'Ann2' WHERE id = 1;"));
+    let third = db.ok(&script);
+    assert_eq!(
+        not_applied(&third),
+        [("1".to_string(), "skipped_changed".to_string())],
+        "{third}"
+    );
+    let ids: Vec<Vec<String>> = db.rows(&format!("SELECT id FROM {table} ORDER BY id;"));
+    let ids: Vec<&str> = ids.iter().map(|r| r[0].as_str()).collect();
+    // (5, which the crm lost before, is inserted again; 2 takes the call
+    // center's name.)
+    assert_eq!(ids, ["1", "2", "3", "4", "5", "6"]);
+    // Again: 7 is already gone, 1 still changed.
+    let again = db.ok(&script);
+    assert_eq!(
+        not_applied(&again),
+        [("1".to_string(), "skipped_changed".to_string())],
+        "{again}"
+    );
+    assert!(again.contains("already_applied"), "{again}");
 }
 
 #[test]
@@ -468,6 +525,7 @@ fn sql_without_a_table_or_for_a_tampered_run_writes_nothing() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("names no `table`"), "{}", stderr(&out));
     assert!(!out_file.exists());
+    assert!(!env.path().join("out.sql.minisig").exists());
     // A run whose repairs were edited does not verify: refused, exit 1.
     let spec = env.write("s.toml", SPEC.replace("TABLE", "crm.contacts"));
     run_args(&env, &spec, "2", &[]);

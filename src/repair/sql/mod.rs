@@ -6,9 +6,11 @@
 //! - an update sets the one column it changes, where the key matches and
 //!   the column still holds the instruction's `expected` value (null-safe);
 //! - an insert adds the row only where no row has its key;
-//! - a delete, a `review`, and any instruction whose value or guard is
-//!   personal data (its `value_ref` and keyed MAC) or has no exact literal
-//!   are comments for a person, never statements.
+//! - a delete removes the row only while every compared column holds the
+//!   instruction's `guard` (what the run saw);
+//! - a `review`, and any instruction whose value or guard is personal data
+//!   (its `value_ref` and keyed MAC) or has no exact literal, is a comment
+//!   for a person, never a statement.
 //!
 //! Each instruction's outcome goes into a temporary table, `recon_outcome`
 //! (`applied`, `already_applied`, `skipped_changed`: the row no longer
@@ -59,6 +61,21 @@ pub struct Script {
     pub comments: usize,
     /// Display name of the target system.
     pub target: String,
+    /// The run the instructions are from.
+    pub run_id: String,
+}
+
+impl Script {
+    /// The script's minisign signature by `key` (a `.minisig` file's text),
+    /// its trusted comment naming the run and target: a script written
+    /// after the run is signed alongside, as the run's own files are.
+    pub fn signature(&self, key: &crate::evidence::SigningKey) -> String {
+        crate::evidence::minisign::sign(
+            key,
+            self.text.as_bytes(),
+            &format!("recon sql for {} from run {}", self.target, self.run_id),
+        )
+    }
 }
 
 pub fn sql(o: &SqlOptions) -> Result<SqlResult> {
@@ -123,10 +140,7 @@ pub fn sql(o: &SqlOptions) -> Result<SqlResult> {
         }
         match r.action.as_str() {
             "update" => w.update(entity, r),
-            "delete" => w.comment(
-                r,
-                "delete: left for a person (the instruction guards the row by its row hash, which SQL cannot compute)",
-            ),
+            "delete" => w.delete(entity, r),
             _ => w.comment(r, &format!("review: {}", one_line(&r.detail))),
         }
         i += 1;
@@ -137,6 +151,7 @@ pub fn sql(o: &SqlOptions) -> Result<SqlResult> {
         statements: w.statements,
         comments: w.comments,
         target: spec.side_name(side).to_string(),
+        run_id,
     }))
 }
 
@@ -196,8 +211,8 @@ impl Writer {
             Dialect::Postgres => self.line("--   psql -v ON_ERROR_STOP=1 -f THIS_FILE"),
             Dialect::Mysql => self.line("--   mysql --default-character-set=utf8mb4 DATABASE < THIS_FILE"),
         }
-        self.line("-- Every statement is guarded: an update applies only where the row still holds the value");
-        self.line("-- the run saw, an insert only where no row has the key. The outcome of each instruction");
+        self.line("-- Every statement is guarded: an update or delete applies only where the row still holds");
+        self.line("-- what the run saw, an insert only where no row has the key. The outcome of each instruction");
         self.line("-- is selected at the end (applied, already_applied, skipped_changed, skipped_missing,");
         self.line("-- skipped_exists); instructions left for a person are comments.");
         match self.d {
@@ -417,6 +432,51 @@ impl Writer {
         )];
         let all: Vec<&Repair> = group.iter().collect();
         self.statement(first, &insert, &all, &cases, "skipped_exists");
+    }
+
+    /// One guarded DELETE: the row goes only while every compared column
+    /// still holds what the run saw (the instruction's `guard`).
+    fn delete(&mut self, entity: &Entity, r: &Repair) {
+        let Some(guard) = &r.guard else {
+            return self.comment(
+                r,
+                "delete left for a person: its row holds personal data or a value with no exact literal, so only its row hash (which SQL cannot compute) guards it",
+            );
+        };
+        let i = self.side.idx();
+        let written = self.key_where(entity, &r.key).and_then(|key| {
+            let columns: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(guard).map_err(|e| format!("the guard is not a JSON object: {e}"))?;
+            let mut same = Vec::with_capacity(columns.len());
+            for (column, value) in &columns {
+                let field = entity
+                    .fields
+                    .iter()
+                    .find(|f| f.columns[i] == *column)
+                    .ok_or_else(|| format!("the guard names column `{column}`, which the spec does not map"))?;
+                let text = match value {
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(s) => Some(s.as_str()),
+                    _ => return Err(format!("the guard's `{column}` is not text")),
+                };
+                let literal = self.d.literal(&field.ty[i], text).map_err(|e| e.0.to_string())?;
+                same.push(self.d.same(&self.d.ident(column), &literal));
+            }
+            Ok((key, same))
+        });
+        let (key, same) = match written {
+            Ok(w) => w,
+            Err(why) => return self.comment(r, &format!("delete left for a person: {why}")),
+        };
+        let table = self.table(entity);
+        let mut condition = key.clone();
+        for s in &same {
+            condition.push_str(" AND ");
+            condition.push_str(s);
+        }
+        let delete = format!("DELETE FROM {table} WHERE {condition}");
+        let cases = [(format!("EXISTS (SELECT 1 FROM {table} WHERE {key})"), "skipped_changed")];
+        self.statement(r, &delete, &[r], &cases, "already_applied");
     }
 
     fn comment_all(&mut self, group: &[Repair], why: &str) {
