@@ -162,12 +162,23 @@ impl PathArgs {
         };
         params
             .with_vars(&self.vars)
-            .map_err(|m| crate::error::Error::usage(m, None))
+            .map_err(|m| crate::error::Error::usage(m.to_string(), None))
     }
 }
 
-fn parse_date(text: &str) -> Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| format!("`{text}` is not a date YYYY-MM-DD: {e}"))
+/// `--as-of` that is not a date `YYYY-MM-DD` (the cause kept).
+#[derive(Debug, thiserror::Error)]
+#[error("`{text}` is not a date YYYY-MM-DD: {source}")]
+pub struct InvalidDate {
+    text: String,
+    source: chrono::ParseError,
+}
+
+fn parse_date(text: &str) -> Result<chrono::NaiveDate, InvalidDate> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|source| InvalidDate {
+        text: text.to_string(),
+        source,
+    })
 }
 
 fn parse_memory_limit(text: &str) -> Result<u64, crate::bucket::SizeError> {

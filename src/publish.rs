@@ -437,7 +437,7 @@ pub fn fetch_chain(url: &str, local: &Path) -> Result<String> {
 
 /// Storage settings from the environment alone (no spec at hand).
 fn env_settings() -> Result<Settings> {
-    Settings::from_env().map_err(|m| Error::usage(m, None))
+    Settings::from_env().map_err(|m| Error::usage(m.to_string(), None))
 }
 
 /// `s3://bucket/reports/run1` → (`s3://bucket/reports`, `run1`); a URL

@@ -112,7 +112,7 @@ impl TrustedKeys {
     /// started; with the one key of `--pubkey`, that key whatever the
     /// manifest says (its checks then report a mismatch). `Err` explains why
     /// no trusted key applies.
-    pub fn for_run(&self, key_id: Option<&str>, started_at: Option<&str>) -> Result<&PublicKey, String> {
+    pub fn for_run(&self, key_id: Option<&str>, started_at: Option<&str>) -> Result<&PublicKey, NotTrusted> {
         if let ([only], false) = (self.keys.as_slice(), self.listed) {
             return Ok(&only.key);
         }
@@ -123,26 +123,26 @@ impl TrustedKeys {
             .filter(|k| k.key.key_id_hex().eq_ignore_ascii_case(id))
             .collect();
         if entries.is_empty() {
-            return Err(format!(
+            return Err(NotTrusted(format!(
                 "signed by key {}, which is not a trusted key (trusted: {})",
                 if id.is_empty() { "(none named)" } else { id },
                 self.ids().join(", ")
-            ));
+            )));
         }
         let day = started_at
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&chrono::Utc).date_naive());
         let Some(day) = day else {
-            return Err(format!(
+            return Err(NotTrusted(format!(
                 "key {id} is trusted for some days only, and the run names no start time"
-            ));
+            )));
         };
         // A key may be listed for several periods: any one that covers the day.
         let covers =
             |k: &&&TrustedKey| !(k.valid_from.is_some_and(|f| day < f) || k.valid_until.is_some_and(|u| day > u));
         match entries.iter().find(covers) {
             Some(k) => Ok(&k.key),
-            None => Err(format!(
+            None => Err(NotTrusted(format!(
                 "signed by key {id} on {day}, outside the days it is trusted for ({})",
                 entries
                     .iter()
@@ -153,10 +153,16 @@ impl TrustedKeys {
                     ))
                     .collect::<Vec<_>>()
                     .join("; ")
-            )),
+            ))),
         }
     }
 }
+
+/// Why no trusted key applies to a run or checkpoint (a verification
+/// problem, reported in the words of this message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotTrusted(pub String);
 
 #[cfg(test)]
 mod tests {
@@ -186,13 +192,13 @@ mod tests {
         }
         for day in ["2025-07-01T00:00:00Z", "2027-01-01T00:00:00Z"] {
             let err = keys.for_run(Some(&id), Some(day)).unwrap_err();
-            assert!(err.contains("outside the days it is trusted for"), "{day}: {err}");
+            assert!(err.0.contains("outside the days it is trusted for"), "{day}: {err}");
         }
         let err = keys
             .for_run(Some("0000000000000000"), Some("2026-02-01T00:00:00Z"))
             .unwrap_err();
         assert!(
-            err.contains(&format!("not a trusted key (trusted: {id}, {id})")),
+            err.0.contains(&format!("not a trusted key (trusted: {id}, {id})")),
             "{err}"
         );
         assert!(

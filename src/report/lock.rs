@@ -187,9 +187,14 @@ pub fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
+/// A `--wait` that is not `0` nor a number with a unit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidWait(pub String);
+
 /// Parses `--wait`: `0`, or a number with a unit `ms`, `s`, `m` or `h`
 /// (`90s`, `10m`, `1h`).
-pub fn parse_wait(text: &str) -> std::result::Result<Duration, String> {
+pub fn parse_wait(text: &str) -> std::result::Result<Duration, InvalidWait> {
     let text = text.trim();
     if text == "0" {
         return Ok(Duration::ZERO);
@@ -198,13 +203,17 @@ pub fn parse_wait(text: &str) -> std::result::Result<Duration, String> {
     let (number, unit) = text.split_at(split);
     let n: u64 = number
         .parse()
-        .map_err(|_| format!("`{text}` is not a duration; use e.g. 0, 30s, 10m or 1h"))?;
+        .map_err(|_| InvalidWait(format!("`{text}` is not a duration; use e.g. 0, 30s, 10m or 1h")))?;
     let seconds = match unit {
         "ms" => return Ok(Duration::from_millis(n)),
         "s" => n,
         "m" => n.saturating_mul(60),
         "h" => n.saturating_mul(3600),
-        _ => return Err(format!("`{text}`: unit must be ms, s, m or h (e.g. 30s, 10m)")),
+        _ => {
+            return Err(InvalidWait(format!(
+                "`{text}`: unit must be ms, s, m or h (e.g. 30s, 10m)"
+            )))
+        }
     };
     Ok(Duration::from_secs(seconds))
 }

@@ -67,7 +67,7 @@ impl Compiler<'_> {
         if sides[0] == sides[1] {
             return Err(self.loc.error(0..0, "[sides] left and right must differ"));
         }
-        let base = crate::storage::Settings::from_env().map_err(|e| self.loc.error(0..0, e))?;
+        let base = crate::storage::Settings::from_env().map_err(|e| self.loc.error(0..0, e.to_string()))?;
         let storage = self.storage(&base, raw.storage.as_ref(), timezone)?;
         let mut entities = Vec::new();
         let mut names = BTreeSet::new();
@@ -198,7 +198,7 @@ impl Compiler<'_> {
         }
         base.merged(&pairs).map_err(|e| {
             hint(
-                self.loc.at(table, e),
+                self.loc.at(table, e.to_string()),
                 "storage settings are documented in rules/README.md, \"Object storage\"",
             )
         })

@@ -32,6 +32,11 @@ impl Default for Params {
     }
 }
 
+/// A `--var` that is not `NAME=VALUE` with a valid name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidVar(pub String);
+
 impl Params {
     /// Placeholders left as written when they cannot be resolved.
     pub fn lenient() -> Params {
@@ -42,15 +47,15 @@ impl Params {
     }
 
     /// Parses `NAME=VALUE` pairs as `--var` gives them.
-    pub fn with_vars(mut self, pairs: &[String]) -> Result<Params, String> {
+    pub fn with_vars(mut self, pairs: &[String]) -> Result<Params, InvalidVar> {
         for pair in pairs {
             let Some((name, value)) = pair.split_once('=') else {
-                return Err(format!("--var `{pair}` is not NAME=VALUE"));
+                return Err(InvalidVar(format!("--var `{pair}` is not NAME=VALUE")));
             };
             if !valid_name(name) {
-                return Err(format!(
+                return Err(InvalidVar(format!(
                     "--var `{name}`: a variable name is letters, digits and `_`, not starting with a digit"
-                ));
+                )));
             }
             self.vars.insert(name.to_string(), value.to_string());
         }

@@ -59,30 +59,36 @@ const SECRET_WORDS: &[&str] = &[
     "customer_key",
 ];
 
+/// A storage setting recon refuses or cannot read; the message names the
+/// key and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSetting(pub String);
+
 impl Settings {
     /// Sets `key` (case-insensitive) to `value`. Refuses a credential and a
     /// retry setting that does not parse; other keys are checked when the
     /// client is built, against the cloud the URL names.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), InvalidSetting> {
         let key = key.trim().to_ascii_lowercase();
         if SECRET_WORDS.iter().any(|w| key.contains(w)) {
-            return Err(format!(
+            return Err(InvalidSetting(format!(
                 "`{key}` is a credential: recon reads credentials only from the cloud's environment \
                  (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, GOOGLE_APPLICATION_CREDENTIALS, \
                  AZURE_STORAGE_ACCOUNT_KEY, ...) and its config files, never from the spec"
-            ));
+            )));
         }
         if key.contains("proxy") && value.contains('@') {
-            return Err(format!(
+            return Err(InvalidSetting(format!(
                 "`{key}` holds credentials (user@host): recon reads credentials only from the environment"
-            ));
+            )));
         }
         match key.as_str() {
             "max_retries" => {
                 self.retry.max_retries = value
                     .trim()
                     .parse()
-                    .map_err(|_| format!("`max_retries` must be a whole number, not `{value}`"))?
+                    .map_err(|_| InvalidSetting(format!("`max_retries` must be a whole number, not `{value}`")))?
             }
             "retry_timeout" => self.retry.retry_timeout = duration(&key, value)?,
             "init_backoff" => self.retry.init_backoff = duration(&key, value)?,
@@ -98,19 +104,21 @@ impl Settings {
     /// `RECON_STORAGE_RETRY_TIMEOUT`, `RECON_STORAGE_INIT_BACKOFF`,
     /// `RECON_STORAGE_MAX_BACKOFF`) over object_store's defaults: the base
     /// under `[storage]`, and all there is for `verify URL` and `apply URL`.
-    pub fn from_env() -> Result<Settings, String> {
+    pub fn from_env() -> Result<Settings, InvalidSetting> {
         let mut settings = Settings::default();
         for key in ["max_retries", "retry_timeout", "init_backoff", "max_backoff"] {
             let var = format!("RECON_STORAGE_{}", key.to_ascii_uppercase());
             if let Ok(value) = std::env::var(&var) {
-                settings.set(key, &value).map_err(|e| format!("{var}: {e}"))?;
+                settings
+                    .set(key, &value)
+                    .map_err(|e| InvalidSetting(format!("{var}: {e}")))?;
             }
         }
         Ok(settings)
     }
 
     /// These settings with `over`'s on top (a source's own over `[storage]`).
-    pub fn merged(&self, over: &[(String, String)]) -> Result<Settings, String> {
+    pub fn merged(&self, over: &[(String, String)]) -> Result<Settings, InvalidSetting> {
         let mut merged = self.clone();
         for (k, v) in over {
             merged.set(k, v)?;
@@ -120,22 +128,30 @@ impl Settings {
 }
 
 /// `250ms`, `30s`, `3m`, `1h`, or a plain number of seconds.
-pub fn duration(key: &str, text: &str) -> Result<Duration, String> {
+pub fn duration(key: &str, text: &str) -> Result<Duration, InvalidSetting> {
     let t = text.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("`{key}` must be a duration like `30s`, `500ms` or `3m`, not `{text}`"))?;
+    let n: f64 = number.parse().map_err(|_| {
+        InvalidSetting(format!(
+            "`{key}` must be a duration like `30s`, `500ms` or `3m`, not `{text}`"
+        ))
+    })?;
     let seconds = match unit.trim() {
         "" | "s" => n,
         "ms" => n / 1000.0,
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
-        other => return Err(format!("`{key}`: unknown unit `{other}` (use ms, s, m or h)")),
+        other => {
+            return Err(InvalidSetting(format!(
+                "`{key}`: unknown unit `{other}` (use ms, s, m or h)"
+            )))
+        }
     };
     if !seconds.is_finite() || seconds < 0.0 {
-        return Err(format!("`{key}` must be a duration of zero or more, not `{text}`"));
+        return Err(InvalidSetting(format!(
+            "`{key}` must be a duration of zero or more, not `{text}`"
+        )));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -159,7 +175,7 @@ mod tests {
             "aws_sse_customer_key_base64",
         ] {
             let err = Settings::default().set(key, "x").unwrap_err();
-            assert!(err.contains("credential"), "{key}: {err}");
+            assert!(err.0.contains("credential"), "{key}: {err}");
         }
     }
 

@@ -165,7 +165,7 @@ fn check_run(run_dir: &Path, keys: &TrustedKeys) -> Result<Checked, EvidenceErro
         checked_files: 0,
     };
     if let Some(why) = untrusted {
-        report.problem(why);
+        report.problem(why.0);
     }
     if parsed.is_none() {
         if let Err(e) = serde_json::from_slice::<Value>(&manifest) {

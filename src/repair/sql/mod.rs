@@ -178,6 +178,22 @@ struct Writer {
     comments: usize,
 }
 
+/// Why an instruction cannot be written as a statement (it becomes a
+/// comment saying so).
+struct NotWritable(String);
+
+impl From<String> for NotWritable {
+    fn from(why: String) -> NotWritable {
+        NotWritable(why)
+    }
+}
+
+impl From<dialect::Unwritable> for NotWritable {
+    fn from(e: dialect::Unwritable) -> NotWritable {
+        NotWritable(e.0.to_string())
+    }
+}
+
 /// The outcome table's columns.
 const OUTCOME_COLUMNS: &str = "(repair_id, action, entity, key_json, field, outcome)";
 
@@ -272,33 +288,27 @@ impl Writer {
 
     /// `column = literal AND …` for the key of `key_json` in the target's
     /// columns and representation; Err says why it cannot be written.
-    fn key_where(&self, entity: &Entity, key_json: &str) -> std::result::Result<String, String> {
+    fn key_where(&self, entity: &Entity, key_json: &str) -> std::result::Result<String, NotWritable> {
         let i = self.side.idx();
         let parsed: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(key_json).map_err(|e| format!("the key is not a JSON object: {e}"))?;
+            serde_json::from_str(key_json).map_err(|e| NotWritable(format!("the key is not a JSON object: {e}")))?;
         let mut parts = Vec::with_capacity(entity.key.len());
         for &f in &entity.key {
             let field = &entity.fields[f];
             if super::sensitive(field) {
-                return Err(format!(
-                    "key field `{}` is personal data (tokenized in the key)",
-                    field.name
-                ));
+                return Err(format!("key field `{}` is personal data (tokenized in the key)", field.name).into());
             }
             let text = match parsed.get(&field.name) {
                 Some(serde_json::Value::String(s)) => s.clone(),
                 Some(serde_json::Value::Number(n)) => n.to_string(),
-                _ => return Err(format!("the key has no value for `{}`", field.name)),
+                _ => return Err(NotWritable(format!("the key has no value for `{}`", field.name))),
             };
             let value = field.ty[i]
                 .convert(&text)
-                .map_err(|e| format!("key field `{}`: {e}", field.name))?;
-            let raw =
-                to_target(field, self.side, Some(&value)).map_err(|e| format!("key field `{}`: {e}", field.name))?;
-            let literal = self
-                .d
-                .literal(&field.ty[i], raw.as_deref())
-                .map_err(|e| e.0.to_string())?;
+                .map_err(|e| NotWritable(format!("key field `{}`: {e}", field.name)))?;
+            let raw = to_target(field, self.side, Some(&value))
+                .map_err(|e| NotWritable(format!("key field `{}`: {e}", field.name)))?;
+            let literal = self.d.literal(&field.ty[i], raw.as_deref())?;
             parts.push(format!("{} = {literal}", self.d.ident(&field.columns[i])));
         }
         Ok(parts.join(" AND "))
@@ -323,16 +333,13 @@ impl Writer {
         let i = self.side.idx();
         let ty = &field.ty[i];
         let written = self.key_where(entity, &r.key).and_then(|key| {
-            let new = self
-                .d
-                .literal(ty, r.new_value.as_deref())
-                .map_err(|e| e.0.to_string())?;
-            let expected = self.d.literal(ty, r.expected.as_deref()).map_err(|e| e.0.to_string())?;
+            let new = self.d.literal(ty, r.new_value.as_deref())?;
+            let expected = self.d.literal(ty, r.expected.as_deref())?;
             Ok((key, new, expected))
         });
         let (key, new, expected) = match written {
             Ok(w) => w,
-            Err(why) => return self.comment(r, &format!("update left for a person: {why}")),
+            Err(why) => return self.comment(r, &format!("update left for a person: {}", why.0)),
         };
         let (table, column) = (
             self.table(entity),
@@ -386,7 +393,7 @@ impl Writer {
         }
         let key = match self.key_where(entity, &first.key) {
             Ok(k) => k,
-            Err(why) => return self.comment_all(group, &format!("insert left for a person: {why}")),
+            Err(why) => return self.comment_all(group, &format!("insert left for a person: {}", why.0)),
         };
         let table = self.table(entity);
         let names: Vec<String> = columns.iter().map(|(c, _, _)| self.d.ident(c)).collect();
@@ -446,27 +453,27 @@ impl Writer {
         let i = self.side.idx();
         let written = self.key_where(entity, &r.key).and_then(|key| {
             let columns: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(guard).map_err(|e| format!("the guard is not a JSON object: {e}"))?;
+                serde_json::from_str(guard).map_err(|e| NotWritable(format!("the guard is not a JSON object: {e}")))?;
             let mut same = Vec::with_capacity(columns.len());
             for (column, value) in &columns {
-                let field = entity
-                    .fields
-                    .iter()
-                    .find(|f| f.columns[i] == *column)
-                    .ok_or_else(|| format!("the guard names column `{column}`, which the spec does not map"))?;
+                let field = entity.fields.iter().find(|f| f.columns[i] == *column).ok_or_else(|| {
+                    NotWritable(format!(
+                        "the guard names column `{column}`, which the spec does not map"
+                    ))
+                })?;
                 let text = match value {
                     serde_json::Value::Null => None,
                     serde_json::Value::String(s) => Some(s.as_str()),
-                    _ => return Err(format!("the guard's `{column}` is not text")),
+                    _ => return Err(NotWritable(format!("the guard's `{column}` is not text"))),
                 };
-                let literal = self.d.literal(&field.ty[i], text).map_err(|e| e.0.to_string())?;
+                let literal = self.d.literal(&field.ty[i], text)?;
                 same.push(self.d.same(&self.d.ident(column), &literal));
             }
             Ok((key, same))
         });
         let (key, same) = match written {
             Ok(w) => w,
-            Err(why) => return self.comment(r, &format!("delete left for a person: {why}")),
+            Err(why) => return self.comment(r, &format!("delete left for a person: {}", why.0)),
         };
         let table = self.table(entity);
         let mut condition = key.clone();
