@@ -1,5 +1,5 @@
 //! The documented exit codes of `recon`. Scripts depend on them: they are part
-//! of the public surface (README.md, "Running nightly"; reports/README.md for `verify`).
+//! of the public surface (docs/operations.md, "Exit codes"; reports/README.md for `verify`).
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {

@@ -6,7 +6,7 @@
 //! 1 when a column is missing or a Parquet column's type can never hold the
 //! declared type (the spec itself is valid); 2 for a bad spec, an unreadable
 //! source or a missing *key* column (which `run` refuses too). `--format json`
-//! prints the report on stdout: see README.md, "Running nightly".
+//! prints the report on stdout: see reports/README.md, section 8.
 
 use serde_json::{json, Value as Json};
 

@@ -102,7 +102,7 @@ pub struct ApplyReport {
 }
 
 impl ApplyReport {
-    /// The JSON report of `recon apply` (README.md, "Running nightly"):
+    /// The JSON report of `recon apply` (reports/README.md, section 8):
     /// counts, then every instruction with its outcome. No values: repair
     /// ids, tokenized keys, field names and reasons only.
     pub fn to_json(&self, run_dir: &Path, input: &Path, output: &Path) -> serde_json::Value {
