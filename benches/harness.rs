@@ -7,7 +7,14 @@
 //! cargo bench --bench harness -- --rows 10000000 --memory-limit 8GiB  # bucketed when above
 //! cargo bench --bench harness -- --rows 100000000 --skip-baseline    # recon only
 //! cargo bench --bench harness -- --rows 1000000 --s3  # also read from S3 (AWS_ENDPOINT: .ci/services)
+//! cargo bench --bench harness -- --rows 1000000 --peers --runs 3  # against datacompy and polars-py
 //! ```
+//!
+//! `--peers` also runs what a user would pick instead on the very same
+//! files (benches/peers/: polars' Python lazy join and datacompy's polars
+//! backend, in a venv `benches/peers/setup` makes under the data folder),
+//! and `--runs N` repeats every phase N times, interleaved, reporting
+//! medians. Without Python the peers are skipped, saying so.
 //!
 //! Each phase runs in a child process of this binary so that wall time and
 //! peak RSS (VmHWM) are its own. The baseline reads both files, full-outer
@@ -37,6 +44,10 @@ struct Args {
     skip_baseline: bool,
     /// Also run recon on the same pair read from an S3 server (`AWS_ENDPOINT`).
     s3: bool,
+    /// Also run the peers (datacompy, polars-py) on the same files.
+    peers: bool,
+    /// Rounds of every phase (medians reported).
+    runs: usize,
 }
 
 fn parse_args() -> Args {
@@ -48,6 +59,8 @@ fn parse_args() -> Args {
         memory_limit: None,
         skip_baseline: false,
         s3: false,
+        peers: false,
+        runs: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -59,6 +72,8 @@ fn parse_args() -> Args {
             "--memory-limit" => args.memory_limit = it.next(),
             "--skip-baseline" => args.skip_baseline = true,
             "--s3" => args.s3 = true,
+            "--peers" => args.peers = true,
+            "--runs" => args.runs = it.next().and_then(|v| v.parse().ok()).unwrap_or(1).max(1),
             _ => {} // cargo bench passes --bench
         }
     }
@@ -255,6 +270,72 @@ fn stage_s3(args: &Args, label: &str) -> Result<(), String> {
     std::fs::write(args.data.join(S3_SPEC), text).map_err(|e| e.to_string())
 }
 
+/// The peers' python (benches/peers/setup's venv under the data root), or
+/// why there is none.
+fn peers_python(data_root: &Path) -> Result<PathBuf, String> {
+    let setup = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/setup");
+    let out = Command::new(&setup)
+        .arg(data_root)
+        .output()
+        .map_err(|e| format!("{}: {e}", setup.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} failed: {}",
+            setup.display(),
+            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default()
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let python = stdout.lines().last().unwrap_or_default().trim();
+    match python.is_empty() {
+        true => Err("the setup printed no python".into()),
+        false => Ok(PathBuf::from(python)),
+    }
+}
+
+/// One peer's run on the pair: its JSON line, with `wall_s` (timed in the
+/// script, from the first read to the result, as recon's phase is timed
+/// around its run), `process_wall_s` (imports included) and `peak_rss_mb`.
+fn peer_run(python: &Path, data: &Path, spec: &str, peer: &str) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/peers.py");
+    let start = Instant::now();
+    let out = Command::new(python)
+        .arg(&script)
+        .args(["--spec", spec, "--peer", peer])
+        .current_dir(data)
+        .output();
+    let process_wall_s = start.elapsed().as_secs_f64();
+    let out = match out {
+        Ok(o) if o.status.success() => o,
+        Ok(o) => return serde_json::json!({ "error": String::from_utf8_lossy(&o.stderr).to_string() }),
+        Err(e) => return serde_json::json!({ "error": e.to_string() }),
+    };
+    let line = String::from_utf8_lossy(&out.stdout);
+    let mut v: serde_json::Value = line
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| serde_json::json!({ "error": format!("no JSON from {peer}: {line}") }));
+    if let Some(o) = v.as_object_mut() {
+        let rss_kb = o.get("peak_rss_kb").and_then(|k| k.as_f64()).unwrap_or(f64::NAN);
+        o.insert("peak_rss_mb".into(), (rss_kb / 1024.0).into());
+        o.insert("process_wall_s".into(), process_wall_s.into());
+        o.remove("per_column");
+    }
+    v
+}
+
+/// The median of the finite `xs` (NaN when there is none).
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.retain(|x| x.is_finite());
+    xs.sort_by(f64::total_cmp);
+    match xs.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => xs[n / 2],
+        n => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
+    }
+}
+
 fn files(args: &Args) -> (&'static str, &'static str, &'static str) {
     match args.wide {
         Some(_) => ("left.csv", "right.parquet", "wide.toml"),
@@ -289,7 +370,23 @@ fn main() {
         }
     }
     let exe = std::env::current_exe().expect("current exe");
-    let mut results = serde_json::Map::new();
+    let data_root = args
+        .data
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| args.data.clone());
+    let python = match args.peers {
+        false => None,
+        true => match peers_python(&data_root) {
+            Ok(p) => Some(p),
+            Err(why) => {
+                eprintln!("peers: skipped ({why}); the other phases run");
+                None
+            }
+        },
+    };
+    // Every round's result of each phase; the report takes the medians.
+    let mut rounds: std::collections::BTreeMap<String, Vec<serde_json::Value>> = Default::default();
     let mut phases: Vec<&str> = if args.skip_baseline {
         vec!["recon"]
     } else {
@@ -302,32 +399,60 @@ fn main() {
         }
         phases.push("recon-s3");
     }
-    for &phase in &phases {
-        let out = Command::new(&exe)
-            .args([
-                "--phase",
-                phase,
-                "--rows",
-                &args.rows.to_string(),
-                "--data",
-                args.data.to_str().unwrap_or("."),
-            ])
-            .args(
-                args.wide
-                    .map(|w| vec!["--wide".to_string(), w.to_string()])
-                    .unwrap_or_default(),
-            )
-            .args(
-                args.memory_limit
-                    .iter()
-                    .flat_map(|m| ["--memory-limit".to_string(), m.clone()]),
-            )
-            .args(args.s3.then_some("--s3"))
-            .output()
-            .expect("run phase");
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|_| serde_json::json!({ "error": String::from_utf8_lossy(&out.stderr).to_string() }));
-        results.insert(phase.to_string(), v);
+    for round in 0..args.runs {
+        if args.runs > 1 {
+            eprintln!("round {} of {}", round + 1, args.runs);
+        }
+        for &phase in &phases {
+            let out = Command::new(&exe)
+                .args([
+                    "--phase",
+                    phase,
+                    "--rows",
+                    &args.rows.to_string(),
+                    "--data",
+                    args.data.to_str().unwrap_or("."),
+                ])
+                .args(
+                    args.wide
+                        .map(|w| vec!["--wide".to_string(), w.to_string()])
+                        .unwrap_or_default(),
+                )
+                .args(
+                    args.memory_limit
+                        .iter()
+                        .flat_map(|m| ["--memory-limit".to_string(), m.clone()]),
+                )
+                .args(args.s3.then_some("--s3"))
+                .output()
+                .expect("run phase");
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|_| serde_json::json!({ "error": String::from_utf8_lossy(&out.stderr).to_string() }));
+            rounds.entry(phase.to_string()).or_default().push(v);
+        }
+        if let Some(python) = &python {
+            for peer in ["polars", "datacompy"] {
+                let v = peer_run(python, &args.data, spec, peer);
+                rounds.entry(format!("peer-{peer}")).or_default().push(v);
+            }
+        }
+    }
+    // Each phase: its last round, with the medians of every round's wall
+    // time and peak RSS.
+    let mut results = serde_json::Map::new();
+    for (phase, all) in rounds {
+        let walls: Vec<f64> = all.iter().map(|r| r["wall_s"].as_f64().unwrap_or(f64::NAN)).collect();
+        let rsss: Vec<f64> = all
+            .iter()
+            .map(|r| r["peak_rss_mb"].as_f64().unwrap_or(f64::NAN))
+            .collect();
+        let mut last = all.last().cloned().unwrap_or_default();
+        if let Some(o) = last.as_object_mut() {
+            o.insert("wall_s".into(), median(walls.clone()).into());
+            o.insert("peak_rss_mb".into(), median(rsss).into());
+            o.insert("walls_s".into(), walls.into());
+        }
+        results.insert(phase, last);
     }
     // The run folder's files, largest first, next to the inputs' size.
     let parts: Vec<(String, u64)> = results
@@ -366,6 +491,12 @@ fn main() {
             r
         }),
         "s3_wall_ratio": wall("recon-s3") / wall("recon"),
+        "runs": args.runs,
+        "polars_py": results.get("peer-polars"),
+        "datacompy": results.get("peer-datacompy"),
+        "recon_vs_datacompy_wall": wall("recon") / wall("peer-datacompy"),
+        "recon_vs_polars_py_wall": wall("recon") / wall("peer-polars"),
+        "recon_vs_datacompy_rss": rss("recon") / rss("peer-datacompy"),
         "inputs_bytes": inputs_bytes,
         "run_folder_bytes": run_folder_bytes,
         "run_folder_ratio": run_folder_ratio,
@@ -381,6 +512,19 @@ fn main() {
         wall("recon") / wall("baseline"),
         rss("recon") / rss("baseline"),
     );
+    if python.is_some() {
+        println!(
+            "{label}: polars-py {:.2} s / {:.0} MB, datacompy {:.2} s / {:.0} MB; recon/datacompy wall {:.2}x, rss {:.2}x; recon/polars-py wall {:.2}x (medians of {})",
+            wall("peer-polars"),
+            rss("peer-polars"),
+            wall("peer-datacompy"),
+            rss("peer-datacompy"),
+            wall("recon") / wall("peer-datacompy"),
+            rss("recon") / rss("peer-datacompy"),
+            wall("recon") / wall("peer-polars"),
+            args.runs,
+        );
+    }
     if args.s3 {
         println!(
             "{label}: recon reading from S3 {:.2} s / {:.0} MB = {:.2}x the local read",

@@ -125,8 +125,8 @@ def run_polars(left, right, keys, columns, rename_left, rename_right) -> dict:
     import polars as pl
 
     t0 = time.perf_counter()
-    lf = pl.scan_parquet(left)
-    rf = pl.scan_parquet(right)
+    lf = scan(left)
+    rf = scan(right)
     if rename_left:
         lf = lf.rename(rename_left)
     if rename_right:
@@ -179,8 +179,8 @@ def run_datacompy(left, right, keys, columns, rename_left, rename_right, report)
     import polars as pl
 
     t0 = time.perf_counter()
-    df1 = pl.read_parquet(left)
-    df2 = pl.read_parquet(right)
+    df1 = scan(left).collect()
+    df2 = scan(right).collect()
     if rename_left:
         df1 = df1.rename(rename_left)
     if rename_right:
@@ -263,6 +263,16 @@ def spawn_runs(argv: list[str], runs: int) -> None:
         ),
         flush=True,
     )
+
+
+def scan(path: Path) -> "pl.LazyFrame":
+    """A Parquet file, or a CSV file read as text (as the harness's Rust
+    baseline reads it: no type inference)."""
+    import polars as pl
+
+    if str(path).endswith(".csv"):
+        return pl.scan_csv(path, infer_schema=False)
+    return pl.scan_parquet(path)
 
 
 def main() -> None:
