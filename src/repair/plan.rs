@@ -49,7 +49,8 @@ impl Inputs<'_> {
 
     /// A delete's guard: row `row` of `side`'s compared columns as that
     /// side holds them, JSON column → text (null for null); None when one
-    /// is personal data or unconvertible, or has no exact representation.
+    /// is personal data, unconvertible, normalized beyond trimming on that
+    /// side, or has no exact representation.
     fn guard(&self, side: Side, row: usize) -> Option<String> {
         let prepared = self.sides[side.idx()];
         let mut columns = serde_json::Map::new();
@@ -58,14 +59,26 @@ impl Inputs<'_> {
             if super::sensitive(field) {
                 return None;
             }
+            // Normalized beyond trimming on this side: the stored text is
+            // not known, so no exact guard.
+            if field.steps[side.idx()]
+                .iter()
+                .any(|s| *s != crate::normalize::Step::Trim)
+            {
+                return None;
+            }
             let raw = match prepared.cell(f, row) {
                 Cell::Bad => return None,
                 cell => to_target(field, side, cell.value()).ok()?,
             };
-            columns.insert(
-                field.columns[side.idx()].clone(),
-                raw.map_or(serde_json::Value::Null, serde_json::Value::String),
-            );
+            let value = raw.map_or(serde_json::Value::Null, serde_json::Value::String);
+            // One column mapped from two fields must agree on its text.
+            match columns.get(&field.columns[side.idx()]) {
+                Some(seen) if *seen != value => return None,
+                _ => {
+                    columns.insert(field.columns[side.idx()].clone(), value);
+                }
+            }
         }
         Some(serde_json::Value::Object(columns).to_string())
     }

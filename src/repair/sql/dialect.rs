@@ -3,9 +3,12 @@
 //! equality, and how a statement's outcome is recorded.
 //!
 //! Literals are exact text: PostgreSQL takes a quoted literal as the
-//! column's own type (numeric, timestamptz, boolean: no float in between);
-//! MySQL compares a quoted string with a DECIMAL column as doubles, so its
-//! numbers are written unquoted, as exact decimal literals.
+//! column's own type (numeric, timestamptz, boolean: no float in between),
+//! and one holding a backslash is written `E'…'` so it reads alike whatever
+//! `standard_conforming_strings` says; MySQL compares a quoted string with a
+//! DECIMAL column as doubles, so its numbers are written unquoted, as exact
+//! decimal literals. MySQL's usual collations are case-, accent- and
+//! trailing-space-insensitive: its text comparisons also compare bytes.
 
 use crate::normalize::FieldType;
 
@@ -70,7 +73,7 @@ impl Dialect {
         }
         let numeric = matches!(ty, FieldType::Int | FieldType::Decimal { .. }) && is_plain_number(text);
         match self {
-            Dialect::Postgres => Ok(quoted(text)),
+            Dialect::Postgres => Ok(pg_quoted(text)),
             Dialect::Mysql if numeric => Ok(text.to_string()),
             // A backslash is an escape in MySQL's default mode and a plain
             // character under NO_BACKSLASH_ESCAPES: such text (and control
@@ -83,17 +86,49 @@ impl Dialect {
         }
     }
 
-    /// `column` holds `literal`, nulls equal.
+    /// `column` holds `literal` (from [`Dialect::literal`]), nulls equal;
+    /// in MySQL a text literal matches only the same bytes.
     pub fn same(self, column: &str, literal: &str) -> String {
         match self {
             Dialect::Postgres => format!("{column} IS NOT DISTINCT FROM {literal}"),
+            Dialect::Mysql if is_text(literal) => {
+                format!("({column} <=> {literal} AND CAST({column} AS BINARY) <=> CAST({literal} AS BINARY))")
+            }
             Dialect::Mysql => format!("{column} <=> {literal}"),
+        }
+    }
+
+    /// `column = literal` (a key part, never null), exactly as [`Dialect::same`].
+    pub fn equal(self, column: &str, literal: &str) -> String {
+        match self {
+            Dialect::Mysql if is_text(literal) => {
+                format!("({column} = {literal} AND CAST({column} AS BINARY) = CAST({literal} AS BINARY))")
+            }
+            _ => format!("{column} = {literal}"),
         }
     }
 
     /// A JSON text as a string literal (PostgreSQL's json_populate_record).
     pub fn text(self, text: &str) -> String {
-        quoted(text)
+        match self {
+            Dialect::Postgres => pg_quoted(text),
+            Dialect::Mysql => quoted(text),
+        }
+    }
+}
+
+/// Whether a literal of [`Dialect::literal`] is text (quoted or hex).
+fn is_text(literal: &str) -> bool {
+    literal.starts_with('\'') || literal.starts_with("_utf8mb4 X'") || literal.starts_with("E'")
+}
+
+/// A PostgreSQL string literal that reads the same whether
+/// `standard_conforming_strings` is on or off: `'…'`, or `E'…'` with
+/// backslashes doubled when the text holds one.
+fn pg_quoted(text: &str) -> String {
+    match text.contains('\\') {
+        true => format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''")),
+        false => quoted(text),
     }
 }
 
@@ -139,7 +174,7 @@ mod tests {
     fn literals_are_exact_and_escaped_for_the_dialect() {
         let s = FieldType::String;
         assert_eq!(Dialect::Postgres.literal(&s, Some("O'Brien")), Ok("'O''Brien'".into()));
-        assert_eq!(Dialect::Postgres.literal(&s, Some(r"C:\x")), Ok(r"'C:\x'".into()));
+        assert_eq!(Dialect::Postgres.literal(&s, Some(r"C:\x'")), Ok(r"E'C:\\x'''".into()));
         assert_eq!(Dialect::Postgres.literal(&s, None), Ok("NULL".into()));
         assert_eq!(
             Dialect::Postgres.literal(&dec(), Some("12345678901234567890.0123456789")),

@@ -240,6 +240,11 @@ impl Writer {
             }
             Dialect::Mysql => {
                 self.line("SET NAMES utf8mb4;");
+                // A value the column cannot hold is an error (the script
+                // stops, nothing applied), never a silent 0 or truncation.
+                self.line(
+                    "SET SESSION sql_mode = TRIM(BOTH ',' FROM CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES'));",
+                );
                 self.line("START TRANSACTION;");
                 self.line("CREATE TEMPORARY TABLE recon_outcome (repair_id VARCHAR(64) PRIMARY KEY, action VARCHAR(16), entity VARCHAR(255), key_json TEXT, field VARCHAR(255), outcome VARCHAR(32)) DEFAULT CHARSET = utf8mb4;");
             }
@@ -308,10 +313,28 @@ impl Writer {
                 .map_err(|e| NotWritable(format!("key field `{}`: {e}", field.name)))?;
             let raw = to_target(field, self.side, Some(&value))
                 .map_err(|e| NotWritable(format!("key field `{}`: {e}", field.name)))?;
+            // A key normalized on this side beyond trimming (case,
+            // digits, phone form...) is not stored as the run writes it:
+            // matching it would find no row, or another.
+            if field.steps[i].iter().any(|s| *s != crate::normalize::Step::Trim) {
+                return Err(format!(
+                    "key field `{}` is normalized on this side, so the text the table stores is not known",
+                    field.name
+                )
+                .into());
+            }
             let literal = self.d.literal(&field.ty[i], raw.as_deref())?;
-            parts.push(format!("{} = {literal}", self.d.ident(&field.columns[i])));
+            parts.push(self.d.equal(&self.column(&field.columns[i])?, &literal));
         }
         Ok(parts.join(" AND "))
+    }
+
+    /// A column name, quoted (a NUL cannot be written).
+    fn column(&self, name: &str) -> std::result::Result<String, NotWritable> {
+        match name.contains('\0') {
+            true => Err(NotWritable(format!("column name {name:?} holds a NUL character"))),
+            false => Ok(self.d.ident(name)),
+        }
     }
 
     /// One guarded UPDATE of one column.
@@ -335,16 +358,14 @@ impl Writer {
         let written = self.key_where(entity, &r.key).and_then(|key| {
             let new = self.d.literal(ty, r.new_value.as_deref())?;
             let expected = self.d.literal(ty, r.expected.as_deref())?;
-            Ok((key, new, expected))
+            let column = self.column(r.column.as_deref().unwrap_or(&field.columns[i]))?;
+            Ok((key, new, expected, column))
         });
-        let (key, new, expected) = match written {
+        let (key, new, expected, column) = match written {
             Ok(w) => w,
             Err(why) => return self.comment(r, &format!("update left for a person: {}", why.0)),
         };
-        let (table, column) = (
-            self.table(entity),
-            self.d.ident(r.column.as_deref().unwrap_or(&field.columns[i])),
-        );
+        let table = self.table(entity);
         let guard = self.d.same(&column, &expected);
         let update = format!("UPDATE {table} SET {column} = {new} WHERE {key} AND {guard}");
         let cases = [
@@ -389,14 +410,31 @@ impl Writer {
                 Err(e) => return self.comment_all(group, &format!("insert left for a person: {}", e.0)),
             };
             let column = r.column.clone().unwrap_or_else(|| field.columns[i].clone());
-            columns.push((column, literal, r.new_value.clone()));
+            // One column mapped from two fields is written once, when both
+            // give it the same text.
+            match columns.iter().find(|(c, _, _)| *c == column) {
+                Some((_, _, v)) if *v == r.new_value => continue,
+                Some(_) => {
+                    return self.comment_all(
+                        group,
+                        &format!("insert left for a person: two fields give column `{column}` different values"),
+                    )
+                }
+                None => columns.push((column, literal, r.new_value.clone())),
+            }
         }
-        let key = match self.key_where(entity, &first.key) {
-            Ok(k) => k,
+        let written = self.key_where(entity, &first.key).and_then(|key| {
+            let names = columns
+                .iter()
+                .map(|(c, _, _)| self.column(c))
+                .collect::<std::result::Result<Vec<String>, NotWritable>>()?;
+            Ok((key, names))
+        });
+        let (key, names) = match written {
+            Ok(w) => w,
             Err(why) => return self.comment_all(group, &format!("insert left for a person: {}", why.0)),
         };
         let table = self.table(entity);
-        let names: Vec<String> = columns.iter().map(|(c, _, _)| self.d.ident(c)).collect();
         let insert = match self.d {
             Dialect::Postgres => {
                 // Typed by the table itself: each value goes through its
@@ -467,7 +505,7 @@ impl Writer {
                     _ => return Err(NotWritable(format!("the guard's `{column}` is not text"))),
                 };
                 let literal = self.d.literal(&field.ty[i], text)?;
-                same.push(self.d.same(&self.d.ident(column), &literal));
+                same.push(self.d.same(&self.column(column)?, &literal));
             }
             Ok((key, same))
         });
@@ -483,7 +521,7 @@ impl Writer {
         }
         let delete = format!("DELETE FROM {table} WHERE {condition}");
         let cases = [(format!("EXISTS (SELECT 1 FROM {table} WHERE {key})"), "skipped_changed")];
-        self.statement(r, &delete, &[r], &cases, "already_applied");
+        self.statement(r, &delete, &[r], &cases, "skipped_missing");
     }
 
     fn comment_all(&mut self, group: &[Repair], why: &str) {

@@ -64,7 +64,22 @@ fn read_v2(path: &Path, df: &DataFrame, layout: Layout) -> Result<State> {
             format!("previous state: the row of {key} has {what} that do not follow its `fields`"),
         )
     };
+    // The entity whose header `slots` are (a row of another entity must
+    // bring its own).
+    let mut headed: Option<String> = None;
     for_each_row(path, df, layout, |row| {
+        if row.fields.is_none() && headed.as_deref() != Some(row.entity) {
+            return Err(Error::input(
+                path,
+                format!(
+                    "previous state: the rows of entity `{}` start without their `fields` header",
+                    row.entity
+                ),
+            ));
+        }
+        if row.fields.is_some() {
+            headed = Some(row.entity.to_string());
+        }
         let st = state.entry(row.entity.to_string()).or_default();
         for s in &mut st.sides {
             s.short = true;
