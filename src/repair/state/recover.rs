@@ -121,3 +121,98 @@ impl EntityState {
         self.sides.iter().any(|s| !s.compact.is_empty())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state of one key `k` over `n` fields: on each side these hashes,
+    /// with this run's row hashes.
+    fn current(names: &[String], left: &[Hash], right: &[Hash]) -> EntityState {
+        let mut st = EntityState {
+            names: names.to_vec(),
+            ..EntityState::default()
+        };
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        for (side, hashes) in [left, right].into_iter().enumerate() {
+            let s = &mut st.sides[side];
+            s.slots = (0..names.len() as u16).collect();
+            s.push("k", Some(RowHasher::new(&refs).hash(hashes)), hashes, hashes);
+        }
+        st
+    }
+
+    /// A previous state holding `k` as a compact row of the fields `names`
+    /// whose hashes were `base`.
+    fn compact(names: &[String], base: &[Hash]) -> EntityState {
+        let mut st = EntityState {
+            names: names.to_vec(),
+            ..EntityState::default()
+        };
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let slots: Vec<u16> = (0..names.len() as u16).collect();
+        for s in &mut st.sides {
+            s.slots = slots.clone();
+            s.push_compact("k", RowHasher::new(&refs).hash(base), &slots);
+        }
+        st
+    }
+
+    fn hash(n: u8) -> Hash {
+        [n; 16]
+    }
+
+    #[test]
+    fn both_sides_changing_different_fields_is_recovered_up_to_twelve_of_them() {
+        for (changed_left, changed_right, placeable) in [(1, 1, true), (6, 6, true), (7, 6, false), (0, 13, true)] {
+            let n = changed_left + changed_right + 1;
+            let names: Vec<String> = (0..n).map(|i| format!("f{i:02}")).collect();
+            let base: Vec<Hash> = (0..n).map(|i| hash(i as u8 + 1)).collect();
+            // The left changes the first fields, the right the next ones;
+            // the last field is changed by neither.
+            let mut left = base.clone();
+            let mut right = base.clone();
+            for (i, h) in left.iter_mut().enumerate().take(changed_left) {
+                *h = hash(100 + i as u8);
+            }
+            for (i, h) in right.iter_mut().enumerate().skip(changed_left).take(changed_right) {
+                *h = hash(200 + i as u8);
+            }
+            let (prev, cur) = (compact(&names, &base), current(&names, &left, &right));
+            let got = recover(&prev, &cur, "k").expect("a compact row");
+            let case = format!("{changed_left} + {changed_right}");
+            match placeable {
+                true => {
+                    for (i, name) in names.iter().enumerate() {
+                        assert_eq!(got.base(&prev, name), Some(base[i]), "{case}: {name}");
+                    }
+                }
+                false => assert_eq!(got, Recovered::Unplaceable, "{case}: 13 differing fields"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_field_changed_on_both_sides_or_a_row_one_side_lacks_is_unplaceable() {
+        let names: Vec<String> = ["a", "b"].map(String::from).to_vec();
+        let base = [hash(1), hash(2)];
+        let prev = compact(&names, &base);
+        // `a` changed on both sides, to different values.
+        let cur = current(&names, &[hash(3), hash(2)], &[hash(4), hash(2)]);
+        assert_eq!(recover(&prev, &cur, "k"), Some(Recovered::Unplaceable));
+        // Only one side has the row now, and it changed.
+        let mut one = current(&names, &[hash(3), hash(2)], &[hash(3), hash(2)]);
+        one.sides[1] = Default::default();
+        assert_eq!(recover(&prev, &one, "k"), Some(Recovered::Unplaceable));
+        // ... unchanged, it gives the base.
+        let mut same = current(&names, &base, &base);
+        same.sides[1] = Default::default();
+        assert_eq!(
+            recover(&prev, &same, "k").and_then(|r| r.base(&prev, "b")),
+            Some(base[1])
+        );
+        // Not a compact row, or no row: nothing to recover.
+        assert_eq!(recover(&cur, &cur, "k"), None);
+        assert_eq!(recover(&prev, &cur, "other"), None);
+    }
+}
