@@ -454,6 +454,18 @@ pub fn split_run_url(url: &str) -> Result<(String, String)> {
 
 /// A local folder for a run bound for a bucket (under `work` if given,
 /// else the system's temporary folder), removed when dropped unless kept.
+/// The run folder `run` names: itself, or for a URL a local copy fetched
+/// into a staging folder (returned too: the copy lasts as long as it).
+pub fn local_run(run: &Path) -> Result<(Option<tempfile::TempDir>, PathBuf)> {
+    let url = run.to_string_lossy().to_string();
+    if !crate::storage::is_url(&url) {
+        return Ok((None, run.to_path_buf()));
+    }
+    let staging = staging_folder(None)?;
+    let dir = fetch_run(&url, staging.path())?;
+    Ok((Some(staging), dir))
+}
+
 pub fn staging_folder(work: Option<&Path>) -> Result<tempfile::TempDir> {
     let builder = {
         let mut b = tempfile::Builder::new();

@@ -18,14 +18,7 @@ use crate::repair::apply::{apply, ApplyOptions, ApplyResult};
 pub fn execute(args: &ApplyArgs) -> Result<ExitCode> {
     // A run in a bucket is downloaded and applied from a local copy (its
     // evidence is verified there, as a local run's is).
-    let url = args.run_dir.to_string_lossy().to_string();
-    let staging = crate::storage::is_url(&url)
-        .then(|| crate::publish::staging_folder(None))
-        .transpose()?;
-    let run_dir = match &staging {
-        Some(dir) => crate::publish::fetch_run(&url, dir.path())?,
-        None => args.run_dir.clone(),
-    };
+    let (_staging, run_dir) = crate::publish::local_run(&args.run_dir)?;
     let opts = ApplyOptions {
         run_dir,
         target: args.target.clone(),

@@ -164,6 +164,14 @@ fn run_id(run_dir: &Path) -> Result<String> {
     Ok(summary["run_id"].as_str().unwrap_or_default().to_string())
 }
 
+/// The spec's field an instruction names.
+fn field_of<'e>(entity: &'e Entity, r: &Repair) -> Option<&'e crate::spec::Field> {
+    r.field
+        .as_deref()
+        .and_then(|f| entity.field(f))
+        .map(|f| &entity.fields[f])
+}
+
 /// `text` on one line (a comment ends at a line break).
 fn one_line(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
@@ -339,12 +347,7 @@ impl Writer {
 
     /// One guarded UPDATE of one column.
     fn update(&mut self, entity: &Entity, r: &Repair) {
-        let Some(field) = r
-            .field
-            .as_deref()
-            .and_then(|f| entity.field(f))
-            .map(|f| &entity.fields[f])
-        else {
+        let Some(field) = field_of(entity, r) else {
             return self.comment(r, "update of a field the spec lacks: left for a person");
         };
         if super::sensitive(field) || r.value_ref.is_some() {
@@ -388,12 +391,7 @@ impl Writer {
         let i = self.side.idx();
         let mut columns: Vec<(String, String, Option<String>)> = Vec::new();
         for r in group {
-            let Some(field) = r
-                .field
-                .as_deref()
-                .and_then(|f| entity.field(f))
-                .map(|f| &entity.fields[f])
-            else {
+            let Some(field) = field_of(entity, r) else {
                 return self.comment_all(group, "insert of a field the spec lacks: left for a person");
             };
             if super::sensitive(field) || r.value_ref.is_some() {
