@@ -224,16 +224,6 @@ fn verify_of_something_that_is_not_a_run_folder() {
     assert_eq!(c, 2, "{err}");
 }
 
-/// Whether `tool` is installed; under `CI=true` a missing tool fails the test.
-fn have(tool: &str) -> bool {
-    let present = Command::new(tool).arg("-h").output().is_ok();
-    assert!(
-        present || std::env::var("CI").map_or(true, |v| v != "true"),
-        "`{tool}` is not installed, and CI=true requires it (.ci/run installs it)"
-    );
-    present
-}
-
 #[test]
 fn real_minisign_verifies_a_run_folder() {
     if !have("minisign") {

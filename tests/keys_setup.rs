@@ -50,8 +50,8 @@ fn create_keys_is_the_explicit_first_try_and_mounted_keys_are_used_as_named() {
     let env = Env::new();
     let spec = copy_demo(env.path());
     let reports = env.reports();
-    let o = env
-        .command(&[
+    let o = env.recon_with(
+        &[
             "run",
             spec.to_str().unwrap(),
             "--out",
@@ -59,10 +59,9 @@ fn create_keys_is_the_explicit_first_try_and_mounted_keys_are_used_as_named() {
             "--run-id",
             "c1",
             "--create-keys",
-        ])
-        .env("RECON_CREATE_KEYS", "0")
-        .output()
-        .unwrap();
+        ],
+        &[("RECON_CREATE_KEYS", "0")],
+    );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("created signing key"), "{}", stderr(&o));
     assert!(stderr(&o).contains("created token key"), "{}", stderr(&o));
@@ -75,20 +74,21 @@ fn create_keys_is_the_explicit_first_try_and_mounted_keys_are_used_as_named() {
     }
     let key_file = mounted.join("recon.key");
     let token_file = mounted.join("token.key");
-    let o = env
-        .command(&[
+    let o = env.recon_with(
+        &[
             "run",
             spec.to_str().unwrap(),
             "--out",
             reports.to_str().unwrap(),
             "--run-id",
             "c2",
-        ])
-        .env("RECON_CREATE_KEYS", "0")
-        .env("RECON_SIGNING_KEY_FILE", &key_file)
-        .env("RECON_TOKEN_KEY_FILE", &token_file)
-        .output()
-        .unwrap();
+        ],
+        &[
+            ("RECON_CREATE_KEYS", "0"),
+            ("RECON_SIGNING_KEY_FILE", key_file.to_str().unwrap()),
+            ("RECON_TOKEN_KEY_FILE", token_file.to_str().unwrap()),
+        ],
+    );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         !env.home().join("recon/recon.key").exists(),
@@ -196,17 +196,17 @@ fn a_changed_token_key_is_flagged_and_restarts_change_detection_without_false_co
     let key_a = "11".repeat(32);
     let key_b = "22".repeat(32);
     let run = |folder: &std::path::Path, id: &str, key: &str| {
-        env.command(&[
-            "run",
-            spec.to_str().unwrap(),
-            "--out",
-            folder.to_str().unwrap(),
-            "--run-id",
-            id,
-        ])
-        .env("RECON_TOKEN_KEY", key)
-        .output()
-        .unwrap()
+        env.recon_with(
+            &[
+                "run",
+                spec.to_str().unwrap(),
+                "--out",
+                folder.to_str().unwrap(),
+                "--run-id",
+                id,
+            ],
+            &[("RECON_TOKEN_KEY", key)],
+        )
     };
     let summary = |folder: &std::path::Path, id: &str| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(folder.join(id).join("summary.json")).unwrap()).unwrap()

@@ -121,6 +121,16 @@ impl Env {
     }
 }
 
+/// Whether `tool` is installed; under `CI=true` a missing tool fails the test.
+pub fn have(tool: &str) -> bool {
+    let present = Command::new(tool).arg("-h").output().is_ok();
+    assert!(
+        present || std::env::var("CI").map_or(true, |v| v != "true"),
+        "`{tool}` is not installed, and CI=true requires it (.ci/run installs it)"
+    );
+    present
+}
+
 pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -30,16 +30,7 @@ pub fn execute(args: &ApplyArgs) -> Result<ExitCode> {
         keys: KeyRing::new(None),
     };
     match apply(&opts)? {
-        ApplyResult::Refused(problems) => {
-            for p in &problems {
-                eprintln!("FAIL: {}: {p}", args.run_dir.display());
-            }
-            eprintln!(
-                "error: refusing to apply: the evidence of {} does not verify; nothing was written",
-                args.run_dir.display()
-            );
-            Ok(ExitCode::Failed)
-        }
+        ApplyResult::Refused(problems) => Ok(super::refused(&args.run_dir, &problems, "apply")),
         ApplyResult::Done(r) => {
             let report = args.report.clone().unwrap_or_else(|| default_report(&args.output));
             r.write_json(&report, &args.run_dir, &args.input, &args.output)?;

@@ -29,16 +29,7 @@ pub fn execute(args: &SqlArgs) -> Result<ExitCode> {
         spec: args.spec.clone(),
     };
     match sql(&opts)? {
-        SqlResult::Refused(problems) => {
-            for p in &problems {
-                eprintln!("FAIL: {}: {p}", args.run_dir.display());
-            }
-            eprintln!(
-                "error: refusing to write SQL: the evidence of {} does not verify; nothing was written",
-                args.run_dir.display()
-            );
-            Ok(ExitCode::Failed)
-        }
+        SqlResult::Refused(problems) => Ok(super::refused(&args.run_dir, &problems, "write SQL")),
         SqlResult::Done(script) => {
             match &args.output {
                 Some(path) => {

@@ -172,6 +172,19 @@ fn field_of<'e>(entity: &'e Entity, r: &Repair) -> Option<&'e crate::spec::Field
         .map(|f| &entity.fields[f])
 }
 
+/// `<repair_id> <action> <key>[ <field>]`, as a comment line names an
+/// instruction (the field when `with_field`).
+fn label(r: &Repair, with_field: bool) -> String {
+    let field = r.field.as_deref().filter(|_| with_field);
+    format!(
+        "{} {} {}{}",
+        r.repair_id,
+        one_line(&r.action),
+        one_line(&r.key),
+        field.map(|f| format!(" {}", one_line(f))).unwrap_or_default()
+    )
+}
+
 /// `text` on one line (a comment ends at a line break).
 fn one_line(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
@@ -274,17 +287,7 @@ impl Writer {
     fn comment(&mut self, r: &Repair, why: &str) {
         self.comments += 1;
         self.line("");
-        self.line(&format!(
-            "-- {} {} {}{}: {}",
-            r.repair_id,
-            one_line(&r.action),
-            one_line(&r.key),
-            r.field
-                .as_deref()
-                .map(|f| format!(" {}", one_line(f)))
-                .unwrap_or_default(),
-            one_line(why)
-        ));
+        self.line(&format!("-- {}: {}", label(r, true), one_line(why)));
         if let Some(vr) = &r.value_ref {
             self.line(&format!("--   value_ref {}", one_line(vr)));
         }
@@ -535,15 +538,8 @@ impl Writer {
         self.statements += 1;
         self.line("");
         self.line(&format!(
-            "-- {} {} {}{} ({})",
-            r.repair_id,
-            one_line(&r.action),
-            one_line(&r.key),
-            r.field
-                .as_deref()
-                .filter(|_| r.action == "update")
-                .map(|f| format!(" {}", one_line(f)))
-                .unwrap_or_default(),
+            "-- {} ({})",
+            label(r, r.action == "update"),
             one_line(&r.reason)
         ));
         let applied = match self.d {
