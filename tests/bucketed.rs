@@ -65,7 +65,13 @@ fn demo_with_cross_row_rules(dir: &Path) -> std::path::PathBuf {
     let text = std::fs::read_to_string(&spec).unwrap();
     let marker = "# ------------------------------------------------------------- interactions";
     assert!(text.contains(marker), "the demo spec changed: update this test");
-    let text = text.replacen(marker, &format!("{CUSTOMER_RULES}{marker}"), 1) + TICKET_RULES;
+    let tickets_end = "# --------------------------------------------------------- agent accounts";
+    assert!(text.contains(tickets_end), "the demo spec changed: update this test");
+    let text = text.replacen(marker, &format!("{CUSTOMER_RULES}{marker}"), 1).replacen(
+        tickets_end,
+        &format!("{TICKET_RULES}{tickets_end}"),
+        1,
+    );
     std::fs::write(&spec, text).unwrap();
     spec
 }

@@ -98,6 +98,8 @@ fn exports(dir: &Path, store: &Store) {
         ("callcenter/tickets.csv", "tickets.csv"),
         ("crm/contacts.parquet", "contacts.parquet"),
         ("crm/cases.csv", "cases.csv"),
+        ("callcenter/agents.csv", "agents.csv"),
+        ("crm/users.parquet", "users.parquet"),
     ] {
         files.push((format!("exports/{name}"), std::fs::read(root.join(rel)).unwrap()));
     }
@@ -139,6 +141,8 @@ fn demo_spec(env: &Env, name: &str, root: &str) -> std::path::PathBuf {
         .replace("../fixtures/callcenter/tickets.csv", &format!("{root}/tickets.csv"))
         .replace("../fixtures/crm/contacts.parquet", &format!("{root}/contacts.parquet"))
         .replace("../fixtures/crm/cases.csv", &format!("{root}/cases.csv"))
+        .replace("../fixtures/callcenter/agents.csv", &format!("{root}/agents.csv"))
+        .replace("../fixtures/crm/users.parquet", &format!("{root}/users.parquet"))
         .replace(
             "\"../fixtures/callcenter/calls.csv\"",
             &format!("\"{root}/calls/dt=${{DT}}/part-*\", format = \"csv\""),

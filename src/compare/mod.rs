@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::display::Display;
 use crate::finding::{Category, Finding};
 use crate::masking::{self, Comparison};
-use crate::normalize::{values_equal, Value};
+use crate::normalize::{values_equal, FieldType, Value};
 use crate::prepare::key::{KeyIndex, SideKeys};
 use crate::prepare::{Cell, PreparedSide};
 use crate::spec::{Entity, Side};
@@ -288,10 +288,33 @@ fn compare_field(
             field: Some(field.name.clone()),
             left_value: show(a),
             right_value: show(b),
-            detail: mismatch_detail(a, b, field.tolerance.is_exact()),
+            detail: match (a, b, &field.ty[0]) {
+                (Cell::Val(Value::Str(x)), Cell::Val(Value::Str(y)), FieldType::Set { .. }) if field.pii.is_none() => {
+                    set_detail(x, y)
+                }
+                _ => mismatch_detail(a, b, field.tolerance.is_exact()),
+            },
         });
     }
     out
+}
+
+/// Which elements two sets do not share: `only left: a, b; only right: c`
+/// (elements in JSON quoting, so commas and spaces inside them stay clear).
+fn set_detail(left: &str, right: &str) -> String {
+    let (l, r) = crate::normalize::set::difference(left, right);
+    let list = |v: &[String]| {
+        v.iter()
+            .map(|e| serde_json::Value::String(e.clone()).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (l.is_empty(), r.is_empty()) {
+        (false, false) => format!("only left: {}; only right: {}", list(&l), list(&r)),
+        (false, true) => format!("only left: {}", list(&l)),
+        (true, false) => format!("only right: {}", list(&r)),
+        (true, true) => "values differ".into(),
+    }
 }
 
 fn mismatch_detail(a: &Cell, b: &Cell, exact: bool) -> String {

@@ -1,5 +1,5 @@
 //! Deterministic demo data: a call-center export and a CRM export of the same
-//! customers, calls and tickets, with drift, quality and format noise
+//! customers, calls, tickets and agent accounts, with drift, quality and format noise
 //! injected on purpose, and the ground truth of every finding recon must
 //! report (`ground_truth.jsonl`).
 //!
@@ -7,11 +7,12 @@
 //! exact; everything else differs only in ways the spec's mapping absorbs
 //! (phone formats, full-width digits, time zones, code lists, tolerances).
 //!
-//! `customers`, `calls` and `tickets` build each entity's two tables and
+//! `customers`, `calls`, `tickets` and `accounts` build each entity's two tables and
 //! record its expected findings; `fake` makes the values (names, phones,
 //! IDs, cards, notes, times); `truth` holds the expected findings; `write`
 //! writes the tables in each system's format; `large` makes benchmark pairs.
 
+mod accounts;
 mod calls;
 mod customers;
 mod fake;
@@ -69,7 +70,18 @@ pub fn generate(out: &Path, cfg: &Config) -> Result<Generated> {
     let calls = calls::build(&mut rng, &customers.ids, &ticketed, k, &mut truth);
     let tickets = tickets::build(&mut rng, &customers.ids, &calls.ids, &ticket_calls, k, &mut truth);
     truth::references(&customers.tables, &calls.tables, &tickets.tables, &mut truth);
-    write::all(out, &customers.tables, &calls.tables, &tickets.tables, &truth)?;
+    // Agents 1..=39 handle the calls; two of them have no account anywhere.
+    let ghosts: BTreeSet<usize> = (0..2).map(|g| 7 + 17 * g + rng.random_range(0..5)).collect();
+    let accounts = accounts::build(&mut rng, (n * 3 / 4).max(45), &ghosts, k, &mut truth);
+    accounts::call_agents(&calls.tables, &accounts, &mut truth);
+    write::all(
+        out,
+        &customers.tables,
+        &calls.tables,
+        &tickets.tables,
+        &accounts,
+        &truth,
+    )?;
     Ok(Generated { truth })
 }
 

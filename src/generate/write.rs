@@ -14,6 +14,7 @@ pub fn all(
     customers: &(Table, Table),
     calls: &(Table, Table),
     tickets: &(Table, Table),
+    accounts: &(Table, Table),
     truth: &Truth,
 ) -> Result<()> {
     let cc = out.join("callcenter");
@@ -32,6 +33,8 @@ pub fn all(
     )?;
     csv(&cc.join("tickets.csv"), &tickets.0, Encoding::Gbk)?;
     csv(&crm.join("cases.csv"), &tickets.1, Encoding::Utf8Bom)?;
+    csv(&cc.join("agents.csv"), &accounts.0, Encoding::Utf8)?;
+    users_parquet(&crm.join("users.parquet"), &accounts.1)?;
     let mut lines = String::new();
     for t in &truth.0 {
         lines.push_str(&serde_json::to_string(t).map_err(|e| Error::json("serializing the ground truth", e))?);
@@ -97,6 +100,55 @@ fn ndjson(path: &Path, t: &Table, numeric: &[&str], boolean: &[&str]) -> Result<
     write_bytes(path, out.as_bytes())
 }
 
+/// CRM users: text columns, a Boolean active flag, the permission sets as a
+/// list of text (the cells hold them as JSON arrays) and a naive Datetime.
+fn users_parquet(path: &Path, t: &Table) -> Result<()> {
+    let building = |e: PolarsError| Error::polars(format!("building {}", path.display()), e);
+    let mut cols = Vec::new();
+    for (i, name) in t.columns.iter().enumerate() {
+        let cells: Vec<Option<String>> = t.rows.iter().map(|r| r[i].clone()).collect();
+        let col = match *name {
+            "IsActive" => Column::new(
+                (*name).into(),
+                cells
+                    .iter()
+                    .map(|c| c.as_deref().map(|s| s == "true"))
+                    .collect::<Vec<_>>(),
+            ),
+            "PermissionSets" => {
+                let lists: Vec<Series> = cells
+                    .iter()
+                    .map(|c| {
+                        let items: Vec<String> = c
+                            .as_deref()
+                            .and_then(|s| serde_json::from_str(s).ok())
+                            .unwrap_or_default();
+                        Series::new(PlSmallStr::EMPTY, items)
+                    })
+                    .collect();
+                Series::new((*name).into(), lists).into_column()
+            }
+            "LastLoginDate" => naive_datetime(name, &cells).map_err(building)?,
+            _ => Column::new((*name).into(), cells),
+        };
+        cols.push(col);
+    }
+    crate::report::write_parquet(path, cols, t.rows.len())
+}
+
+/// A column of `%Y-%m-%d %H:%M:%S` texts as a naive millisecond Datetime.
+fn naive_datetime(name: &str, cells: &[Option<String>]) -> PolarsResult<Column> {
+    let ms: Vec<Option<i64>> = cells
+        .iter()
+        .map(|c| {
+            c.as_deref()
+                .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok())
+                .map(|t| t.and_utc().timestamp_millis())
+        })
+        .collect();
+    Column::new(name.into(), ms).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+}
+
 /// CRM contacts: text columns, a Boolean VIP flag and a naive Datetime, as a
 /// CRM's Parquet export would type them.
 fn contacts_parquet(path: &Path, t: &Table) -> Result<()> {
@@ -112,19 +164,7 @@ fn contacts_parquet(path: &Path, t: &Table) -> Result<()> {
                     .map(|c| c.as_deref().map(|s| s == "true"))
                     .collect::<Vec<_>>(),
             ),
-            "LastModifiedDate" => {
-                let ms: Vec<Option<i64>> = cells
-                    .iter()
-                    .map(|c| {
-                        c.as_deref()
-                            .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok())
-                            .map(|t| t.and_utc().timestamp_millis())
-                    })
-                    .collect();
-                Column::new((*name).into(), ms)
-                    .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
-                    .map_err(building)?
-            }
+            "LastModifiedDate" => naive_datetime(name, &cells).map_err(building)?,
             _ => Column::new((*name).into(), cells),
         };
         cols.push(col);

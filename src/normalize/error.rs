@@ -20,6 +20,8 @@ pub enum ConvertError {
     Empty(String),
     #[error("value is not in the declared value map")]
     NotInValueMap,
+    #[error("{0}")]
+    NotAList(String),
 
     // Numbers.
     #[error("scientific notation is not accepted")]
@@ -123,6 +125,8 @@ pub enum DeclarationError {
     TimeInDateFormat(String),
     #[error("unknown timezone `{0}`; expected an IANA name such as Asia/Shanghai or UTC")]
     UnknownTimezone(String),
+    #[error("`separator` must not be empty; leave it out when the column holds lists")]
+    EmptySeparator,
     #[error("option `{option}` does not apply to type {ty}")]
     InapplicableOption { option: &'static str, ty: String },
     #[error(

@@ -5,13 +5,15 @@
 //! `value` holds the canonical values, `types` the declared field types and
 //! their conversion, `parse` and `datetime` the text grammars conversion
 //! uses, `tolerance` the equality drift comparison applies, `order` the
-//! order of two values that rules and metrics use.
+//! order of two values that rules and metrics use, `set` the elements of
+//! multi-valued fields.
 
 mod datetime;
 mod error;
 mod order;
 mod parse;
 pub mod phone;
+pub mod set;
 #[cfg(test)]
 mod testing;
 pub mod text;

@@ -27,7 +27,7 @@ const DEFAULT_TIMESTAMP_FORMATS: &[&str] = &[
     "%Y/%m/%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
 ];
-const TYPE_NAMES: &str = "string, int, decimal(p,s) with 1<=p<=38 and 0<=s<=p, bool, date, timestamp";
+const TYPE_NAMES: &str = "string, int, decimal(p,s) with 1<=p<=38 and 0<=s<=p, bool, date, timestamp, set";
 
 /// Declared type of a field on one side.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +57,11 @@ pub enum FieldType {
         /// formats for every cell).
         default_formats: bool,
     },
+    /// A set of text elements (see [`super::set`]): delimited by
+    /// `separator`, or a list (JSON array text) without one.
+    Set {
+        separator: Option<String>,
+    },
 }
 
 /// Optional per-type settings from the spec. Options that do not apply to
@@ -70,6 +75,8 @@ pub struct TypeOptions {
     pub timezone: Option<String>,
     pub true_values: Option<Vec<String>>,
     pub false_values: Option<Vec<String>>,
+    /// `set`: the text between elements (none: the column holds lists).
+    pub separator: Option<String>,
 }
 
 impl FieldType {
@@ -89,6 +96,12 @@ impl FieldType {
             "string" => FieldType::String,
             "int" => FieldType::Int,
             "bool" => bool_type(opts)?,
+            "set" => FieldType::Set {
+                separator: match &opts.separator {
+                    Some(sep) if sep.is_empty() => return Err(DeclarationError::EmptySeparator),
+                    sep => sep.clone(),
+                },
+            },
             "date" => FieldType::Date {
                 formats: formats_or_default(opts, DEFAULT_DATE_FORMATS, false)?,
             },
@@ -118,6 +131,7 @@ impl FieldType {
             FieldType::Bool { .. } => "bool".into(),
             FieldType::Date { .. } => "date".into(),
             FieldType::Timestamp { .. } => "timestamp".into(),
+            FieldType::Set { .. } => "set".into(),
         }
     }
 
@@ -160,6 +174,11 @@ impl FieldType {
                 timezone,
                 default_formats,
             } => parse_timestamp(text, formats, *timezone, *default_formats).map(Value::Ts),
+            // Only elements that are all empty: no set. Callers that can
+            // hold a null (the loaders' typing) go through `set::convert`.
+            FieldType::Set { separator } => {
+                super::set::convert(text, separator.as_deref())?.ok_or_else(|| ConvertError::Empty(self.name()))
+            }
         }
     }
 }
@@ -270,6 +289,10 @@ fn reject_inapplicable_options(field: &FieldType, opts: &TypeOptions) -> Result<
         (
             "false_values",
             opts.false_values.is_some() && !matches!(field, FieldType::Bool { .. }),
+        ),
+        (
+            "separator",
+            opts.separator.is_some() && !matches!(field, FieldType::Set { .. }),
         ),
     ];
     match checks.iter().find(|(_, bad)| *bad) {

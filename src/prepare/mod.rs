@@ -146,8 +146,9 @@ fn prepare_column<'a>(
             Some(t) => Cell::Val(Value::Str(t.into())),
             None => Cell::Null,
         })),
-        // Typed straight from the raw text: a blank cell is null.
-        ty if plain => {
+        // Typed straight from the raw text: a blank cell is null. (A set
+        // whose elements are all empty is null too: `convert` decides.)
+        ty if plain && !matches!(ty, FieldType::Set { .. }) => {
             for (row, value) in raw.enumerate() {
                 match value {
                     Some(t) if !t.trim().is_empty() => out.push(row, value, ty.convert(t).map(Some)),
@@ -381,6 +382,9 @@ fn prepare_twinned(
 /// One cell through the declared chain: steps → map → default → type.
 pub fn convert(field: &Field, side: Side, raw: Option<&str>) -> Result<Option<Value>, ConvertError> {
     let i = side.idx();
+    if let FieldType::Set { separator } = &field.ty[i] {
+        return convert_set(field, i, separator.as_deref(), raw);
+    }
     // No text steps and no value map: the raw text is typed as it is,
     // without a copy.
     if field.steps[i].is_empty() && field.map[i].is_none() {
@@ -399,6 +403,42 @@ pub fn convert(field: &Field, side: Side, raw: Option<&str>) -> Result<Option<Va
         (text, _) => text,
     };
     typed(field, i, text)
+}
+
+/// A set field's cell: the text (or the default when it is blank) split
+/// into elements, each through the steps and the value map; an element the
+/// steps make null or empty is no element, and no element at all is null.
+fn convert_set(
+    field: &Field,
+    i: usize,
+    separator: Option<&str>,
+    raw: Option<&str>,
+) -> Result<Option<Value>, ConvertError> {
+    let text = match (raw.filter(|t| !t.trim().is_empty()), &field.default[i]) {
+        (Some(t), _) => t,
+        (None, Some(d)) => d.as_str(),
+        (None, None) => return Ok(None),
+    };
+    let mut out = Vec::new();
+    for element in crate::normalize::set::split(text.trim(), separator)? {
+        let Some(e) = apply_steps_borrowed(&field.steps[i], Some(element.as_ref()))? else {
+            continue;
+        };
+        if e.is_empty() {
+            continue;
+        }
+        let e = match &field.map[i] {
+            None => e.into_owned(),
+            Some(map) => match map.get(e.as_ref()) {
+                Some(mapped) => mapped.clone(),
+                None if e.trim().is_empty() => continue,
+                None if field.keep_unmapped => e.into_owned(),
+                None => return Err(ConvertError::NotInValueMap),
+            },
+        };
+        out.push(e);
+    }
+    Ok(crate::normalize::set::canonical(out))
 }
 
 /// The text after steps and map → default → type.

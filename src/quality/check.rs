@@ -10,10 +10,9 @@ use rayon::prelude::*;
 use super::{global, Baseline, RuleStats};
 use crate::display::Display;
 use crate::finding::{Category, Finding};
-use crate::normalize::order;
-use crate::normalize::Value;
+use crate::normalize::{order, set, FieldType, Value};
 use crate::prepare::{Cell, PreparedSide, SideKeys};
-use crate::spec::rule::{Check, References, Rule};
+use crate::spec::rule::{Check, Policy, References, Rule};
 use crate::spec::{Entity, Field, Side};
 
 /// What rules may read: every entity's prepared sides and keys, the run's
@@ -23,8 +22,8 @@ pub struct Context<'a> {
     pub sides: &'a [[&'a PreparedSide; 2]],
     pub keys: &'a [[&'a SideKeys; 2]],
     pub display: &'a dyn Display,
-    /// Run start time: `fresh` ages are measured from it.
-    pub now: chrono::DateTime<chrono::Utc>,
+    /// Run start time: `fresh` ages and `age(...)` are measured from it.
+    pub clock: super::expr::Clock,
     pub baseline: &'a Baseline,
     /// Set when entities are checked one bucket at a time: rules that look
     /// across rows read the whole sides' facts from here.
@@ -173,7 +172,7 @@ fn check_rule_side(ctx: &Context<'_>, e: usize, rule: &Rule, side: Side) -> Side
     }
     let rows: Vec<usize> = match &rule.filter {
         None => (0..s.rows).collect(),
-        Some(f) => (0..s.rows).filter(|&r| f.eval(s, r) == Some(true)).collect(),
+        Some(f) => (0..s.rows).filter(|&r| f.eval(s, r, ctx.clock) == Some(true)).collect(),
     };
     let mut em = Emitter {
         entity,
@@ -196,7 +195,7 @@ fn check_rule_side(ctx: &Context<'_>, e: usize, rule: &Rule, side: Side) -> Side
         },
         Check::Expr(x) => {
             for &row in &rows {
-                if x.eval(s, row) == Some(false) {
+                if x.eval(s, row, ctx.clock) == Some(false) {
                     let values = x
                         .fields
                         .iter()
@@ -214,6 +213,7 @@ fn check_rule_side(ctx: &Context<'_>, e: usize, rule: &Rule, side: Side) -> Side
             }
         }
         Check::References(r) => references(ctx, &mut em, s, &rows, r),
+        Check::Policy(p) => policy(ctx.display, &mut em, entity, s, &rows, p),
         // A finding about a whole side comes from one bucket only.
         Check::Fresh { .. } | Check::RowCount { .. } if ctx.buckets.is_some_and(|b| !b.first) => {}
         Check::Fresh { max_age_s, text } => {
@@ -231,7 +231,7 @@ fn check_rule_side(ctx: &Context<'_>, e: usize, rule: &Rule, side: Side) -> Side
                     })
                     .max(),
             };
-            let now = ctx.now.timestamp_micros();
+            let now = ctx.clock.now_micros();
             match newest {
                 None => {
                     em.whole(
@@ -334,6 +334,50 @@ fn check_rule_side(ctx: &Context<'_>, e: usize, rule: &Rule, side: Side) -> Side
         rows: violating,
         checked: rows.len(),
         observed,
+    }
+}
+
+/// Elements in JSON quoting, comma-separated (commas inside stay clear).
+fn quoted(elements: &[String]) -> String {
+    elements
+        .iter()
+        .map(|e| serde_json::Value::String(e.clone()).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `policy`: each row's set holds only what its `by` value allows. A row
+/// whose `by` value has no entry in the policy is reported as such; a null
+/// or unconvertible set or `by` value is not judged (`not_null` says so).
+fn policy(display: &dyn Display, em: &mut Emitter<'_>, entity: &Entity, s: &PreparedSide, rows: &[usize], p: &Policy) {
+    let f = em.rule.fields[0];
+    let by_name = &entity.fields[p.by].name;
+    for &row in rows {
+        let (Cell::Val(held), Cell::Val(by)) = (s.cell(f, row), s.cell(p.by, row)) else {
+            continue;
+        };
+        let Value::Str(held) = held else { continue };
+        let by_text = by.display();
+        let shown = display.value(entity, p.by, by);
+        let detail = match p.allowed.get(&by_text) {
+            None => Some(format!("{by_name} `{shown}` has no entry in the policy")),
+            Some(allowed) => {
+                let outside: Vec<String> = set::elements(held)
+                    .into_iter()
+                    .filter(|e| !allowed.contains(e))
+                    .collect();
+                (!outside.is_empty()).then(|| {
+                    if entity.fields[f].is_pii() {
+                        format!("{by_name} `{shown}` may not hold {} of its elements", outside.len())
+                    } else {
+                        format!("{by_name} `{shown}` may not hold: {}", quoted(&outside))
+                    }
+                })
+            }
+        };
+        if let Some(d) = detail {
+            em.row(row, Some(f), Some(&Value::Str(held.clone())), d);
+        }
     }
 }
 
@@ -464,6 +508,19 @@ fn violation(check: &Check, field: &Field, side: Side, v: &Value) -> Option<Stri
     };
     match check {
         Check::Pattern(re) => (!re.is_match(&text())).then(|| "value does not match the pattern".into()),
+        // A set: every element must be allowed; the others are named
+        // (unless the field is personal data).
+        Check::Allowed(allowed) if matches!(field.ty[side.idx()], FieldType::Set { .. }) => {
+            let outside: Vec<String> = set::elements(&text())
+                .into_iter()
+                .filter(|e| !allowed.contains(e))
+                .collect();
+            match (outside.is_empty(), field.is_pii()) {
+                (true, _) => None,
+                (false, true) => Some(format!("{} elements are not in the allowed set", outside.len())),
+                (false, false) => Some(format!("not in the allowed set: {}", quoted(&outside))),
+            }
+        }
         Check::Allowed(set) => (!set.contains(text().as_ref())).then(|| "value is not in the allowed set".into()),
         Check::Length { min, max } => {
             let n = text().chars().count();

@@ -12,6 +12,7 @@ use std::hash::{Hash, Hasher};
 
 use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
 
+use super::expr::Clock;
 use crate::error::Result;
 use crate::normalize::Value;
 use crate::prepare::{self, Cell, PreparedSide};
@@ -120,7 +121,13 @@ pub type LoadBucket<'a> = dyn Fn(usize, usize, &[String]) -> Result<[Loaded; 2]>
 /// Gathers the facts of every entity. `rows[e]` are the whole files' row
 /// counts; `load(e, b, columns)` loads bucket `b` of entity `e` (only those
 /// columns); `buckets[e]` is the entity's bucket count.
-pub fn gather(entities: &[Entity], rows: Vec<[usize; 2]>, buckets: &[usize], load: &LoadBucket<'_>) -> Result<Global> {
+pub fn gather(
+    entities: &[Entity],
+    rows: Vec<[usize; 2]>,
+    buckets: &[usize],
+    clock: Clock,
+    load: &LoadBucket<'_>,
+) -> Result<Global> {
     let mut g = Global {
         rows,
         ..Global::default()
@@ -141,7 +148,7 @@ pub fn gather(entities: &[Entity], rows: Vec<[usize; 2]>, buckets: &[usize], loa
                 || prepare::prepare_fields(entity, Side::Right, &loaded[1], Some(&fields)),
             );
             let sides = [l, r];
-            g.absorb(entities, e, &sides);
+            g.absorb(entities, e, &sides, clock);
         }
     }
     Ok(g)
@@ -149,7 +156,7 @@ pub fn gather(entities: &[Entity], rows: Vec<[usize; 2]>, buckets: &[usize], loa
 
 impl Global {
     /// Adds one bucket of entity `e` (prepared with the needed fields).
-    fn absorb(&mut self, entities: &[Entity], e: usize, sides: &[PreparedSide; 2]) {
+    fn absorb(&mut self, entities: &[Entity], e: usize, sides: &[PreparedSide; 2], clock: Clock) {
         let entity = &entities[e];
         for (ri, rule) in entity.rules.iter().enumerate() {
             for &side in &rule.sides {
@@ -161,7 +168,7 @@ impl Global {
                             .entry((e, ri, side.idx()))
                             .or_insert_with(|| Fact::Counts(HashMap::default()));
                         let Fact::Counts(counts) = fact else { continue };
-                        for row in checked_rows(rule, s) {
+                        for row in checked_rows(rule, s, clock) {
                             if let Some(t) = values(s, &rule.fields, row) {
                                 *counts.entry(tuple_hash(&t)).or_default() += 1;
                             }
@@ -169,7 +176,7 @@ impl Global {
                     }
                     Check::Fresh { .. } => {
                         let f = rule.fields[0];
-                        let newest = checked_rows(rule, s)
+                        let newest = checked_rows(rule, s, clock)
                             .filter_map(|row| match s.cell(f, row) {
                                 Cell::Val(Value::Ts(t)) => Some(*t),
                                 _ => None,
@@ -211,8 +218,8 @@ impl Global {
 }
 
 /// Rows a rule checks on a side (those its `where` holds for).
-fn checked_rows<'a>(rule: &'a Rule, s: &'a PreparedSide) -> impl Iterator<Item = usize> + 'a {
-    (0..s.rows).filter(move |&r| rule.filter.as_ref().is_none_or(|f| f.eval(s, r) == Some(true)))
+fn checked_rows<'a>(rule: &'a Rule, s: &'a PreparedSide, clock: Clock) -> impl Iterator<Item = usize> + 'a {
+    (0..s.rows).filter(move |&r| rule.filter.as_ref().is_none_or(|f| f.eval(s, r, clock) == Some(true)))
 }
 
 /// The typed values of `fields` in `row`; None when one is null or unconvertible.

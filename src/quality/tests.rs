@@ -77,7 +77,7 @@ fn run(spec: &Spec, data: &[[PreparedSide; 2]], baseline: &Baseline, e: usize) -
         sides: &sides,
         keys: &key_refs,
         display: &Plain,
-        now: chrono::Utc::now(),
+        clock: crate::quality::expr::Clock::new(chrono::Utc::now(), chrono_tz::Tz::UTC),
         baseline,
         buckets: None,
     };

@@ -34,6 +34,12 @@ pub enum NoInverse {
     OwnTokens { side: &'static str, field: String },
     #[error("no {style} mask of `{field}`")]
     NoMask { style: &'static str, field: String },
+    #[error("an element of `{field}` holds the {side} side's separator `{separator}`")]
+    SeparatorInElement {
+        side: &'static str,
+        field: String,
+        separator: String,
+    },
     #[error("`{field}` cannot be converted on the {side} side")]
     Unconvertible { side: &'static str, field: String },
 }
@@ -77,7 +83,27 @@ pub fn to_target(field: &Field, side: Side, value: Option<&Value>) -> Result<Opt
         };
     };
     let ty = &field.ty[i];
-    let raw = match &field.map[i] {
+    let raw = match (ty, v) {
+        (FieldType::Set { separator }, Value::Str(canonical)) => {
+            set_text(field, side, separator.as_deref(), canonical)?
+        }
+        _ => scalar_text(field, side, v)?,
+    };
+    match convert(field, side, Some(&raw)) {
+        Ok(Some(back)) if back == *v => Ok(Some(raw)),
+        _ => Err(NoInverse::NoRoundTrip {
+            side: side.as_str(),
+            field: field.name.clone(),
+        }),
+    }
+}
+
+/// The raw text of one value of a single-valued field: its value map
+/// reversed, or the type's own text.
+fn scalar_text(field: &Field, side: Side, v: &Value) -> Result<String, NoInverse> {
+    let i = side.idx();
+    let ty = &field.ty[i];
+    Ok(match &field.map[i] {
         None => format_typed(ty, field.write[i].as_deref(), v)?,
         Some(map) => {
             let raws: Vec<&String> = map
@@ -102,14 +128,43 @@ pub fn to_target(field: &Field, side: Side, value: Option<&Value>) -> Result<Opt
                 }
             }
         }
-    };
-    match convert(field, side, Some(&raw)) {
-        Ok(Some(back)) if back == *v => Ok(Some(raw)),
-        _ => Err(NoInverse::NoRoundTrip {
-            side: side.as_str(),
-            field: field.name.clone(),
-        }),
+    })
+}
+
+/// The raw text of a set: each element's value map reversed, then the
+/// elements joined by the side's separator (or written as a list).
+fn set_text(field: &Field, side: Side, separator: Option<&str>, canonical: &str) -> Result<String, NoInverse> {
+    let i = side.idx();
+    let mut raws = Vec::new();
+    for element in crate::normalize::set::elements(canonical) {
+        raws.push(match &field.map[i] {
+            None => element,
+            Some(map) => {
+                let found: Vec<&String> = map.iter().filter(|(_, c)| **c == element).map(|(raw, _)| raw).collect();
+                match found.as_slice() {
+                    [one] => (*one).clone(),
+                    [] if field.keep_unmapped => element,
+                    [] => {
+                        return Err(NoInverse::NotInValueMap {
+                            side: side.as_str(),
+                            field: field.name.clone(),
+                        })
+                    }
+                    _ => {
+                        return Err(NoInverse::SeveralMapped {
+                            side: side.as_str(),
+                            field: field.name.clone(),
+                        })
+                    }
+                }
+            }
+        });
     }
+    crate::normalize::set::render(&raws, separator).map_err(|_| NoInverse::SeparatorInElement {
+        side: side.as_str(),
+        field: field.name.clone(),
+        separator: separator.unwrap_or_default().to_string(),
+    })
 }
 
 /// The value side `to` should hold for side `from`'s `value`, given the
@@ -224,6 +279,39 @@ right = {{ path = "r.csv" }}
             .unwrap_err()
             .to_string();
         assert!(err.contains("not in the left side's value map"), "{err}");
+    }
+
+    #[test]
+    fn sets_are_written_in_each_side_own_representation() {
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "perms"
+  type = "set"
+  separator = { left = ";" }
+  normalize = ["trim"]
+  map = { left = { "view" = "view", "export" = "export_pii" }, right = { "View" = "view", "ExportPII" = "export_pii", "Export" = "export_pii" } }"#,
+        );
+        let v = crate::normalize::set::canonical(["view", "export_pii"]);
+        // Left: delimited, each element's map reversed, in canonical order.
+        assert_eq!(target(&s, Side::Left, v.clone()), Ok(Some("export;view".into())));
+        // Right: a list, but `export_pii` has two right spellings.
+        let err = target(&s, Side::Right, v).unwrap_err().to_string();
+        assert!(err.contains("no exact inverse"), "{err}");
+        let v = crate::normalize::set::canonical(["view"]);
+        assert_eq!(target(&s, Side::Right, v), Ok(Some(r#"["View"]"#.into())));
+        assert_eq!(target(&s, Side::Left, None), Ok(None));
+
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "perms"
+  type = "set"
+  separator = { left = ";" }"#,
+        );
+        // An element holding the target's separator cannot be written there.
+        let v = crate::normalize::set::canonical(["a;b", "c"]);
+        let err = target(&s, Side::Left, v.clone()).unwrap_err().to_string();
+        assert!(err.contains("separator `;`"), "{err}");
+        assert_eq!(target(&s, Side::Right, v), Ok(Some(r#"["a;b","c"]"#.into())));
     }
 
     #[test]

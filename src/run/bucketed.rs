@@ -55,7 +55,8 @@ pub(super) fn bucketed(
     let clock = Instant::now();
     let rows: Vec<[usize; 2]> = parts.iter().map(|p| [p.meta[0].rows, p.meta[1].rows]).collect();
     let load = |e: usize, b: usize, cols: &[String]| parts[e].load(b, Some(cols));
-    let global = crate::quality::global::gather(&spec.entities, rows, plan, &load)?;
+    let run_clock = crate::quality::expr::Clock::new(env.now, spec.timezone);
+    let global = crate::quality::global::gather(&spec.entities, rows, plan, run_clock, &load)?;
     tracing::info!(ms = clock.elapsed().as_millis() as u64, "global rule facts gathered");
     let counts: polars::prelude::PlHashMap<String, usize> = spec
         .entities

@@ -417,7 +417,7 @@ impl<'a> Env<'a> {
             sides,
             keys,
             display: self.display,
-            now: self.now,
+            clock: crate::quality::expr::Clock::new(self.now, self.spec.timezone),
             baseline: self.baseline,
             buckets,
         }

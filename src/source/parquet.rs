@@ -195,6 +195,31 @@ fn as_text(col: &Column) -> PolarsResult<Column> {
             let out: StringChunked = text.str()?.iter().map(|v| v.map(plain_number)).collect();
             Ok(out.with_name(col.name().clone()).into_column())
         }
+        // A list as a JSON array of its elements' text (what a `set`
+        // field reads without a separator); a null element stays null.
+        DataType::List(inner) => {
+            if !inner.is_primitive() && !matches!(**inner, DataType::String | DataType::Datetime(..)) {
+                polars_bail!(ComputeError: "a list of {inner} cannot be read as text; recon reads lists of text, numbers, booleans, dates and timestamps");
+            }
+            let lists = col.list()?;
+            let mut out: Vec<Option<String>> = Vec::with_capacity(lists.len());
+            for list in lists.amortized_iter() {
+                let Some(list) = list else {
+                    out.push(None);
+                    continue;
+                };
+                let text = as_text(&list.as_ref().clone().into_column())?;
+                let items: Vec<serde_json::Value> = text
+                    .str()?
+                    .iter()
+                    .map(|v| v.map_or(serde_json::Value::Null, |t| serde_json::Value::String(t.to_string())))
+                    .collect();
+                out.push(Some(serde_json::Value::Array(items).to_string()));
+            }
+            Ok(StringChunked::from_iter(out)
+                .with_name(col.name().clone())
+                .into_column())
+        }
         _ => col.cast(&DataType::String),
     }
 }

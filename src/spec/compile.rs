@@ -16,7 +16,7 @@ use super::{
     Source, Spec, Webhook, WebhookFormat, DRIFT_KINDS,
 };
 use crate::error::SpecError;
-use crate::normalize::{FieldType, Step, Tolerance, TypeOptions};
+use crate::normalize::{DeclarationError, FieldType, Step, Tolerance, TypeOptions};
 use crate::pii::{MaskStyle, Validator};
 
 pub(super) struct Locator<'a> {
@@ -539,7 +539,10 @@ impl Compiler<'_> {
             f.left.clone().unwrap_or_else(|| name.clone()),
             f.right.clone().unwrap_or_else(|| name.clone()),
         ];
-        let ty = [self.field_type(f, tz[0])?, self.field_type(f, tz[1])?];
+        let ty = [
+            self.field_type(f, tz[0], Side::Left)?,
+            self.field_type(f, tz[1], Side::Right)?,
+        ];
         let steps = match &f.normalize {
             None => [Vec::new(), Vec::new()],
             Some(n) => [self.steps(n, n.get_ref().left())?, self.steps(n, n.get_ref().right())?],
@@ -567,6 +570,11 @@ impl Compiler<'_> {
         };
         let tolerance = match &f.tolerance {
             None => Tolerance::default(),
+            Some(t) if matches!(ty[0], FieldType::Set { .. }) => {
+                return Err(self
+                    .loc
+                    .at(t, "`tolerance` does not apply to a set field: sets are equal or not"))
+            }
             Some(t) => self.tolerance(t)?,
         };
         let severity = match &f.severity {
@@ -635,13 +643,22 @@ impl Compiler<'_> {
         })
     }
 
-    fn field_type(&self, f: &RawField, side_tz: Tz) -> Result<FieldType, SpecError> {
+    fn field_type(&self, f: &RawField, side_tz: Tz, side: Side) -> Result<FieldType, SpecError> {
         let opts = TypeOptions {
             formats: f.formats.clone(),
             timezone: f.timezone.as_ref().map(|t| t.get_ref().clone()),
             true_values: f.true_values.clone(),
             false_values: f.false_values.clone(),
+            separator: f.separator.as_ref().and_then(|s| match side {
+                Side::Left => s.get_ref().left(),
+                Side::Right => s.get_ref().right(),
+            }),
         };
+        if let (Some(sep), Some(t)) = (&f.separator, &f.ty) {
+            if t.get_ref().trim().eq_ignore_ascii_case("set") && opts.separator.as_deref() == Some("") {
+                return Err(self.loc.at(sep, DeclarationError::EmptySeparator.to_string()));
+            }
+        }
         let (ty, span) = match &f.ty {
             Some(t) => (t.get_ref().as_str(), t.span()),
             None => ("string", f.name.span()),

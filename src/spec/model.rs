@@ -183,6 +183,9 @@ pub struct RawField {
     pub true_values: Option<Vec<String>>,
     #[serde(default)]
     pub false_values: Option<Vec<String>>,
+    /// `set`: the text between elements, once or per side (none: lists).
+    #[serde(default)]
+    pub separator: Option<Spanned<PerSide<String>>>,
     #[serde(default)]
     pub normalize: Option<Spanned<PerSide<Vec<String>>>>,
     #[serde(default)]
@@ -282,6 +285,12 @@ pub struct RawRule {
     /// `row_count`: allowed change against the baseline run, as a ratio.
     #[serde(default)]
     pub max_change: Option<Spanned<toml::Value>>,
+    /// `policy`: the field whose value selects the allowed elements.
+    #[serde(default)]
+    pub by: Option<Spanned<String>>,
+    /// `policy`: per value of `by`, the elements the set may hold.
+    #[serde(default)]
+    pub allowed: Option<Spanned<BTreeMap<String, Vec<String>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

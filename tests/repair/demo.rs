@@ -6,13 +6,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{apply, drift, repairs, run_args, s, summary, Json};
 use crate::util::*;
 
-const DEMO_FILES: [(&str, &str); 6] = [
+const DEMO_FILES: [(&str, &str); 8] = [
     ("callcenter", "callcenter/customers.csv"),
     ("callcenter", "callcenter/calls.csv"),
     ("callcenter", "callcenter/tickets.csv"),
     ("crm", "crm/contacts.parquet"),
     ("crm", "crm/activities.ndjson"),
     ("crm", "crm/cases.csv"),
+    ("callcenter", "callcenter/agents.csv"),
+    ("crm", "crm/users.parquet"),
 ];
 
 #[test]

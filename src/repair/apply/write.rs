@@ -235,6 +235,25 @@ impl Doc {
                     .collect();
                 Column::new(name, v)
             }
+            // A list of text (a `set` field written without a separator):
+            // the repaired text is the JSON array `repr` wrote.
+            DataType::List(inner) if **inner == DataType::String => {
+                let o = orig.list().map_err(internal)?;
+                let mut v: Vec<Option<Series>> = Vec::new();
+                for (i, e) in cells.iter().enumerate() {
+                    v.push(match e {
+                        None => o.get_as_series(kept[i]),
+                        Some(None) => None,
+                        Some(Some(t)) => {
+                            let items: Vec<String> = serde_json::from_str(t).map_err(|_| bad())?;
+                            Some(Series::new(PlSmallStr::EMPTY, items))
+                        }
+                    });
+                }
+                let mut list: ListChunked = v.into_iter().collect();
+                list.rename(name);
+                list.into_column()
+            }
             DataType::Boolean => {
                 let o = orig.bool().map_err(internal)?;
                 let mut v: Vec<Option<bool>> = Vec::new();

@@ -10,10 +10,13 @@ pub(super) enum Tok {
     Ident(String),
     Quoted(String),
     Num(String),
+    /// A duration such as `90d`: seconds, and the text as written.
+    Duration(i64, String),
     Str(String),
     Op(Op),
     LParen,
     RParen,
+    Comma,
     And,
     Or,
     Not,
@@ -29,10 +32,12 @@ impl Tok {
         match self {
             Tok::Ident(s) | Tok::Quoted(s) => format!("`{s}`"),
             Tok::Num(s) => format!("number {s}"),
+            Tok::Duration(_, s) => format!("duration {s}"),
             Tok::Str(_) => "a string".into(),
             Tok::Op(_) => "an operator".into(),
             Tok::LParen => "`(`".into(),
             Tok::RParen => "`)`".into(),
+            Tok::Comma => "`,`".into(),
             Tok::And => "AND".into(),
             Tok::Or => "OR".into(),
             Tok::Not => "NOT".into(),
@@ -64,6 +69,10 @@ pub(super) fn lex(text: &str) -> Result<Vec<(Tok, Range<usize>)>, ExprError> {
             b')' => {
                 i += 1;
                 Tok::RParen
+            }
+            b',' => {
+                i += 1;
+                Tok::Comma
             }
             b'=' => {
                 i += if b.get(i + 1) == Some(&b'=') { 2 } else { 1 };
@@ -135,7 +144,15 @@ pub(super) fn lex(text: &str) -> Result<Vec<(Tok, Range<usize>)>, ExprError> {
                 if !ok {
                     return fail(start..i, format!("`{s}` is not a number"), None);
                 }
-                Tok::Num(s.to_string())
+                // Letters right after the digits: a duration (`90d`).
+                if i < b.len() && b[i].is_ascii_alphabetic() {
+                    while i < b.len() && b[i].is_ascii_alphanumeric() {
+                        i += 1;
+                    }
+                    duration(&text[start..i], s.len(), start..i)?
+                } else {
+                    Tok::Num(s.to_string())
+                }
             }
             c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
                 while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80) {
@@ -168,5 +185,30 @@ pub(super) fn lex(text: &str) -> Result<Vec<(Tok, Range<usize>)>, ExprError> {
     Ok(out)
 }
 
+/// A duration token: `digits` bytes of a whole number, then a unit.
+fn duration(text: &str, digits: usize, at: Range<usize>) -> Result<Tok, ExprError> {
+    let (count, unit) = text.split_at(digits);
+    let unit_seconds: Option<i64> = match unit {
+        "s" => Some(1),
+        "m" => Some(60),
+        "h" => Some(3_600),
+        "d" => Some(86_400),
+        "w" => Some(604_800),
+        _ => None,
+    };
+    let whole = count.bytes().all(|c| c.is_ascii_digit());
+    let total = unit_seconds
+        .filter(|_| whole)
+        .and_then(|u| count.parse::<i64>().ok()?.checked_mul(u));
+    match total {
+        Some(seconds) => Ok(Tok::Duration(seconds, text.to_string())),
+        None => fail(
+            at,
+            format!("`{text}` is not a number or a duration"),
+            Some("a duration is a whole number and a unit: s, m, h, d or w (e.g. 90d)".into()),
+        ),
+    }
+}
+
 pub(super) const GRAMMAR_HINT: &str =
-    "expressions use fields, literals (1, 2.5, 'text', true, false), = != < <= > >=, IS [NOT] NULL, AND, OR, NOT and parentheses";
+    "expressions use fields, literals (1, 2.5, 'text', true, false, 90d), = != < <= > >=, IS [NOT] NULL, AND, OR, NOT, parentheses and the functions contains, any_of, all_of and age";

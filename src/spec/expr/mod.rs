@@ -9,11 +9,22 @@
 //! expr      := and ( OR and )*
 //! and       := unary ( AND unary )*
 //! unary     := NOT unary | primary
-//! primary   := "(" expr ")" | predicate
+//! primary   := "(" expr ")" | member | age | predicate
+//! member    := ( CONTAINS | ANY_OF | ALL_OF ) "(" field ( "," 'string' )+ ")"
+//! age       := AGE "(" field ")" cmp duration | duration cmp AGE "(" field ")"
 //! predicate := operand ( cmp operand | IS [NOT] NULL )?
 //! cmp       := "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">="
 //! operand   := field | "quoted field" | number | 'string' | TRUE | FALSE
+//! duration  := whole number then s | m | h | d | w   (e.g. 90d)
 //! ```
+//!
+//! Functions: `contains(set, 'x')` holds when the set field holds the
+//! element `x`; `any_of(set, 'x', 'y', …)` when it holds at least one of
+//! them, `all_of(…)` when it holds every one (elements are canonical, after
+//! the field's steps and value map). `age(field)` is the time from a date or
+//! timestamp to the run's start (a date's age counts whole days up to the
+//! run's start date in `[run] timezone`), compared with a duration:
+//! `age(last_login) > 90d`.
 //!
 //! `NOT` binds tighter than `AND`, which binds tighter than `OR`. A bare
 //! operand is a condition only when it is a `bool` field (or `TRUE` /
@@ -67,6 +78,17 @@ pub enum Op {
 }
 
 impl Op {
+    /// The operator with its operands swapped (`a < b` is `b > a`).
+    pub fn flipped(self) -> Op {
+        match self {
+            Op::Lt => Op::Gt,
+            Op::Le => Op::Ge,
+            Op::Gt => Op::Lt,
+            Op::Ge => Op::Le,
+            same => same,
+        }
+    }
+
     /// Whether `a op b` holds when `a` is `o` to `b`.
     pub fn holds(self, o: Ordering) -> bool {
         match self {
@@ -97,7 +119,23 @@ pub enum Node {
     IsNull(usize, bool),
     /// A bool operand used as a condition.
     Truth(Operand),
+    /// `contains` / `any_of` (`all` false) / `all_of` (`all` true) on a set field.
+    Has {
+        field: usize,
+        elements: Vec<String>,
+        all: bool,
+    },
+    /// `age(field) op seconds`.
+    Age {
+        field: usize,
+        op: Op,
+        seconds: i64,
+    },
 }
+
+/// The functions an expression may call, as the error for an unknown one lists them.
+pub const FUNCTIONS: &str =
+    "contains(set, 'x'), any_of(set, 'x', 'y', ...), all_of(set, 'x', 'y', ...), age(date or timestamp) compared with a duration such as 90d";
 
 /// A compiled expression.
 #[derive(Debug, Clone)]
@@ -119,6 +157,7 @@ enum Kind {
     Bool,
     Date,
     Timestamp,
+    Set,
 }
 
 impl Kind {
@@ -129,6 +168,7 @@ impl Kind {
             FieldType::Bool { .. } => Kind::Bool,
             FieldType::Date { .. } => Kind::Date,
             FieldType::Timestamp { .. } => Kind::Timestamp,
+            FieldType::Set { .. } => Kind::Set,
         }
     }
 }
@@ -281,6 +321,36 @@ impl Parser<'_> {
     }
 
     fn predicate(&mut self) -> Result<Node, ExprError> {
+        if let (Tok::Ident(name), Some(Tok::LParen)) = (self.peek().clone(), self.toks.get(self.pos + 1).map(|t| &t.0))
+        {
+            return self.call(&name);
+        }
+        if let Tok::Duration(seconds, text) = self.peek().clone() {
+            let (_, at) = self.next();
+            let (t, op_at) = self.next();
+            let Tok::Op(op) = t else {
+                return fail(
+                    op_at,
+                    format!("expected a comparison after duration {text}"),
+                    Some(FUNCTIONS.into()),
+                );
+            };
+            let (name, name_at) = self.next();
+            let is_age = matches!(&name, Tok::Ident(n) if n.eq_ignore_ascii_case("age"));
+            if !is_age || self.peek() != &Tok::LParen {
+                return fail(
+                    at.start..name_at.end,
+                    "a duration is compared with age(field)",
+                    Some(FUNCTIONS.into()),
+                );
+            }
+            let field = self.age_field(name_at)?;
+            return Ok(Node::Age {
+                field,
+                op: op.flipped(),
+                seconds,
+            });
+        }
         let left = self.operand()?;
         match self.peek().clone() {
             Tok::Op(op) => {
@@ -307,6 +377,161 @@ impl Parser<'_> {
             }
             _ => self.truth(left),
         }
+    }
+
+    /// A function call: `contains`, `any_of`, `all_of` (conditions of
+    /// their own) or `age` (compared with a duration).
+    fn call(&mut self, name: &str) -> Result<Node, ExprError> {
+        let (_, name_at) = self.next();
+        match name.to_ascii_lowercase().as_str() {
+            f @ ("contains" | "any_of" | "all_of") => {
+                self.next(); // (
+                let (field, field_at) = self.field_argument(f)?;
+                if Kind::of(&self.fields[field].ty[0]) != Kind::Set {
+                    return fail(
+                        field_at,
+                        format!(
+                            "{f} needs a set field; `{}` is {}",
+                            self.fields[field].name,
+                            self.fields[field].ty[0].name()
+                        ),
+                        Some("declare the field with type = \"set\"".into()),
+                    );
+                }
+                let mut elements = Vec::new();
+                loop {
+                    let (t, at) = self.next();
+                    match t {
+                        Tok::Comma => {}
+                        Tok::RParen if !elements.is_empty() => break,
+                        other => {
+                            return fail(
+                                at,
+                                format!("expected `,` and an element in {f}(...) but found {}", other.describe()),
+                                Some(FUNCTIONS.into()),
+                            )
+                        }
+                    }
+                    let (t, at) = self.next();
+                    let Tok::Str(element) = t else {
+                        return fail(
+                            at,
+                            format!(
+                                "{f}'s elements are quoted strings, e.g. 'export_pii'; found {}",
+                                t.describe()
+                            ),
+                            None,
+                        );
+                    };
+                    self.known_element(field, &element, at)?;
+                    elements.push(element);
+                }
+                if f == "contains" && elements.len() != 1 {
+                    return fail(
+                        name_at,
+                        "contains takes one element",
+                        Some("use any_of or all_of for several".into()),
+                    );
+                }
+                if matches!(self.peek(), Tok::Op(_)) {
+                    let (_, at) = self.next();
+                    return fail(at, format!("{f}(...) is a condition; it is not compared"), None);
+                }
+                Ok(Node::Has {
+                    field,
+                    elements,
+                    all: f == "all_of",
+                })
+            }
+            "age" => {
+                let field = self.age_field(name_at.clone())?;
+                let (t, at) = self.next();
+                let Tok::Op(op) = t else {
+                    return fail(
+                        at,
+                        format!(
+                            "age(...) is compared with a duration, e.g. age(x) > 90d; found {}",
+                            t.describe()
+                        ),
+                        None,
+                    );
+                };
+                let (t, at) = self.next();
+                let Tok::Duration(seconds, _) = t else {
+                    return fail(
+                        at,
+                        format!(
+                            "age(...) is compared with a duration such as 90d, 12h or 30m; found {}",
+                            t.describe()
+                        ),
+                        None,
+                    );
+                };
+                Ok(Node::Age { field, op, seconds })
+            }
+            _ => fail(
+                name_at,
+                format!("unknown function `{name}`"),
+                Some(format!("functions: {FUNCTIONS}")),
+            ),
+        }
+    }
+
+    /// `(field)` of an `age` call whose name is at `name_at`.
+    fn age_field(&mut self, name_at: Range<usize>) -> Result<usize, ExprError> {
+        self.next(); // (
+        let (field, at) = self.field_argument("age")?;
+        if !matches!(Kind::of(&self.fields[field].ty[0]), Kind::Date | Kind::Timestamp) {
+            return fail(
+                at,
+                format!(
+                    "age needs a date or timestamp field; `{}` is {}",
+                    self.fields[field].name,
+                    self.fields[field].ty[0].name()
+                ),
+                None,
+            );
+        }
+        let (t, at) = self.next();
+        if t != Tok::RParen {
+            return fail(
+                name_at.start..at.end,
+                format!("age takes one field; expected `)` but found {}", t.describe()),
+                None,
+            );
+        }
+        Ok(field)
+    }
+
+    /// A function's first argument: a field.
+    fn field_argument(&mut self, function: &str) -> Result<(usize, Range<usize>), ExprError> {
+        match self.operand()? {
+            Raw::Field(f, at) => Ok((f, at)),
+            other => fail(other.at(), format!("{function}'s first argument is a field"), None),
+        }
+    }
+
+    /// Refuses an element a set field with value maps on both sides can
+    /// never hold (a typo would make the condition silently never true).
+    fn known_element(&self, field: usize, element: &str, at: Range<usize>) -> Result<(), ExprError> {
+        let f = &self.fields[field];
+        let (Some(l), Some(r)) = (&f.map[0], &f.map[1]) else {
+            return Ok(());
+        };
+        if f.keep_unmapped || l.values().chain(r.values()).any(|v| v == element) {
+            return Ok(());
+        }
+        let mut known: Vec<&str> = l.values().chain(r.values()).map(String::as_str).collect();
+        known.sort_unstable();
+        known.dedup();
+        fail(
+            at,
+            format!(
+                "`{}` never holds '{element}': it is in neither side's value map",
+                f.name
+            ),
+            Some(format!("elements: {}", known.join(", "))),
+        )
     }
 
     /// A bare operand used as a condition: a bool field or TRUE / FALSE.

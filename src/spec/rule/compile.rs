@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use regex::Regex;
 
-use super::{Check, On, References, Rule, CHECKS};
+use super::{Check, On, Policy, References, Rule, CHECKS};
 use crate::error::SpecError;
 use crate::normalize::{FieldType, Value};
 use crate::pii::Validator;
@@ -44,6 +44,7 @@ fn options_of(check: &str) -> &'static [&'static str] {
         "references" => &["entity", "to", "to_fields", "on"],
         "fresh" => &["max_age"],
         "row_count" => &["max_change"],
+        "policy" => &["by", "allowed"],
         _ => &[],
     }
 }
@@ -73,6 +74,8 @@ fn present_options(r: &RuleSource) -> Vec<(&'static str, Range<usize>)> {
     opt!("on", r.on);
     opt!("max_age", r.max_age);
     opt!("max_change", r.max_change);
+    opt!("by", r.by);
+    opt!("allowed", r.allowed);
     out
 }
 
@@ -237,8 +240,10 @@ impl Rule {
         };
         let check = compile_check(r, fields, &idx, err, &compile_expr)?;
         let mut read = idx.clone();
-        if let Check::Expr(e) = &check {
-            read.extend(&e.fields);
+        match &check {
+            Check::Expr(e) => read.extend(&e.fields),
+            Check::Policy(p) => read.push(p.by),
+            _ => {}
         }
         Ok(Rule {
             id: id.clone(),
@@ -270,6 +275,18 @@ fn compile_check(
     let name = r.check.get_ref().as_str();
     let field = idx.first().map(|&i| &fields[i]);
     let need = |what: &str| err(at.clone(), format!("rule `{id}`: check `{name}` needs {what}"), None);
+    if let Some(f) = field.filter(|f| matches!(f.ty[0], FieldType::Set { .. })) {
+        if ["pattern", "length", "range", "valid", "fresh"].contains(&name) {
+            return Err(err(
+                at,
+                format!("rule `{id}`: check `{name}` does not apply to set field `{}`", f.name),
+                Some(
+                    "for sets use `allowed` (every element), `policy`, or `expr` with contains / any_of / all_of"
+                        .into(),
+                ),
+            ));
+        }
+    }
     Ok(match name {
         "not_null" => Check::NotNull,
         "unique" => Check::Unique,
@@ -295,6 +312,65 @@ fn compile_check(
                 (None, maps) => maps.iter().flatten().flat_map(|m| m.values().cloned()).collect(),
             };
             Check::Allowed(values)
+        }
+        "policy" => {
+            let field = field.ok_or_else(|| need("a `field` (a set)"))?;
+            let set_field = idx[0];
+            if !matches!(field.ty[0], FieldType::Set { .. }) {
+                return Err(err(
+                    at,
+                    format!(
+                        "rule `{id}`: check `policy` needs a set field; `{}` is {}",
+                        field.name,
+                        field.ty[0].name()
+                    ),
+                    Some("declare the field with type = \"set\"".into()),
+                ));
+            }
+            let by =
+                r.by.as_ref()
+                    .ok_or_else(|| need("`by = \"<field>\"` (e.g. the role)"))?;
+            let by_idx = fields.iter().position(|f| &f.name == by.get_ref()).ok_or_else(|| {
+                err(
+                    by.span(),
+                    format!("rule `{id}`: `by` names unknown field `{}`", by.get_ref()),
+                    Some(format!("declared fields: {}", field_names(fields))),
+                )
+            })?;
+            if by_idx == set_field {
+                return Err(err(by.span(), format!("rule `{id}`: `by` must be another field"), None));
+            }
+            let allowed = r
+                .allowed
+                .as_ref()
+                .ok_or_else(|| need("`allowed = { <value of by> = [elements…] }`"))?;
+            if allowed.get_ref().is_empty() {
+                return Err(err(allowed.span(), format!("rule `{id}`: `allowed` is empty"), None));
+            }
+            // Elements a field with value maps on both sides can never hold
+            // are typos: refused, as in `contains(...)`.
+            if let (Some(l), Some(rm), false) = (&field.map[0], &field.map[1], field.keep_unmapped) {
+                for element in allowed.get_ref().values().flatten() {
+                    if !l.values().chain(rm.values()).any(|v| v == element) {
+                        return Err(err(
+                            allowed.span(),
+                            format!(
+                                "rule `{id}`: `{}` never holds `{element}`: it is in neither side's value map",
+                                field.name
+                            ),
+                            None,
+                        ));
+                    }
+                }
+            }
+            Check::Policy(Policy {
+                by: by_idx,
+                allowed: allowed
+                    .get_ref()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.iter().cloned().collect()))
+                    .collect(),
+            })
         }
         "length" => {
             let min = bound_usize(r.min.as_ref()).map_err(|(s, m)| err(s, m, None))?;

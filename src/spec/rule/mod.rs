@@ -31,6 +31,7 @@ pub const CHECKS: &[&str] = &[
     "fresh",
     "expr",
     "row_count",
+    "policy",
 ];
 
 /// Which side of the other entity a `references` rule looks in.
@@ -93,6 +94,17 @@ pub enum Check {
     RowCount {
         max_change: f64,
     },
+    /// A set field holds only the elements its row's `by` value allows.
+    Policy(Policy),
+}
+
+/// The settings of a `policy` rule.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The field whose value (as shown) selects the allowed elements.
+    pub by: usize,
+    /// Per value of `by`, the elements allowed.
+    pub allowed: std::collections::BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Check {
@@ -109,6 +121,7 @@ impl Check {
             Check::References(_) => "references",
             Check::Fresh { .. } => "fresh",
             Check::RowCount { .. } => "row_count",
+            Check::Policy(_) => "policy",
         }
     }
 }
@@ -118,7 +131,8 @@ pub struct Rule {
     pub id: String,
     pub check: Check,
     /// Field indices checked (several for `unique` and `references`; for
-    /// `expr` every field the expression reads; none for `row_count`).
+    /// `expr` every field the expression reads; for `policy` the set, then
+    /// `by`; none for `row_count`).
     pub fields: Vec<usize>,
     pub sides: Vec<Side>,
     pub severity: Severity,
