@@ -75,7 +75,21 @@ fn generated_pair_with_other_seed_and_thousands_of_rows() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert!(summary["entities"]["interaction"]["left"]["rows"].as_u64().unwrap() > 4000);
+    assert!(summary["entities"]["agent_account"]["left"]["rows"].as_u64().unwrap() > 1000);
     assert_coverage_adds_up(&run);
+    // The same pair in buckets: the same findings, word for word.
+    let out = env.run_in(&spec, &env.reports(), "big-buckets", &["--buckets", "3"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let rows = |run: &std::path::Path| {
+        let df = read_parquet(&run.join("findings.parquet"));
+        let cols = ["finding_id", "detail", "left_value", "right_value"].map(|c| strings(&df, c));
+        let mut rows: Vec<Vec<Option<String>>> = (0..df.height())
+            .map(|i| cols.iter().map(|c| c[i].clone()).collect())
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(rows(&run), rows(&env.reports().join("big-buckets")));
 }
 
 #[test]

@@ -467,6 +467,49 @@ mod tests {
     use crate::test_support::{keyed_by_id, loaded};
 
     #[test]
+    fn set_cells_go_element_by_element_through_steps_and_maps() {
+        let spec = keyed_by_id(
+            "[[entity.field]]\nname = \"p\"\ntype = \"set\"\nseparator = { left = \";\" }\n\
+             normalize = [\"trim\", \"lower\"]\n\
+             map = { left = { \"a\" = \"alpha\", \"b\" = \"beta\" }, right = { \"a\" = \"alpha\", \"b\" = \"beta\" } }\n\
+             [[entity.field]]\nname = \"q\"\ntype = \"set\"\nseparator = \",\"\n",
+        );
+        let p = &spec.entities[0].fields[1];
+        let set = |side: Side, raw: Option<&str>| convert(p, side, raw).map(|v| v.map(|v| v.display()));
+        let ab = Ok(Some(r#"["alpha","beta"]"#.to_string()));
+        // Order, repeats, case and spaces around elements do not matter.
+        assert_eq!(set(Side::Left, Some(" B ; a;A")), ab);
+        assert_eq!(set(Side::Right, Some(r#"["A", "b", "b"]"#)), ab);
+        // Empty elements are none; no element at all is null, as is blank text.
+        assert_eq!(set(Side::Left, Some("a;;")), Ok(Some(r#"["alpha"]"#.to_string())));
+        assert_eq!(set(Side::Left, Some(" ; ")), Ok(None));
+        assert_eq!(set(Side::Left, Some("  ")), Ok(None));
+        assert_eq!(set(Side::Left, None), Ok(None));
+        assert_eq!(set(Side::Right, Some("[]")), Ok(None));
+        // An element outside the map, a list that is not one: unconvertible.
+        assert_eq!(set(Side::Left, Some("a;c")), Err(ConvertError::NotInValueMap));
+        assert!(matches!(set(Side::Right, Some("a;b")), Err(ConvertError::NotAList(_))));
+        // Without steps or map the bulk typing gives what `convert` gives.
+        let q = &spec.entities[0].fields[2];
+        let raw: [Option<&str>; 5] = [Some("y,x"), Some(",,"), Some(""), None, Some("x,y,x")];
+        let typed = prepare(
+            &spec.entities[0],
+            Side::Left,
+            &loaded(&[("id", &raw), ("p", &raw), ("q", &raw)]),
+        );
+        for (row, value) in raw.iter().enumerate() {
+            let want = match convert(q, Side::Left, *value) {
+                Ok(None) => Cell::Null,
+                Ok(Some(v)) => Cell::Val(v),
+                Err(_) => Cell::Bad,
+            };
+            assert_eq!(typed.cell(2, row), &want, "row {row}");
+        }
+        assert_eq!(typed.cell(2, 0), typed.cell(2, 4));
+        assert_eq!(typed.cell(2, 1), &Cell::Null);
+    }
+
+    #[test]
     fn columns_typed_in_bulk_equal_cells_typed_one_by_one() {
         // Plain text, plain int/decimal/timestamp (the bulk paths), and
         // fields with a default or a step (the general one).

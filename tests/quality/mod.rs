@@ -4,6 +4,7 @@
 //! passing run, `fail = false`, column metrics, spec errors with locations,
 //! and property tests of the identifier validators.
 
+mod access;
 mod baseline;
 mod fresh;
 mod references;

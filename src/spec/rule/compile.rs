@@ -652,6 +652,49 @@ pub fn parse_duration(text: &str) -> Result<i64, DurationError> {
 mod tests {
     use super::*;
 
+    /// The error of a spec with a set field `p` (maps on both sides), a
+    /// text field `role`, a timestamp `t`, and the given rule (or field) tables.
+    fn set_spec_error(extra: &str) -> String {
+        let text = format!(
+            "[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n\
+             [[entity]]\nname = \"e\"\nkey = [\"id\"]\nleft = {{ path = \"l.csv\" }}\nright = {{ path = \"r.csv\" }}\n\
+             [[entity.field]]\nname = \"id\"\n\
+             [[entity.field]]\nname = \"p\"\ntype = \"set\"\nseparator = \";\"\nmap = {{ \"x\" = \"view\", \"y\" = \"export\" }}\n\
+             [[entity.field]]\nname = \"role\"\n\
+             [[entity.field]]\nname = \"t\"\ntype = \"timestamp\"\n{extra}"
+        );
+        match crate::spec::parse(std::path::Path::new("t.toml"), &text, String::new()) {
+            Ok(_) => panic!("accepted: {extra}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn set_fields_and_policy_rules_refuse_what_does_not_apply() {
+        for (extra, needle) in [
+            ("[[entity.field]]\nname = \"s\"\ntype = \"set\"\nseparator = \"\"\n", "`separator` must not be empty"),
+            ("[[entity.field]]\nname = \"s\"\nseparator = \";\"\n", "option `separator` does not apply to type string"),
+            ("[[entity.field]]\nname = \"s\"\ntype = \"set\"\ntolerance = { abs = 1 }\n", "does not apply to a set field"),
+            ("[[entity.rule]]\nid = \"r\"\ncheck = \"pattern\"\nfield = \"p\"\npattern = \"x\"\n", "does not apply to set field `p`"),
+            ("[[entity.rule]]\nid = \"r\"\ncheck = \"length\"\nfield = \"p\"\nmax = 3\n", "does not apply to set field `p`"),
+            ("[[entity.rule]]\nid = \"r\"\ncheck = \"policy\"\nfield = \"role\"\nby = \"p\"\nallowed = { a = [\"x\"] }\n", "needs a set field"),
+            ("[[entity.rule]]\nid = \"r\"\ncheck = \"policy\"\nfield = \"p\"\nallowed = { a = [\"view\"] }\n", "needs `by"),
+            ("[[entity.rule]]\nid = \"r\"\ncheck = \"policy\"\nfield = \"p\"\nby = \"rol\"\nallowed = { a = [\"view\"] }\n", "`by` names unknown field `rol`"),
+            ("[[entity.rule]]\nid = \"r\"\ncheck = \"policy\"\nfield = \"p\"\nby = \"p\"\nallowed = { a = [\"view\"] }\n", "must be another field"),
+            ("[[entity.rule]]\nid = \"r\"\ncheck = \"policy\"\nfield = \"p\"\nby = \"role\"\n", "needs `allowed"),
+            ("[[entity.rule]]\nid = \"r\"\ncheck = \"policy\"\nfield = \"p\"\nby = \"role\"\nallowed = {}\n", "`allowed` is empty"),
+            ("[[entity.rule]]\nid = \"r\"\ncheck = \"policy\"\nfield = \"p\"\nby = \"role\"\nallowed = { a = [\"vew\"] }\n", "never holds `vew`"),
+            ("[[entity.rule]]\nid = \"r\"\ncheck = \"allowed\"\nfield = \"p\"\nby = \"role\"\n", "option `by` does not apply to check `allowed`"),
+            ("[[entity.rule]]\nid = \"r\"\ncheck = \"expr\"\nexpr = \"contains(p, 'vew')\"\n", "never holds 'vew'"),
+            ("[[entity.rule]]\nid = \"r\"\ncheck = \"expr\"\nexpr = \"size(p) > 1\"\n", "unknown function `size`"),
+            ("[[entity.rule]]\nid = \"r\"\ncheck = \"expr\"\nexpr = \"age(t) > 3x\"\n", "not a number or a duration"),
+        ] {
+            let e = set_spec_error(extra);
+            assert!(e.contains(needle), "{extra}\n=> {e}");
+            assert!(e.contains("t.toml:"), "no location: {e}");
+        }
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("36h"), Ok(36 * 3600));
