@@ -23,7 +23,13 @@ pub fn all(
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
     csv(&cc.join("customers.csv"), &customers.0, Encoding::Utf8)?;
-    contacts_parquet(&crm.join("contacts.parquet"), &customers.1)?;
+    crm_parquet(
+        &crm.join("contacts.parquet"),
+        &customers.1,
+        &["VIP__c"],
+        &[],
+        &["LastModifiedDate"],
+    )?;
     csv(&cc.join("calls.csv"), &calls.0, Encoding::Utf8)?;
     ndjson(
         &crm.join("activities.ndjson"),
@@ -34,7 +40,13 @@ pub fn all(
     csv(&cc.join("tickets.csv"), &tickets.0, Encoding::Gbk)?;
     csv(&crm.join("cases.csv"), &tickets.1, Encoding::Utf8Bom)?;
     csv(&cc.join("agents.csv"), &accounts.0, Encoding::Utf8)?;
-    users_parquet(&crm.join("users.parquet"), &accounts.1)?;
+    crm_parquet(
+        &crm.join("users.parquet"),
+        &accounts.1,
+        &["IsActive"],
+        &["PermissionSets"],
+        &["LastLoginDate"],
+    )?;
     let mut lines = String::new();
     for t in &truth.0 {
         lines.push_str(&serde_json::to_string(t).map_err(|e| Error::json("serializing the ground truth", e))?);
@@ -100,42 +112,6 @@ fn ndjson(path: &Path, t: &Table, numeric: &[&str], boolean: &[&str]) -> Result<
     write_bytes(path, out.as_bytes())
 }
 
-/// CRM users: text columns, a Boolean active flag, the permission sets as a
-/// list of text (the cells hold them as JSON arrays) and a naive Datetime.
-fn users_parquet(path: &Path, t: &Table) -> Result<()> {
-    let building = |e: PolarsError| Error::polars(format!("building {}", path.display()), e);
-    let mut cols = Vec::new();
-    for (i, name) in t.columns.iter().enumerate() {
-        let cells: Vec<Option<String>> = t.rows.iter().map(|r| r[i].clone()).collect();
-        let col = match *name {
-            "IsActive" => Column::new(
-                (*name).into(),
-                cells
-                    .iter()
-                    .map(|c| c.as_deref().map(|s| s == "true"))
-                    .collect::<Vec<_>>(),
-            ),
-            "PermissionSets" => {
-                let lists: Vec<Series> = cells
-                    .iter()
-                    .map(|c| {
-                        let items: Vec<String> = c
-                            .as_deref()
-                            .and_then(|s| serde_json::from_str(s).ok())
-                            .unwrap_or_default();
-                        Series::new(PlSmallStr::EMPTY, items)
-                    })
-                    .collect();
-                Series::new((*name).into(), lists).into_column()
-            }
-            "LastLoginDate" => naive_datetime(name, &cells).map_err(building)?,
-            _ => Column::new((*name).into(), cells),
-        };
-        cols.push(col);
-    }
-    crate::report::write_parquet(path, cols, t.rows.len())
-}
-
 /// A column of `%Y-%m-%d %H:%M:%S` texts as a naive millisecond Datetime.
 fn naive_datetime(name: &str, cells: &[Option<String>]) -> PolarsResult<Column> {
     let ms: Vec<Option<i64>> = cells
@@ -149,23 +125,39 @@ fn naive_datetime(name: &str, cells: &[Option<String>]) -> PolarsResult<Column> 
     Column::new(name.into(), ms).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
 }
 
-/// CRM contacts: text columns, a Boolean VIP flag and a naive Datetime, as a
-/// CRM's Parquet export would type them.
-fn contacts_parquet(path: &Path, t: &Table) -> Result<()> {
+/// A CRM table in Parquet, typed as a CRM's export would type it: the
+/// `booleans` columns Boolean, the `lists` columns lists of text (their
+/// cells hold JSON arrays), the `datetimes` columns naive Datetimes, the
+/// rest text.
+fn crm_parquet(path: &Path, t: &Table, booleans: &[&str], lists: &[&str], datetimes: &[&str]) -> Result<()> {
     let building = |e: PolarsError| Error::polars(format!("building {}", path.display()), e);
     let mut cols = Vec::new();
     for (i, name) in t.columns.iter().enumerate() {
         let cells: Vec<Option<String>> = t.rows.iter().map(|r| r[i].clone()).collect();
-        let col = match *name {
-            "VIP__c" => Column::new(
+        let col = if booleans.contains(name) {
+            Column::new(
                 (*name).into(),
                 cells
                     .iter()
                     .map(|c| c.as_deref().map(|s| s == "true"))
                     .collect::<Vec<_>>(),
-            ),
-            "LastModifiedDate" => naive_datetime(name, &cells).map_err(building)?,
-            _ => Column::new((*name).into(), cells),
+            )
+        } else if lists.contains(name) {
+            let lists: Vec<Series> = cells
+                .iter()
+                .map(|c| {
+                    let items: Vec<String> = c
+                        .as_deref()
+                        .and_then(|s| serde_json::from_str(s).ok())
+                        .unwrap_or_default();
+                    Series::new(PlSmallStr::EMPTY, items)
+                })
+                .collect();
+            Series::new((*name).into(), lists).into_column()
+        } else if datetimes.contains(name) {
+            naive_datetime(name, &cells).map_err(building)?
+        } else {
+            Column::new((*name).into(), cells)
         };
         cols.push(col);
     }

@@ -111,24 +111,30 @@ fn scalar_text(field: &Field, side: Side, v: &Value) -> Result<String, NoInverse
                 .filter(|(_, canonical)| ty.convert(canonical).as_ref() == Ok(v))
                 .map(|(raw, _)| raw)
                 .collect();
-            match raws.as_slice() {
-                [one] => (*one).clone(),
-                [] if field.keep_unmapped => format_typed(ty, field.write[i].as_deref(), v)?,
-                [] => {
-                    return Err(NoInverse::NotInValueMap {
-                        side: side.as_str(),
-                        field: field.name.clone(),
-                    })
-                }
-                _ => {
-                    return Err(NoInverse::SeveralMapped {
-                        side: side.as_str(),
-                        field: field.name.clone(),
-                    })
-                }
+            match only_raw(field, side, &raws)? {
+                Some(raw) => raw.clone(),
+                None => format_typed(ty, field.write[i].as_deref(), v)?,
             }
         }
     })
+}
+
+/// The one raw value a value map turns into the value sought (`raws`: all
+/// that do); None when there is none and unmapped values are kept as they
+/// are; an error when there is none or several.
+fn only_raw<'a>(field: &Field, side: Side, raws: &[&'a String]) -> Result<Option<&'a String>, NoInverse> {
+    match raws {
+        [one] => Ok(Some(one)),
+        [] if field.keep_unmapped => Ok(None),
+        [] => Err(NoInverse::NotInValueMap {
+            side: side.as_str(),
+            field: field.name.clone(),
+        }),
+        _ => Err(NoInverse::SeveralMapped {
+            side: side.as_str(),
+            field: field.name.clone(),
+        }),
+    }
 }
 
 /// The raw text of a set: each element's value map reversed, then the
@@ -141,21 +147,9 @@ fn set_text(field: &Field, side: Side, separator: Option<&str>, canonical: &str)
             None => element,
             Some(map) => {
                 let found: Vec<&String> = map.iter().filter(|(_, c)| **c == element).map(|(raw, _)| raw).collect();
-                match found.as_slice() {
-                    [one] => (*one).clone(),
-                    [] if field.keep_unmapped => element,
-                    [] => {
-                        return Err(NoInverse::NotInValueMap {
-                            side: side.as_str(),
-                            field: field.name.clone(),
-                        })
-                    }
-                    _ => {
-                        return Err(NoInverse::SeveralMapped {
-                            side: side.as_str(),
-                            field: field.name.clone(),
-                        })
-                    }
+                match only_raw(field, side, &found)? {
+                    Some(raw) => raw.clone(),
+                    None => element,
                 }
             }
         });
