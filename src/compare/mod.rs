@@ -303,12 +303,7 @@ fn compare_field(
 /// (elements in JSON quoting, so commas and spaces inside them stay clear).
 fn set_detail(left: &str, right: &str) -> String {
     let (l, r) = crate::normalize::set::difference(left, right);
-    let list = |v: &[String]| {
-        v.iter()
-            .map(|e| serde_json::Value::String(e.clone()).to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let list = crate::normalize::set::quoted;
     match (l.is_empty(), r.is_empty()) {
         (false, false) => format!("only left: {}; only right: {}", list(&l), list(&r)),
         (false, true) => format!("only left: {}", list(&l)),

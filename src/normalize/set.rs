@@ -72,9 +72,14 @@ pub fn elements(canonical: &str) -> Vec<String> {
     serde_json::from_str(canonical).unwrap_or_default()
 }
 
-/// Whether a canonical set holds `element`.
-pub fn holds(canonical: &str, element: &str) -> bool {
-    elements(canonical).iter().any(|e| e == element)
+/// Elements as findings name them: each in JSON quotes (so commas and
+/// spaces inside stay clear), comma-separated.
+pub fn quoted(elements: &[String]) -> String {
+    elements
+        .iter()
+        .map(|e| serde_json::Value::String(e.clone()).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The elements only in `a` and only in `b` (each in order).
@@ -143,7 +148,12 @@ mod tests {
             .display();
         let e = elements(&v);
         assert_eq!(e.len(), 4);
-        assert!(holds(&v, "quote\"d") && holds(&v, "back\\slash") && !holds(&v, "quote"));
+        assert!(e.iter().any(|x| x == "quote\"d") && e.iter().any(|x| x == "back\\slash"));
+        assert!(!e.iter().any(|x| x == "quote"));
+        assert_eq!(
+            quoted(&e[..2]),
+            format!("{}, {}", serde_json::json!(e[0]), serde_json::json!(e[1]))
+        );
         assert_eq!(canonical(&e).unwrap().display(), v);
     }
 

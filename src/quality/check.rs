@@ -337,15 +337,6 @@ fn check_rule_side(ctx: &Context<'_>, e: usize, rule: &Rule, side: Side) -> Side
     }
 }
 
-/// Elements in JSON quoting, comma-separated (commas inside stay clear).
-fn quoted(elements: &[String]) -> String {
-    elements
-        .iter()
-        .map(|e| serde_json::Value::String(e.clone()).to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// `policy`: each row's set holds only what its `by` value allows. A row
 /// whose `by` value has no entry in the policy is reported as such; a null
 /// or unconvertible set or `by` value is not judged (`not_null` says so).
@@ -370,7 +361,7 @@ fn policy(display: &dyn Display, em: &mut Emitter<'_>, entity: &Entity, s: &Prep
                     if entity.fields[f].is_pii() {
                         format!("{by_name} `{shown}` may not hold {} of its elements", outside.len())
                     } else {
-                        format!("{by_name} `{shown}` may not hold: {}", quoted(&outside))
+                        format!("{by_name} `{shown}` may not hold: {}", set::quoted(&outside))
                     }
                 })
             }
@@ -518,7 +509,7 @@ fn violation(check: &Check, field: &Field, side: Side, v: &Value) -> Option<Stri
             match (outside.is_empty(), field.is_pii()) {
                 (true, _) => None,
                 (false, true) => Some(format!("{} elements are not in the allowed set", outside.len())),
-                (false, false) => Some(format!("not in the allowed set: {}", quoted(&outside))),
+                (false, false) => Some(format!("not in the allowed set: {}", set::quoted(&outside))),
             }
         }
         Check::Allowed(set) => (!set.contains(text().as_ref())).then(|| "value is not in the allowed set".into()),

@@ -654,16 +654,14 @@ impl Compiler<'_> {
                 Side::Right => s.get_ref().right(),
             }),
         };
-        if let (Some(sep), Some(t)) = (&f.separator, &f.ty) {
-            if t.get_ref().trim().eq_ignore_ascii_case("set") && opts.separator.as_deref() == Some("") {
-                return Err(self.loc.at(sep, DeclarationError::EmptySeparator.to_string()));
-            }
-        }
         let (ty, span) = match &f.ty {
             Some(t) => (t.get_ref().as_str(), t.span()),
             None => ("string", f.name.span()),
         };
-        FieldType::from_spec(ty, &opts, side_tz).map_err(|m| self.loc.error(span, m.to_string()))
+        FieldType::from_spec(ty, &opts, side_tz).map_err(|m| match (&m, &f.separator) {
+            (DeclarationError::EmptySeparator, Some(sep)) => self.loc.at(sep, m.to_string()),
+            _ => self.loc.error(span, m.to_string()),
+        })
     }
 
     fn steps<T>(&self, at: &Spanned<T>, tokens: Option<Vec<String>>) -> Result<Vec<Step>, SpecError> {

@@ -287,6 +287,19 @@ impl Field {
     pub fn is_pii(&self) -> bool {
         self.pii.is_some()
     }
+
+    /// Every canonical value the field can hold, sorted, when value maps on
+    /// both sides decide it (None: any value, e.g. with `unmapped = "keep"`).
+    /// Rules naming a value outside it name a typo: they could never fire.
+    pub fn mapped_values(&self) -> Option<Vec<&str>> {
+        let (Some(l), Some(r), false) = (&self.map[0], &self.map[1], self.keep_unmapped) else {
+            return None;
+        };
+        let mut values: Vec<&str> = l.values().chain(r.values()).map(String::as_str).collect();
+        values.sort_unstable();
+        values.dedup();
+        Some(values)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -515,15 +515,9 @@ impl Parser<'_> {
     /// never hold (a typo would make the condition silently never true).
     fn known_element(&self, field: usize, element: &str, at: Range<usize>) -> Result<(), ExprError> {
         let f = &self.fields[field];
-        let (Some(l), Some(r)) = (&f.map[0], &f.map[1]) else {
+        let Some(known) = f.mapped_values().filter(|known| !known.contains(&element)) else {
             return Ok(());
         };
-        if f.keep_unmapped || l.values().chain(r.values()).any(|v| v == element) {
-            return Ok(());
-        }
-        let mut known: Vec<&str> = l.values().chain(r.values()).map(String::as_str).collect();
-        known.sort_unstable();
-        known.dedup();
         fail(
             at,
             format!(

@@ -349,9 +349,9 @@ fn compile_check(
             }
             // Elements a field with value maps on both sides can never hold
             // are typos: refused, as in `contains(...)`.
-            if let (Some(l), Some(rm), false) = (&field.map[0], &field.map[1], field.keep_unmapped) {
+            if let Some(known) = field.mapped_values() {
                 for element in allowed.get_ref().values().flatten() {
-                    if !l.values().chain(rm.values()).any(|v| v == element) {
+                    if !known.contains(&element.as_str()) {
                         return Err(err(
                             allowed.span(),
                             format!(
