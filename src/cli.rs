@@ -51,6 +51,69 @@ pub enum Command {
     Report(ReportArgs),
     /// Remove old runs from a reports folder, keeping its hash chain verifiable.
     Prune(PruneArgs),
+    /// Merge the parts of a sharded run (`run --shard`) into one sealed run folder.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Reports folder (a path or a bucket URL) the shards wrote their parts to; the run folder is OUT/RUN_ID.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// The run id every shard was given.
+    #[arg(long)]
+    pub run_id: String,
+    /// The previous run folder, when the shards were given `--prev`.
+    #[arg(long)]
+    pub prev: Option<PathBuf>,
+    /// Signing key (as for `run`).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// `json` prints summary.json to stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// Repair files (as for `run`).
+    #[arg(long, value_name = "FORMAT[,FORMAT]", value_parser = parse_repairs_format)]
+    pub repairs_format: Option<RepairsFormat>,
+    /// Where a bucket's parts are downloaded and the run is built before its upload (default: a temporary folder).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// How long to wait while another run holds OUT (as for `run`).
+    #[arg(long, value_name = "DURATION", default_value = crate::report::DEFAULT_WAIT, value_parser = crate::report::parse_wait)]
+    pub wait: std::time::Duration,
+    /// Findings report.html shows per entity and kind (default 100).
+    #[arg(long, value_name = "N")]
+    pub report_findings: Option<usize>,
+}
+
+/// `--shard I/N` or `auto/N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardArg {
+    /// None for `auto`.
+    pub index: Option<usize>,
+    pub count: usize,
+}
+
+/// A `--shard` that is not `I/N` or `auto/N` with `0 <= I < N`.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not I/N or auto/N (0 <= I < N, e.g. 0/4)")]
+pub struct InvalidShard(String);
+
+fn parse_shard(text: &str) -> Result<ShardArg, InvalidShard> {
+    let bad = || InvalidShard(text.to_string());
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let count: usize = n.parse().map_err(|_| bad())?;
+    if count == 0 || count > crate::bucket::MAX_BUCKETS {
+        return Err(bad());
+    }
+    let index = match i {
+        "auto" => None,
+        i => Some(i.parse::<usize>().map_err(|_| bad())?).filter(|&i| i < count),
+    };
+    if i != "auto" && index.is_none() {
+        return Err(bad());
+    }
+    Ok(ShardArg { index, count })
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +201,16 @@ pub struct RunArgs {
     /// nightly jobs use keys made once by `recon keygen`). Also RECON_CREATE_KEYS=1.
     #[arg(long)]
     pub create_keys: bool,
+    /// Run one shard of a run spread over machines: `I/N` (0-based), or
+    /// `auto/N` to take I from --shard-index, JOB_COMPLETION_INDEX
+    /// (Kubernetes Indexed Job) or AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch).
+    /// Needs --run-id; the shard writes its part under OUT/.shards/RUN_ID
+    /// and `recon merge` seals the run.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, requires = "run_id")]
+    pub shard: Option<ShardArg>,
+    /// The shard index for `--shard auto/N`.
+    #[arg(long, value_name = "I", requires = "shard")]
+    pub shard_index: Option<usize>,
 }
 
 /// Values for `${NAME}` and `{date}` in source paths (see README.md,

@@ -4,11 +4,11 @@
 //! writes them, repair plans from them. The id depends only on what the
 //! problem is, never on the run, so the same problem keeps its id.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::spec::Severity;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     Drift,
@@ -30,7 +30,9 @@ impl Category {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serialized only between the shards of one run and their merge
+/// (`run::part`); reports write their own columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub entity: String,
     pub category: Category,
@@ -62,6 +64,53 @@ impl Finding {
             self.side.as_bytes(),
         ];
         hex::encode(&digest_parts(&parts)[..16])
+    }
+}
+
+/// A finding as read back, its side still text.
+#[derive(Deserialize)]
+struct FindingText {
+    entity: String,
+    category: Category,
+    kind: String,
+    rule: String,
+    severity: Severity,
+    side: String,
+    key: String,
+    field: Option<String>,
+    left_value: Option<String>,
+    right_value: Option<String>,
+    detail: String,
+}
+
+impl<'de> Deserialize<'de> for Finding {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Finding, D::Error> {
+        FindingText::deserialize(d)?
+            .try_into()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl TryFrom<FindingText> for Finding {
+    type Error = String;
+    fn try_from(f: FindingText) -> Result<Finding, String> {
+        let side = ["left", "right", "both"]
+            .into_iter()
+            .find(|s| *s == f.side)
+            .ok_or_else(|| format!("unknown side `{}`", f.side))?;
+        Ok(Finding {
+            entity: f.entity,
+            category: f.category,
+            kind: f.kind,
+            rule: f.rule,
+            severity: f.severity,
+            side,
+            key: f.key,
+            field: f.field,
+            left_value: f.left_value,
+            right_value: f.right_value,
+            detail: f.detail,
+        })
     }
 }
 

@@ -51,6 +51,7 @@ fn main() -> ExitCode {
         Command::Sql(a) => commands::sql::execute(a),
         Command::Report(a) => commands::report::execute(a),
         Command::Prune(a) => commands::prune::execute(a),
+        Command::Merge(a) => commands::merge::execute(a),
     });
     match result {
         Ok(Ok(code)) => ExitCode::from(code.code()),

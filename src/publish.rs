@@ -181,6 +181,67 @@ impl RemoteRuns {
     }
 }
 
+/// Work folders under the prefix that are not runs (the parts of a
+/// sharded run, `.shards/RUN_ID/I/…`): each writer replaces its own, a
+/// reader takes them all.
+impl RemoteRuns {
+    /// Uploads the local folder `dir` to `relative` under the prefix,
+    /// replacing what an earlier attempt left there: the `marker` object
+    /// is removed first, then the old objects, then every file is
+    /// uploaded, `marker` last (a reader trusts a folder with its marker).
+    /// Returns the folder's URL.
+    pub fn replace_folder(&self, dir: &Path, relative: &str, marker: &str) -> Result<String> {
+        let prefix = self.base.join(relative);
+        self.store.delete(&prefix.join(marker).key)?;
+        let mut files = Vec::new();
+        walk(dir, dir, &mut files)?;
+        files.sort_by_key(|f| (f == marker, f.clone()));
+        // An earlier attempt's objects go: none may outlive it unlisted.
+        for old in self.store.list(&prefix.key)? {
+            self.store.delete(&old.key)?;
+        }
+        for name in &files {
+            self.store.upload(&dir.join(name), &prefix.join(name).key)?;
+        }
+        Ok(prefix.url())
+    }
+
+    /// Downloads every object under `relative` into `local`, keeping
+    /// their paths; returns how many objects were read.
+    pub fn fetch_folder(&self, relative: &str, local: &Path) -> Result<usize> {
+        let prefix = self.base.join(relative);
+        let root = prefix.key.trim_matches('/').to_string();
+        let mut n = 0;
+        for object in self.store.list(&root)? {
+            let Some(relative) = object.key.strip_prefix(&root) else {
+                continue;
+            };
+            let relative = relative.trim_start_matches('/');
+            if relative.is_empty() || relative.split('/').any(|p| p.is_empty() || p == "..") {
+                continue;
+            }
+            let to = local.join(relative);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&to).map_err(|e| Error::io(&to, e))?);
+            self.store.download(&object.key, &mut out)?;
+            std::io::Write::flush(&mut out).map_err(|e| Error::io(&to, e))?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Removes every object under `relative`.
+    pub fn delete_folder(&self, relative: &str) -> Result<()> {
+        let prefix = self.base.join(relative);
+        for object in self.store.list(prefix.key.trim_matches('/'))? {
+            self.store.delete(&object.key)?;
+        }
+        Ok(())
+    }
+}
+
 /// The files under `dir`, as `/`-separated paths relative to `root`.
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
@@ -436,7 +497,7 @@ pub fn fetch_chain(url: &str, local: &Path) -> Result<String> {
 }
 
 /// Storage settings from the environment alone (no spec at hand).
-fn env_settings() -> Result<Settings> {
+pub fn env_settings() -> Result<Settings> {
     Settings::from_env().map_err(|m| Error::usage(m.to_string(), None))
 }
 

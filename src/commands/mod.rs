@@ -5,6 +5,7 @@ pub mod apply;
 pub mod check;
 pub mod generate;
 pub mod keygen;
+pub mod merge;
 pub mod prune;
 pub mod report;
 pub mod run;

@@ -10,6 +10,9 @@ use crate::report::human_summary;
 use crate::run::{execute as run, RunOptions};
 
 pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
+    if let Some(shard) = args.shard {
+        return run_shard(args, shard);
+    }
     let spinner =
         (progress && std::io::stderr().is_terminal() && std::env::var_os("NO_PROGRESS").is_none()).then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
@@ -95,7 +98,13 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
             }
         },
     };
-    eprint!("{}", human_summary(&outcome.summary, &shown));
+    Ok(tell(&outcome, &shown, args.format))
+}
+
+/// What a sealed run says on stderr (and stdout with `--format json`),
+/// and its webhooks; returns its exit code.
+pub(super) fn tell(outcome: &crate::run::RunOutcome, shown: &str, format: OutputFormat) -> ExitCode {
+    eprint!("{}", human_summary(&outcome.summary, shown));
     // Only when there is something to repair (no authority: no instructions).
     let total: usize = outcome.repairs.values().sum();
     if total > 0 {
@@ -106,11 +115,132 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
             parts.join(", ")
         );
     }
-    notify(&outcome, &shown);
-    if args.format == OutputFormat::Json {
+    notify(outcome, shown);
+    if format == OutputFormat::Json {
         print!("{}", outcome.summary_json);
     }
-    Ok(outcome.exit)
+    outcome.exit
+}
+
+/// The environment variables batch engines give each task of an array.
+pub const SHARD_INDEX_VARS: [&str; 2] = ["JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"];
+
+/// The shard this process runs: `I/N` as given, or for `auto/N` the
+/// index from --shard-index or the batch engine's environment.
+fn shard_of(arg: crate::cli::ShardArg, index: Option<usize>) -> Result<crate::run::Shard> {
+    let index = match (arg.index, index) {
+        (Some(i), None) => i,
+        (Some(i), Some(j)) if i == j => i,
+        (Some(i), Some(j)) => {
+            return Err(crate::error::Error::usage(
+                format!("--shard {i}/{} and --shard-index {j} disagree", arg.count),
+                None,
+            ))
+        }
+        (None, Some(j)) => j,
+        (None, None) => {
+            let found = SHARD_INDEX_VARS
+                .iter()
+                .find_map(|v| std::env::var(v).ok().map(|text| (*v, text)));
+            let Some((var, text)) = found else {
+                return Err(crate::error::Error::usage(
+                    format!("--shard auto/{} found no shard index", arg.count),
+                    Some(format!(
+                        "give --shard-index I, or run where {} is set",
+                        SHARD_INDEX_VARS.join(" or ")
+                    )),
+                ));
+            };
+            text.trim()
+                .parse()
+                .map_err(|_| crate::error::Error::usage(format!("{var}=`{text}` is not a shard index"), None))?
+        }
+    };
+    if index >= arg.count {
+        return Err(crate::error::Error::usage(
+            format!("shard index {index} is not below the shard count {}", arg.count),
+            None,
+        ));
+    }
+    Ok(crate::run::Shard {
+        index,
+        count: arg.count,
+    })
+}
+
+/// `run --shard`: reconcile one shard and write its part next to the runs
+/// (a bucket's part is built locally, then uploaded, its marker last).
+fn run_shard(args: &RunArgs, arg: crate::cli::ShardArg) -> Result<ExitCode> {
+    use crate::run::part;
+    let shard = shard_of(arg, args.shard_index)?;
+    let run_id = args.run_id.clone().unwrap_or_default();
+    let params = args.paths.params()?;
+    let out_url = args.out.to_string_lossy().to_string();
+    let remote = if crate::storage::is_url(&out_url) {
+        let spec = crate::spec::load_with(&args.spec, &params)?;
+        let runs = crate::publish::RemoteRuns::open(&out_url, &spec.storage)?;
+        if runs.runs()?.iter().any(|r| r.id == run_id) {
+            return Err(crate::error::Error::usage(
+                format!("run {} already exists", runs.url(&run_id)),
+                Some("a shard belongs to a run not yet merged; choose another --run-id".into()),
+            ));
+        }
+        let staging = crate::publish::staging_folder(args.work_dir.as_deref())?;
+        runs.mirror_history(staging.path())?;
+        Some((runs, staging))
+    } else {
+        if args.out.join(&run_id).exists() {
+            return Err(crate::error::Error::usage(
+                format!("run {} already exists", args.out.join(&run_id).display()),
+                Some("a shard belongs to a run not yet merged; choose another --run-id".into()),
+            ));
+        }
+        None
+    };
+    let out = match &remote {
+        Some((_, staging)) => staging.path().to_path_buf(),
+        None => args.out.clone(),
+    };
+    let opts = RunOptions {
+        spec: args.spec.clone(),
+        out: out.clone(),
+        run_id: Some(run_id.clone()),
+        prev: args.prev.clone(),
+        keys: KeyRing::new(args.key.clone()).creating(args.create_keys),
+        repairs_format: args.repairs_format,
+        memory_limit: args.memory_limit,
+        buckets: args.buckets.map(|n| n as usize),
+        work_dir: args.work_dir.clone(),
+        wait: args.wait,
+        params,
+        report_findings: args.report_findings,
+    };
+    let dir = part::part_dir(&out, &run_id, shard.index);
+    let outcome = crate::run::execute_shard(&opts, shard, &dir);
+    for note in opts.keys.notes() {
+        eprintln!("note: {note}");
+    }
+    let outcome = outcome?;
+    let shown = match &remote {
+        None => dir.display().to_string(),
+        Some((runs, _)) => {
+            let relative = format!("{}/{run_id}/{}", part::SHARDS_DIR, shard.index);
+            runs.replace_folder(&dir, &relative, part::DONE_FILE)?
+        }
+    };
+    eprintln!(
+        "shard {}/{} of run {run_id}: {} of {} buckets reconciled in {:.1} s; part written to {shown}",
+        shard.index,
+        shard.count,
+        outcome.own_buckets,
+        outcome.buckets.iter().sum::<usize>(),
+        outcome.done.seconds
+    );
+    eprintln!(
+        "  merge once every shard is done: recon merge --run-id {run_id} --out {}",
+        args.out.display()
+    );
+    Ok(ExitCode::Ok)
 }
 
 /// Tells the spec's webhooks; a failure is reported here and changes

@@ -18,7 +18,7 @@ use crate::spec::{Entity, Side};
 
 /// How the rows of one side were accounted for. The buckets are disjoint and
 /// must add up to `rows_read`.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Coverage {
     pub rows_read: usize,
     pub rows_matched: usize,

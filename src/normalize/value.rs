@@ -30,6 +30,60 @@ pub enum Value {
     Ts(Instant),
 }
 
+/// A value as the shards of one run hand it to their merge (`run::part`):
+/// one tagged case per variant, a decimal's units as text (JSON numbers
+/// stop at 64 bits in many readers).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ValueText {
+    Str(String),
+    Int(i64),
+    Dec(String, u32),
+    Bool(bool),
+    Date(i32),
+    Ts(i64, u16),
+}
+
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v = match self {
+            Value::Str(t) => ValueText::Str(t.to_string()),
+            Value::Int(i) => ValueText::Int(*i),
+            Value::Dec { units, scale } => ValueText::Dec(units.get().to_string(), *scale),
+            Value::Bool(b) => ValueText::Bool(*b),
+            Value::Date(d) => ValueText::Date(*d),
+            Value::Ts(t) => ValueText::Ts(t.micros, t.sub_nanos),
+        };
+        v.serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        use serde::de::Error;
+        Ok(match ValueText::deserialize(d)? {
+            ValueText::Str(t) => Value::Str(t.into()),
+            ValueText::Int(i) => Value::Int(i),
+            ValueText::Dec(units, scale) => {
+                let units: i128 = units
+                    .parse()
+                    .map_err(|e| D::Error::custom(format!("decimal units: {e}")))?;
+                if scale > 38 {
+                    return Err(D::Error::custom(format!("decimal scale {scale} above 38")));
+                }
+                Value::Dec {
+                    units: Units::new(units),
+                    scale,
+                }
+            }
+            ValueText::Bool(b) => Value::Bool(b),
+            ValueText::Date(d) => Value::Date(d),
+            ValueText::Ts(micros, sub_nanos) if sub_nanos < 1_000 => Value::Ts(Instant { micros, sub_nanos }),
+            ValueText::Ts(_, n) => return Err(D::Error::custom(format!("{n} nanoseconds within a microsecond"))),
+        })
+    }
+}
+
 /// A UTC instant at nanosecond precision: microseconds since the Unix
 /// epoch (floored) and the nanoseconds within that microsecond. Ordered as
 /// the instants are. Microseconds keep chrono's whole range (a nanosecond

@@ -58,7 +58,7 @@ impl FieldStats {
 }
 
 /// One rule's result for summary.json.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct RuleStats {
     pub check: String,
     pub severity: String,
@@ -70,7 +70,7 @@ pub struct RuleStats {
     /// Rows checked per side (after `where`).
     pub rows_checked: BTreeMap<String, usize>,
     /// Check-specific observations per side (`row_count`, `fresh`, skipped sides).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub observed: BTreeMap<String, serde_json::Value>,
 }
 
@@ -349,8 +349,11 @@ impl Distinct {
 }
 
 /// Metrics of one field and side gathered bucket by bucket: counts add up,
-/// min and max are kept typed, distinct values go into a sketch.
-#[derive(Debug, Clone)]
+/// min and max are kept typed, distinct values go into a sketch. Merging
+/// is order-free (sums, the least and greatest of values that are equal
+/// only when identical, register-wise maxima), so the shards of a run can
+/// hand theirs to the merge (serialized in `run::part`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ColumnAcc {
     rows: usize,
     nulls: usize,
@@ -381,6 +384,23 @@ pub fn accumulate(entity: &Entity, sides: [&PreparedSide; 2], acc: &mut EntityAc
         match slot {
             None => *slot = Some(part),
             Some(a) => a.merge(part),
+        }
+    }
+}
+
+/// Adds the accumulator of other buckets (another shard's) to `acc`.
+pub fn merge_acc(acc: &mut EntityAcc, other: EntityAcc) {
+    if acc.is_empty() {
+        *acc = other;
+        return;
+    }
+    for (mine, theirs) in acc.iter_mut().zip(other) {
+        for (slot, part) in mine.iter_mut().zip(theirs) {
+            let Some(part) = part else { continue };
+            match slot {
+                None => *slot = Some(part),
+                Some(a) => a.merge(part),
+            }
         }
     }
 }
@@ -471,9 +491,35 @@ impl ColumnAcc {
 /// HyperLogLog with 2^14 one-byte registers (Flajolet et al. 2007, with
 /// linear counting for small cardinalities): 16 KiB per column and side,
 /// standard error 1.04/√16384 ≈ 0.8%, and exact-looking for small counts.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "SketchText", into = "SketchText")]
 pub struct Sketch {
     registers: Vec<u8>,
+}
+
+/// A sketch's registers as hex (16 KiB of small numbers).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SketchText(String);
+
+impl From<Sketch> for SketchText {
+    fn from(s: Sketch) -> SketchText {
+        SketchText(hex::encode(&s.registers))
+    }
+}
+
+impl TryFrom<SketchText> for Sketch {
+    type Error = String;
+    fn try_from(t: SketchText) -> Result<Sketch, String> {
+        let registers = hex::decode(&t.0).map_err(|e| format!("sketch registers: {e}"))?;
+        if registers.len() != 1 << SKETCH_BITS {
+            return Err(format!(
+                "a sketch has {} registers, not {}",
+                registers.len(),
+                1 << SKETCH_BITS
+            ));
+        }
+        Ok(Sketch { registers })
+    }
 }
 
 const SKETCH_BITS: u32 = 14;

@@ -150,7 +150,8 @@ pub fn release(folder: &Path) {
     let _ = std::fs::remove_file(owner_path(folder));
 }
 
-fn validate_run_id(run_id: &str) -> Result<()> {
+/// A run id names a folder and an object prefix: letters, digits, `-`, `_`, `.`.
+pub fn validate_run_id(run_id: &str) -> Result<()> {
     let ok = !run_id.is_empty()
         && !run_id.starts_with('.')
         && run_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));

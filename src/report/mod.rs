@@ -14,7 +14,7 @@ pub mod summary;
 
 pub use crate::columnar::{buffered, opened, push_plain, Dictionary, PlainColumn, WorkingWriter};
 pub use baseline::{choose_baseline, BaselineInfo};
-pub use folder::{claim, owner_tag, previous_runs, release, sweep_stale, PreviousRun, RunFolder};
+pub use folder::{claim, owner_tag, previous_runs, release, sweep_stale, validate_run_id, PreviousRun, RunFolder};
 pub use lock::{hostname, parse_wait, read_holder, HistoryLock, LockHolder, DEFAULT_WAIT, LOCK_FILE};
 pub use metrics::{write_quality_metrics, EntityMetrics};
 pub use summary::{human_summary, EntitySummary, SideInfo, Summary};

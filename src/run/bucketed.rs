@@ -34,15 +34,23 @@ pub(super) fn bucket_plan(spec: &Spec, opts: &RunOptions) -> Vec<usize> {
     plan
 }
 
+/// Where each bucket's change state goes: (entity, bucket, state).
+pub(super) type StateOut<'a> = dyn FnMut(usize, usize, repair::state::EntityState) -> Result<()> + 'a;
+
 /// Entities split into buckets by key and reconciled one bucket at a time;
 /// the results are merged as if the whole entity had been in memory.
+/// Only the buckets `own` accepts are reconciled (a shard's share; every
+/// bucket still counts for the facts of rules that see a whole side).
+/// Returns each reconciled entity's result and its column metrics'
+/// accumulator (the caller finishes the metrics, or hands them on).
 pub(super) fn bucketed(
     env: &Env<'_>,
     plan: &[usize],
+    own: &dyn Fn(usize) -> bool,
     work: &Path,
     previous: Option<&Path>,
-    states: &mut repair::state::StateSink,
-) -> Result<Vec<EntityResult>> {
+    on_state: &mut StateOut<'_>,
+) -> Result<(Vec<EntityResult>, Vec<crate::quality::metrics::EntityAcc>)> {
     let spec = env.spec;
     let clock = Instant::now();
     let parts: Vec<std::sync::Arc<bucket::Partitioned>> = spec
@@ -69,15 +77,17 @@ pub(super) fn bucketed(
         None => None,
     };
     let mut results = Vec::new();
+    let mut accs = Vec::new();
     for (e, entity) in spec.entities.iter().enumerate() {
-        let merger = Merger::spawn(plan[e])?;
+        let mine: Vec<usize> = (0..plan[e]).filter(|&b| own(b)).collect();
+        let merger = Merger::spawn(mine.len().max(1))?;
         let mut acc = crate::quality::metrics::EntityAcc::new();
         // The next bucket's spill is read on a thread of its own while this
         // bucket is reconciled, its metrics gathered and its state handed
         // over (the two cores were a quarter idle there). A run that fails
         // meanwhile leaves the reader to finish on its own: it only reads.
         let mut next: Option<std::thread::JoinHandle<Result<[Loaded; 2]>>> = None;
-        for b in 0..plan[e] {
+        for (at, &b) in mine.iter().enumerate() {
             let clock = Instant::now();
             let loaded = match next.take() {
                 Some(reader) => reader
@@ -107,11 +117,11 @@ pub(super) fn bucketed(
                 first: b == 0,
             };
             let rules = env.rules(&sides, &keys, Some(buckets));
-            if b + 1 < plan[e] {
+            if let Some(&following) = mine.get(at + 1) {
                 let part = std::sync::Arc::clone(&parts[e]);
                 let reader = std::thread::Builder::new()
                     .name("recon-spill-reader".into())
-                    .spawn(move || part.take(b + 1))
+                    .spawn(move || part.take(following))
                     .map_err(|e| Error::thread("spill reader", e))?;
                 next = Some(reader);
             }
@@ -124,20 +134,23 @@ pub(super) fn bucketed(
             );
             let mut r = r?;
             tracing::debug!(entity = %entity.name, bucket = b, ms = clock.elapsed().as_millis() as u64, "bucket reconciled and its metrics gathered");
-            states.send(&entity.name, std::mem::take(&mut r.state))?;
+            on_state(e, b, std::mem::take(&mut r.state))?;
             tracing::debug!(entity = %entity.name, bucket = b, ms = clock.elapsed().as_millis() as u64, "bucket state handed over");
             merger.send(r, p)?;
             tracing::info!(entity = %entity.name, bucket = b, ms = clock.elapsed().as_millis() as u64, "bucket reconciled");
         }
         let Some(mut m) = merger.finish()? else { continue };
         let meta = &parts[e].meta;
-        m.findings.splice(0..0, schema_findings(entity, meta));
-        m.quality.fields = crate::quality::metrics::finish(entity, &acc, env.display);
+        // Once per run: the shard with bucket 0 reports them.
+        if own(0) {
+            m.findings.splice(0..0, schema_findings(entity, meta));
+        }
         m.rows = [meta[0].rows, meta[1].rows];
         m.inputs = [&meta[0], &meta[1]].map(input_meta);
         results.push(m);
+        accs.push(acc);
     }
-    Ok(results)
+    Ok((results, accs))
 }
 
 /// Per entity, both sides: entity `e`'s own, the empty ones for the `n - 1`

@@ -77,7 +77,7 @@ impl EntityResult {
     }
 
     /// Adds another bucket of the same entity.
-    fn absorb(&mut self, mut o: EntityResult) {
+    pub(super) fn absorb(&mut self, mut o: EntityResult) {
         self.findings.append(&mut o.findings);
         self.repairs.append(&mut o.repairs);
         for (c, oc) in self.coverage.iter_mut().zip(&o.coverage) {

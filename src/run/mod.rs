@@ -31,7 +31,12 @@ use crate::spec::{self, Side, Spec};
 mod bucketed;
 mod entity;
 mod merge;
+pub mod part;
+mod shard;
 mod summary;
+
+pub use part::Shard;
+pub use shard::{execute_shard, merge_shards, MergeOptions, ShardOutcome};
 
 use bucketed::{bucket_plan, bucketed};
 use entity::in_memory;
@@ -148,43 +153,14 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         opts.keys.prepare_tokens()?;
     }
     let folder = RunFolder::create(&opts.out, &run_id)?;
-    let history = report::previous_runs(&opts.out);
-    let previous = match &opts.prev {
-        Some(p) => Some(p.clone()),
-        None => history.last().map(|r| r.path.clone()),
-    };
-    if let Some(p) = &previous {
-        if !p.join("summary.json").exists() {
-            return Err(Error::usage(
-                format!("--prev {} is not a run folder (no summary.json)", p.display()),
-                None,
-            ));
-        }
-        // An unsealed folder (an upload that stopped) would break the chain
-        // and lend its unverified state to change detection.
-        if !p.join(evidence::MANIFEST).exists() {
-            return Err(Error::usage(
-                format!(
-                    "the previous run {} is not sealed (no {})",
-                    p.display(),
-                    evidence::MANIFEST
-                ),
-                Some(
-                    "name a complete run with --prev; an upload that stopped leaves a run without its manifest".into(),
-                ),
-            ));
-        }
-    }
-    let baseline = report::choose_baseline(&history, opts.prev.as_deref())?;
+    let history = History::choose(&opts.out, opts.prev.as_deref(), &opts.keys)?;
+    let History {
+        previous,
+        baseline,
+        token_key_id,
+        token_key_changed,
+    } = history;
     let display = ReportDisplay { keys: &opts.keys };
-    // A token key other than the previous run's makes every personal-data
-    // hash differ: its state would read as changes on both sides (false
-    // conflicts), so change detection restarts instead, loudly.
-    let token_key_id = opts.keys.token_key_id();
-    let token_key_changed = match (&previous, &token_key_id) {
-        (Some(p), Some(id)) => previous_token_key(p).is_some_and(|prev| prev != *id),
-        _ => false,
-    };
     let state_base = previous.as_deref().filter(|_| !token_key_changed);
     let plan = bucket_plan(&spec, opts);
     let in_memory_run = plan.iter().all(|&n| n == 1);
@@ -213,18 +189,160 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     // Written in the background; finished before the folder is sealed.
     let queue = if in_memory_run { spec.entities.len() } else { 0 };
     let mut states = repair::state::StateSink::spawn(&folder.path().join(repair::state::STATE_FILE), queue)?;
-    let (mut results, prepare_ms, compare_ms) = if in_memory_run {
+    let (results, prepare_ms, compare_ms) = if in_memory_run {
         in_memory(&env, &mut states)?
     } else {
         let work = bucket::WorkDir::create(opts.work_dir.as_deref().unwrap_or(&opts.out), &run_id)?;
         let stage = Instant::now();
-        let results = bucketed(&env, &plan, work.path(), state_base, &mut states)?;
+        let mut write_state = |e: usize, _b: usize, state| states.send(&spec.entities[e].name, state);
+        let (mut results, accs) = bucketed(&env, &plan, &|_| true, work.path(), state_base, &mut write_state)?;
+        for (r, acc) in results.iter_mut().zip(&accs) {
+            if let Some(entity) = spec.entity(&r.name) {
+                r.quality.fields = crate::quality::metrics::finish(entity, acc, &display);
+            }
+        }
         (results, 0, stage.elapsed().as_millis())
     };
-    if let Some(p) = &previous {
-        type_changes(&spec, p, &mut results);
-    }
     tracing::info!(compare_ms, "entities reconciled");
+    let mut metrics = BTreeMap::new();
+    metrics.insert("prepare_ms".to_string(), serde_json::json!(prepare_ms));
+    metrics.insert("compare_ms".to_string(), serde_json::json!(compare_ms));
+    let hash_micros: u64 = results
+        .iter()
+        .flat_map(|r| r.inputs.iter().map(|i| i.hash_micros))
+        .sum();
+    metrics.insert(
+        "input_hash_ms".to_string(),
+        serde_json::json!(hash_micros as f64 / 1000.0),
+    );
+    let sealing = Sealing {
+        spec: &spec,
+        out: &opts.out,
+        run_id: &run_id,
+        folder,
+        previous,
+        baseline: &baseline,
+        signing: &signing,
+        token_key_id,
+        token_key_changed,
+        plan: &plan,
+        repairs_format,
+        report_findings: opts.report_findings,
+        started,
+        clock,
+        metrics,
+    };
+    conclude(sealing, results, || states.finish())
+}
+
+/// What a run chains to: the previous run (`--prev`, else the newest in
+/// OUT), the baseline of row counts, and whether the token key changed
+/// since the previous run.
+struct History {
+    previous: Option<PathBuf>,
+    baseline: crate::quality::Baseline,
+    token_key_id: Option<String>,
+    token_key_changed: bool,
+}
+
+impl History {
+    fn choose(out: &std::path::Path, prev: Option<&std::path::Path>, keys: &KeyRing) -> Result<History> {
+        let history = report::previous_runs(out);
+        let previous = match prev {
+            Some(p) => Some(p.to_path_buf()),
+            None => history.last().map(|r| r.path.clone()),
+        };
+        if let Some(p) = &previous {
+            if !p.join("summary.json").exists() {
+                return Err(Error::usage(
+                    format!("--prev {} is not a run folder (no summary.json)", p.display()),
+                    None,
+                ));
+            }
+            // An unsealed folder (an upload that stopped) would break the chain
+            // and lend its unverified state to change detection.
+            if !p.join(evidence::MANIFEST).exists() {
+                return Err(Error::usage(
+                    format!(
+                        "the previous run {} is not sealed (no {})",
+                        p.display(),
+                        evidence::MANIFEST
+                    ),
+                    Some(
+                        "name a complete run with --prev; an upload that stopped leaves a run without its manifest"
+                            .into(),
+                    ),
+                ));
+            }
+        }
+        let baseline = report::choose_baseline(&history, prev)?;
+        // A token key other than the previous run's makes every personal-data
+        // hash differ: its state would read as changes on both sides (false
+        // conflicts), so change detection restarts instead, loudly.
+        let token_key_id = keys.token_key_id();
+        let token_key_changed = match (&previous, &token_key_id) {
+            (Some(p), Some(id)) => previous_token_key(p).is_some_and(|prev| prev != *id),
+            _ => false,
+        };
+        Ok(History {
+            previous,
+            baseline,
+            token_key_id,
+            token_key_changed,
+        })
+    }
+}
+
+/// What writing and sealing a run folder needs besides the entity results.
+struct Sealing<'a> {
+    spec: &'a Spec,
+    out: &'a std::path::Path,
+    run_id: &'a str,
+    folder: RunFolder,
+    previous: Option<PathBuf>,
+    baseline: &'a crate::quality::Baseline,
+    signing: &'a evidence::SigningKey,
+    token_key_id: Option<String>,
+    token_key_changed: bool,
+    plan: &'a [usize],
+    repairs_format: spec::RepairsFormat,
+    report_findings: Option<usize>,
+    started: chrono::DateTime<chrono::Utc>,
+    clock: Instant,
+    /// Timings and counts for summary.json's `metrics` (the bucket plan is added).
+    metrics: BTreeMap<String, serde_json::Value>,
+}
+
+/// The entity results written and sealed into the run folder: findings
+/// identified, ordered and deduplicated, repairs, summary, report.html,
+/// the manifest and signatures; `finish_state` completes state.parquet.
+/// A single run and a merge of shards end here alike.
+fn conclude(
+    s: Sealing<'_>,
+    mut results: Vec<EntityResult>,
+    finish_state: impl FnOnce() -> Result<evidence::FileDigest>,
+) -> Result<RunOutcome> {
+    let Sealing {
+        spec,
+        out,
+        run_id,
+        folder,
+        previous,
+        baseline,
+        signing,
+        token_key_id,
+        token_key_changed,
+        plan,
+        repairs_format,
+        report_findings,
+        started,
+        clock,
+        mut metrics,
+    } = s;
+    let run_id = run_id.to_string();
+    if let Some(p) = &previous {
+        type_changes(spec, p, &mut results);
+    }
     for r in &results {
         for (side, c) in Side::BOTH.iter().zip(&r.coverage) {
             if !c.adds_up() {
@@ -275,7 +393,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
             }
         })
         .collect();
-    let (exit, thresholds_hit) = decide(&spec, &results);
+    let (exit, thresholds_hit) = decide(spec, &results);
     let entity_metrics: Vec<report::EntityMetrics<'_>> = results
         .iter()
         .map(|r| report::EntityMetrics {
@@ -302,31 +420,20 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     let repairs = repairs?;
     tracing::info!(repairs = repairs.len(), "repair instructions written");
     if repairs_format.csv {
-        repair::write_csv(folder.path(), &spec, &repairs)?;
+        repair::write_csv(folder.path(), spec, &repairs)?;
     }
     let finished = chrono::Utc::now();
-    let mut metrics = BTreeMap::new();
-    metrics.insert("prepare_ms".to_string(), serde_json::json!(prepare_ms));
-    metrics.insert("compare_ms".to_string(), serde_json::json!(compare_ms));
     metrics.insert(
         "buckets".to_string(),
         serde_json::json!(spec
             .entities
             .iter()
-            .zip(&plan)
+            .zip(plan)
             .map(|(e, n)| (e.name.clone(), *n))
             .collect::<BTreeMap<_, _>>()),
     );
-    let hash_micros: u64 = results
-        .iter()
-        .flat_map(|r| r.inputs.iter().map(|i| i.hash_micros))
-        .sum();
-    metrics.insert(
-        "input_hash_ms".to_string(),
-        serde_json::json!(hash_micros as f64 / 1000.0),
-    );
     let mut summary = build_summary(
-        &spec,
+        spec,
         &run_id,
         &results,
         started,
@@ -335,7 +442,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
         exit,
         thresholds_hit,
         previous.as_deref(),
-        report::BaselineInfo::of(&baseline),
+        report::BaselineInfo::of(baseline),
         metrics,
     );
     summary.token_key_id = token_key_id;
@@ -347,8 +454,8 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     let page = {
         let summary_value: serde_json::Value =
             serde_json::from_str(&summary_json).map_err(|e| Error::json("reading back summary.json", e))?;
-        let sample = report::page::sample_rows(&rows, opts.report_findings.unwrap_or(report::page::DEFAULT_PER_KIND));
-        let history = report::page::history(&opts.out, None, report::page::DEFAULT_HISTORY);
+        let sample = report::page::sample_rows(&rows, report_findings.unwrap_or(report::page::DEFAULT_PER_KIND));
+        let history = report::page::history(out, None, report::page::DEFAULT_HISTORY);
         let key_id = signing.key_id_hex();
         report::page::render(&report::page::Page {
             summary: &summary_value,
@@ -359,14 +466,14 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome> {
     };
     files::write_file(&folder.path().join(report::page::FILE), page.as_bytes())?;
     tracing::debug!("report.html written");
-    let predicate = predicate(&spec, &summary, previous.as_deref())?;
-    let state_digest = states.finish()?;
+    let predicate = predicate(spec, &summary, previous.as_deref())?;
+    let state_digest = finish_state()?;
     tracing::debug!("state.parquet finished");
     evidence::seal_with(
         folder.path(),
         &run_id,
         predicate,
-        &signing,
+        signing,
         &[(repair::state::STATE_FILE, state_digest)],
     )?;
     tracing::debug!("run folder sealed");

@@ -56,7 +56,7 @@ pub struct Loaded {
 }
 
 /// One file of a source as the evidence lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InputFile {
     /// Its path (as given or matched) or URL.
     pub name: String,

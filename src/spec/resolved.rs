@@ -40,7 +40,8 @@ impl Side {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
     Warning,
@@ -402,6 +403,17 @@ impl Spec {
 
     pub fn entity(&self, name: &str) -> Option<&Entity> {
         self.entities.iter().find(|e| e.name == name)
+    }
+
+    /// Whether a rule reads the run's clock (`fresh`, `age(...)`): its
+    /// findings then depend on when the run started.
+    pub fn uses_clock(&self) -> bool {
+        use super::rule::Check;
+        self.entities.iter().flat_map(|e| &e.rules).any(|r| {
+            matches!(r.check, Check::Fresh { .. })
+                || matches!(&r.check, Check::Expr(x) if x.uses_clock())
+                || r.filter.as_ref().is_some_and(|f| f.uses_clock())
+        })
     }
 }
 

@@ -32,7 +32,7 @@ pub enum Change {
 }
 
 /// Rows inserted, updated and deleted on one side since the previous state.
-#[derive(Debug, Clone, Default, serde::Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Changes {
     pub inserted: usize,
     pub updated: usize,

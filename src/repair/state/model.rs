@@ -284,6 +284,11 @@ impl EntityState {
         Some(i * s.width() + j)
     }
 
+    /// Whether neither side has a row (a bucket without keys).
+    pub fn is_empty(&self) -> bool {
+        self.sides.iter().all(|s| s.keys.is_empty())
+    }
+
     pub fn has_row(&self, side: Side, key: &str) -> bool {
         self.sides[side.idx()].find(key).is_some()
     }

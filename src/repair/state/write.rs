@@ -120,6 +120,33 @@ impl StateWriter {
         Ok(())
     }
 
+    /// Appends the rows of a state file this build wrote (a shard's state
+    /// of one bucket), exactly as stored: a run merged from shards writes
+    /// the rows, batches and bytes a single machine would have written.
+    pub fn append_file(&mut self, path: &Path) -> Result<()> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let df = polars::prelude::ParquetReader::new(file)
+            .finish()
+            .map_err(|e| Error::input(path, format!("state part unreadable: {e}")))?;
+        let layout = Layout::of(path, &df)?;
+        if layout != self.batch.layout() {
+            return Err(Error::input(
+                path,
+                format!("a state part in layout {:?}, not {:?}", layout, self.batch.layout()),
+            ));
+        }
+        let clock = std::time::Instant::now();
+        super::layout::for_each_row(path, &df, layout, |row| {
+            self.batch.push(&row);
+            if self.batch.len >= STATE_BATCH || self.batch.bytes >= STATE_BATCH_BYTES {
+                self.flush()?;
+            }
+            Ok(())
+        })?;
+        self.busy += clock.elapsed();
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<()> {
         let (file, path) = (&self.file, &self.path);
         let open = || {

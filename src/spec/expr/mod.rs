@@ -146,6 +146,21 @@ pub struct Expr {
     pub fields: Vec<usize>,
 }
 
+impl Expr {
+    /// Whether the expression reads the run's clock (`age(...)`).
+    pub fn uses_clock(&self) -> bool {
+        fn walk(n: &Node) -> bool {
+            match n {
+                Node::And(a, b) | Node::Or(a, b) => walk(a) || walk(b),
+                Node::Not(a) => walk(a),
+                Node::Age { .. } => true,
+                Node::Cmp(..) | Node::IsNull(..) | Node::Truth(_) | Node::Has { .. } => false,
+            }
+        }
+        walk(&self.root)
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Parser
 

@@ -1,0 +1,377 @@
+//! A shard's part: what one shard of a run hands to the merge, and the
+//! checks that the parts of one run belong together.
+//!
+//! A part is a folder `OUT/.shards/RUN_ID/I/` (or the same prefix in a
+//! bucket): `part.json` (the shard's entity results, its column metrics'
+//! accumulators, and what it ran on: spec, inputs, bucket plan, previous
+//! run, clock), one `state-E-B.parquet` per bucket with change state, and
+//! `done.json` written last, listing every file with its SHA-256. A part
+//! without `done.json` is unfinished; a retried shard removes its old part
+//! first, so a part is never a mix of two attempts. Everything but
+//! `done.json` is a function of the inputs, so a retry writes the same
+//! bytes (its timings live in `done.json`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::compare::Coverage;
+use crate::error::{Error, Result};
+use crate::finding::Finding;
+use crate::quality::metrics::{EntityAcc, RuleStats};
+use crate::repair::state::Changes;
+use crate::repair::Repair;
+
+/// The folder under OUT that holds the parts of sharded runs.
+pub const SHARDS_DIR: &str = ".shards";
+pub const PART_FILE: &str = "part.json";
+/// The completion marker, written last.
+pub const DONE_FILE: &str = "done.json";
+/// The part layout this build writes and reads.
+pub const PART_FORMAT: u32 = 1;
+
+/// The folder of shard `index`'s part of run `run_id` under `out`.
+pub fn part_dir(out: &Path, run_id: &str, index: usize) -> PathBuf {
+    out.join(SHARDS_DIR).join(run_id).join(index.to_string())
+}
+
+/// The file of bucket `b`'s change state of entity `e`.
+pub fn state_file(e: usize, b: usize) -> String {
+    format!("state-{e}-{b}.parquet")
+}
+
+/// Shard `index` of `count`: it reconciles the buckets `b` with
+/// `b % count == index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub fn owns(&self, bucket: usize) -> bool {
+        bucket % self.count == self.index
+    }
+}
+
+/// The spec the shards ran, as its file read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartSpec {
+    /// As given on the shard's command line (summary.json records it).
+    pub path: String,
+    pub sha256: String,
+    pub text: String,
+}
+
+/// One input as a shard read it (no timings).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartInput {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    pub rows: usize,
+    pub physical_types: BTreeMap<String, String>,
+    pub files: Vec<crate::source::InputFile>,
+}
+
+/// One entity's result over a shard's buckets.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PartEntity {
+    pub name: String,
+    pub findings: Vec<Finding>,
+    pub coverage: [Coverage; 2],
+    pub matched: usize,
+    pub drifted_keys: usize,
+    pub rows: [usize; 2],
+    pub inputs: [PartInput; 2],
+    pub rules: BTreeMap<String, RuleStats>,
+    pub repairs: Vec<Repair>,
+    pub changes: Option<[Changes; 2]>,
+    /// The column metrics' accumulators, finished at the merge.
+    pub metrics: EntityAcc,
+    /// The buckets whose change state is in `state-E-B.parquet`.
+    pub states: Vec<usize>,
+}
+
+/// What one shard hands to the merge.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Part {
+    pub format: u32,
+    pub run_id: String,
+    pub shard: usize,
+    pub shards: usize,
+    pub spec: PartSpec,
+    /// Per entity (spec order): buckets.
+    pub buckets: Vec<usize>,
+    /// Per entity (spec order): both inputs' SHA-256.
+    pub inputs: Vec<(String, [String; 2])>,
+    /// The instant `fresh` and `age(...)` measured from (RFC 3339), when
+    /// the spec has such rules.
+    pub clock: Option<String>,
+    pub previous_run: Option<String>,
+    pub baseline_run: Option<String>,
+    pub token_key_id: Option<String>,
+    pub token_key_changed: bool,
+    pub entities: Vec<PartEntity>,
+}
+
+/// One file of a part as `done.json` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileSum {
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// The completion marker.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Done {
+    pub format: u32,
+    pub run_id: String,
+    pub shard: usize,
+    pub shards: usize,
+    pub files: BTreeMap<String, FileSum>,
+    pub started_at: String,
+    pub finished_at: String,
+    pub seconds: f64,
+}
+
+/// Empties `dir` for a new attempt of its shard: the old marker goes first,
+/// so that no reader takes the folder for finished meanwhile.
+pub fn clear(dir: &Path) -> Result<()> {
+    let done = dir.join(DONE_FILE);
+    if done.exists() {
+        std::fs::remove_file(&done).map_err(|e| Error::io(&done, e))?;
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
+}
+
+/// Writes `part.json` into `dir` (its state files already there), then the
+/// marker listing every file.
+pub fn write(dir: &Path, part: &Part, started: chrono::DateTime<chrono::Utc>) -> Result<Done> {
+    let json = serde_json::to_vec(part).map_err(|e| Error::json("writing a shard's part", e))?;
+    crate::files::write_file(&dir.join(PART_FILE), &json)?;
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name == DONE_FILE {
+            continue;
+        }
+        files.insert(name, sum(&entry.path())?);
+    }
+    let finished = chrono::Utc::now();
+    let done = Done {
+        format: PART_FORMAT,
+        run_id: part.run_id.clone(),
+        shard: part.shard,
+        shards: part.shards,
+        files,
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        finished_at: finished.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        seconds: (finished - started).num_milliseconds() as f64 / 1000.0,
+    };
+    let text = serde_json::to_vec_pretty(&done).map_err(|e| Error::json("writing a shard's marker", e))?;
+    crate::files::write_file(&dir.join(DONE_FILE), &text)?;
+    Ok(done)
+}
+
+fn sum(path: &Path) -> Result<FileSum> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hashing = crate::evidence::HashingWriter::new(std::io::sink());
+    std::io::copy(&mut file, &mut hashing).map_err(|e| Error::io(path, e))?;
+    let digest = hashing.digest();
+    Ok(FileSum {
+        sha256: digest.sha256,
+        size: digest.size,
+    })
+}
+
+/// A part read back and checked against its marker.
+pub struct ReadPart {
+    pub dir: PathBuf,
+    pub part: Part,
+    pub done: Done,
+}
+
+/// Reads every part of run `run_id` under `root` (`OUT/.shards/RUN_ID`)
+/// and checks that they are all there and belong together: one shard
+/// count, every index from 0, the same spec, inputs, bucket plan, clock,
+/// previous run and token key. Each problem is an error naming the part.
+pub fn read_all(root: &Path, run_id: &str) -> Result<Vec<ReadPart>> {
+    let fail = |message: String| Error::usage(message, None);
+    if !root.is_dir() {
+        return Err(Error::usage(
+            format!(
+                "no shard of run {run_id} has written a part ({} does not exist)",
+                root.display()
+            ),
+            Some("run the shards first: recon run SPEC --shard I/N --run-id ID --out OUT".into()),
+        ));
+    }
+    let mut indices: Vec<(usize, PathBuf)> = Vec::new();
+    let mut unfinished = Vec::new();
+    for entry in std::fs::read_dir(root).map_err(|e| Error::io(root, e))? {
+        let entry = entry.map_err(|e| Error::io(root, e))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Ok(i) = name.parse::<usize>() else { continue };
+        if entry.path().join(DONE_FILE).exists() {
+            indices.push((i, entry.path()));
+        } else {
+            unfinished.push(i);
+        }
+    }
+    indices.sort();
+    let mut parts = Vec::new();
+    for (i, dir) in indices {
+        parts.push(read_one(&dir, i, run_id)?);
+    }
+    let Some(first) = parts.first() else {
+        return Err(fail(format!(
+            "no shard of run {run_id} has finished (no {DONE_FILE} under {})",
+            root.display()
+        )));
+    };
+    let count = first.part.shards;
+    for p in &parts {
+        if p.part.shards != count {
+            return Err(fail(format!(
+                "the shards of run {run_id} disagree on their count: shard {} ran as one of {}, shard {} as one of {}",
+                first.part.shard, count, p.part.shard, p.part.shards
+            )));
+        }
+    }
+    let present: Vec<usize> = parts.iter().map(|p| p.part.shard).collect();
+    if let Some(beyond) = present.iter().find(|&&i| i >= count) {
+        return Err(fail(format!(
+            "shard {beyond} of run {run_id} is beyond its count of {count}"
+        )));
+    }
+    let missing: Vec<String> = (0..count)
+        .filter(|i| !present.contains(i))
+        .map(|i| match unfinished.contains(&i) {
+            true => format!("{i} (unfinished: no {DONE_FILE})"),
+            false => i.to_string(),
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::usage(
+            format!(
+                "run {run_id} is missing shard(s) {} of {count} under {}",
+                missing.join(", "),
+                root.display()
+            ),
+            Some("rerun the missing shards with the same --run-id and --shard I/N, then merge again".into()),
+        ));
+    }
+    for p in &parts[1..] {
+        agree(&first.part, &p.part)?;
+    }
+    Ok(parts)
+}
+
+fn read_one(dir: &Path, index: usize, run_id: &str) -> Result<ReadPart> {
+    let done_path = dir.join(DONE_FILE);
+    let text = std::fs::read(&done_path).map_err(|e| Error::io(&done_path, e))?;
+    let done: Done = serde_json::from_slice(&text)
+        .map_err(|e| Error::input(&done_path, format!("not a shard's completion marker: {e}")))?;
+    if done.format != PART_FORMAT {
+        return Err(Error::input(
+            &done_path,
+            format!("a part in format {}, this build reads {PART_FORMAT}", done.format),
+        ));
+    }
+    for (name, want) in &done.files {
+        let path = dir.join(name);
+        if !path.exists() {
+            return Err(Error::input(&path, "listed in the shard's done.json but missing"));
+        }
+        let got = sum(&path)?;
+        if &got != want {
+            return Err(Error::input(
+                &path,
+                format!(
+                    "its SHA-256 {} is not the {} its shard recorded: the part was changed or is incomplete",
+                    got.sha256, want.sha256
+                ),
+            ));
+        }
+    }
+    if !done.files.contains_key(PART_FILE) {
+        return Err(Error::input(&done_path, format!("lists no {PART_FILE}")));
+    }
+    let part_path = dir.join(PART_FILE);
+    let bytes = std::fs::read(&part_path).map_err(|e| Error::io(&part_path, e))?;
+    let part: Part =
+        serde_json::from_slice(&bytes).map_err(|e| Error::input(&part_path, format!("not a shard's part: {e}")))?;
+    if part.run_id != run_id || done.run_id != run_id {
+        return Err(Error::input(
+            &part_path,
+            format!("belongs to run {}, not {run_id}", part.run_id),
+        ));
+    }
+    if part.shard != index || done.shard != index || done.shards != part.shards {
+        return Err(Error::input(
+            &part_path,
+            format!(
+                "is shard {} of {}, but lies in the folder of shard {index}",
+                part.shard, part.shards
+            ),
+        ));
+    }
+    Ok(ReadPart {
+        dir: dir.to_path_buf(),
+        part,
+        done,
+    })
+}
+
+/// Fails, naming the difference, unless shards `a` and `b` ran the same run.
+fn agree(a: &Part, b: &Part) -> Result<()> {
+    let differ = |what: &str, x: String, y: String| {
+        Err(Error::usage(
+            format!(
+                "shards {} and {} of run {} ran on different {what}: {x} and {y}",
+                a.shard, b.shard, a.run_id
+            ),
+            Some("rerun every shard of the run with the same spec, inputs and options".into()),
+        ))
+    };
+    if a.spec.sha256 != b.spec.sha256 {
+        return differ("specs", a.spec.sha256.clone(), b.spec.sha256.clone());
+    }
+    if a.inputs != b.inputs {
+        let (x, y) = a
+            .inputs
+            .iter()
+            .zip(&b.inputs)
+            .find(|(x, y)| x != y)
+            .map(|(x, y)| (format!("{} {:?}", x.0, x.1), format!("{} {:?}", y.0, y.1)))
+            .unwrap_or_default();
+        return differ("inputs", x, y);
+    }
+    if a.buckets != b.buckets {
+        return differ("bucket counts", format!("{:?}", a.buckets), format!("{:?}", b.buckets));
+    }
+    if a.clock != b.clock {
+        return differ("clocks", format!("{:?}", a.clock), format!("{:?}", b.clock));
+    }
+    if a.previous_run != b.previous_run || a.baseline_run != b.baseline_run {
+        return differ(
+            "previous runs",
+            format!("{:?}", a.previous_run),
+            format!("{:?}", b.previous_run),
+        );
+    }
+    if a.token_key_id != b.token_key_id {
+        return differ(
+            "token keys",
+            format!("{:?}", a.token_key_id),
+            format!("{:?}", b.token_key_id),
+        );
+    }
+    Ok(())
+}
