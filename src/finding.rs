@@ -32,7 +32,9 @@ impl Category {
 
 /// Serialized only between the shards of one run and their merge
 /// (`run::part`); reports write their own columns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Ordered field by field: a total order, so that findings sorted by it
+/// come out the same whatever order the threads made them in.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Finding {
     pub entity: String,
     pub category: Category,

@@ -60,7 +60,7 @@ const TICKET_RULES: &str = r#"
   severity = "info"
 "#;
 
-fn demo_with_cross_row_rules(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn demo_with_cross_row_rules(dir: &Path) -> std::path::PathBuf {
     let spec = copy_demo(dir);
     let text = std::fs::read_to_string(&spec).unwrap();
     let marker = "# ------------------------------------------------------------- interactions";
@@ -151,7 +151,7 @@ fn assert_equivalent(memory: &Path, buckets: &Path) {
 }
 
 /// Paths where two JSON values differ, with both values.
-fn json_diff(path: &str, a: &Json, b: &Json, out: &mut Vec<String>) {
+pub(crate) fn json_diff(path: &str, a: &Json, b: &Json, out: &mut Vec<String>) {
     match (a, b) {
         (Json::Object(x), Json::Object(y)) => {
             let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();

@@ -17,7 +17,7 @@ fn secret() -> String {
 }
 
 /// The S3 endpoint, or `None` (skip) outside CI when no server runs.
-fn endpoint(var: &str) -> Option<String> {
+pub(crate) fn endpoint(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(e) if !e.is_empty() => Some(e),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
@@ -31,7 +31,7 @@ fn endpoint(var: &str) -> Option<String> {
 }
 
 /// Creates `bucket` (object_store cannot): an unsigned `PUT /bucket`.
-fn create_bucket(endpoint: &str, bucket: &str) {
+pub(crate) fn create_bucket(endpoint: &str, bucket: &str) {
     let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = std::net::TcpStream::connect(host).expect("connect to the S3 server");
     write!(
@@ -48,11 +48,11 @@ fn create_bucket(endpoint: &str, bucket: &str) {
 }
 
 /// A bucket name unique to this test process and `tag`.
-fn bucket(tag: &str) -> String {
+pub(crate) fn bucket(tag: &str) -> String {
     format!("recon-{tag}-{}", std::process::id())
 }
 
-fn store(bucket: &str) -> Store {
+pub(crate) fn store(bucket: &str) -> Store {
     Store::open(
         &Location::parse(&format!("s3://{bucket}")).unwrap(),
         &Settings::default(),
@@ -90,7 +90,7 @@ fn no_secret(o: &Output) {
 /// `dt=` partition (one part gzipped), activities a folder of two parts,
 /// the other tables one file each. Written to `dir` and uploaded to `bucket`
 /// under the same relative paths.
-fn exports(dir: &Path, store: &Store) {
+pub(crate) fn exports(dir: &Path, store: &Store) {
     let root = project_root().join("fixtures");
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     for (rel, name) in [
@@ -134,7 +134,7 @@ fn exports(dir: &Path, store: &Store) {
 }
 
 /// The demo spec pointed at `root` (`../exports` or `s3://bucket/exports`).
-fn demo_spec(env: &Env, name: &str, root: &str) -> std::path::PathBuf {
+pub(crate) fn demo_spec(env: &Env, name: &str, root: &str) -> std::path::PathBuf {
     let text = std::fs::read_to_string(project_root().join("rules/callcenter-crm.toml")).unwrap();
     let text = text
         .replace("../fixtures/callcenter/customers.csv", &format!("{root}/customers.csv"))

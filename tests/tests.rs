@@ -23,3 +23,4 @@ mod repair;
 mod report_page;
 mod retention;
 mod scale;
+mod shards;

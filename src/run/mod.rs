@@ -375,9 +375,13 @@ fn conclude(
         .flat_map_iter(|r| r.findings.iter())
         .map(|f| (f, f.id()))
         .collect();
-    findings.par_sort_by(|(a, _), (b, _)| {
-        (&a.entity, a.category, &a.kind, &a.key, &a.field, a.side)
-            .cmp(&(&b.entity, b.category, &b.kind, &b.key, &b.field, b.side))
+    // Ordered for reading (entity, category, kind, key, field, side), then
+    // by id and content: a total order, so a run's findings come out the
+    // same however its threads, buckets or shards made them.
+    findings.par_sort_by(|(a, ia), (b, ib)| {
+        (&a.entity, a.category, &a.kind, &a.key, &a.field, a.side, ia)
+            .cmp(&(&b.entity, b.category, &b.kind, &b.key, &b.field, b.side, ib))
+            .then_with(|| a.cmp(b))
     });
     // Rows sharing a duplicated key can raise the very same finding: keep one.
     findings.dedup_by(|a, b| a.1 == b.1);

@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use rayon::prelude::*;
+
 use super::bucketed::{bucket_plan, bucketed};
 use super::part::{self, Part, PartEntity, PartInput, PartSpec, Shard};
 use super::*;
@@ -152,8 +154,10 @@ pub fn execute_shard(opts: &RunOptions, shard: Shard, part_dir: &Path) -> Result
     );
     let mut inputs = Vec::new();
     let mut entities = Vec::new();
-    for (r, acc) in results.into_iter().zip(accs) {
+    for (mut r, acc) in results.into_iter().zip(accs) {
         let e = spec.entities.iter().position(|x| x.name == r.name).unwrap_or(0);
+        // In a total order: a retried shard writes the same part.
+        r.findings.par_sort_unstable();
         inputs.push((r.name.clone(), [r.inputs[0].sha256.clone(), r.inputs[1].sha256.clone()]));
         entities.push(PartEntity {
             findings: r.findings,
