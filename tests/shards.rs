@@ -500,3 +500,99 @@ fn shards_of_a_spec_that_reads_the_clock_need_one_clock() {
     // The start of that day in the spec's time zone (Asia/Shanghai).
     assert_eq!(part["clock"], "2026-12-06T16:00:00.000000Z");
 }
+
+#[test]
+fn shards_over_a_bucket_read_their_inputs_there_and_merge_into_the_run_a_single_machine_seals() {
+    use crate::object_storage::{bucket, create_bucket, demo_spec, endpoint, exports, store};
+    let Some(ep) = endpoint("RECON_TEST_S3_ENDPOINT") else {
+        return;
+    };
+    let env = Env::new();
+    let (data, evidence) = (bucket("shard-data"), bucket("shard-evidence"));
+    create_bucket(&ep, &data);
+    create_bucket(&ep, &evidence);
+    exports(env.path(), &store(&data));
+    let spec = demo_spec(&env, "remote", &format!("s3://{data}/exports"));
+    let s = spec.to_str().unwrap();
+    let reports = format!("s3://{evidence}/reports");
+    let evidence_store = store(&evidence);
+    for night in ["20261207T020000Z", "20261208T020000Z"] {
+        let o = env.recon(&[
+            "run",
+            s,
+            "--out",
+            "single",
+            "--run-id",
+            night,
+            "--var",
+            "DT=2026-12-06",
+            "--buckets",
+            "6",
+            "--repairs-format",
+            "both",
+        ]);
+        assert!(code(&o) <= 1, "{}", stderr(&o));
+        for i in 0..3 {
+            let o = env.recon_with(
+                &[
+                    "run",
+                    s,
+                    "--out",
+                    &reports,
+                    "--run-id",
+                    night,
+                    "--var",
+                    "DT=2026-12-06",
+                    "--buckets",
+                    "6",
+                    "--repairs-format",
+                    "both",
+                    "--shard",
+                    "auto/3",
+                ],
+                &[("JOB_COMPLETION_INDEX", &i.to_string())],
+            );
+            assert_eq!(code(&o), 0, "{}", stderr(&o));
+            assert!(
+                stderr(&o).contains(&format!("part written to {reports}/.shards/{night}/{i}")),
+                "{}",
+                stderr(&o)
+            );
+            let marker = format!("reports/.shards/{night}/{i}/done.json");
+            assert!(evidence_store.head(&marker).unwrap().is_some(), "{marker}");
+        }
+        let o = env.recon(&[
+            "merge",
+            "--out",
+            &reports,
+            "--run-id",
+            night,
+            "--repairs-format",
+            "both",
+        ]);
+        assert!(code(&o) <= 1, "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("run folder: {reports}/{night}")),
+            "{}",
+            stderr(&o)
+        );
+        // The parts are spent; the run is there, whole.
+        assert!(evidence_store
+            .list(&format!("reports/.shards/{night}"))
+            .unwrap()
+            .is_empty());
+        let fetched = env.path().join("fetched").join(night);
+        std::fs::create_dir_all(&fetched).unwrap();
+        for object in evidence_store.list(&format!("reports/{night}")).unwrap() {
+            let name = object.key.trim_start_matches(&format!("reports/{night}/")).to_string();
+            std::fs::write(fetched.join(name), evidence_store.read(&object.key).unwrap()).unwrap();
+        }
+        assert_identical(&env.path().join("single").join(night), &fetched, true);
+    }
+    let o = env.recon(&["verify", &reports, "--chain"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // A second merge of a run in the bucket is refused.
+    let o = env.recon(&["merge", "--out", &reports, "--run-id", "20261208T020000Z"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+}
