@@ -85,11 +85,22 @@ pub struct Partitioned {
     present: [Vec<String>; 2],
 }
 
-/// Splits both sides of `entity` into `buckets` spill files under `work`.
-pub fn partition(entity: &Entity, buckets: usize, work: &Path, display: &dyn Display) -> Result<Partitioned> {
+/// Which buckets a partition keeps (a shard's own); the others' rows are
+/// dropped as they are read, and those buckets read back empty.
+pub type Keep<'a> = &'a (dyn Fn(usize) -> bool + Sync);
+
+/// Splits both sides of `entity` into `buckets` spill files under `work`,
+/// only the buckets `keep` accepts when it is given.
+pub fn partition(
+    entity: &Entity,
+    buckets: usize,
+    work: &Path,
+    display: &dyn Display,
+    keep: Option<Keep<'_>>,
+) -> Result<Partitioned> {
     let (left, right) = rayon::join(
-        || partition_side(entity, Side::Left, buckets, work, display),
-        || partition_side(entity, Side::Right, buckets, work, display),
+        || partition_side(entity, Side::Left, buckets, work, display, keep),
+        || partition_side(entity, Side::Right, buckets, work, display, keep),
     );
     let (left, right) = (left?, right?);
     Ok(Partitioned {

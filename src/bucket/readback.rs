@@ -131,7 +131,28 @@ mod tests {
                 .map(|d| d.count())
                 .unwrap_or_else(|e| panic!("{e}"))
         };
-        let parts = partition(&spec.entities[0], 3, &work, &Plain).unwrap_or_else(|e| panic!("{e}"));
+        // A shard keeping bucket 1 alone reads back its rows and nothing else.
+        let whole = partition(&spec.entities[0], 3, &work, &Plain, None).unwrap_or_else(|e| panic!("{e}"));
+        let all: Vec<[crate::source::Loaded; 2]> = (0..3)
+            .map(|b| whole.take(b).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        assert_eq!(spills(), 0);
+        let own = |b: usize| b == 1;
+        let shard = partition(&spec.entities[0], 3, &work, &Plain, Some(&own)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(spills(), 2, "bucket 1's two sides");
+        for (b, whole) in all.iter().enumerate() {
+            let [left, right] = shard.take(b).unwrap_or_else(|e| panic!("{e}"));
+            match b {
+                1 => {
+                    assert!(left.frame.height() > 0);
+                    assert!(left.frame.equals(&whole[0].frame) && right.frame.equals(&whole[1].frame));
+                }
+                _ => assert_eq!((left.frame.height(), right.frame.height()), (0, 0), "bucket {b}"),
+            }
+        }
+        // The rows read are the whole side's, as the summary lists them.
+        assert_eq!(shard.meta[0].rows, 40);
+        let parts = partition(&spec.entities[0], 3, &work, &Plain, None).unwrap_or_else(|e| panic!("{e}"));
         // The first bucket stays in memory.
         assert_eq!(spills(), 4);
         let mut seen = 0;

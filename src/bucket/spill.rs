@@ -181,6 +181,7 @@ pub(super) fn partition_side(
     buckets: usize,
     work: &Path,
     display: &dyn Display,
+    keep: Option<super::Keep<'_>>,
 ) -> Result<SidePartition> {
     let source = &entity.sources[side.idx()];
     let columns = entity.columns(side);
@@ -199,7 +200,22 @@ pub(super) fn partition_side(
             return Ok(());
         }
         let routed = routes(entity, side, &frame, &key_columns, buckets, display)?;
-        spills.scatter(frame, &routed)
+        match keep {
+            Some(keep) if !routed.iter().all(|&b| keep(b as usize)) => {
+                let rows: Vec<IdxSize> = (0..routed.len() as IdxSize)
+                    .filter(|&r| keep(routed[r as usize] as usize))
+                    .collect();
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                let routed: Vec<u32> = rows.iter().map(|&r| routed[r as usize]).collect();
+                let kept = frame
+                    .take(&IdxCa::from_vec("idx".into(), rows))
+                    .map_err(|e| Error::polars("keeping a shard's rows", e))?;
+                spills.scatter(kept, &routed)
+            }
+            _ => spills.scatter(frame, &routed),
+        }
     })?;
     let spilled = spills.finish()?;
     // NDJSON knows which columns no record has only at the end.

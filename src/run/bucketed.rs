@@ -46,7 +46,7 @@ pub(super) type StateOut<'a> = dyn FnMut(usize, usize, repair::state::EntityStat
 pub(super) fn bucketed(
     env: &Env<'_>,
     plan: &[usize],
-    own: &dyn Fn(usize) -> bool,
+    own: bucket::Keep<'_>,
     work: &Path,
     previous: Option<&Path>,
     on_state: &mut StateOut<'_>,
@@ -57,7 +57,14 @@ pub(super) fn bucketed(
         .entities
         .iter()
         .zip(plan)
-        .map(|(e, &n)| bucket::partition(e, n, work, env.display).map(std::sync::Arc::new))
+        .enumerate()
+        .map(|(i, (e, &n))| {
+            // A shard keeps only its own buckets' rows, unless a rule needs
+            // facts of the whole side from this entity (read from every bucket).
+            let whole = !crate::quality::global::needed_fields(&spec.entities, i).is_empty();
+            let keep = (!whole).then_some(own);
+            bucket::partition(e, n, work, env.display, keep).map(std::sync::Arc::new)
+        })
         .collect::<Result<_>>()?;
     tracing::info!(ms = clock.elapsed().as_millis() as u64, "partitioned into buckets");
     let clock = Instant::now();
