@@ -238,7 +238,13 @@ pub fn merge_shards(opts: &MergeOptions) -> Result<RunOutcome> {
             Some("a run is merged once; existing runs are evidence and are never overwritten".into()),
         ));
     }
+    let clock = Instant::now();
     let parts = part::read_all(&root, &opts.run_id)?;
+    tracing::debug!(
+        ms = clock.elapsed().as_millis() as u64,
+        parts = parts.len(),
+        "parts read and checked"
+    );
     let first = &parts[0].part;
     let digest = hex::encode(ring::digest::digest(&ring::digest::SHA256, first.spec.text.as_bytes()));
     if digest != first.spec.sha256 {
@@ -259,7 +265,6 @@ pub fn merge_shards(opts: &MergeOptions) -> Result<RunOutcome> {
         &lenient,
     )?;
     let mut lock = report::HistoryLock::acquire(&opts.out, opts.wait)?;
-    let clock = Instant::now();
     let started = parts
         .iter()
         .filter_map(|p| chrono::DateTime::parse_from_rfc3339(&p.done.started_at).ok())
@@ -307,8 +312,9 @@ pub fn merge_shards(opts: &MergeOptions) -> Result<RunOutcome> {
     let plan = first.buckets.clone();
     let count = first.shards;
     let token_key_changed = first.token_key_changed;
-    // The state: every bucket's rows, in bucket order.
-    let mut writer = repair::state::StateWriter::create(&folder.path().join(repair::state::STATE_FILE))?;
+    // The state: every bucket's rows, in bucket order, copied on a thread
+    // of its own while the rest is merged and written (as a run writes it).
+    let mut state_parts: Vec<PathBuf> = Vec::new();
     for (e, entity) in spec.entities.iter().enumerate() {
         for b in 0..plan.get(e).copied().unwrap_or(0) {
             let owner = &parts[b % count];
@@ -318,11 +324,25 @@ pub fn merge_shards(opts: &MergeOptions) -> Result<RunOutcome> {
                 .iter()
                 .any(|x| x.name == entity.name && x.states.contains(&b));
             if has {
-                writer.append_file(&owner.dir.join(part::state_file(e, b)))?;
+                state_parts.push(owner.dir.join(part::state_file(e, b)));
             }
         }
     }
-    let state_digest = writer.finish()?;
+    let mut writer = repair::state::StateWriter::create(&folder.path().join(repair::state::STATE_FILE))?;
+    let state = std::thread::Builder::new()
+        .name("recon-state".into())
+        .spawn(move || {
+            for path in &state_parts {
+                writer.append_file(path)?;
+            }
+            writer.finish()
+        })
+        .map_err(|e| Error::thread("state writer", e))?;
+    let finish_state = move || {
+        state
+            .join()
+            .map_err(|_| Error::Internal("the state writer panicked".into()))?
+    };
     let mut seconds = Vec::new();
     let mut by_entity: BTreeMap<String, (EntityResult, crate::quality::metrics::EntityAcc)> = BTreeMap::new();
     for p in parts {
@@ -340,6 +360,7 @@ pub fn merge_shards(opts: &MergeOptions) -> Result<RunOutcome> {
             }
         }
     }
+    tracing::debug!(ms = clock.elapsed().as_millis() as u64, "parts added up");
     let mut results = Vec::new();
     for entity in &spec.entities {
         let Some((mut r, acc)) = by_entity.remove(&entity.name) else {
@@ -371,7 +392,7 @@ pub fn merge_shards(opts: &MergeOptions) -> Result<RunOutcome> {
         clock,
         metrics,
     };
-    let outcome = conclude(sealing, results, move || Ok(state_digest))?;
+    let outcome = conclude(sealing, results, finish_state)?;
     // The run is sealed and committed: its parts are spent.
     if opts.parts.is_none() {
         let _ = std::fs::remove_dir_all(&root);
