@@ -84,6 +84,10 @@ pub struct MergeArgs {
     /// Findings report.html shows per entity and kind (default 100).
     #[arg(long, value_name = "N")]
     pub report_findings: Option<usize>,
+    /// Wait up to this long for every shard to finish (a merge Job started
+    /// beside the shards, as on Kubernetes): e.g. 30m, 3h; 0 = merge now.
+    #[arg(long = "await", value_name = "DURATION", default_value = "0", value_parser = crate::report::parse_wait)]
+    pub await_shards: std::time::Duration,
 }
 
 /// `--shard I/N` or `auto/N`.

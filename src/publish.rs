@@ -209,6 +209,12 @@ impl RemoteRuns {
     /// Downloads every object under `relative` into `local`, keeping
     /// their paths; returns how many objects were read.
     pub fn fetch_folder(&self, relative: &str, local: &Path) -> Result<usize> {
+        self.fetch_folder_files(relative, "", local)
+    }
+
+    /// [`RemoteRuns::fetch_folder`], only the objects whose name (the last
+    /// part of the key) is `name` (all of them for `""`).
+    pub fn fetch_folder_files(&self, relative: &str, name: &str, local: &Path) -> Result<usize> {
         let prefix = self.base.join(relative);
         let root = prefix.key.trim_matches('/').to_string();
         let mut n = 0;
@@ -218,6 +224,9 @@ impl RemoteRuns {
             };
             let relative = relative.trim_start_matches('/');
             if relative.is_empty() || relative.split('/').any(|p| p.is_empty() || p == "..") {
+                continue;
+            }
+            if !name.is_empty() && relative.rsplit('/').next() != Some(name) {
                 continue;
             }
             let to = local.join(relative);

@@ -596,3 +596,47 @@ fn shards_over_a_bucket_read_their_inputs_there_and_merge_into_the_run_a_single_
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_merge_started_beside_its_shards_waits_for_them() {
+    // As a Kubernetes merge Job does: it starts with the shards and waits.
+    let env = Env::new();
+    let spec = copy_demo(env.path());
+    let out = env.path().join("reports");
+    let merge = env
+        .command(&[
+            "merge",
+            "--out",
+            out.to_str().unwrap(),
+            "--run-id",
+            "w1",
+            "--await",
+            "5m",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for i in 0..2 {
+        let o = shard(&env, &spec, &out, "w1", i, 2, 4);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    let o = merge.wait_with_output().unwrap();
+    assert!(matches!(code(&o), 0 | 1), "{}", stderr(&o));
+    assert!(out.join("w1/manifest.json").exists());
+    // A shard that never comes: the wait ends and names it.
+    let o = shard(&env, &spec, &out, "w2", 0, 2, 4);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let started = std::time::Instant::now();
+    let o = env.recon(&[
+        "merge",
+        "--out",
+        out.to_str().unwrap(),
+        "--run-id",
+        "w2",
+        "--await",
+        "2s",
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("missing shard(s) 1 of 2"), "{}", stderr(&o));
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+}

@@ -8,10 +8,32 @@ use crate::exit::ExitCode;
 use crate::keys::KeyRing;
 use crate::run::{merge_shards, part, MergeOptions};
 
+/// How often a waiting merge looks at the parts again.
+const POLL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits until `look` says every shard is done or `limit` passed (then
+/// the merge goes on and names what is missing).
+fn await_shards(limit: std::time::Duration, look: &dyn Fn() -> Result<bool>) -> Result<()> {
+    let until = std::time::Instant::now() + limit;
+    while !look()? {
+        let now = std::time::Instant::now();
+        if now >= until {
+            break;
+        }
+        std::thread::sleep(POLL.min(until - now));
+    }
+    Ok(())
+}
+
 pub fn execute(args: &MergeArgs) -> Result<ExitCode> {
     let out_url = args.out.to_string_lossy().to_string();
     let keys = KeyRing::new(args.key.clone());
     if !crate::storage::is_url(&out_url) {
+        let root = args.out.join(part::SHARDS_DIR).join(&args.run_id);
+        await_shards(args.await_shards, &|| {
+            let (done, count) = part::progress(&root)?;
+            Ok(part::all_done(&done, count))
+        })?;
         let opts = MergeOptions {
             out: args.out.clone(),
             run_id: args.run_id.clone(),
@@ -40,6 +62,12 @@ pub fn execute(args: &MergeArgs) -> Result<ExitCode> {
     runs.mirror_history(staging.path())?;
     let relative = format!("{}/{}", part::SHARDS_DIR, args.run_id);
     let parts = staging.path().join(part::SHARDS_DIR).join(&args.run_id);
+    // Markers are small: they are read until every shard has one, then the parts.
+    await_shards(args.await_shards, &|| {
+        runs.fetch_folder_files(&relative, part::DONE_FILE, &parts)?;
+        let (done, count) = part::progress(&parts)?;
+        Ok(part::all_done(&done, count))
+    })?;
     runs.fetch_folder(&relative, &parts)?;
     let prev = match &args.prev {
         Some(p) if crate::storage::is_url(&p.to_string_lossy()) => Some(crate::publish::fetch_run(

@@ -190,6 +190,35 @@ fn sum(path: &Path) -> Result<FileSum> {
     })
 }
 
+/// How far the shards of a run under `root` are: the indices with a
+/// marker, and the shard count one of those markers names (None: none yet).
+pub fn progress(root: &Path) -> Result<(Vec<usize>, Option<usize>)> {
+    let mut done = Vec::new();
+    let mut count = None;
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Ok((done, count));
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(root, e))?;
+        let Ok(i) = entry.file_name().to_string_lossy().parse::<usize>() else {
+            continue;
+        };
+        let marker = entry.path().join(DONE_FILE);
+        let Ok(text) = std::fs::read(&marker) else { continue };
+        let d: Done = serde_json::from_slice(&text)
+            .map_err(|e| Error::input(&marker, format!("not a shard's completion marker: {e}")))?;
+        count = count.or(Some(d.shards));
+        done.push(i);
+    }
+    done.sort_unstable();
+    Ok((done, count))
+}
+
+/// Whether every shard of a run has its marker, by [`progress`].
+pub fn all_done(done: &[usize], count: Option<usize>) -> bool {
+    count.is_some_and(|n| (0..n).all(|i| done.contains(&i)))
+}
+
 /// A part read back and checked against its marker.
 pub struct ReadPart {
     pub dir: PathBuf,
