@@ -561,6 +561,7 @@ fn shards_over_a_bucket_read_their_inputs_there_and_merge_into_the_run_a_single_
             let marker = format!("reports/.shards/{night}/{i}/done.json");
             assert!(evidence_store.head(&marker).unwrap().is_some(), "{marker}");
         }
+        // Every marker is there: the wait ends at once.
         let o = env.recon(&[
             "merge",
             "--out",
@@ -569,6 +570,8 @@ fn shards_over_a_bucket_read_their_inputs_there_and_merge_into_the_run_a_single_
             night,
             "--repairs-format",
             "both",
+            "--await",
+            "1m",
         ]);
         assert!(code(&o) <= 1, "{}", stderr(&o));
         assert!(
