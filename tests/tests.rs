@@ -6,6 +6,7 @@ mod bad_input;
 mod bucketed;
 mod coverage;
 mod demo;
+mod deploy;
 mod evidence;
 mod exactness;
 mod gates;
