@@ -406,4 +406,38 @@ mod clap_tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+
+    #[test]
+    fn a_shard_is_i_of_n_or_auto_of_n() {
+        use super::{parse_shard, ShardArg};
+        let ok = |text: &str| parse_shard(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(
+            ok("0/4"),
+            ShardArg {
+                index: Some(0),
+                count: 4
+            }
+        );
+        assert_eq!(
+            ok("3/4"),
+            ShardArg {
+                index: Some(3),
+                count: 4
+            }
+        );
+        assert_eq!(ok("auto/2"), ShardArg { index: None, count: 2 });
+        assert_eq!(
+            ok("0/1"),
+            ShardArg {
+                index: Some(0),
+                count: 1
+            }
+        );
+        for bad in [
+            "4/4", "0/0", "auto/0", "1", "/4", "a/4", "1/b", "-1/4", "0/4097", "auto", "",
+        ] {
+            let err = parse_shard(bad).expect_err(bad);
+            assert!(err.to_string().contains(&format!("`{bad}`")), "{err}");
+        }
+    }
 }

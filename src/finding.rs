@@ -148,6 +148,38 @@ mod tests {
     }
 
     #[test]
+    fn a_finding_travels_between_shards_whole() {
+        for side in ["left", "right", "both"] {
+            let mut a = f(r#"{"id":"1"}"#, Some("x"));
+            a.side = ["left", "right", "both"]
+                .into_iter()
+                .find(|s| *s == side)
+                .unwrap_or("both");
+            a.right_value = Some("\"quoted\" \u{7}".into());
+            let text = serde_json::to_string(&a).unwrap_or_else(|e| panic!("{e}"));
+            let back: Finding = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(back, a);
+            assert_eq!(back.id(), a.id());
+        }
+        let text = serde_json::to_string(&f("{}", None))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .replace("\"both\"", "\"middle\"");
+        let err = serde_json::from_str::<Finding>(&text).expect_err("an unknown side");
+        assert!(err.to_string().contains("unknown side `middle`"), "{err}");
+    }
+
+    #[test]
+    fn findings_are_in_a_total_order() {
+        // Two findings that differ only in their detail still order one way.
+        let (a, mut b) = (f("{}", None), f("{}", None));
+        b.detail = "e".into();
+        assert!(a < b);
+        let mut sorted = vec![b.clone(), a.clone()];
+        sorted.sort();
+        assert_eq!(sorted, vec![a, b]);
+    }
+
+    #[test]
     fn id_is_stable_and_ignores_values() {
         let mut a = f(r#"{"id":"1"}"#, Some("x"));
         let id = a.id();

@@ -370,6 +370,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn values_travel_between_shards_exactly() {
+        let values = [
+            Value::Str("".into()),
+            Value::Str("张三 — a text longer than twenty-four bytes".into()),
+            Value::Int(i64::MIN),
+            Value::Int(i64::MAX),
+            Value::Dec {
+                units: Units::new(-170_141_183_460_469_231_731_687_303_715_884_105_728),
+                scale: 38,
+            },
+            Value::Dec {
+                units: Units::new(12_345),
+                scale: 2,
+            },
+            Value::Bool(true),
+            Value::Date(-719_162),
+            Value::Ts(Instant::from_nanos(-1).unwrap_or_else(|| panic!("in range"))),
+            Value::Ts(Instant::from_nanos(1_733_540_400_123_456_789).unwrap_or_else(|| panic!("in range"))),
+        ];
+        for v in values {
+            let text = serde_json::to_string(&v).unwrap_or_else(|e| panic!("{e}"));
+            let back: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(back, v, "{text}");
+        }
+        // A decimal's units travel as text: no reader rounds them.
+        let big = Value::Dec {
+            units: Units::new(i128::MAX),
+            scale: 0,
+        };
+        let text = serde_json::to_string(&big).unwrap_or_else(|e| panic!("{e}"));
+        assert!(text.contains(&i128::MAX.to_string()), "{text}");
+        for bad in [
+            r#"{"dec":["1",39]}"#,
+            r#"{"dec":["1.5",2]}"#,
+            r#"{"ts":[0,1000]}"#,
+            r#"{"str":1}"#,
+            r#"{"float":1.5}"#,
+        ] {
+            assert!(serde_json::from_str::<Value>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn text_prefix_is_the_zero_padded_first_16_bytes_at_every_length() {
         for n in 0..40usize {
             for seed in 0..8u8 {

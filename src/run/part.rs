@@ -408,3 +408,123 @@ fn agree(a: &Part, b: &Part) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(shard: usize, shards: usize) -> Part {
+        Part {
+            format: PART_FORMAT,
+            run_id: "r1".into(),
+            shard,
+            shards,
+            spec: PartSpec {
+                path: "s.toml".into(),
+                sha256: "aa".into(),
+                text: "[run]".into(),
+            },
+            buckets: vec![4],
+            inputs: vec![("e".into(), ["l".into(), "r".into()])],
+            clock: None,
+            previous_run: None,
+            baseline_run: None,
+            token_key_id: None,
+            token_key_changed: false,
+            entities: Vec::new(),
+        }
+    }
+
+    /// Writes shard `p`'s part under `root` as a shard does.
+    fn write_part(root: &Path, p: &Part) -> PathBuf {
+        let dir = root.join(p.shard.to_string());
+        clear(&dir).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.join(state_file(0, p.shard)), b"state bytes").unwrap_or_else(|e| panic!("{e}"));
+        write(&dir, p, chrono::Utc::now()).unwrap_or_else(|e| panic!("{e}"));
+        dir
+    }
+
+    fn error(root: &Path) -> String {
+        match read_all(root, "r1") {
+            Ok(_) => panic!("the parts were taken"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_shard_owns_every_nth_bucket() {
+        let s = Shard { index: 1, count: 3 };
+        let owned: Vec<usize> = (0..10).filter(|&b| s.owns(b)).collect();
+        assert_eq!(owned, [1, 4, 7]);
+        // Every bucket has exactly one owner.
+        for b in 0..50 {
+            assert_eq!((0..3).filter(|&i| Shard { index: i, count: 3 }.owns(b)).count(), 1);
+        }
+    }
+
+    #[test]
+    fn parts_that_belong_together_are_read_back_in_shard_order() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for i in [2, 0, 1] {
+            write_part(dir.path(), &part(i, 3));
+        }
+        let parts = read_all(dir.path(), "r1").unwrap_or_else(|e| panic!("{e}"));
+        let order: Vec<usize> = parts.iter().map(|p| p.part.shard).collect();
+        assert_eq!(order, [0, 1, 2]);
+        assert!(parts[1].done.files.contains_key("state-0-1.parquet"));
+        assert_eq!(
+            progress(dir.path()).unwrap_or_else(|e| panic!("{e}")),
+            (vec![0, 1, 2], Some(3))
+        );
+        assert!(all_done(&[0, 1, 2], Some(3)));
+        assert!(!all_done(&[0, 2], Some(3)) && !all_done(&[], None));
+    }
+
+    #[test]
+    fn a_missing_unfinished_changed_or_foreign_part_is_named() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let root = dir.path();
+        assert!(error(&root.join("none")).contains("no shard of run r1 has written a part"));
+        write_part(root, &part(0, 3));
+        let unfinished = write_part(root, &part(1, 3));
+        std::fs::remove_file(unfinished.join(DONE_FILE)).unwrap_or_else(|e| panic!("{e}"));
+        let err = error(root);
+        assert!(
+            err.contains("missing shard(s) 1 (unfinished: no done.json), 2 of 3"),
+            "{err}"
+        );
+        write_part(root, &part(1, 3));
+        write_part(root, &part(2, 3));
+        assert!(read_all(root, "r1").is_ok());
+        // A state file changed after the marker.
+        std::fs::write(root.join("2").join(state_file(0, 2)), b"other bytes").unwrap_or_else(|e| panic!("{e}"));
+        let err = error(root);
+        assert!(err.contains("state-0-2.parquet") && err.contains("SHA-256"), "{err}");
+        write_part(root, &part(2, 3));
+        // Parts of another run, count, spec, inputs, plan or previous run.
+        type Change<'a> = &'a dyn Fn(&mut Part);
+        let cases: [(&str, Change<'_>); 6] = [
+            ("belongs to run r0", &|p| p.run_id = "r0".into()),
+            ("disagree on their count", &|p| p.shards = 4),
+            ("different specs", &|p| p.spec.sha256 = "bb".into()),
+            ("different inputs: e", &|p| p.inputs[0].1[1] = "r2".into()),
+            ("different bucket counts", &|p| p.buckets = vec![8]),
+            ("different previous runs", &|p| p.previous_run = Some("r0".into())),
+        ];
+        for (needle, change) in cases {
+            let mut p = part(2, 3);
+            change(&mut p);
+            let dir = write_part(root, &p);
+            if p.run_id != "r1" {
+                // The marker names the part's own run.
+                let done = dir.join(DONE_FILE);
+                let text = std::fs::read_to_string(&done).unwrap_or_else(|e| panic!("{e}"));
+                std::fs::write(&done, text.replace("\"r0\"", "\"r1\"")).unwrap_or_else(|e| panic!("{e}"));
+            }
+            let err = error(root);
+            assert!(err.contains(needle), "{needle}: {err}");
+            write_part(root, &part(2, 3));
+        }
+        assert!(read_all(root, "r1").is_ok());
+    }
+}

@@ -428,3 +428,26 @@ fn entity_result(pe: PartEntity) -> (EntityResult, crate::quality::metrics::Enti
     };
     (result, pe.metrics)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::run_id_time;
+
+    #[test]
+    fn a_run_id_that_is_a_time_gives_the_shards_their_clock() {
+        let t = |s: &str| run_id_time(s).map(|t| t.to_rfc3339());
+        assert_eq!(t("20261207T020000Z").as_deref(), Some("2026-12-07T02:00:00+00:00"));
+        // Airflow's {{ ts_nodash }}, read as UTC.
+        assert_eq!(t("20261207T020000").as_deref(), Some("2026-12-07T02:00:00+00:00"));
+        for not in [
+            "nightly-7",
+            "20261307T020000Z",
+            "20261207",
+            "20261207T0200Z",
+            "recon-nightly-29012345",
+            "",
+        ] {
+            assert_eq!(t(not), None, "{not}");
+        }
+    }
+}
