@@ -90,8 +90,6 @@ pub struct PartEntity {
     pub changes: Option<[Changes; 2]>,
     /// The column metrics' accumulators, finished at the merge.
     pub metrics: EntityAcc,
-    /// The buckets whose change state is in `state-E-B.parquet`.
-    pub states: Vec<usize>,
 }
 
 /// What one shard hands to the merge.
@@ -226,11 +224,40 @@ pub struct ReadPart {
     pub done: Done,
 }
 
+/// A finished shard's marker, its files checked against it.
+pub struct Marked {
+    pub index: usize,
+    pub dir: PathBuf,
+    pub done: Done,
+}
+
+impl Marked {
+    /// The state files of this part: (entity, bucket, path).
+    pub fn state_files(&self) -> Vec<(usize, usize, PathBuf)> {
+        self.done
+            .files
+            .keys()
+            .filter_map(|name| {
+                let (e, b) = name.strip_prefix("state-")?.strip_suffix(".parquet")?.split_once('-')?;
+                Some((e.parse().ok()?, b.parse().ok()?, self.dir.join(name)))
+            })
+            .collect()
+    }
+}
+
 /// Reads every part of run `run_id` under `root` (`OUT/.shards/RUN_ID`)
 /// and checks that they are all there and belong together: one shard
 /// count, every index from 0, the same spec, inputs, bucket plan, clock,
 /// previous run and token key. Each problem is an error naming the part.
 pub fn read_all(root: &Path, run_id: &str) -> Result<Vec<ReadPart>> {
+    parse_all(read_markers(root, run_id)?, run_id)
+}
+
+/// The markers of run `run_id` under `root`, one per shard from 0 to the
+/// count they name, each part's files checked against its marker (side by
+/// side); what is missing, unfinished or changed is an error naming it.
+pub fn read_markers(root: &Path, run_id: &str) -> Result<Vec<Marked>> {
+    use rayon::prelude::*;
     let fail = |message: String| Error::usage(message, None);
     if !root.is_dir() {
         return Err(Error::usage(
@@ -254,30 +281,26 @@ pub fn read_all(root: &Path, run_id: &str) -> Result<Vec<ReadPart>> {
         }
     }
     indices.sort();
-    // Checked and parsed side by side (a part of a 10M-row run is tens of MB of JSON).
-    let parts: Vec<ReadPart> = {
-        use rayon::prelude::*;
-        indices
-            .par_iter()
-            .map(|(i, dir)| read_one(dir, *i, run_id))
-            .collect::<Result<_>>()?
-    };
-    let Some(first) = parts.first() else {
+    let marked: Vec<Marked> = indices
+        .par_iter()
+        .map(|(i, dir)| read_marker(dir, *i, run_id))
+        .collect::<Result<_>>()?;
+    let Some(first) = marked.first() else {
         return Err(fail(format!(
             "no shard of run {run_id} has finished (no {DONE_FILE} under {})",
             root.display()
         )));
     };
-    let count = first.part.shards;
-    for p in &parts {
-        if p.part.shards != count {
+    let count = first.done.shards;
+    for m in &marked {
+        if m.done.shards != count {
             return Err(fail(format!(
                 "the shards of run {run_id} disagree on their count: shard {} ran as one of {}, shard {} as one of {}",
-                first.part.shard, count, p.part.shard, p.part.shards
+                first.index, count, m.index, m.done.shards
             )));
         }
     }
-    let present: Vec<usize> = parts.iter().map(|p| p.part.shard).collect();
+    let present: Vec<usize> = marked.iter().map(|m| m.index).collect();
     if let Some(beyond) = present.iter().find(|&&i| i >= count) {
         return Err(fail(format!(
             "shard {beyond} of run {run_id} is beyond its count of {count}"
@@ -300,13 +323,26 @@ pub fn read_all(root: &Path, run_id: &str) -> Result<Vec<ReadPart>> {
             Some("rerun the missing shards with the same --run-id and --shard I/N, then merge again".into()),
         ));
     }
-    for p in &parts[1..] {
-        agree(&first.part, &p.part)?;
+    Ok(marked)
+}
+
+/// The parts of checked markers, parsed side by side (a part of a 10M-row
+/// run is tens of MB of JSON), each against its marker, all against the first.
+pub fn parse_all(marked: Vec<Marked>, run_id: &str) -> Result<Vec<ReadPart>> {
+    use rayon::prelude::*;
+    let parts: Vec<ReadPart> = marked
+        .into_par_iter()
+        .map(|m| parse_one(m, run_id))
+        .collect::<Result<_>>()?;
+    if let Some((first, rest)) = parts.split_first() {
+        for p in rest {
+            agree(&first.part, &p.part)?;
+        }
     }
     Ok(parts)
 }
 
-fn read_one(dir: &Path, index: usize, run_id: &str) -> Result<ReadPart> {
+fn read_marker(dir: &Path, index: usize, run_id: &str) -> Result<Marked> {
     let done_path = dir.join(DONE_FILE);
     let text = std::fs::read(&done_path).map_err(|e| Error::io(&done_path, e))?;
     let done: Done = serde_json::from_slice(&text)
@@ -315,6 +351,21 @@ fn read_one(dir: &Path, index: usize, run_id: &str) -> Result<ReadPart> {
         return Err(Error::input(
             &done_path,
             format!("a part in format {}, this build reads {PART_FORMAT}", done.format),
+        ));
+    }
+    if done.run_id != run_id {
+        return Err(Error::input(
+            &done_path,
+            format!("belongs to run {}, not {run_id}", done.run_id),
+        ));
+    }
+    if done.shard != index {
+        return Err(Error::input(
+            &done_path,
+            format!(
+                "is shard {} of {}, but lies in the folder of shard {index}",
+                done.shard, done.shards
+            ),
         ));
     }
     for (name, want) in &done.files {
@@ -336,29 +387,37 @@ fn read_one(dir: &Path, index: usize, run_id: &str) -> Result<ReadPart> {
     if !done.files.contains_key(PART_FILE) {
         return Err(Error::input(&done_path, format!("lists no {PART_FILE}")));
     }
-    let part_path = dir.join(PART_FILE);
+    Ok(Marked {
+        index,
+        dir: dir.to_path_buf(),
+        done,
+    })
+}
+
+fn parse_one(m: Marked, run_id: &str) -> Result<ReadPart> {
+    let part_path = m.dir.join(PART_FILE);
     let bytes = std::fs::read(&part_path).map_err(|e| Error::io(&part_path, e))?;
     let part: Part =
         serde_json::from_slice(&bytes).map_err(|e| Error::input(&part_path, format!("not a shard's part: {e}")))?;
-    if part.run_id != run_id || done.run_id != run_id {
+    if part.run_id != run_id {
         return Err(Error::input(
             &part_path,
             format!("belongs to run {}, not {run_id}", part.run_id),
         ));
     }
-    if part.shard != index || done.shard != index || done.shards != part.shards {
+    if part.shard != m.index || part.shards != m.done.shards {
         return Err(Error::input(
             &part_path,
             format!(
-                "is shard {} of {}, but lies in the folder of shard {index}",
-                part.shard, part.shards
+                "is shard {} of {}, but lies in the folder of shard {} of {}",
+                part.shard, part.shards, m.index, m.done.shards
             ),
         ));
     }
     Ok(ReadPart {
-        dir: dir.to_path_buf(),
+        dir: m.dir,
         part,
-        done,
+        done: m.done,
     })
 }
 

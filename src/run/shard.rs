@@ -127,7 +127,6 @@ pub fn execute_shard(opts: &RunOptions, shard: Shard, part_dir: &Path) -> Result
         baseline: &baseline,
         repair: &ctx,
     };
-    let mut states: Vec<(usize, usize)> = Vec::new();
     let mut write_state = |e: usize, b: usize, state: repair::state::EntityState| -> Result<()> {
         if state.is_empty() {
             return Ok(());
@@ -135,7 +134,6 @@ pub fn execute_shard(opts: &RunOptions, shard: Shard, part_dir: &Path) -> Result
         let mut w = repair::state::StateWriter::create(&part_dir.join(part::state_file(e, b)))?;
         w.append(&spec.entities[e].name, &state)?;
         w.finish()?;
-        states.push((e, b));
         Ok(())
     };
     let stage = Instant::now();
@@ -155,7 +153,6 @@ pub fn execute_shard(opts: &RunOptions, shard: Shard, part_dir: &Path) -> Result
     let mut inputs = Vec::new();
     let mut entities = Vec::new();
     for (mut r, acc) in results.into_iter().zip(accs) {
-        let e = spec.entities.iter().position(|x| x.name == r.name).unwrap_or(0);
         // In a total order: a retried shard writes the same part.
         r.findings.par_sort_unstable();
         inputs.push((r.name.clone(), [r.inputs[0].sha256.clone(), r.inputs[1].sha256.clone()]));
@@ -177,7 +174,6 @@ pub fn execute_shard(opts: &RunOptions, shard: Shard, part_dir: &Path) -> Result
             repairs: r.repairs,
             changes: r.changes,
             metrics: acc,
-            states: states.iter().filter(|(se, _)| *se == e).map(|&(_, b)| b).collect(),
             name: r.name,
         });
     }
@@ -239,7 +235,22 @@ pub fn merge_shards(opts: &MergeOptions) -> Result<RunOutcome> {
         ));
     }
     let clock = Instant::now();
-    let parts = part::read_all(&root, &opts.run_id)?;
+    let marked = part::read_markers(&root, &opts.run_id)?;
+    // The state: every bucket's rows, in entity and bucket order, copied on
+    // a thread of its own from now on, beside the parts, while the parts
+    // are parsed, checked, added up and written (its copy is the merge's
+    // longest step); moved into the run folder before it is sealed.
+    let mut state_parts: Vec<(usize, usize, PathBuf)> = marked.iter().flat_map(|m| m.state_files()).collect();
+    state_parts.sort();
+    let partial = root.join(".state.parquet.partial");
+    let mut writer = repair::state::StateWriter::create(&partial)?;
+    let state = Background::spawn("recon-state", move || {
+        for (_, _, path) in &state_parts {
+            writer.append_file(path)?;
+        }
+        writer.finish()
+    })?;
+    let parts = part::parse_all(marked, &opts.run_id)?;
     tracing::debug!(
         ms = clock.elapsed().as_millis() as u64,
         parts = parts.len(),
@@ -312,36 +323,11 @@ pub fn merge_shards(opts: &MergeOptions) -> Result<RunOutcome> {
     let plan = first.buckets.clone();
     let count = first.shards;
     let token_key_changed = first.token_key_changed;
-    // The state: every bucket's rows, in bucket order, copied on a thread
-    // of its own while the rest is merged and written (as a run writes it).
-    let mut state_parts: Vec<PathBuf> = Vec::new();
-    for (e, entity) in spec.entities.iter().enumerate() {
-        for b in 0..plan.get(e).copied().unwrap_or(0) {
-            let owner = &parts[b % count];
-            let has = owner
-                .part
-                .entities
-                .iter()
-                .any(|x| x.name == entity.name && x.states.contains(&b));
-            if has {
-                state_parts.push(owner.dir.join(part::state_file(e, b)));
-            }
-        }
-    }
-    let mut writer = repair::state::StateWriter::create(&folder.path().join(repair::state::STATE_FILE))?;
-    let state = std::thread::Builder::new()
-        .name("recon-state".into())
-        .spawn(move || {
-            for path in &state_parts {
-                writer.append_file(path)?;
-            }
-            writer.finish()
-        })
-        .map_err(|e| Error::thread("state writer", e))?;
+    let state_file = folder.path().join(repair::state::STATE_FILE);
     let finish_state = move || {
-        state
-            .join()
-            .map_err(|_| Error::Internal("the state writer panicked".into()))?
+        let digest = state.join()?;
+        std::fs::rename(&partial, &state_file).map_err(|e| Error::io(&state_file, e))?;
+        Ok(digest)
     };
     let mut seconds = Vec::new();
     let mut by_entity: BTreeMap<String, (EntityResult, crate::quality::metrics::EntityAcc)> = BTreeMap::new();
@@ -398,6 +384,36 @@ pub fn merge_shards(opts: &MergeOptions) -> Result<RunOutcome> {
         let _ = std::fs::remove_dir_all(&root);
     }
     Ok(outcome)
+}
+
+/// Work on a thread of its own whose result is waited for; dropped
+/// unwaited (the merge failed meanwhile), it is still waited for, so that
+/// nothing writes on after the merge returned.
+struct Background<T: Send + 'static>(Option<std::thread::JoinHandle<Result<T>>>);
+
+impl<T: Send + 'static> Background<T> {
+    fn spawn(name: &'static str, work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<Background<T>> {
+        let handle = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(work)
+            .map_err(|e| Error::thread(name, e))?;
+        Ok(Background(Some(handle)))
+    }
+
+    fn join(mut self) -> Result<T> {
+        match self.0.take().map(|h| h.join()) {
+            Some(Ok(result)) => result,
+            _ => Err(Error::Internal("a background writer panicked".into())),
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for Background<T> {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 /// A part's entity as the merge adds it up.
