@@ -511,6 +511,68 @@ mod tests {
     }
 
     #[test]
+    fn a_part_lies_under_the_runs_shards_folder_and_names_its_state_files() {
+        assert_eq!(
+            part_dir(Path::new("out"), "r1", 3),
+            Path::new("out").join(SHARDS_DIR).join("r1").join("3")
+        );
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let written = write_part(dir.path(), &part(1, 2));
+        std::fs::write(written.join(state_file(2, 11)), b"more").unwrap_or_else(|e| panic!("{e}"));
+        write(&written, &part(1, 2), chrono::Utc::now()).unwrap_or_else(|e| panic!("{e}"));
+        let marked = read_markers(dir.path(), "r1");
+        // Shard 0 is missing: the markers are not taken.
+        assert!(marked.is_err());
+        write_part(dir.path(), &part(0, 2));
+        let marked = read_markers(dir.path(), "r1").unwrap_or_else(|e| panic!("{e}"));
+        let mut files = marked[1].state_files();
+        files.sort();
+        assert_eq!(
+            files,
+            [
+                (0, 1, written.join("state-0-1.parquet")),
+                (2, 11, written.join("state-2-11.parquet"))
+            ]
+        );
+        // part.json and done.json are no state files.
+        assert_eq!(marked[0].state_files().len(), 1);
+    }
+
+    #[test]
+    fn a_part_json_that_contradicts_its_marker_is_refused() {
+        // The marker says shard 1 of 2; the part it lists, shard 1 of 3 or shard 0 of 2.
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for (shard, shards) in [(1, 3), (0, 2)] {
+            let written = write_part(dir.path(), &part(1, 2));
+            let mut p = part(1, 2);
+            (p.shard, p.shards) = (shard, shards);
+            let json = serde_json::to_vec(&p).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(written.join(PART_FILE), json).unwrap_or_else(|e| panic!("{e}"));
+            let marker = read_marker(&written, 1, "r1");
+            // The marker no longer matches the file...
+            assert!(marker.is_err());
+            // ...and were it rewritten to match, the part still contradicts it.
+            let mut done = write(&written, &part(1, 2), chrono::Utc::now()).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(
+                written.join(PART_FILE),
+                serde_json::to_vec(&p).unwrap_or_else(|e| panic!("{e}")),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            done.files.insert(
+                PART_FILE.into(),
+                sum(&written.join(PART_FILE)).unwrap_or_else(|e| panic!("{e}")),
+            );
+            let m = Marked {
+                index: 1,
+                dir: written.clone(),
+                done,
+            };
+            let err = parse_one(m, "r1").err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains(&format!("is shard {shard} of {shards}")), "{err}");
+        }
+    }
+
+    #[test]
     fn a_shard_owns_every_nth_bucket() {
         let s = Shard { index: 1, count: 3 };
         let owned: Vec<usize> = (0..10).filter(|&b| s.owns(b)).collect();
