@@ -53,6 +53,28 @@ pub enum Command {
     Prune(PruneArgs),
     /// Merge the parts of a sharded run (`run --shard`) into one sealed run folder.
     Merge(MergeArgs),
+    /// Propose a first spec for two sources from samples of their data.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The left system's export (a path or URL; CSV, Parquet or NDJSON).
+    pub left: String,
+    /// The right system's export.
+    pub right: String,
+    /// The key: a column both sides name alike, or LEFT_COLUMN=RIGHT_COLUMN (default: proposed).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// The entity's name (default: the left file's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Write the spec here (refused if it exists); default: stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Rows read from each side.
+    #[arg(long, default_value_t = crate::infer::DEFAULT_SAMPLE)]
+    pub sample: usize,
 }
 
 #[derive(Debug, Args)]

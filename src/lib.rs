@@ -27,6 +27,7 @@ pub mod exit;
 pub mod files;
 pub mod finding;
 pub mod generate;
+pub mod infer;
 pub mod keys;
 pub mod masking;
 pub mod memo;

@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         Command::Report(a) => commands::report::execute(a),
         Command::Prune(a) => commands::prune::execute(a),
         Command::Merge(a) => commands::merge::execute(a),
+        Command::Init(a) => commands::init::execute(a),
     });
     match result {
         Ok(Ok(code)) => ExitCode::from(code.code()),

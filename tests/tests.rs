@@ -10,6 +10,7 @@ mod deploy;
 mod evidence;
 mod exactness;
 mod gates;
+mod init;
 mod keys;
 mod keys_setup;
 mod loaders;

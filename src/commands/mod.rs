@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod check;
 pub mod generate;
+pub mod init;
 pub mod keygen;
 pub mod merge;
 pub mod prune;

@@ -1,0 +1,772 @@
+//! The guesses `init` makes from two samples: the key, which columns
+//! correspond, each pair's type, normalizers, code map and personal data,
+//! each with the evidence it rests on. Values are judged with recon's own
+//! conversions and normalizers, so a guess holds for `run` as it held here.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::sample::{Column, Sample};
+use crate::normalize::text::{apply_steps, Step};
+use crate::normalize::types::{FieldType, TypeOptions};
+use crate::normalize::Value;
+use crate::pii::mask::MaskStyle;
+use crate::pii::validate::Validator;
+
+/// Share of matched rows from which a pairing or a map is taken without review.
+const SURE: f64 = 0.9;
+/// Below this share of agreeing rows a pair is not proposed at all (unless
+/// the names agree).
+const LEAST: f64 = 0.3;
+/// A column with at most this many distinct values may hold codes.
+const CODES: usize = 30;
+
+/// The proposed key: a column of each side, unique and present in the
+/// sample, whose values overlap most between the sides.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub columns: [String; 2],
+    pub normalize: Vec<String>,
+    /// Share of the smaller side's sampled keys found on the other side.
+    pub overlap: f64,
+    /// Declared by `--key` rather than guessed.
+    pub declared: bool,
+}
+
+/// A field's type as the spec writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ty {
+    String,
+    Int,
+    Decimal(u32),
+    Bool { yes: Vec<String>, no: Vec<String> },
+    Date,
+    Timestamp,
+}
+
+impl Ty {
+    fn spec_name(&self) -> String {
+        match self {
+            Ty::String => "string".into(),
+            Ty::Int => "int".into(),
+            Ty::Decimal(s) => format!("decimal(38,{s})"),
+            Ty::Bool { .. } => "bool".into(),
+            Ty::Date => "date".into(),
+            Ty::Timestamp => "timestamp".into(),
+        }
+    }
+
+    /// The recon type this stands for (bool with its spellings).
+    fn field_type(&self) -> Option<FieldType> {
+        let mut opts = TypeOptions::default();
+        if let Ty::Bool { yes, no } = self {
+            opts.true_values = Some(yes.clone());
+            opts.false_values = Some(no.clone());
+        }
+        FieldType::from_spec(&self.spec_name(), &opts, chrono_tz::UTC).ok()
+    }
+}
+
+/// One proposed field.
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub name: String,
+    pub columns: [String; 2],
+    pub ty: Ty,
+    pub normalize: [Vec<String>; 2],
+    /// Per side: raw code → canonical value.
+    pub map: Option<[BTreeMap<String, String>; 2]>,
+    pub pii: Option<String>,
+    pub mask: Option<[String; 2]>,
+    /// `tolerance = { abs = … }`, when small differences are systematic.
+    pub tolerance: Option<String>,
+    /// False when the sides cannot be compared as proposed (a time zone read
+    /// differently): loaded, never compared, until a person decides.
+    pub compare: bool,
+    /// Comment lines: why each guess was made.
+    pub evidence: Vec<String>,
+    pub review: bool,
+}
+
+/// Everything `init` proposes.
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    pub key: Option<Key>,
+    pub fields: Vec<Field>,
+    /// Columns of each side no field uses.
+    pub unpaired: [Vec<String>; 2],
+    /// Sampled rows whose key is on both sides.
+    pub matched: usize,
+}
+
+/// Proposes a spec's entity from two samples; `key` is a declared key
+/// (`NAME` on both sides or `LEFT=RIGHT`).
+pub fn propose(samples: &[Sample; 2], key: Option<&str>) -> Result<Proposal, String> {
+    let key = match key {
+        Some(k) => Some(declared_key(samples, k)?),
+        None => guess_key(samples),
+    };
+    let Some(key) = key else {
+        return Ok(Proposal {
+            key: None,
+            fields: Vec::new(),
+            unpaired: samples.clone().map(|s| s.columns.into_iter().map(|c| c.name).collect()),
+            matched: 0,
+        });
+    };
+    let pairs = matched_rows(samples, &key);
+    let mut candidates: Vec<(f64, Field)> = Vec::new();
+    for l in samples[0].columns.iter().filter(|c| c.name != key.columns[0]) {
+        for r in samples[1].columns.iter().filter(|c| c.name != key.columns[1]) {
+            if let Some(f) = pair(l, r, &pairs) {
+                candidates.push(f);
+            }
+        }
+    }
+    // Best first; ties by name, so the choice never depends on order.
+    candidates.sort_by(|(a, fa), (b, fb)| b.total_cmp(a).then_with(|| fa.columns.cmp(&fb.columns)));
+    let mut used: [BTreeSet<String>; 2] = Default::default();
+    let mut fields = vec![key_field(&key)];
+    for (_, f) in candidates {
+        if used[0].contains(&f.columns[0]) || used[1].contains(&f.columns[1]) {
+            continue;
+        }
+        used[0].insert(f.columns[0].clone());
+        used[1].insert(f.columns[1].clone());
+        fields.push(f);
+    }
+    // Fields in the left file's column order, the key first.
+    let order: HashMap<&str, usize> = samples[0]
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
+    fields[1..].sort_by_key(|f| order.get(f.columns[0].as_str()).copied().unwrap_or(usize::MAX));
+    let mut names = BTreeSet::new();
+    for f in fields.iter_mut() {
+        let mut name = f.name.clone();
+        let mut n = 2;
+        while !names.insert(name.clone()) {
+            name = format!("{}_{n}", f.name);
+            n += 1;
+        }
+        f.name = name;
+    }
+    let unpaired = [0, 1].map(|s| {
+        samples[s]
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .filter(|n| *n != key.columns[s] && !used[s].contains(n))
+            .collect()
+    });
+    Ok(Proposal {
+        key: Some(key),
+        fields,
+        unpaired,
+        matched: pairs.len(),
+    })
+}
+
+fn key_field(key: &Key) -> Field {
+    let mut evidence = vec![match key.declared {
+        true => "key: declared with --key".to_string(),
+        false => "key: unique and present in at least 95% of sampled rows on both sides".to_string(),
+    }];
+    evidence.push(format!(
+        "{:.0}% of the smaller side's sampled keys are on the other side",
+        100.0 * key.overlap
+    ));
+    Field {
+        name: field_name(&key.columns[0], &key.columns[1]),
+        columns: key.columns.clone(),
+        ty: Ty::String,
+        normalize: [key.normalize.clone(), key.normalize.clone()],
+        map: None,
+        pii: None,
+        mask: None,
+        tolerance: None,
+        compare: true,
+        review: key.overlap < 0.5,
+        evidence,
+    }
+}
+
+fn declared_key(samples: &[Sample; 2], k: &str) -> Result<Key, String> {
+    let (l, r) = k.split_once('=').unwrap_or((k, k));
+    for (s, name) in [(0, l), (1, r)] {
+        if samples[s].column(name).is_none() {
+            return Err(format!(
+                "--key {k}: {} has no column `{name}` (it has {})",
+                samples[s].path,
+                samples[s]
+                    .columns
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    let (normalize, overlap) = key_overlap(samples, [l, r]);
+    Ok(Key {
+        columns: [l.to_string(), r.to_string()],
+        normalize,
+        overlap,
+        declared: true,
+    })
+}
+
+/// Key normalizers tried, the plainest first.
+const KEY_STEPS: [&[&str]; 3] = [&["trim"], &["trim", "upper"], &["nfkc", "trim", "upper"]];
+
+/// The key normalizer under which `columns` overlap most, and that share.
+fn key_overlap(samples: &[Sample; 2], columns: [&str; 2]) -> (Vec<String>, f64) {
+    let mut best = (Vec::new(), -1.0);
+    for steps in KEY_STEPS {
+        let sets = [0, 1].map(|s| {
+            let c = samples[s]
+                .column(columns[s])
+                .map(|c| c.values.as_slice())
+                .unwrap_or(&[]);
+            c.iter()
+                .filter_map(|v| normalized(steps, v.as_deref()))
+                .collect::<BTreeSet<String>>()
+        });
+        let small = sets[0].len().min(sets[1].len());
+        let overlap = match small {
+            0 => 0.0,
+            n => sets[0].intersection(&sets[1]).count() as f64 / n as f64,
+        };
+        if overlap > best.1 + 1e-9 {
+            best = (steps.iter().map(|s| s.to_string()).collect(), overlap);
+        }
+    }
+    (best.0, best.1.max(0.0))
+}
+
+fn guess_key(samples: &[Sample; 2]) -> Option<Key> {
+    // Nearly unique and nearly never empty: a key with a few duplicates or
+    // blanks is still the key (those rows become findings).
+    let unique = |s: &Sample| -> Vec<String> {
+        s.columns
+            .iter()
+            .filter(|c| {
+                let present: Vec<&str> = c
+                    .values
+                    .iter()
+                    .filter_map(|v| v.as_deref().map(str::trim).filter(|t| !t.is_empty()))
+                    .collect();
+                let distinct: BTreeSet<&str> = present.iter().copied().collect();
+                let rows = c.values.len() as f64;
+                rows > 0.0 && present.len() as f64 >= 0.95 * rows && distinct.len() as f64 >= 0.95 * rows
+            })
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    let (ls, rs) = (unique(&samples[0]), unique(&samples[1]));
+    let mut best: Option<(f64, f64, Key)> = None;
+    for l in &ls {
+        for r in &rs {
+            let (normalize, overlap) = key_overlap(samples, [l, r]);
+            // Half the keys at least: two unrelated files never get a key.
+            if overlap < 0.5 {
+                continue;
+            }
+            let name = name_score(l, r);
+            let better = match &best {
+                None => true,
+                Some((o, n, k)) => {
+                    (overlap, name) > (*o, *n)
+                        || ((overlap, name) == (*o, *n) && [l, r] < [&k.columns[0], &k.columns[1]])
+                }
+            };
+            if better {
+                best = Some((
+                    overlap,
+                    name,
+                    Key {
+                        columns: [l.clone(), r.clone()],
+                        normalize,
+                        overlap,
+                        declared: false,
+                    },
+                ));
+            }
+        }
+    }
+    best.map(|(_, _, k)| k)
+}
+
+fn normalized(steps: &[&str], raw: Option<&str>) -> Option<String> {
+    let steps: Vec<Step> = steps.iter().filter_map(|s| Step::parse(s).ok()).collect();
+    apply_steps(&steps, raw).ok().flatten().filter(|v| !v.is_empty())
+}
+
+/// Whether `a` and `b` are equal and not empty after `steps`.
+fn same(steps: &[&str], a: &str, b: &str) -> bool {
+    matches!((normalized(steps, Some(a)), normalized(steps, Some(b))), (Some(x), Some(y)) if x == y)
+}
+
+/// Pairs of (left row, right row) whose keys are equal under the key's normalizer.
+fn matched_rows(samples: &[Sample; 2], key: &Key) -> Vec<(usize, usize)> {
+    let steps: Vec<&str> = key.normalize.iter().map(String::as_str).collect();
+    let index = |s: &Sample, col: &str| -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        if let Some(c) = s.column(col) {
+            for (i, v) in c.values.iter().enumerate() {
+                if let Some(k) = normalized(&steps, v.as_deref()) {
+                    out.entry(k).or_insert(i);
+                }
+            }
+        }
+        out
+    };
+    let (l, r) = (index(&samples[0], &key.columns[0]), index(&samples[1], &key.columns[1]));
+    l.iter().filter_map(|(k, &li)| r.get(k).map(|&ri| (li, ri))).collect()
+}
+
+/// How alike two column names are (0..1): equal once case, separators and
+/// CRM suffixes (`__c`) are set aside; one inside the other; shared words.
+pub fn name_score(a: &str, b: &str) -> f64 {
+    let plain = |s: &str| -> String {
+        let s = s.strip_suffix("__c").unwrap_or(s);
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let (pa, pb) = (plain(a), plain(b));
+    if pa.is_empty() || pb.is_empty() {
+        return 0.0;
+    }
+    if pa == pb {
+        return 1.0;
+    }
+    if pa.len() >= 3 && pb.len() >= 3 && (pa.contains(&pb) || pb.contains(&pa)) {
+        return 0.8;
+    }
+    let words = |s: &str| -> BTreeSet<String> {
+        let s = s.strip_suffix("__c").unwrap_or(s);
+        let mut out = BTreeSet::new();
+        let mut word = String::new();
+        let mut prev_lower = false;
+        for c in s.chars() {
+            let boundary = !c.is_alphanumeric() || (c.is_uppercase() && prev_lower);
+            if boundary && !word.is_empty() {
+                out.insert(std::mem::take(&mut word));
+            }
+            if c.is_alphanumeric() {
+                word.extend(c.to_lowercase());
+            }
+            prev_lower = c.is_lowercase();
+        }
+        if !word.is_empty() {
+            out.insert(word);
+        }
+        out
+    };
+    let (wa, wb) = (words(a), words(b));
+    let union = wa.union(&wb).count();
+    match union {
+        0 => 0.0,
+        n => 0.7 * wa.intersection(&wb).count() as f64 / n as f64,
+    }
+}
+
+/// The field's name: the left column's, in lower snake case.
+fn field_name(left: &str, right: &str) -> String {
+    let base = if left.chars().any(char::is_alphanumeric) {
+        left
+    } else {
+        right
+    };
+    let mut out = String::new();
+    let mut prev_lower = false;
+    for c in base.strip_suffix("__c").unwrap_or(base).chars() {
+        if c.is_uppercase() && prev_lower {
+            out.push('_');
+        }
+        match c.is_alphanumeric() {
+            true => out.extend(c.to_lowercase()),
+            false if !out.ends_with('_') && !out.is_empty() => out.push('_'),
+            false => {}
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+    }
+    let out = out.trim_matches('_').to_string();
+    if out.is_empty() {
+        "field".into()
+    } else {
+        out
+    }
+}
+
+/// The values of matched rows where both sides have one.
+fn both<'a>(l: &'a Column, r: &'a Column, pairs: &[(usize, usize)]) -> Vec<(&'a str, &'a str)> {
+    pairs
+        .iter()
+        .filter_map(|&(li, ri)| {
+            let a = l.values.get(li)?.as_deref()?;
+            let b = r.values.get(ri)?.as_deref()?;
+            (!a.trim().is_empty() && !b.trim().is_empty()).then_some((a, b))
+        })
+        .collect()
+}
+
+/// The type every non-empty value of `values` converts to, the most
+/// specific first (int, decimal with the widest scale, bool, date,
+/// timestamp), else string.
+fn type_of<'a>(values: impl Iterator<Item = &'a str> + Clone) -> Ty {
+    let trimmed = values.map(str::trim).filter(|v| !v.is_empty());
+    // Nearly every value: a few unconvertible ones are findings, not another type.
+    let all = |ty: &Ty| -> bool {
+        let Some(ft) = ty.field_type() else { return false };
+        let n = trimmed.clone().count();
+        let ok = trimmed.clone().filter(|v| ft.convert(v).is_ok()).count();
+        n > 0 && ok as f64 >= 0.95 * n as f64
+    };
+    // Codes with leading zeros are text, not numbers.
+    let leading_zero = trimmed
+        .clone()
+        .any(|v| v.len() > 1 && v.trim_start_matches(['+', '-']).starts_with('0') && !v.contains('.'));
+    if !leading_zero && all(&Ty::Int) {
+        // 0/1 flags are codes or booleans as much as numbers: bool wins.
+        let distinct: BTreeSet<&str> = trimmed.clone().collect();
+        if distinct.iter().all(|v| ["0", "1"].contains(v)) && distinct.len() == 2 {
+            return Ty::String;
+        }
+        return Ty::Int;
+    }
+    if !leading_zero {
+        let scale = trimmed
+            .clone()
+            .map(|v| v.split_once('.').map_or(0, |(_, f)| f.len() as u32))
+            .max()
+            .unwrap_or(0);
+        if scale > 0 && scale <= 18 && all(&Ty::Decimal(scale)) {
+            return Ty::Decimal(scale);
+        }
+    }
+    let spellings: BTreeSet<String> = trimmed.clone().map(str::to_lowercase).collect();
+    let yes = ["true", "t", "yes", "y"];
+    let no = ["false", "f", "no", "n"];
+    if !spellings.is_empty()
+        && spellings
+            .iter()
+            .all(|s| yes.contains(&s.as_str()) || no.contains(&s.as_str()))
+    {
+        let pick = |set: &[&str]| -> Vec<String> {
+            set.iter()
+                .filter(|s| spellings.contains(**s))
+                .map(|s| s.to_string())
+                .collect()
+        };
+        let (y, n) = (pick(&yes), pick(&no));
+        if !y.is_empty() && !n.is_empty() {
+            return Ty::Bool { yes: y, no: n };
+        }
+    }
+    if all(&Ty::Date) {
+        return Ty::Date;
+    }
+    if all(&Ty::Timestamp) {
+        return Ty::Timestamp;
+    }
+    Ty::String
+}
+
+/// The type of a pair: both sides' types joined (int and decimal give
+/// decimal, two bools join their spellings); None when they differ.
+fn join(a: Ty, b: Ty) -> Option<Ty> {
+    match (a, b) {
+        (a, b) if a == b => Some(a),
+        (Ty::Int, Ty::Decimal(s)) | (Ty::Decimal(s), Ty::Int) => Some(Ty::Decimal(s)),
+        (Ty::Decimal(a), Ty::Decimal(b)) => Some(Ty::Decimal(a.max(b))),
+        (Ty::Bool { yes: y1, no: n1 }, Ty::Bool { yes: y2, no: n2 }) => {
+            let merge = |a: Vec<String>, b: Vec<String>| -> Vec<String> {
+                let mut v: Vec<String> = a.into_iter().chain(b).collect::<BTreeSet<_>>().into_iter().collect();
+                v.sort();
+                v
+            };
+            Some(Ty::Bool {
+                yes: merge(y1, y2),
+                no: merge(n1, n2),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Text normalizers tried on string pairs, in order of preference when
+/// they explain as many rows (text as it is; then the Unicode-compatible,
+/// whitespace-collapsed form that names and addresses want).
+const TEXT_STEPS: [&[&str]; 6] = [
+    &[],
+    &["nfkc", "collapse_whitespace"],
+    &["trim"],
+    &["trim", "upper"],
+    &["trim", "lower"],
+    &["digits_only"],
+];
+
+/// Personal-data detectors tried, the most specific first.
+const DETECTORS: [&str; 6] = ["cn_resident_id", "cn_mobile", "bank_card", "email", "iban", "cn_uscc"];
+
+/// Mask styles a side may show.
+const MASKS: [&str; 5] = ["cn_id", "card", "phone", "keep_last4", "full"];
+
+/// Share of `values` for which `ok` holds (0 when there are none).
+fn share<T>(values: &[T], ok: impl Fn(&T) -> bool) -> f64 {
+    match values.len() {
+        0 => 0.0,
+        n => values.iter().filter(|v| ok(v)).count() as f64 / n as f64,
+    }
+}
+
+/// Proposes `l` ↔ `r` as a field, with its score; None when nothing
+/// suggests they hold the same thing.
+fn pair(l: &Column, r: &Column, pairs: &[(usize, usize)]) -> Option<(f64, Field)> {
+    let values = both(l, r, pairs);
+    let name = name_score(&l.name, &r.name);
+    let mut evidence = Vec::new();
+    let mut field = Field {
+        name: field_name(&l.name, &r.name),
+        columns: [l.name.clone(), r.name.clone()],
+        ty: Ty::String,
+        normalize: [Vec::new(), Vec::new()],
+        map: None,
+        pii: None,
+        mask: None,
+        tolerance: None,
+        compare: true,
+        evidence: Vec::new(),
+        review: false,
+    };
+    let side = |i: usize| values.iter().map(move |p| if i == 0 { p.0 } else { p.1 });
+    let raw = share(&values, |(a, b)| a == b);
+    // Personal data: a detector most values of one side pass (a masked side passes none).
+    let pii = DETECTORS.into_iter().find_map(|d| {
+        let v = Validator::parse(d).ok()?;
+        // Cards and phones are often written with spaces or dashes.
+        let valid = |x: &str| {
+            v.is_valid(x.trim()) || (matches!(d, "bank_card" | "cn_mobile") && v.is_valid(&x.replace([' ', '-'], "")))
+        };
+        let best = [0, 1]
+            .map(|i| share(&side(i).collect::<Vec<_>>(), |x| valid(x)))
+            .into_iter()
+            .fold(0.0, f64::max);
+        (best >= 0.8).then_some((d, best))
+    });
+    let masks: [Option<(&str, f64)>; 2] = [0, 1].map(|i| {
+        let vals: Vec<&str> = side(i).collect();
+        if !vals.iter().any(|v| v.contains('*')) {
+            return None;
+        }
+        MASKS.into_iter().find_map(|m| {
+            let style = MaskStyle::parse(m).ok()?;
+            let s = share(&vals, |x| style.has_shape(x.trim()));
+            (s >= 0.8).then_some((m, s))
+        })
+    });
+    let (agree, how) = if let Some((detector, s)) = pii {
+        field.pii = Some(detector.to_string());
+        evidence.push(format!(
+            "personal data: {:.0}% of one side's values are valid `{detector}`",
+            100.0 * s
+        ));
+        let steps: Vec<String> = match detector {
+            "cn_mobile" => vec!["trim".into(), "empty_is_null".into(), "phone_e164:CN".into()],
+            "bank_card" => vec!["digits_only".into()],
+            "cn_resident_id" => vec!["trim".into(), "upper".into()],
+            _ => vec!["trim".into()],
+        };
+        if masks.iter().any(Option::is_some) {
+            let shown = masks.map(|m| m.map_or("clear".to_string(), |(m, _)| m.to_string()));
+            evidence.push(format!("masks seen: left {}, right {}", shown[0], shown[1]));
+            field.mask = Some(shown);
+            // The masked side keeps its mask characters: only trim it.
+            field.normalize = [0, 1].map(|i| match masks[i] {
+                Some(_) => vec!["trim".to_string()],
+                None => steps.clone(),
+            });
+            (
+                share(&values, |(a, b)| {
+                    let last4 = |x: &str| -> String { x.chars().rev().filter(char::is_ascii_digit).take(4).collect() };
+                    last4(a) == last4(b)
+                }),
+                "on their last 4 digits (a side is masked)".to_string(),
+            )
+        } else {
+            let refs: Vec<&str> = steps.iter().map(String::as_str).collect();
+            field.normalize = [steps.clone(), steps.clone()];
+            (
+                share(&values, |(a, b)| same(&refs, a, b)),
+                format!("after {}", steps.join(", ")),
+            )
+        }
+    } else if let Some(ty) = join(type_of(side(0)), type_of(side(1))).filter(|t| *t != Ty::String) {
+        let ft = ty.field_type()?;
+        let conv = |x: &str| ft.convert(x.trim()).ok();
+        let agree = share(
+            &values,
+            |(a, b)| matches!((conv(a), conv(b)), (Some(x), Some(y)) if x == y),
+        );
+        field.normalize = [vec!["trim".to_string()], vec!["trim".to_string()]];
+        let how = format!("as {}", ty.spec_name());
+        let mut agree = agree;
+        if let (Ty::Timestamp, true) = (&ty, agree < SURE) {
+            if let Some((hours, explained)) = constant_offset(&values, &ft) {
+                field.review = true;
+                field.compare = false;
+                agree = explained;
+                evidence.push(format!(
+                    "REVIEW: the right side is {hours:+} h from the left on {:.0}% of rows: a time zone read differently; not compared until a `timezone` on one source says which",
+                    100.0 * explained
+                ));
+            }
+        }
+        if let (Ty::Decimal(_), true) = (&ty, agree < SURE) {
+            let close = share(&values, |(a, b)| match (conv(a), conv(b)) {
+                (Some(Value::Dec { .. }), Some(Value::Dec { .. })) => {
+                    let f = |x: &str| x.trim().parse::<f64>().unwrap_or(f64::NAN);
+                    (f(a) - f(b)).abs() <= 0.011
+                }
+                _ => false,
+            });
+            // Cents apart on a few rows at least: rounding between the systems.
+            let within = ((close - agree) * values.len() as f64).round();
+            if within >= 2.0 && close - agree >= 0.005 {
+                evidence.push(format!(
+                    "{:.0}% agree within 0.01 (cents): a tolerance proposed",
+                    100.0 * close
+                ));
+                field.tolerance = Some("0.01".into());
+                agree = close;
+            }
+        }
+        field.ty = ty;
+        (agree, how)
+    } else {
+        let mut best = (-1.0, Vec::new());
+        for steps in TEXT_STEPS {
+            let s = share(&values, |(a, b)| same(steps, a, b));
+            if s > best.0 + 1e-9 {
+                best = (s, steps.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            }
+        }
+        field.normalize = [best.1.clone(), best.1.clone()];
+        let how = match best.1.is_empty() {
+            true => "as they are".to_string(),
+            false => format!("after {}", best.1.join(", ")),
+        };
+        (best.0, how)
+    };
+    let mut agree = agree;
+    let mut how = how;
+    // Codes: few distinct values on both sides that rarely agree as they are.
+    if field.pii.is_none() && agree < SURE {
+        if let Some((map, support, ambiguous)) = code_map(&values) {
+            if support > agree {
+                evidence.push(format!(
+                    "code map from {} matched rows: {}",
+                    values.len(),
+                    map.iter()
+                        .map(|(a, (b, n))| format!("{a} → {b} ({n})"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                if !ambiguous.is_empty() {
+                    field.review = true;
+                    evidence.push(format!("REVIEW: ambiguous codes left out: {}", ambiguous.join(", ")));
+                }
+                let canonical = |b: &str| -> String { b.trim().to_lowercase() };
+                let left: BTreeMap<String, String> = map.iter().map(|(a, (b, _))| (a.clone(), canonical(b))).collect();
+                let right: BTreeMap<String, String> = map.values().map(|(b, _)| (b.clone(), canonical(b))).collect();
+                field.map = Some([left, right]);
+                field.ty = Ty::String;
+                field.normalize = [vec!["trim".into()], vec!["trim".into()]];
+                agree = support;
+                how = "through the code map".into();
+            }
+        }
+    }
+    if agree < LEAST && name < 0.9 {
+        return None;
+    }
+    evidence.insert(
+        0,
+        format!(
+            "{} ↔ {}: name alike {:.2}; {:.0}% of {} matched rows agree {how} ({:.0}% as they are)",
+            l.name,
+            r.name,
+            name,
+            100.0 * agree,
+            values.len(),
+            100.0 * raw
+        ),
+    );
+    if agree < SURE {
+        field.review = true;
+        evidence.push("REVIEW: weak support".into());
+    }
+    field.evidence = evidence;
+    Some((0.7 * agree + 0.3 * name, field))
+}
+
+/// A map from each left code to the right code it appears with most, with
+/// its count; the share of rows it explains; the codes without a clear
+/// partner. None when the columns do not look like codes.
+type CodeMap = (BTreeMap<String, (String, usize)>, f64, Vec<String>);
+
+fn code_map(values: &[(&str, &str)]) -> Option<CodeMap> {
+    let distinct = |i: usize| -> BTreeSet<&str> {
+        values
+            .iter()
+            .map(|p| if i == 0 { p.0.trim() } else { p.1.trim() })
+            .collect()
+    };
+    let (dl, dr) = (distinct(0), distinct(1));
+    if values.len() < 10 || dl.len() > CODES || dr.len() > CODES || dl == dr {
+        return None;
+    }
+    let mut counts: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
+    for (a, b) in values {
+        *counts.entry(a.trim()).or_default().entry(b.trim()).or_default() += 1;
+    }
+    let mut map = BTreeMap::new();
+    let mut ambiguous = Vec::new();
+    let mut explained = 0;
+    for (a, partners) in &counts {
+        let total: usize = partners.values().sum();
+        let Some((b, n)) = partners.iter().max_by(|x, y| x.1.cmp(y.1).then_with(|| y.0.cmp(x.0))) else {
+            continue;
+        };
+        if (*n as f64) < 0.6 * total as f64 {
+            ambiguous.push(a.to_string());
+            continue;
+        }
+        map.insert(a.to_string(), (b.to_string(), *n));
+        explained += n;
+    }
+    // Two left codes for one right code would make the map lose information
+    // only if their canonical values clash: they may (synonyms), so allowed.
+    (!map.is_empty()).then(|| (map, explained as f64 / values.len() as f64, ambiguous))
+}
+
+/// The whole-hour offset between the sides on most matched rows, and the
+/// share of rows it explains, if any.
+fn constant_offset(values: &[(&str, &str)], ft: &FieldType) -> Option<(i64, f64)> {
+    let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
+    for (a, b) in values {
+        if let (Ok(Value::Ts(x)), Ok(Value::Ts(y))) = (ft.convert(a.trim()), ft.convert(b.trim())) {
+            let d = y.micros() - x.micros();
+            if d != 0 && d % 3_600_000_000 == 0 {
+                *counts.entry(d / 3_600_000_000).or_default() += 1;
+            }
+        }
+    }
+    let (hours, n) = counts.into_iter().max_by_key(|&(h, n)| (n, -h.abs()))?;
+    let explained = n as f64 / values.len().max(1) as f64;
+    (explained >= 0.5).then_some((hours, explained))
+}

@@ -1,0 +1,103 @@
+//! A bounded sample of each side: the first rows of every column as text,
+//! read through the same loaders a run uses (so a file `init` can sample
+//! is a file `run` can read).
+
+use std::path::Path;
+
+use polars::prelude::DataFrame;
+
+use crate::error::{Error, Result};
+use crate::source;
+use crate::spec::{self, Side};
+
+/// One column's sampled values (None: null).
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    pub values: Vec<Option<String>>,
+}
+
+/// One side's sample.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// As given on the command line.
+    pub path: String,
+    pub columns: Vec<Column>,
+    /// Rows sampled and rows in the whole source.
+    pub rows: usize,
+    pub total: usize,
+}
+
+impl Sample {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// The first `limit` rows of both sources (paths or URLs, any format a run
+/// reads: the format from the extension).
+pub fn read(left: &str, right: &str, limit: usize) -> Result<[Sample; 2]> {
+    // The loaders take their options from a spec: a spec of the two paths.
+    let text = format!(
+        "[run]\nname = \"init\"\n[sides]\nleft = \"left\"\nright = \"right\"\n[[entity]]\nname = \"e\"\nkey = [\"k\"]\n\
+         left = {{ path = {} }}\nright = {{ path = {} }}\n[[entity.field]]\nname = \"k\"\n",
+        toml_string(left),
+        toml_string(right)
+    );
+    let spec = spec::parse(Path::new("init.toml"), &text, String::new())?;
+    let entity = &spec.entities[0];
+    let l = side(&entity.sources[Side::Left.idx()], left, limit)?;
+    let r = side(&entity.sources[Side::Right.idx()], right, limit)?;
+    Ok([l, r])
+}
+
+fn side(src: &spec::Source, path: &str, limit: usize) -> Result<Sample> {
+    let names = source::column_names(src)?;
+    if names.is_empty() {
+        return Err(Error::input(Path::new(path), "has no columns"));
+    }
+    let mut columns: Vec<Column> = names
+        .iter()
+        .map(|n| Column {
+            name: n.clone(),
+            values: Vec::new(),
+        })
+        .collect();
+    let mut rows = 0;
+    let loaded = source::for_each_chunk(src, &names, 64 * 1024, |frame: DataFrame| {
+        let take = limit.saturating_sub(rows).min(frame.height());
+        if take == 0 {
+            return Ok(());
+        }
+        for c in columns.iter_mut() {
+            let Ok(col) = frame.column(&c.name).and_then(|s| s.str().cloned()) else {
+                c.values.extend(std::iter::repeat_n(None, take));
+                continue;
+            };
+            c.values.extend(col.iter().take(take).map(|v| v.map(str::to_string)));
+        }
+        rows += take;
+        Ok(())
+    })?;
+    Ok(Sample {
+        path: path.to_string(),
+        columns,
+        rows,
+        total: loaded.rows,
+    })
+}
+
+/// `text` as a TOML basic string.
+pub fn toml_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
