@@ -63,9 +63,10 @@ pub struct InitArgs {
     pub left: String,
     /// The right system's export.
     pub right: String,
-    /// The key: a column both sides name alike, or LEFT_COLUMN=RIGHT_COLUMN (default: proposed).
+    /// A key part: a column both sides name alike, or LEFT_COLUMN=RIGHT_COLUMN;
+    /// repeat for a composite key (default: proposed from the data).
     #[arg(long)]
-    pub key: Option<String>,
+    pub key: Vec<String>,
     /// The entity's name (default: the left file's name).
     #[arg(long)]
     pub name: Option<String>,

@@ -42,117 +42,179 @@ fn fields(spec: &Path) -> (Table, BTreeMap<String, Table>) {
     (entity, fields)
 }
 
-/// The demo spec's customer fields: name → (left column, right column).
-fn demo_customer_columns() -> BTreeMap<String, (String, String)> {
-    let spec = recon::spec::load(&project_root().join("rules/callcenter-crm.toml")).unwrap();
-    let e = spec.entity("customer").unwrap();
-    e.fields
-        .iter()
-        .map(|f| (f.name.clone(), (f.columns[0].clone(), f.columns[1].clone())))
-        .collect()
+/// One demo entity as the demo spec maps it: its files (under `fixtures/`),
+/// its key fields and each field's (left column, right column, compared).
+struct Demo {
+    entity: String,
+    files: [String; 2],
+    key: Vec<String>,
+    fields: BTreeMap<String, (String, String, bool)>,
 }
 
-/// The ground truth's customer drift, in the proposed spec's names: its
-/// fields and key named after the left columns.
-fn truth_in(truth: &BTreeSet<Expected>, proposed: &BTreeMap<String, Table>) -> BTreeSet<Expected> {
-    let demo = demo_customer_columns();
+fn demo(entity: &str) -> Demo {
+    let spec = recon::spec::load(&project_root().join("rules/callcenter-crm.toml")).unwrap();
+    let e = spec.entity(entity).unwrap();
+    let file = |s: usize| {
+        let p = e.sources[s].path.to_string_lossy().to_string();
+        p[p.find("fixtures/").unwrap() + "fixtures/".len()..].to_string()
+    };
+    Demo {
+        entity: entity.into(),
+        files: [file(0), file(1)],
+        key: e.key.iter().map(|&k| e.fields[k].name.clone()).collect(),
+        fields: e
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), (f.columns[0].clone(), f.columns[1].clone(), f.compare)))
+            .collect(),
+    }
+}
+
+/// A key's JSON with every value as text (the demo may type a key part).
+fn key_text(json: &str) -> BTreeMap<String, String> {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A finding as compared here: kind, side, key (as text), field.
+type Drift = (String, String, BTreeMap<String, String>, Option<String>);
+
+/// The ground truth's drift of `d` in the proposed spec's names, on the
+/// fields the proposal compares (and row-level drift, whose field is none).
+fn truth_in(truth: &BTreeSet<Expected>, d: &Demo, proposed: &BTreeMap<String, Table>) -> BTreeSet<Drift> {
     let name_of = |demo_field: &str| -> String {
-        let left = &demo[demo_field].0;
+        let left = &d.fields[demo_field].0;
         proposed[left]["name"].as_str().unwrap().to_string()
     };
-    let key_name = name_of("customer_id");
     truth
         .iter()
-        .filter(|t| t.entity == "customer" && t.category == "drift")
+        .filter(|t| t.entity == d.entity && t.category == "drift")
+        .filter(|t| t.field.as_deref().is_none_or(|f| compared(&proposed[&d.fields[f].0])))
         .map(|t| {
-            let key: serde_json::Value = serde_json::from_str(&t.key).unwrap();
-            let key = match key.get("customer_id") {
-                Some(v) => {
-                    let mut m = serde_json::Map::new();
-                    m.insert(key_name.clone(), v.clone());
-                    serde_json::Value::Object(m).to_string()
-                }
-                None => t.key.clone(),
-            };
-            Expected {
-                entity: "customers".into(),
-                key,
-                field: t.field.as_deref().map(name_of),
-                ..t.clone()
-            }
+            let key = key_text(&t.key).into_iter().map(|(k, v)| (name_of(&k), v)).collect();
+            (t.kind.clone(), t.side.clone(), key, t.field.as_deref().map(name_of))
         })
         .collect()
 }
 
-fn drift(run: &Path) -> BTreeSet<Expected> {
-    finding_set(run).into_iter().filter(|f| f.category == "drift").collect()
+fn compared(field: &Table) -> bool {
+    field.get("compare").and_then(|c| c.as_bool()).unwrap_or(true)
 }
 
-/// Proposes a spec for the customers under `fixtures`, checks it, runs it,
-/// and compares its drift with `truth`.
-fn customers_end_to_end(env: &Env, fixtures: &Path, truth: &BTreeSet<Expected>, tag: &str) {
-    let (o, spec) = init(
-        env,
-        &fixtures.join("callcenter/customers.csv"),
-        &fixtures.join("crm/contacts.parquet"),
-        &format!("{tag}.toml"),
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+fn drift(run: &Path) -> BTreeSet<Drift> {
+    finding_set(run)
+        .into_iter()
+        .filter(|f| f.category == "drift")
+        .map(|f| (f.kind, f.side, key_text(&f.key), f.field))
+        .collect()
+}
+
+/// Proposes a spec for demo entity `d` from the files under `fixtures`,
+/// checks it, runs it, and compares its drift with `truth`.
+fn end_to_end(env: &Env, fixtures: &Path, d: &Demo, truth: &BTreeSet<Expected>, tag: &str) -> Table {
+    let [l, r] = [0, 1].map(|s| fixtures.join(&d.files[s]));
+    let (o, spec) = init(env, &l, &r, &format!("{tag}.toml"));
+    assert_eq!(code(&o), 0, "{}: {}", d.entity, stderr(&o));
     assert!(stderr(&o).contains("sampled"), "the sample is stated: {}", stderr(&o));
     let (entity, proposed) = fields(&spec);
-    // The key.
-    let key = entity["key"].as_array().unwrap()[0].as_str().unwrap();
-    assert_eq!(proposed["cust_no"]["name"].as_str(), Some(key));
-    assert_eq!(proposed["cust_no"]["right"].as_str(), Some("External_Id__c"));
+    // The demo's key, part by part.
+    let key: Vec<&str> = entity["key"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let want: Vec<String> = d
+        .key
+        .iter()
+        .map(|k| proposed[&d.fields[k].0]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(key, want, "{}: the key", d.entity);
     // Every column the demo maps, paired with the demo's partner.
-    for (name, (left, right)) in demo_customer_columns() {
+    for (name, (left, right, _)) in &d.fields {
         let f = proposed
-            .get(&left)
-            .unwrap_or_else(|| panic!("{name}: {left} not paired"));
-        assert_eq!(f["right"].as_str(), Some(right.as_str()), "{name}");
+            .get(left)
+            .unwrap_or_else(|| panic!("{}: {name}: {left} not paired", d.entity));
+        assert_eq!(f["right"].as_str(), Some(right.as_str()), "{}: {name}", d.entity);
     }
-    // The status codes, the personal data and the CRM's masks.
-    let map = proposed["state"]["map"].as_table().unwrap();
-    assert_eq!(map["left"]["1"].as_str(), map["right"]["Active"].as_str());
-    assert_eq!(map["left"]["0"].as_str(), map["right"]["Inactive"].as_str());
-    assert_eq!(proposed["caller_number"]["pii"].as_str(), Some("cn_mobile"));
-    assert_eq!(proposed["id_number"]["pii"].as_str(), Some("cn_resident_id"));
-    assert_eq!(proposed["card_no"]["pii"].as_str(), Some("bank_card"));
-    assert_eq!(proposed["id_number"]["mask"]["right"].as_str(), Some("cn_id"));
-    assert_eq!(proposed["card_no"]["mask"]["right"].as_str(), Some("card"));
-    assert_eq!(proposed["vip"]["type"].as_str(), Some("bool"));
     // A spec recon accepts, and the same one again.
     let c = env.recon(&["check", spec.to_str().unwrap()]);
     assert_eq!(code(&c), 0, "{}", stderr(&c));
-    let (again, spec2) = init(
-        env,
-        &fixtures.join("callcenter/customers.csv"),
-        &fixtures.join("crm/contacts.parquet"),
-        &format!("{tag}-again.toml"),
-    );
+    let (again, spec2) = init(env, &l, &r, &format!("{tag}-again.toml"));
     assert_eq!(code(&again), 0);
     assert_eq!(
         std::fs::read_to_string(&spec).unwrap(),
         std::fs::read_to_string(&spec2).unwrap()
     );
-    // Its drift is the ground truth's on the fields it maps.
+    // Its drift is the ground truth's on the fields it compares.
     let out = env.path().join(format!("{tag}-reports"));
     let o = env.run_in(&spec, &out, "i1", &[]);
     assert!(matches!(code(&o), 0 | 1), "{}", stderr(&o));
-    let want = truth_in(truth, &proposed);
-    assert!(want.len() >= 20, "{}", want.len());
-    assert_same(&drift(&out.join("i1")), &want);
+    let want = truth_in(truth, d, &proposed);
+    assert!(want.len() >= 5, "{}: {}", d.entity, want.len());
+    let got = drift(&out.join("i1"));
+    let missed: Vec<_> = want.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&want).collect();
+    assert!(
+        missed.is_empty() && extra.is_empty(),
+        "{}: missed {missed:?}\nextra {extra:?}",
+        d.entity
+    );
+    let mut table = Table::new();
+    for (left, f) in proposed {
+        table.insert(left, toml::Value::Table(f));
+    }
+    table
+}
+
+fn demo_truth() -> BTreeSet<Expected> {
+    std::fs::read_to_string(project_root().join("fixtures/ground_truth.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
 fn init_proposes_the_demo_customers_and_finds_their_drift() {
     let env = Env::new();
-    let truth: BTreeSet<Expected> = std::fs::read_to_string(project_root().join("fixtures/ground_truth.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    customers_end_to_end(&env, &project_root().join("fixtures"), &truth, "demo");
+    let f = end_to_end(
+        &env,
+        &project_root().join("fixtures"),
+        &demo("customer"),
+        &demo_truth(),
+        "demo",
+    );
+    // The status codes, the personal data and the CRM's masks.
+    let map = f["state"]["map"].as_table().unwrap();
+    assert_eq!(map["left"]["1"].as_str(), map["right"]["Active"].as_str());
+    assert_eq!(map["left"]["0"].as_str(), map["right"]["Inactive"].as_str());
+    assert_eq!(f["caller_number"]["pii"].as_str(), Some("cn_mobile"));
+    assert_eq!(f["id_number"]["pii"].as_str(), Some("cn_resident_id"));
+    assert_eq!(f["card_no"]["pii"].as_str(), Some("bank_card"));
+    assert_eq!(f["id_number"]["mask"]["right"].as_str(), Some("cn_id"));
+    assert_eq!(f["card_no"]["mask"]["right"].as_str(), Some("card"));
+    assert_eq!(f["vip"]["type"].as_str(), Some("bool"));
+    assert_eq!(f["balance"]["tolerance"]["abs"].as_float(), Some(0.01));
+}
+
+#[test]
+fn init_proposes_the_demo_calls_with_their_composite_key_and_dispositions() {
+    let env = Env::new();
+    let f = end_to_end(
+        &env,
+        &project_root().join("fixtures"),
+        &demo("interaction"),
+        &demo_truth(),
+        "calls",
+    );
+    assert!(f["disposition"]["map"].as_table().is_some(), "{:?}", f["disposition"]);
 }
 
 #[test]
@@ -167,7 +229,9 @@ fn init_on_a_generated_pair_of_another_seed_holds_too() {
         },
     )
     .unwrap();
-    customers_end_to_end(&env, &fixtures, &g.truth.0, "seed23");
+    for entity in ["customer", "interaction", "ticket", "agent_account"] {
+        end_to_end(&env, &fixtures, &demo(entity), &g.truth.0, &format!("seed23-{entity}"));
+    }
 }
 
 #[test]
@@ -215,4 +279,29 @@ fn unrelated_files_get_no_key_and_no_spec() {
     ]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&taken).unwrap(), "keep me");
+}
+
+#[test]
+fn init_proposes_the_demo_tickets_from_a_gbk_export() {
+    let env = Env::new();
+    let f = end_to_end(
+        &env,
+        &project_root().join("fixtures"),
+        &demo("ticket"),
+        &demo_truth(),
+        "tickets",
+    );
+    assert!(f["status"]["map"].as_table().is_some(), "{:?}", f["status"]);
+}
+
+#[test]
+fn init_proposes_the_demo_agent_accounts() {
+    let env = Env::new();
+    end_to_end(
+        &env,
+        &project_root().join("fixtures"),
+        &demo("agent_account"),
+        &demo_truth(),
+        "agents",
+    );
 }

@@ -35,9 +35,8 @@ pub fn execute(args: &InitArgs) -> Result<ExitCode> {
     };
     let review = p.fields.iter().filter(|f| f.review).count();
     eprintln!(
-        "key {} ↔ {} ({:.0}% of sampled keys on both sides); {} field(s) paired, {} to review; unpaired: {} left, {} right",
-        key.columns[0],
-        key.columns[1],
+        "key {} ({:.0}% of sampled keys on both sides); {} field(s) paired, {} to review; unpaired: {} left, {} right",
+        key.describe(),
         100.0 * key.overlap,
         p.fields.len(),
         review,

@@ -20,16 +20,35 @@ const LEAST: f64 = 0.3;
 /// A column with at most this many distinct values may hold codes.
 const CODES: usize = 30;
 
-/// The proposed key: a column of each side, unique and present in the
-/// sample, whose values overlap most between the sides.
+/// The proposed key: one or more columns of each side, together nearly
+/// unique and present, whose values overlap most between the sides.
 #[derive(Debug, Clone)]
 pub struct Key {
-    pub columns: [String; 2],
+    /// Per key part: (left column, right column).
+    pub columns: Vec<[String; 2]>,
     pub normalize: Vec<String>,
     /// Share of the smaller side's sampled keys found on the other side.
     pub overlap: f64,
     /// Declared by `--key` rather than guessed.
     pub declared: bool,
+}
+
+impl Key {
+    /// `a ↔ b`, parts joined by ` + `.
+    pub fn describe(&self) -> String {
+        let side = |s: usize| {
+            self.columns
+                .iter()
+                .map(|c| c[s].as_str())
+                .collect::<Vec<_>>()
+                .join(" + ")
+        };
+        format!("{} ↔ {}", side(0), side(1))
+    }
+
+    fn has(&self, side: usize, column: &str) -> bool {
+        self.columns.iter().any(|c| c[side] == column)
+    }
 }
 
 /// A field's type as the spec writes it.
@@ -38,9 +57,14 @@ pub enum Ty {
     String,
     Int,
     Decimal(u32),
-    Bool { yes: Vec<String>, no: Vec<String> },
+    Bool {
+        yes: Vec<String>,
+        no: Vec<String>,
+    },
     Date,
     Timestamp,
+    /// Elements split by each side's separator (None: a list column).
+    Set([Option<String>; 2]),
 }
 
 impl Ty {
@@ -52,6 +76,7 @@ impl Ty {
             Ty::Bool { .. } => "bool".into(),
             Ty::Date => "date".into(),
             Ty::Timestamp => "timestamp".into(),
+            Ty::Set(_) => "set".into(),
         }
     }
 
@@ -79,6 +104,8 @@ pub struct Field {
     pub mask: Option<[String; 2]>,
     /// `tolerance = { abs = … }`, when small differences are systematic.
     pub tolerance: Option<String>,
+    /// Free text: searched for personal data (`scan = true`).
+    pub scan: bool,
     /// False when the sides cannot be compared as proposed (a time zone read
     /// differently): loaded, never compared, until a person decides.
     pub compare: bool,
@@ -100,10 +127,10 @@ pub struct Proposal {
 
 /// Proposes a spec's entity from two samples; `key` is a declared key
 /// (`NAME` on both sides or `LEFT=RIGHT`).
-pub fn propose(samples: &[Sample; 2], key: Option<&str>) -> Result<Proposal, String> {
-    let key = match key {
-        Some(k) => Some(declared_key(samples, k)?),
-        None => guess_key(samples),
+pub fn propose(samples: &[Sample; 2], key: &[String]) -> Result<Proposal, String> {
+    let key = match key.is_empty() {
+        false => Some(declared_key(samples, key)?),
+        true => guess_key(samples),
     };
     let Some(key) = key else {
         return Ok(Proposal {
@@ -115,8 +142,8 @@ pub fn propose(samples: &[Sample; 2], key: Option<&str>) -> Result<Proposal, Str
     };
     let pairs = matched_rows(samples, &key);
     let mut candidates: Vec<(f64, Field)> = Vec::new();
-    for l in samples[0].columns.iter().filter(|c| c.name != key.columns[0]) {
-        for r in samples[1].columns.iter().filter(|c| c.name != key.columns[1]) {
+    for l in samples[0].columns.iter().filter(|c| !key.has(0, &c.name)) {
+        for r in samples[1].columns.iter().filter(|c| !key.has(1, &c.name)) {
             if let Some(f) = pair(l, r, &pairs) {
                 candidates.push(f);
             }
@@ -125,7 +152,8 @@ pub fn propose(samples: &[Sample; 2], key: Option<&str>) -> Result<Proposal, Str
     // Best first; ties by name, so the choice never depends on order.
     candidates.sort_by(|(a, fa), (b, fb)| b.total_cmp(a).then_with(|| fa.columns.cmp(&fb.columns)));
     let mut used: [BTreeSet<String>; 2] = Default::default();
-    let mut fields = vec![key_field(&key)];
+    let mut fields: Vec<Field> = (0..key.columns.len()).map(|i| key_field(&key, i)).collect();
+    let parts = fields.len();
     for (_, f) in candidates {
         if used[0].contains(&f.columns[0]) || used[1].contains(&f.columns[1]) {
             continue;
@@ -141,7 +169,7 @@ pub fn propose(samples: &[Sample; 2], key: Option<&str>) -> Result<Proposal, Str
         .enumerate()
         .map(|(i, c)| (c.name.as_str(), i))
         .collect();
-    fields[1..].sort_by_key(|f| order.get(f.columns[0].as_str()).copied().unwrap_or(usize::MAX));
+    fields[parts..].sort_by_key(|f| order.get(f.columns[0].as_str()).copied().unwrap_or(usize::MAX));
     let mut names = BTreeSet::new();
     for f in fields.iter_mut() {
         let mut name = f.name.clone();
@@ -157,7 +185,7 @@ pub fn propose(samples: &[Sample; 2], key: Option<&str>) -> Result<Proposal, Str
             .columns
             .iter()
             .map(|c| c.name.clone())
-            .filter(|n| *n != key.columns[s] && !used[s].contains(n))
+            .filter(|n| !key.has(s, n) && !used[s].contains(n))
             .collect()
     });
     Ok(Proposal {
@@ -168,49 +196,61 @@ pub fn propose(samples: &[Sample; 2], key: Option<&str>) -> Result<Proposal, Str
     })
 }
 
-fn key_field(key: &Key) -> Field {
-    let mut evidence = vec![match key.declared {
-        true => "key: declared with --key".to_string(),
-        false => "key: unique and present in at least 95% of sampled rows on both sides".to_string(),
+fn key_field(key: &Key, part: usize) -> Field {
+    let columns = key.columns[part].clone();
+    let mut evidence = vec![match (key.declared, key.columns.len()) {
+        (true, _) => "key: declared with --key".to_string(),
+        (false, 1) => "key: unique and present in at least 95% of sampled rows on both sides".to_string(),
+        (false, n) => format!(
+            "key part {} of {n}: the first part repeats; with the others it is unique",
+            part + 1
+        ),
     }];
-    evidence.push(format!(
-        "{:.0}% of the smaller side's sampled keys are on the other side",
-        100.0 * key.overlap
-    ));
+    if part == 0 {
+        evidence.push(format!(
+            "{:.0}% of the smaller side's sampled keys are on the other side",
+            100.0 * key.overlap
+        ));
+    }
     Field {
-        name: field_name(&key.columns[0], &key.columns[1]),
-        columns: key.columns.clone(),
+        name: field_name(&columns[0], &columns[1]),
+        columns,
         ty: Ty::String,
         normalize: [key.normalize.clone(), key.normalize.clone()],
         map: None,
         pii: None,
         mask: None,
         tolerance: None,
+        scan: false,
         compare: true,
         review: key.overlap < 0.5,
         evidence,
     }
 }
 
-fn declared_key(samples: &[Sample; 2], k: &str) -> Result<Key, String> {
-    let (l, r) = k.split_once('=').unwrap_or((k, k));
-    for (s, name) in [(0, l), (1, r)] {
-        if samples[s].column(name).is_none() {
-            return Err(format!(
-                "--key {k}: {} has no column `{name}` (it has {})",
-                samples[s].path,
-                samples[s]
-                    .columns
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+fn declared_key(samples: &[Sample; 2], parts: &[String]) -> Result<Key, String> {
+    let mut columns = Vec::new();
+    for k in parts {
+        let (l, r) = k.split_once('=').unwrap_or((k, k));
+        for (s, name) in [(0, l), (1, r)] {
+            if samples[s].column(name).is_none() {
+                return Err(format!(
+                    "--key {k}: {} has no column `{name}` (it has {})",
+                    samples[s].path,
+                    samples[s]
+                        .columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
         }
+        columns.push([l.to_string(), r.to_string()]);
     }
-    let (normalize, overlap) = key_overlap(samples, [l, r]);
+    let (normalize, overlap) = key_overlap(samples, &columns);
     Ok(Key {
-        columns: [l.to_string(), r.to_string()],
+        columns,
         normalize,
         overlap,
         declared: true,
@@ -220,17 +260,38 @@ fn declared_key(samples: &[Sample; 2], k: &str) -> Result<Key, String> {
 /// Key normalizers tried, the plainest first.
 const KEY_STEPS: [&[&str]; 3] = [&["trim"], &["trim", "upper"], &["nfkc", "trim", "upper"]];
 
+/// Each row's key under `steps` (None: a part is missing), parts joined
+/// by a separator no text holds.
+fn key_values(sample: &Sample, columns: &[&str], steps: &[&str]) -> Vec<Option<String>> {
+    let cols: Vec<&Column> = columns.iter().filter_map(|c| sample.column(c)).collect();
+    (0..sample.rows)
+        .map(|i| {
+            let parts: Option<Vec<String>> = cols
+                .iter()
+                .map(|c| normalized(steps, c.values.get(i).and_then(|v| v.as_deref())))
+                .collect();
+            parts.map(|p| p.join("\u{1f}"))
+        })
+        .collect()
+}
+
+/// Share of rows whose key is present, and share of rows with a key of their own.
+fn keyness(values: &[Option<String>]) -> (f64, f64) {
+    let present: Vec<&String> = values.iter().flatten().collect();
+    let distinct: BTreeSet<&String> = present.iter().copied().collect();
+    let n = values.len().max(1) as f64;
+    (present.len() as f64 / n, distinct.len() as f64 / n)
+}
+
 /// The key normalizer under which `columns` overlap most, and that share.
-fn key_overlap(samples: &[Sample; 2], columns: [&str; 2]) -> (Vec<String>, f64) {
+fn key_overlap(samples: &[Sample; 2], columns: &[[String; 2]]) -> (Vec<String>, f64) {
     let mut best = (Vec::new(), -1.0);
     for steps in KEY_STEPS {
         let sets = [0, 1].map(|s| {
-            let c = samples[s]
-                .column(columns[s])
-                .map(|c| c.values.as_slice())
-                .unwrap_or(&[]);
-            c.iter()
-                .filter_map(|v| normalized(steps, v.as_deref()))
+            let cols: Vec<&str> = columns.iter().map(|c| c[s].as_str()).collect();
+            key_values(&samples[s], &cols, steps)
+                .into_iter()
+                .flatten()
                 .collect::<BTreeSet<String>>()
         });
         let small = sets[0].len().min(sets[1].len());
@@ -245,48 +306,109 @@ fn key_overlap(samples: &[Sample; 2], columns: [&str; 2]) -> (Vec<String>, f64) 
     (best.0, best.1.max(0.0))
 }
 
+/// Whether a column's values look like identifiers (letters, digits and
+/// `-_.:`, with a digit): codes are keys more often than names are.
+fn id_like(c: &Column) -> bool {
+    let present: Vec<&str> = c
+        .values
+        .iter()
+        .flatten()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .collect();
+    let ids = present
+        .iter()
+        .filter(|v| {
+            v.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.:".contains(ch))
+                && v.chars().any(|ch| ch.is_ascii_digit())
+        })
+        .count();
+    !present.is_empty() && ids as f64 >= 0.9 * present.len() as f64
+}
+
 fn guess_key(samples: &[Sample; 2]) -> Option<Key> {
-    // Nearly unique and nearly never empty: a key with a few duplicates or
-    // blanks is still the key (those rows become findings).
-    let unique = |s: &Sample| -> Vec<String> {
+    // Columns present in nearly every row: the candidates for a key part.
+    fn present(s: &Sample) -> Vec<&Column> {
         s.columns
             .iter()
-            .filter(|c| {
-                let present: Vec<&str> = c
-                    .values
-                    .iter()
-                    .filter_map(|v| v.as_deref().map(str::trim).filter(|t| !t.is_empty()))
-                    .collect();
-                let distinct: BTreeSet<&str> = present.iter().copied().collect();
-                let rows = c.values.len() as f64;
-                rows > 0.0 && present.len() as f64 >= 0.95 * rows && distinct.len() as f64 >= 0.95 * rows
-            })
-            .map(|c| c.name.clone())
+            .filter(|c| keyness(&key_values(s, &[c.name.as_str()], &["trim"])).0 >= 0.95)
             .collect()
+    }
+    let (ls, rs) = (present(&samples[0]), present(&samples[1]));
+    let unique = |s: usize, cols: &[&str]| keyness(&key_values(&samples[s], cols, &["trim"])).1;
+    // Ranked by overlap, then identifier-like values, then alike names.
+    let mut best: Option<((i64, bool, i64), Key)> = None;
+    let mut consider = |columns: Vec<[String; 2]>, rank_extra: (bool, f64)| {
+        let (normalize, overlap) = key_overlap(samples, &columns);
+        // Half the keys at least: two unrelated files never get a key.
+        if overlap < 0.5 {
+            return;
+        }
+        let rank = (
+            (overlap * 100.0).round() as i64,
+            rank_extra.0,
+            (rank_extra.1 * 100.0).round() as i64,
+        );
+        if best
+            .as_ref()
+            .is_none_or(|(r, k)| rank > *r || (rank == *r && columns < k.columns))
+        {
+            best = Some((
+                rank,
+                Key {
+                    columns,
+                    normalize,
+                    overlap,
+                    declared: false,
+                },
+            ));
+        }
     };
-    let (ls, rs) = (unique(&samples[0]), unique(&samples[1]));
-    let mut best: Option<(f64, f64, Key)> = None;
     for l in &ls {
         for r in &rs {
-            let (normalize, overlap) = key_overlap(samples, [l, r]);
-            // Half the keys at least: two unrelated files never get a key.
-            if overlap < 0.5 {
-                continue;
+            if unique(0, &[&l.name]) >= 0.95 && unique(1, &[&r.name]) >= 0.95 {
+                consider(
+                    vec![[l.name.clone(), r.name.clone()]],
+                    (id_like(l) && id_like(r), name_score(&l.name, &r.name)),
+                );
             }
-            let name = name_score(l, r);
-            let better = match &best {
-                None => true,
-                Some((o, n, k)) => {
-                    (overlap, name) > (*o, *n)
-                        || ((overlap, name) == (*o, *n) && [l, r] < [&k.columns[0], &k.columns[1]])
+        }
+    }
+    // A key whose values repeat (a call with several legs) takes a second
+    // part of alike names that sets more rows apart on both sides.
+    if let Some((rank, key)) = best.clone() {
+        let [l1, r1] = &key.columns[0];
+        if unique(0, &[l1]) < 1.0 || unique(1, &[r1]) < 1.0 {
+            let mut second: Option<(f64, [String; 2])> = None;
+            for l in ls.iter().filter(|c| &c.name != l1) {
+                for r in rs.iter().filter(|c| &c.name != r1) {
+                    let alike = name_score(&l.name, &r.name);
+                    if alike < 0.5 {
+                        continue;
+                    }
+                    // More rows of their own on a side, fewer on none (a duplicated
+                    // key the export holds stays a duplicate).
+                    let (u1, u2) = (
+                        [unique(0, &[l1]), unique(1, &[r1])],
+                        [unique(0, &[l1, &l.name]), unique(1, &[r1, &r.name])],
+                    );
+                    let whole = u2[0] >= u1[0] && u2[1] >= u1[1] && (u2[0] > u1[0] || u2[1] > u1[1]);
+                    let columns = vec![key.columns[0].clone(), [l.name.clone(), r.name.clone()]];
+                    if whole
+                        && key_overlap(samples, &columns).1 >= key.overlap - 0.02
+                        && second.as_ref().is_none_or(|(a, _)| alike > *a)
+                    {
+                        second = Some((alike, [l.name.clone(), r.name.clone()]));
+                    }
                 }
-            };
-            if better {
+            }
+            if let Some((_, part)) = second {
+                let columns = vec![key.columns[0].clone(), part];
+                let (normalize, overlap) = key_overlap(samples, &columns);
                 best = Some((
-                    overlap,
-                    name,
+                    rank,
                     Key {
-                        columns: [l.clone(), r.clone()],
+                        columns,
                         normalize,
                         overlap,
                         declared: false,
@@ -295,7 +417,7 @@ fn guess_key(samples: &[Sample; 2]) -> Option<Key> {
             }
         }
     }
-    best.map(|(_, _, k)| k)
+    best.map(|(_, k)| k)
 }
 
 fn normalized(steps: &[&str], raw: Option<&str>) -> Option<String> {
@@ -311,18 +433,17 @@ fn same(steps: &[&str], a: &str, b: &str) -> bool {
 /// Pairs of (left row, right row) whose keys are equal under the key's normalizer.
 fn matched_rows(samples: &[Sample; 2], key: &Key) -> Vec<(usize, usize)> {
     let steps: Vec<&str> = key.normalize.iter().map(String::as_str).collect();
-    let index = |s: &Sample, col: &str| -> BTreeMap<String, usize> {
+    let index = |s: usize| -> BTreeMap<String, usize> {
+        let cols: Vec<&str> = key.columns.iter().map(|c| c[s].as_str()).collect();
         let mut out = BTreeMap::new();
-        if let Some(c) = s.column(col) {
-            for (i, v) in c.values.iter().enumerate() {
-                if let Some(k) = normalized(&steps, v.as_deref()) {
-                    out.entry(k).or_insert(i);
-                }
+        for (i, k) in key_values(&samples[s], &cols, &steps).into_iter().enumerate() {
+            if let Some(k) = k {
+                out.entry(k).or_insert(i);
             }
         }
         out
     };
-    let (l, r) = (index(&samples[0], &key.columns[0]), index(&samples[1], &key.columns[1]));
+    let (l, r) = (index(0), index(1));
     l.iter().filter_map(|(k, &li)| r.get(k).map(|&ri| (li, ri))).collect()
 }
 
@@ -434,7 +555,10 @@ fn type_of<'a>(values: impl Iterator<Item = &'a str> + Clone) -> Ty {
         // 0/1 flags are codes or booleans as much as numbers: bool wins.
         let distinct: BTreeSet<&str> = trimmed.clone().collect();
         if distinct.iter().all(|v| ["0", "1"].contains(v)) && distinct.len() == 2 {
-            return Ty::String;
+            return Ty::Bool {
+                yes: vec!["1".into()],
+                no: vec!["0".into()],
+            };
         }
         return Ty::Int;
     }
@@ -462,7 +586,17 @@ fn type_of<'a>(values: impl Iterator<Item = &'a str> + Clone) -> Ty {
                 .map(|s| s.to_string())
                 .collect()
         };
-        let (y, n) = (pick(&yes), pick(&no));
+        let (mut y, mut n) = (pick(&yes), pick(&no));
+        // A column that holds one truth value only (every account active)
+        // is still a bool: the other spelling is its usual partner.
+        let partner = |s: &str| -> String { no[yes.iter().position(|x| *x == s).unwrap_or(0)].to_string() };
+        let partner_yes = |s: &str| -> String { yes[no.iter().position(|x| *x == s).unwrap_or(0)].to_string() };
+        if n.is_empty() {
+            n = y.iter().map(|s| partner(s)).collect();
+        }
+        if y.is_empty() {
+            y = n.iter().map(|s| partner_yes(s)).collect();
+        }
         if !y.is_empty() && !n.is_empty() {
             return Ty::Bool { yes: y, no: n };
         }
@@ -516,6 +650,124 @@ const DETECTORS: [&str; 6] = ["cn_resident_id", "cn_mobile", "bank_card", "email
 /// Mask styles a side may show.
 const MASKS: [&str; 5] = ["cn_id", "card", "phone", "keep_last4", "full"];
 
+/// How a column holds sets: `Some(Some(sep))` elements between a
+/// separator, `Some(None)` JSON arrays (a list column); None: not sets.
+fn set_shape(values: &[&str]) -> Option<Option<String>> {
+    if values.len() < 5 {
+        return None;
+    }
+    let lists = share(values, |v| serde_json::from_str::<Vec<String>>(v.trim()).is_ok());
+    if lists >= 0.9 {
+        return Some(None);
+    }
+    for sep in [";", "|"] {
+        let split = share(values, |v| v.contains(sep));
+        let short = values
+            .iter()
+            .flat_map(|v| v.split(sep))
+            .all(|e| e.trim().chars().count() <= 40);
+        if split >= 0.3 && short {
+            return Some(Some(sep.to_string()));
+        }
+    }
+    None
+}
+
+/// A value's elements under its shape.
+fn elements(value: &str, shape: &Option<String>) -> BTreeSet<String> {
+    match shape {
+        None => serde_json::from_str::<Vec<String>>(value.trim())
+            .map(|v| {
+                v.into_iter()
+                    .map(|e| e.trim().to_string())
+                    .filter(|e| !e.is_empty())
+                    .collect()
+            })
+            .unwrap_or_else(|_| [value.trim().to_string()].into_iter().collect()),
+        Some(sep) => value
+            .split(sep.as_str())
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty())
+            .collect(),
+    }
+}
+
+/// The elements of each side paired by the rows they appear in (the pairs
+/// sharing the largest part of their rows first, each element once),
+/// as maps to a shared canonical value (None when the elements are already
+/// alike), and the share of rows whose sets then agree.
+fn element_map(
+    sets: &[[BTreeSet<String>; 2]],
+    all: &[BTreeSet<String>; 2],
+) -> (Option<[BTreeMap<String, String>; 2]>, f64) {
+    let rows = |s: usize| -> BTreeMap<&str, BTreeSet<usize>> {
+        let mut out: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+        for (i, pair) in sets.iter().enumerate() {
+            for e in &pair[s] {
+                out.entry(e.as_str()).or_default().insert(i);
+            }
+        }
+        out
+    };
+    let (left, right) = (rows(0), rows(1));
+    let alike = share(sets, |p| p[0] == p[1]);
+    let mut lmap = BTreeMap::new();
+    let mut rmap = BTreeMap::new();
+    // Every (left, right) element pair by the rows they share, the closest
+    // first, each element paired once.
+    // (Drift shows here as rows where one side lacks an element: the
+    // closest pairs go first, then what is left pairs by any shared row.)
+    let mut candidates: Vec<(f64, &str, &str)> = Vec::new();
+    for (e, er) in &left {
+        for (f, fr) in &right {
+            let j = er.intersection(fr).count() as f64 / er.union(fr).count() as f64;
+            if j > 0.0 {
+                candidates.push((j, e, f));
+            }
+        }
+    }
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| (a.1, a.2).cmp(&(b.1, b.2))));
+    for (_, e, f) in candidates {
+        if lmap.contains_key(e) || rmap.contains_key(f) {
+            continue;
+        }
+        let canonical = f.to_lowercase();
+        lmap.insert(e.to_string(), canonical.clone());
+        rmap.insert(f.to_string(), canonical);
+    }
+    // Elements without a partner (or seen only on rows the other side
+    // lacks) stand for themselves (lower case).
+    for e in &all[0] {
+        lmap.entry(e.to_string()).or_insert_with(|| e.to_lowercase());
+    }
+    for f in &all[1] {
+        rmap.entry(f.to_string()).or_insert_with(|| f.to_lowercase());
+    }
+    let mapped = share(sets, |p| {
+        let l: BTreeSet<Option<&String>> = p[0].iter().map(|e| lmap.get(e)).collect();
+        let r: BTreeSet<Option<&String>> = p[1].iter().map(|e| rmap.get(e)).collect();
+        !l.contains(&None) && !r.contains(&None) && l == r
+    });
+    match mapped > alike && !lmap.is_empty() {
+        true => (Some([lmap, rmap]), mapped),
+        false => (None, alike),
+    }
+}
+
+/// Whether values read as free text: they average 20 characters or more
+/// and most hold spaces or sentence punctuation (in any script).
+fn free_text(values: &[&str]) -> bool {
+    if values.len() < 10 {
+        return false;
+    }
+    let chars: usize = values.iter().map(|v| v.chars().count()).sum();
+    let sentence = |v: &&str| {
+        v.trim()
+            .contains(|c: char| c.is_whitespace() || "，。；！？,.;!?".contains(c))
+    };
+    chars as f64 / values.len() as f64 >= 20.0 && share(values, sentence) >= 0.5
+}
+
 /// Share of `values` for which `ok` holds (0 when there are none).
 fn share<T>(values: &[T], ok: impl Fn(&T) -> bool) -> f64 {
     match values.len() {
@@ -539,6 +791,7 @@ fn pair(l: &Column, r: &Column, pairs: &[(usize, usize)]) -> Option<(f64, Field)
         pii: None,
         mask: None,
         tolerance: None,
+        scan: false,
         compare: true,
         evidence: Vec::new(),
         review: false,
@@ -626,27 +879,80 @@ fn pair(l: &Column, r: &Column, pairs: &[(usize, usize)]) -> Option<(f64, Field)
                 ));
             }
         }
-        if let (Ty::Decimal(_), true) = (&ty, agree < SURE) {
+        // One unit apart (a cent, a second) on a few rows at least:
+        // rounding between the systems, proposed as a tolerance.
+        let unit = match &ty {
+            Ty::Decimal(_) => Some(("0.01", 0.011, "cents")),
+            Ty::Int => Some(("1", 1.0, "one unit")),
+            _ => None,
+        };
+        if let Some((abs, within, what)) = unit {
             let close = share(&values, |(a, b)| match (conv(a), conv(b)) {
-                (Some(Value::Dec { .. }), Some(Value::Dec { .. })) => {
+                (Some(Value::Dec { .. } | Value::Int(_)), Some(Value::Dec { .. } | Value::Int(_))) => {
                     let f = |x: &str| x.trim().parse::<f64>().unwrap_or(f64::NAN);
-                    (f(a) - f(b)).abs() <= 0.011
+                    (f(a) - f(b)).abs() <= within
                 }
                 _ => false,
             });
-            // Cents apart on a few rows at least: rounding between the systems.
-            let within = ((close - agree) * values.len() as f64).round();
-            if within >= 2.0 && close - agree >= 0.005 {
+            let rows = ((close - agree) * values.len() as f64).round();
+            if rows >= 2.0 && close - agree >= 0.005 {
                 evidence.push(format!(
-                    "{:.0}% agree within 0.01 (cents): a tolerance proposed",
+                    "{:.0}% agree within {abs} ({what}): a tolerance proposed",
                     100.0 * close
                 ));
-                field.tolerance = Some("0.01".into());
+                field.tolerance = Some(abs.into());
                 agree = close;
             }
         }
         field.ty = ty;
         (agree, how)
+    } else if let Some(shapes) = [0, 1]
+        .map(|i| set_shape(&side(i).collect::<Vec<_>>()))
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .filter(|s| s.iter().any(Option::is_some))
+    {
+        // Sets: a delimited list on a side (a list column shows as a JSON array).
+        let shapes = [shapes[0].clone(), shapes[1].clone()];
+        let sets: Vec<[BTreeSet<String>; 2]> = values
+            .iter()
+            .map(|(a, b)| [elements(a, &shapes[0]), elements(b, &shapes[1])])
+            .collect();
+        let all = [(l, 0), (r, 1)].map(|(c, i)| {
+            c.values
+                .iter()
+                .flatten()
+                .filter(|v| !v.trim().is_empty())
+                .flat_map(|v| elements(v, &shapes[i]))
+                .collect::<BTreeSet<String>>()
+        });
+        let (map, support) = element_map(&sets, &all);
+        field.ty = Ty::Set(shapes);
+        field.normalize = [vec!["trim".into()], vec!["trim".into()]];
+        if let Some([left, right]) = map {
+            evidence.push(format!(
+                "a set on each side; elements paired by the rows they share: {}",
+                left.iter()
+                    .map(|(a, c)| format!(
+                        "{a} → {}",
+                        right.iter().find(|(_, rc)| *rc == c).map_or("?", |(r, _)| r.as_str())
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            field.map = Some([left, right]);
+        }
+        (support, "as sets".to_string())
+    } else if free_text(&side(0).collect::<Vec<_>>()) {
+        // Notes and comments: searched for personal data, not compared.
+        field.scan = true;
+        field.compare = false;
+        field.review = true;
+        evidence.push(
+            "REVIEW: free text (long, varied, with spaces): searched for personal data (`scan`), not compared".into(),
+        );
+        let s = share(&values, |(a, b)| a.trim() == b.trim());
+        (s, "as they are".to_string())
     } else {
         let mut best = (-1.0, Vec::new());
         for steps in TEXT_STEPS {
@@ -678,11 +984,42 @@ fn pair(l: &Column, r: &Column, pairs: &[(usize, usize)]) -> Option<(f64, Field)
                 ));
                 if !ambiguous.is_empty() {
                     field.review = true;
-                    evidence.push(format!("REVIEW: ambiguous codes left out: {}", ambiguous.join(", ")));
+                    evidence.push(format!(
+                        "REVIEW: codes left out of the map (unconvertible until mapped): {}",
+                        ambiguous.join(", ")
+                    ));
                 }
                 let canonical = |b: &str| -> String { b.trim().to_lowercase() };
-                let left: BTreeMap<String, String> = map.iter().map(|(a, (b, _))| (a.clone(), canonical(b))).collect();
-                let right: BTreeMap<String, String> = map.values().map(|(b, _)| (b.clone(), canonical(b))).collect();
+                let mut left: BTreeMap<String, String> =
+                    map.iter().map(|(a, (b, _))| (a.clone(), canonical(b))).collect();
+                let mut right: BTreeMap<String, String> =
+                    map.values().map(|(b, _)| (b.clone(), canonical(b))).collect();
+                // Codes seen only on rows the other side lacks have no partner
+                // to learn from: each stands for itself (lower case), to review.
+                let left_out: BTreeSet<&str> = ambiguous.iter().map(|a| a.split(" (").next().unwrap_or(a)).collect();
+                let mut alone = Vec::new();
+                for (column, into) in [(l, &mut left), (r, &mut right)] {
+                    let seen: BTreeSet<&str> = column
+                        .values
+                        .iter()
+                        .flatten()
+                        .map(|v| v.trim())
+                        .filter(|v| !v.is_empty())
+                        .collect();
+                    for v in seen {
+                        if !into.contains_key(v) && !left_out.contains(v) {
+                            into.insert(v.to_string(), canonical(v));
+                            alone.push(v.to_string());
+                        }
+                    }
+                }
+                if !alone.is_empty() {
+                    field.review = true;
+                    evidence.push(format!(
+                        "REVIEW: codes seen only on rows the other side lacks, mapped to themselves: {}",
+                        alone.join(", ")
+                    ));
+                }
                 field.map = Some([left, right]);
                 field.ty = Ty::String;
                 field.normalize = [vec!["trim".into()], vec!["trim".into()]];
@@ -727,7 +1064,8 @@ fn code_map(values: &[(&str, &str)]) -> Option<CodeMap> {
             .collect()
     };
     let (dl, dr) = (distinct(0), distinct(1));
-    if values.len() < 10 || dl.len() > CODES || dr.len() > CODES || dl == dr {
+    // One value on a side tells nothing about which codes correspond.
+    if values.len() < 10 || dl.len() > CODES || dr.len() > CODES || dl == dr || dl.len() < 2 || dr.len() < 2 {
         return None;
     }
     let mut counts: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
@@ -736,7 +1074,6 @@ fn code_map(values: &[(&str, &str)]) -> Option<CodeMap> {
     }
     let mut map = BTreeMap::new();
     let mut ambiguous = Vec::new();
-    let mut explained = 0;
     for (a, partners) in &counts {
         let total: usize = partners.values().sum();
         let Some((b, n)) = partners.iter().max_by(|x, y| x.1.cmp(y.1).then_with(|| y.0.cmp(x.0))) else {
@@ -747,10 +1084,25 @@ fn code_map(values: &[(&str, &str)]) -> Option<CodeMap> {
             continue;
         }
         map.insert(a.to_string(), (b.to_string(), *n));
-        explained += n;
     }
-    // Two left codes for one right code would make the map lose information
-    // only if their canonical values clash: they may (synonyms), so allowed.
+    // A rare code that shares its partner with a common one is more likely a
+    // code one system added than a synonym: left out, for a person to map.
+    let rare = (values.len() as f64 * 0.05).max(3.0);
+    let mut shared: BTreeMap<&str, usize> = BTreeMap::new();
+    for (b, _) in map.values() {
+        *shared.entry(b.as_str()).or_default() += 1;
+    }
+    let left_out: Vec<String> = map
+        .iter()
+        .filter(|(_, (b, n))| shared[b.as_str()] > 1 && (*n as f64) < rare)
+        .map(|(a, _)| a.clone())
+        .collect();
+    for a in left_out {
+        if let Some((b, n)) = map.remove(&a) {
+            ambiguous.push(format!("{a} (seen {n} times with {b})"));
+        }
+    }
+    let explained: usize = map.values().map(|(_, n)| n).sum();
     (!map.is_empty()).then(|| (map, explained as f64 / values.len() as f64, ambiguous))
 }
 

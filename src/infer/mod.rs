@@ -24,8 +24,8 @@ pub struct InitOptions {
     /// The two sources (paths or URLs).
     pub left: String,
     pub right: String,
-    /// A declared key: `NAME` (both sides) or `LEFT=RIGHT`.
-    pub key: Option<String>,
+    /// A declared key, part by part: `NAME` (both sides) or `LEFT=RIGHT`.
+    pub key: Vec<String>,
     /// The entity's name (default: the left file's name).
     pub name: Option<String>,
     /// Where the spec will be written (source paths are made relative to
@@ -43,7 +43,7 @@ pub struct Initialized {
 
 pub fn init(opts: &InitOptions) -> Result<Initialized> {
     let samples = sample::read(&opts.left, &opts.right, opts.sample.max(1))?;
-    let proposal = guess::propose(&samples, opts.key.as_deref()).map_err(|m| Error::usage(m, None))?;
+    let proposal = guess::propose(&samples, &opts.key).map_err(|m| Error::usage(m, None))?;
     let spec_dir = opts
         .output
         .as_deref()

@@ -58,15 +58,26 @@ pub fn spec(h: &Header<'_>, p: &Proposal) -> String {
         );
         return out;
     };
-    let key_field = &p.fields[0];
+    let names: Vec<String> = p.fields[..key.columns.len()].iter().map(|f| f.name.clone()).collect();
     let _ = writeln!(out, "[[entity]]\nname = {}", toml_string(h.name));
-    let _ = writeln!(out, "key = [{}]", toml_string(&key_field.name));
-    let _ = writeln!(out, "left = {{ path = {} }}", toml_string(h.paths[0]));
-    let _ = writeln!(out, "right = {{ path = {} }}", toml_string(h.paths[1]));
+    let _ = writeln!(out, "key = {}", list(&names));
     let _ = writeln!(
         out,
-        "# {} sampled keys found on both sides; key {} ↔ {}.",
-        p.matched, key.columns[0], key.columns[1]
+        "left = {{ path = {}{} }}",
+        toml_string(h.paths[0]),
+        h.samples[0].options
+    );
+    let _ = writeln!(
+        out,
+        "right = {{ path = {}{} }}",
+        toml_string(h.paths[1]),
+        h.samples[1].options
+    );
+    let _ = writeln!(
+        out,
+        "# {} sampled keys found on both sides; key {}.",
+        p.matched,
+        key.describe()
     );
     for f in &p.fields {
         field(&mut out, f);
@@ -102,6 +113,21 @@ fn field(out: &mut String, f: &Field) {
         Ty::Timestamp => {
             let _ = writeln!(out, "  type = \"timestamp\"");
         }
+        Ty::Set([l, r]) => {
+            let _ = writeln!(out, "  type = \"set\"");
+            match (l, r) {
+                (Some(a), Some(b)) if a == b => {
+                    let _ = writeln!(out, "  separator = {}", toml_string(a));
+                }
+                (None, None) => {}
+                _ => {
+                    let side =
+                        |s: &Option<String>, name: &str| s.as_ref().map(|v| format!("{name} = {}", toml_string(v)));
+                    let parts: Vec<String> = [side(l, "left"), side(r, "right")].into_iter().flatten().collect();
+                    let _ = writeln!(out, "  separator = {{ {} }}", parts.join(", "));
+                }
+            }
+        }
         Ty::Bool { yes, no } => {
             let _ = writeln!(out, "  type = \"bool\"");
             let _ = writeln!(out, "  true_values = {}", list(yes));
@@ -121,6 +147,9 @@ fn field(out: &mut String, f: &Field) {
     }
     if let Some(abs) = &f.tolerance {
         let _ = writeln!(out, "  tolerance = {{ abs = {abs} }}");
+    }
+    if f.scan {
+        let _ = writeln!(out, "  scan = true");
     }
     if !f.compare {
         let _ = writeln!(out, "  compare = false");

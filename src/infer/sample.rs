@@ -26,6 +26,8 @@ pub struct Sample {
     /// Rows sampled and rows in the whole source.
     pub rows: usize,
     pub total: usize,
+    /// The source table's options besides its path (`encoding = "gbk"`).
+    pub options: String,
 }
 
 impl Sample {
@@ -38,17 +40,53 @@ impl Sample {
 /// reads: the format from the extension).
 pub fn read(left: &str, right: &str, limit: usize) -> Result<[Sample; 2]> {
     // The loaders take their options from a spec: a spec of the two paths.
+    let options = [options_of(left), options_of(right)];
     let text = format!(
         "[run]\nname = \"init\"\n[sides]\nleft = \"left\"\nright = \"right\"\n[[entity]]\nname = \"e\"\nkey = [\"k\"]\n\
-         left = {{ path = {} }}\nright = {{ path = {} }}\n[[entity.field]]\nname = \"k\"\n",
+         left = {{ path = {}{} }}\nright = {{ path = {}{} }}\n[[entity.field]]\nname = \"k\"\n",
         toml_string(left),
-        toml_string(right)
+        options[0],
+        toml_string(right),
+        options[1]
     );
     let spec = spec::parse(Path::new("init.toml"), &text, String::new())?;
     let entity = &spec.entities[0];
-    let l = side(&entity.sources[Side::Left.idx()], left, limit)?;
-    let r = side(&entity.sources[Side::Right.idx()], right, limit)?;
+    let mut l = side(&entity.sources[Side::Left.idx()], left, limit)?;
+    let mut r = side(&entity.sources[Side::Right.idx()], right, limit)?;
+    [l.options, r.options] = options;
     Ok([l, r])
+}
+
+/// Options a source needs that its path does not say: a local CSV file
+/// that is not UTF-8 but reads as GBK (exports of Chinese systems often are).
+fn options_of(path: &str) -> String {
+    use std::io::Read;
+    let is_csv = Path::new(path)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("txt"));
+    if crate::storage::is_url(path) || !is_csv {
+        return String::new();
+    }
+    let mut head = Vec::new();
+    let Ok(file) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    if file.take(1 << 20).read_to_end(&mut head).is_err() {
+        return String::new();
+    }
+    let utf8 = match std::str::from_utf8(&head) {
+        Ok(_) => true,
+        // Cut in the middle of a character at the end of what was read.
+        Err(e) => e.error_len().is_none(),
+    };
+    if utf8 {
+        return String::new();
+    }
+    let (_, _, errors) = encoding_rs::GBK.decode(&head);
+    match errors {
+        false => ", encoding = \"gbk\"".into(),
+        true => String::new(),
+    }
 }
 
 fn side(src: &spec::Source, path: &str, limit: usize) -> Result<Sample> {
@@ -84,6 +122,7 @@ fn side(src: &spec::Source, path: &str, limit: usize) -> Result<Sample> {
         columns,
         rows,
         total: loaded.rows,
+        options: String::new(),
     })
 }
 
