@@ -26,7 +26,7 @@ pub fn execute(args: &InitArgs) -> Result<ExitCode> {
     })?;
     let p = &done.proposal;
     for (side, s) in ["left", "right"].iter().zip(&done.samples) {
-        eprintln!("{side}: {} — sampled {} of {} rows", s.path, s.rows, s.total);
+        eprintln!("{side}: {} — sampled: {}", s.path, s.extent());
     }
     let Some(key) = &p.key else {
         eprintln!("no key found: no column is unique on both sides with values the other side shares");

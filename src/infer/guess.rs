@@ -12,6 +12,12 @@ use crate::normalize::Value;
 use crate::pii::mask::MaskStyle;
 use crate::pii::validate::Validator;
 
+/// Rows on which each possible key is judged.
+const KEY_ROWS: usize = 20_000;
+
+/// Matched rows on which each possible pair of columns is judged.
+const JUDGED_ROWS: usize = 5_000;
+
 /// Share of matched rows from which a pairing or a map is taken without review.
 const SURE: f64 = 0.9;
 /// Below this share of agreeing rows a pair is not proposed at all (unless
@@ -130,7 +136,11 @@ pub struct Proposal {
 pub fn propose(samples: &[Sample; 2], key: &[String]) -> Result<Proposal, String> {
     let key = match key.is_empty() {
         false => Some(declared_key(samples, key)?),
-        true => guess_key(samples),
+        // Judged on the first rows: every pair of columns is tried.
+        true => guess_key(&samples.clone().map(|s| s.head(KEY_ROWS))).map(|mut k| {
+            k.overlap = key_overlap(samples, &k.columns).1;
+            k
+        }),
     };
     let Some(key) = key else {
         return Ok(Proposal {
@@ -141,10 +151,13 @@ pub fn propose(samples: &[Sample; 2], key: &[String]) -> Result<Proposal, String
         });
     };
     let pairs = matched_rows(samples, &key);
+    // Columns are judged on the first matched rows by key: enough to tell
+    // what corresponds (the evidence says how many), quick on wide files.
+    let judged = &pairs[..pairs.len().min(JUDGED_ROWS)];
     let mut candidates: Vec<(f64, Field)> = Vec::new();
     for l in samples[0].columns.iter().filter(|c| !key.has(0, &c.name)) {
         for r in samples[1].columns.iter().filter(|c| !key.has(1, &c.name)) {
-            if let Some(f) = pair(l, r, &pairs) {
+            if let Some(f) = pair(l, r, judged) {
                 candidates.push(f);
             }
         }
@@ -263,6 +276,8 @@ const KEY_STEPS: [&[&str]; 3] = [&["trim"], &["trim", "upper"], &["nfkc", "trim"
 /// Each row's key under `steps` (None: a part is missing), parts joined
 /// by a separator no text holds.
 fn key_values(sample: &Sample, columns: &[&str], steps: &[&str]) -> Vec<Option<String>> {
+    let steps = parsed(steps);
+    let steps = steps.as_slice();
     let cols: Vec<&Column> = columns.iter().filter_map(|c| sample.column(c)).collect();
     (0..sample.rows)
         .map(|i| {
@@ -278,7 +293,7 @@ fn key_values(sample: &Sample, columns: &[&str], steps: &[&str]) -> Vec<Option<S
 /// Share of rows whose key is present, and share of rows with a key of their own.
 fn keyness(values: &[Option<String>]) -> (f64, f64) {
     let present: Vec<&String> = values.iter().flatten().collect();
-    let distinct: BTreeSet<&String> = present.iter().copied().collect();
+    let distinct: std::collections::HashSet<&String> = present.iter().copied().collect();
     let n = values.len().max(1) as f64;
     (present.len() as f64 / n, distinct.len() as f64 / n)
 }
@@ -287,12 +302,16 @@ fn keyness(values: &[Option<String>]) -> (f64, f64) {
 fn key_overlap(samples: &[Sample; 2], columns: &[[String; 2]]) -> (Vec<String>, f64) {
     let mut best = (Vec::new(), -1.0);
     for steps in KEY_STEPS {
+        // The plainest normalizer that finds (nearly) every key is enough.
+        if best.1 >= 0.99 {
+            break;
+        }
         let sets = [0, 1].map(|s| {
             let cols: Vec<&str> = columns.iter().map(|c| c[s].as_str()).collect();
             key_values(&samples[s], &cols, steps)
                 .into_iter()
                 .flatten()
-                .collect::<BTreeSet<String>>()
+                .collect::<std::collections::HashSet<String>>()
         });
         let small = sets[0].len().min(sets[1].len());
         let overlap = match small {
@@ -304,6 +323,21 @@ fn key_overlap(samples: &[Sample; 2], columns: &[[String; 2]]) -> (Vec<String>, 
         }
     }
     (best.0, best.1.max(0.0))
+}
+
+/// Whether a column's name says it holds keys (`id`, `…_id`, `…No`,
+/// `…_number`, `…code`, `key`).
+fn key_like(name: &str) -> bool {
+    let n = name.strip_suffix("__c").unwrap_or(name).to_lowercase();
+    let words: Vec<&str> = n
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let last = words.last().copied().unwrap_or("");
+    ["id", "no", "nr", "number", "num", "code", "key", "uuid", "guid"].contains(&last)
+        || n.ends_with("id")
+        || n.ends_with("number")
+        || words.first() == Some(&"id")
 }
 
 /// Whether a column's values look like identifiers (letters, digits and
@@ -326,6 +360,10 @@ fn id_like(c: &Column) -> bool {
     !present.is_empty() && ids as f64 >= 0.9 * present.len() as f64
 }
 
+/// How a key candidate ranks: overlap (%), key-like names, identifier-like
+/// values, uniqueness (‰), alike names (%).
+type KeyRank = (i64, bool, bool, i64, i64);
+
 fn guess_key(samples: &[Sample; 2]) -> Option<Key> {
     // Columns present in nearly every row: the candidates for a key part.
     fn present(s: &Sample) -> Vec<&Column> {
@@ -336,9 +374,15 @@ fn guess_key(samples: &[Sample; 2]) -> Option<Key> {
     }
     let (ls, rs) = (present(&samples[0]), present(&samples[1]));
     let unique = |s: usize, cols: &[&str]| keyness(&key_values(&samples[s], cols, &["trim"])).1;
-    // Ranked by overlap, then identifier-like values, then alike names.
-    let mut best: Option<((i64, bool, i64), Key)> = None;
-    let mut consider = |columns: Vec<[String; 2]>, rank_extra: (bool, f64)| {
+    let singles: [BTreeMap<&str, f64>; 2] = [(&ls, 0), (&rs, 1)].map(|(cols, s)| {
+        cols.iter()
+            .map(|c| (c.name.as_str(), unique(s, &[c.name.as_str()])))
+            .collect()
+    });
+    // Ranked by overlap, then key-like names, identifier-like values,
+    // uniqueness and alike names.
+    let mut best: Option<(KeyRank, Key)> = None;
+    let mut consider = |columns: Vec<[String; 2]>, rank_extra: (bool, bool, f64, f64)| {
         let (normalize, overlap) = key_overlap(samples, &columns);
         // Half the keys at least: two unrelated files never get a key.
         if overlap < 0.5 {
@@ -347,7 +391,9 @@ fn guess_key(samples: &[Sample; 2]) -> Option<Key> {
         let rank = (
             (overlap * 100.0).round() as i64,
             rank_extra.0,
-            (rank_extra.1 * 100.0).round() as i64,
+            rank_extra.1,
+            (rank_extra.2 * 1000.0).round() as i64,
+            (rank_extra.3 * 100.0).round() as i64,
         );
         if best
             .as_ref()
@@ -366,10 +412,16 @@ fn guess_key(samples: &[Sample; 2]) -> Option<Key> {
     };
     for l in &ls {
         for r in &rs {
-            if unique(0, &[&l.name]) >= 0.95 && unique(1, &[&r.name]) >= 0.95 {
+            let (ul, ur) = (singles[0][l.name.as_str()], singles[1][r.name.as_str()]);
+            if ul >= 0.95 && ur >= 0.95 {
                 consider(
                     vec![[l.name.clone(), r.name.clone()]],
-                    (id_like(l) && id_like(r), name_score(&l.name, &r.name)),
+                    (
+                        key_like(&l.name) && key_like(&r.name),
+                        id_like(l) && id_like(r),
+                        ul.min(ur),
+                        name_score(&l.name, &r.name),
+                    ),
                 );
             }
         }
@@ -380,8 +432,11 @@ fn guess_key(samples: &[Sample; 2]) -> Option<Key> {
         let [l1, r1] = &key.columns[0];
         if unique(0, &[l1]) < 1.0 || unique(1, &[r1]) < 1.0 {
             let mut second: Option<(f64, [String; 2])> = None;
-            for l in ls.iter().filter(|c| &c.name != l1) {
-                for r in rs.iter().filter(|c| &c.name != r1) {
+            // A second part numbers the rows of one key (a leg, a line, a
+            // version): few distinct values, alike names.
+            let few = |c: &Column| c.values.iter().flatten().collect::<BTreeSet<_>>().len() <= 20;
+            for l in ls.iter().filter(|c| &c.name != l1 && few(c)) {
+                for r in rs.iter().filter(|c| &c.name != r1 && few(c)) {
                     let alike = name_score(&l.name, &r.name);
                     if alike < 0.5 {
                         continue;
@@ -420,13 +475,18 @@ fn guess_key(samples: &[Sample; 2]) -> Option<Key> {
     best.map(|(_, k)| k)
 }
 
-fn normalized(steps: &[&str], raw: Option<&str>) -> Option<String> {
-    let steps: Vec<Step> = steps.iter().filter_map(|s| Step::parse(s).ok()).collect();
-    apply_steps(&steps, raw).ok().flatten().filter(|v| !v.is_empty())
+/// Step names parsed once (every name here is one recon knows).
+fn parsed(steps: &[&str]) -> Vec<Step> {
+    steps.iter().filter_map(|s| Step::parse(s).ok()).collect()
+}
+
+/// `raw` after `steps`, None when null or empty.
+fn normalized(steps: &[Step], raw: Option<&str>) -> Option<String> {
+    apply_steps(steps, raw).ok().flatten().filter(|v| !v.is_empty())
 }
 
 /// Whether `a` and `b` are equal and not empty after `steps`.
-fn same(steps: &[&str], a: &str, b: &str) -> bool {
+fn same(steps: &[Step], a: &str, b: &str) -> bool {
     matches!((normalized(steps, Some(a)), normalized(steps, Some(b))), (Some(x), Some(y)) if x == y)
 }
 
@@ -851,7 +911,7 @@ fn pair(l: &Column, r: &Column, pairs: &[(usize, usize)]) -> Option<(f64, Field)
                 "on their last 4 digits (a side is masked)".to_string(),
             )
         } else {
-            let refs: Vec<&str> = steps.iter().map(String::as_str).collect();
+            let refs = parsed(&steps.iter().map(String::as_str).collect::<Vec<_>>());
             field.normalize = [steps.clone(), steps.clone()];
             (
                 share(&values, |(a, b)| same(&refs, a, b)),
@@ -956,7 +1016,8 @@ fn pair(l: &Column, r: &Column, pairs: &[(usize, usize)]) -> Option<(f64, Field)
     } else {
         let mut best = (-1.0, Vec::new());
         for steps in TEXT_STEPS {
-            let s = share(&values, |(a, b)| same(steps, a, b));
+            let parsed_steps = parsed(steps);
+            let s = share(&values, |(a, b)| same(&parsed_steps, a, b));
             if s > best.0 + 1e-9 {
                 best = (s, steps.iter().map(|s| s.to_string()).collect::<Vec<_>>());
             }

@@ -36,7 +36,7 @@ pub fn spec(h: &Header<'_>, p: &Proposal) -> String {
         "# A first spec proposed by `recon init` from samples of the two sources:"
     );
     for (side, s) in ["left", "right"].iter().zip(h.samples) {
-        let _ = writeln!(out, "#   {side}: {} — {} of {} rows read", s.path, s.rows, s.total);
+        let _ = writeln!(out, "#   {side}: {} — {}", s.path, s.extent());
     }
     let _ = writeln!(
         out,

@@ -23,14 +23,33 @@ pub struct Sample {
     /// As given on the command line.
     pub path: String,
     pub columns: Vec<Column>,
-    /// Rows sampled and rows in the whole source.
+    /// Rows sampled, and rows in the whole source when it was read to its
+    /// end (None: reading stopped once the sample was full).
     pub rows: usize,
-    pub total: usize,
+    pub total: Option<usize>,
     /// The source table's options besides its path (`encoding = "gbk"`).
     pub options: String,
 }
 
 impl Sample {
+    /// The first `n` rows.
+    pub fn head(mut self, n: usize) -> Sample {
+        for c in self.columns.iter_mut() {
+            c.values.truncate(n);
+        }
+        self.rows = self.rows.min(n);
+        self
+    }
+
+    /// `58 of 58 rows read`, or `the first 100000 rows read` when the
+    /// source has more.
+    pub fn extent(&self) -> String {
+        match self.total {
+            Some(total) => format!("{} of {total} rows read", self.rows),
+            None => format!("the first {} rows read (the source has more)", self.rows),
+        }
+    }
+
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
@@ -102,10 +121,11 @@ fn side(src: &spec::Source, path: &str, limit: usize) -> Result<Sample> {
         })
         .collect();
     let mut rows = 0;
-    let loaded = source::for_each_chunk(src, &names, 64 * 1024, |frame: DataFrame| {
+    let read = source::for_each_chunk(src, &names, 64 * 1024, |frame: DataFrame| {
         let take = limit.saturating_sub(rows).min(frame.height());
         if take == 0 {
-            return Ok(());
+            // The sample is full: stop reading (a 10M-row file is not read whole).
+            return Err(Error::Internal(FULL.into()));
         }
         for c in columns.iter_mut() {
             let Ok(col) = frame.column(&c.name).and_then(|s| s.str().cloned()) else {
@@ -116,15 +136,24 @@ fn side(src: &spec::Source, path: &str, limit: usize) -> Result<Sample> {
         }
         rows += take;
         Ok(())
-    })?;
+    });
+    let total = match read {
+        Ok(loaded) => Some(loaded.rows),
+        Err(Error::Internal(m)) if m == FULL => None,
+        Err(e) => return Err(e),
+    };
     Ok(Sample {
         path: path.to_string(),
         columns,
         rows,
-        total: loaded.rows,
+        total,
         options: String::new(),
     })
 }
+
+/// What the chunk callback returns to stop reading once the sample is full
+/// (never shown: `side` turns it back into success).
+const FULL: &str = "the sample is full";
 
 /// `text` as a TOML basic string.
 pub fn toml_string(text: &str) -> String {
