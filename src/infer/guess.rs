@@ -1183,3 +1183,185 @@ fn constant_offset(values: &[(&str, &str)], ft: &FieldType) -> Option<(i64, f64)
     let explained = n as f64 / values.len().max(1) as f64;
     (explained >= 0.5).then_some((hours, explained))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, values: &[&str]) -> Column {
+        Column {
+            name: name.into(),
+            values: values.iter().map(|v| (!v.is_empty()).then(|| v.to_string())).collect(),
+        }
+    }
+
+    fn sample(columns: Vec<Column>) -> Sample {
+        let rows = columns.first().map_or(0, |c| c.values.len());
+        Sample {
+            path: "s".into(),
+            columns,
+            rows,
+            total: Some(rows),
+            options: String::new(),
+        }
+    }
+
+    #[test]
+    fn names_are_alike_across_case_separators_and_crm_suffixes() {
+        assert_eq!(name_score("card_no", "CardNo__c"), 1.0);
+        assert_eq!(name_score("VIP", "VIP__c"), 1.0);
+        assert_eq!(name_score("full_name", "Name"), 0.8);
+        assert!(name_score("last_login", "LastLoginDate") >= 0.8);
+        assert_eq!(name_score("state", "StatusCode"), 0.0);
+        assert_eq!(name_score("", "x"), 0.0);
+        assert!(key_like("cust_no") && key_like("External_Id__c") && key_like("id") && key_like("CaseNumber"));
+        assert!(!key_like("amount") && !key_like("status") && !key_like("name"));
+        assert_eq!(field_name("LastModifiedDate", "x"), "last_modified_date");
+        assert_eq!(field_name("--", "Name"), "name");
+    }
+
+    #[test]
+    fn types_are_the_narrowest_that_nearly_every_value_converts_to() {
+        let t = |v: &[&str]| type_of(v.iter().copied());
+        assert_eq!(t(&["1", "22", "-3"]), Ty::Int);
+        // Leading zeros: codes, not numbers.
+        assert_eq!(t(&["007", "012"]), Ty::String);
+        assert_eq!(t(&["1.5", "2", "3.25"]), Ty::Decimal(2));
+        assert_eq!(
+            t(&["1", "0", "1"]),
+            Ty::Bool {
+                yes: vec!["1".into()],
+                no: vec!["0".into()]
+            }
+        );
+        // One truth value only is still a bool, its partner assumed.
+        assert_eq!(
+            t(&["true", "true"]),
+            Ty::Bool {
+                yes: vec!["true".into()],
+                no: vec!["false".into()]
+            }
+        );
+        assert_eq!(t(&["2026-12-07", "2026-01-31"]), Ty::Date);
+        assert_eq!(t(&["2026-12-07 02:00:00", "2026-12-07T02:00:00Z"]), Ty::Timestamp);
+        // One bad value in twenty is a finding, not another type.
+        let mut many = vec!["5"; 19];
+        many.push("n/a");
+        assert_eq!(t(&many), Ty::Int);
+        assert_eq!(t(&["5", "n/a"]), Ty::String);
+        assert_eq!(join(Ty::Int, Ty::Decimal(2)), Some(Ty::Decimal(2)));
+        assert_eq!(join(Ty::Int, Ty::Date), None);
+    }
+
+    #[test]
+    fn code_maps_come_from_co_occurrence_and_leave_rare_synonyms_out() {
+        let mut values: Vec<(&str, &str)> = Vec::new();
+        values.extend(std::iter::repeat_n(("1", "Active"), 30));
+        values.extend(std::iter::repeat_n(("0", "Inactive"), 10));
+        values.extend(std::iter::repeat_n(("9", "Active"), 2));
+        let (map, support, left_out) = code_map(&values).expect("a map");
+        assert_eq!(map["1"].0, "Active");
+        assert_eq!(map["0"].0, "Inactive");
+        assert!(!map.contains_key("9"), "{map:?}");
+        assert!(left_out[0].starts_with("9 "), "{left_out:?}");
+        assert!((support - 40.0 / 42.0).abs() < 1e-9);
+        // One value on a side says nothing; identical code lists need no map.
+        assert!(code_map(&vec![("a", "x"); 20]).is_none());
+        let same: Vec<(&str, &str)> = (0..20)
+            .map(|i| if i % 2 == 0 { ("a", "a") } else { ("b", "b") })
+            .collect();
+        assert!(code_map(&same).is_none());
+    }
+
+    #[test]
+    fn sets_and_free_text_are_told_apart() {
+        let listed = vec![r#"["A","B"]"#; 6];
+        assert_eq!(set_shape(&listed), Some(None));
+        let split = vec!["a;b", "c", "a; d", "b;c", "a", "e;f"];
+        assert_eq!(set_shape(&split), Some(Some(";".into())));
+        assert_eq!(set_shape(&["plain"; 6]), None);
+        assert_eq!(
+            elements(" a; b ;;a", &Some(";".into())),
+            ["a", "b"].map(String::from).into()
+        );
+        let notes = vec!["Customer asked about the November invoice; resolved."; 12];
+        assert!(free_text(&notes));
+        assert!(!free_text(&["Active"; 12]));
+        // Elements pair by the rows they share, one to one.
+        let sets: Vec<[BTreeSet<String>; 2]> = (0..10)
+            .map(|i| {
+                let l: BTreeSet<String> = if i < 5 {
+                    ["x.view".into()].into()
+                } else {
+                    ["x.edit".into()].into()
+                };
+                let r: BTreeSet<String> = if i < 5 {
+                    ["View".into()].into()
+                } else {
+                    ["Edit".into()].into()
+                };
+                [l, r]
+            })
+            .collect();
+        let all = [
+            sets.iter().flat_map(|s| s[0].clone()).collect(),
+            sets.iter().flat_map(|s| s[1].clone()).collect(),
+        ];
+        let (map, support) = element_map(&sets, &all);
+        let [l, r] = map.expect("a map");
+        assert_eq!(l["x.view"], r["View"]);
+        assert_eq!(l["x.edit"], r["Edit"]);
+        assert_eq!(support, 1.0);
+    }
+
+    #[test]
+    fn a_key_is_unique_shared_and_key_like_and_takes_a_numbering_part() {
+        let ids: Vec<String> = (0..40).map(|i| format!("C{i:04}")).collect();
+        let amounts: Vec<String> = (0..40).map(|i| format!("{}.5", 100 + i)).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let amounts: Vec<&str> = amounts.iter().map(String::as_str).collect();
+        let left = sample(vec![col("amount", &amounts), col("cust_no", &ids)]);
+        let right = sample(vec![col("Amount", &amounts), col("External_Id__c", &ids)]);
+        let key = guess_key(&[left, right]).expect("a key");
+        assert_eq!(key.columns, vec![["cust_no".to_string(), "External_Id__c".to_string()]]);
+        // One call in twenty has a second leg: the leg joins the key.
+        let calls: Vec<&str> = ids
+            .iter()
+            .flat_map(|i| {
+                if ["C0000", "C0020"].contains(i) {
+                    vec![*i, *i]
+                } else {
+                    vec![*i]
+                }
+            })
+            .collect();
+        let legs: Vec<&str> = calls
+            .iter()
+            .enumerate()
+            .map(|(n, c)| if n > 0 && calls[n - 1] == *c { "2" } else { "1" })
+            .collect();
+        let left = sample(vec![col("call_id", &calls), col("leg", &legs)]);
+        let right = sample(vec![col("CallId", &calls), col("Leg", &legs)]);
+        let key = guess_key(&[left.clone(), right.clone()]).expect("a key");
+        assert_eq!(
+            key.columns,
+            vec![
+                ["call_id".to_string(), "CallId".to_string()],
+                ["leg".to_string(), "Leg".to_string()]
+            ]
+        );
+        // Half the rows repeating a call id: too few of their own for a key.
+        let halves: Vec<&str> = ids.iter().flat_map(|i| [*i, *i]).take(40).collect();
+        let left2 = sample(vec![col("call_id", &halves)]);
+        let right2 = sample(vec![col("CallId", &halves)]);
+        assert!(guess_key(&[left2, right2]).is_none());
+        let key = declared_key(&[left, right], &["call_id=CallId".into(), "leg=Leg".into()]).expect("declared");
+        assert_eq!(key.overlap, 1.0);
+        // Unrelated values: no key at all.
+        let other: Vec<String> = (0..40).map(|i| format!("Z{i:04}")).collect();
+        let other: Vec<&str> = other.iter().map(String::as_str).collect();
+        let left = sample(vec![col("id", &ids)]);
+        let right = sample(vec![col("id", &other)]);
+        assert!(guess_key(&[left, right]).is_none());
+    }
+}
