@@ -1,6 +1,7 @@
 //! `recon run SPEC`: reconcile and write a signed run folder.
 
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
 use crate::cli::{OutputFormat, RunArgs};
 use crate::error::Result;
@@ -43,35 +44,10 @@ pub fn execute(args: &RunArgs, progress: bool) -> Result<ExitCode> {
     } else {
         None
     };
-    let prev = match (&args.prev, &remote) {
-        (Some(p), Some((_, staging, _))) if crate::storage::is_url(&p.to_string_lossy()) => Some(
-            crate::publish::fetch_run(&p.to_string_lossy(), &staging.path().join(".prev"))?,
-        ),
-        (Some(p), None) if crate::storage::is_url(&p.to_string_lossy()) => {
-            return Err(crate::error::Error::usage(
-                "--prev URL needs --out URL (a run in a bucket chains to runs in a bucket)",
-                None,
-            ))
-        }
-        _ => args.prev.clone(),
-    };
-    let opts = RunOptions {
-        spec: args.spec.clone(),
-        out: match &remote {
-            Some((_, staging, _)) => staging.path().to_path_buf(),
-            None => args.out.clone(),
-        },
-        run_id: args.run_id.clone(),
-        prev,
-        keys: KeyRing::new(args.key.clone()).creating(args.create_keys),
-        repairs_format: args.repairs_format,
-        memory_limit: args.memory_limit,
-        buckets: args.buckets.map(|n| n as usize),
-        work_dir: args.work_dir.clone(),
-        wait: args.wait,
-        params,
-        report_findings: args.report_findings,
-    };
+    let staging = remote.as_ref().map(|(_, staging, _)| staging.path());
+    let prev = previous(args, staging)?;
+    let out = staging.map_or_else(|| args.out.clone(), Path::to_path_buf);
+    let opts = options(args, out, args.run_id.clone(), prev, params);
     let outcome = run(&opts);
     if let Some(bar) = spinner {
         bar.finish_and_clear();
@@ -120,6 +96,45 @@ pub(super) fn tell(outcome: &crate::run::RunOutcome, shown: &str, format: Output
         print!("{}", outcome.summary_json);
     }
     outcome.exit
+}
+
+/// `--prev` as a folder: a run in a bucket is fetched into the staging
+/// folder of a run bound for a bucket (and refused for a local one).
+fn previous(args: &RunArgs, staging: Option<&Path>) -> Result<Option<PathBuf>> {
+    let Some(p) = &args.prev else { return Ok(None) };
+    let text = p.to_string_lossy();
+    match (crate::storage::is_url(&text), staging) {
+        (true, Some(staging)) => Ok(Some(crate::publish::fetch_run(&text, &staging.join(".prev"))?)),
+        (true, None) => Err(crate::error::Error::usage(
+            "--prev URL needs --out URL (a run in a bucket chains to runs in a bucket)",
+            None,
+        )),
+        (false, _) => Ok(Some(p.clone())),
+    }
+}
+
+/// The run's options from its arguments, writing into `out`.
+fn options(
+    args: &RunArgs,
+    out: PathBuf,
+    run_id: Option<String>,
+    prev: Option<PathBuf>,
+    params: crate::spec::Params,
+) -> RunOptions {
+    RunOptions {
+        spec: args.spec.clone(),
+        out,
+        run_id,
+        prev,
+        keys: KeyRing::new(args.key.clone()).creating(args.create_keys),
+        repairs_format: args.repairs_format,
+        memory_limit: args.memory_limit,
+        buckets: args.buckets.map(|n| n as usize),
+        work_dir: args.work_dir.clone(),
+        wait: args.wait,
+        params,
+        report_findings: args.report_findings,
+    }
 }
 
 /// The environment variables batch engines give each task of an array.
@@ -197,24 +212,10 @@ fn run_shard(args: &RunArgs, arg: crate::cli::ShardArg) -> Result<ExitCode> {
         }
         None
     };
-    let out = match &remote {
-        Some((_, staging)) => staging.path().to_path_buf(),
-        None => args.out.clone(),
-    };
-    let opts = RunOptions {
-        spec: args.spec.clone(),
-        out: out.clone(),
-        run_id: Some(run_id.clone()),
-        prev: args.prev.clone(),
-        keys: KeyRing::new(args.key.clone()).creating(args.create_keys),
-        repairs_format: args.repairs_format,
-        memory_limit: args.memory_limit,
-        buckets: args.buckets.map(|n| n as usize),
-        work_dir: args.work_dir.clone(),
-        wait: args.wait,
-        params,
-        report_findings: args.report_findings,
-    };
+    let staging = remote.as_ref().map(|(_, staging)| staging.path());
+    let prev = previous(args, staging)?;
+    let out = staging.map_or_else(|| args.out.clone(), Path::to_path_buf);
+    let opts = options(args, out.clone(), Some(run_id.clone()), prev, params);
     let dir = part::part_dir(&out, &run_id, shard.index);
     let outcome = crate::run::execute_shard(&opts, shard, &dir);
     for note in opts.keys.notes() {

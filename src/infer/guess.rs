@@ -340,16 +340,15 @@ fn key_like(name: &str) -> bool {
         || words.first() == Some(&"id")
 }
 
+/// A column's values that are there (trimmed, not empty).
+fn present_values(c: &Column) -> impl Iterator<Item = &str> {
+    c.values.iter().flatten().map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
 /// Whether a column's values look like identifiers (letters, digits and
 /// `-_.:`, with a digit): codes are keys more often than names are.
 fn id_like(c: &Column) -> bool {
-    let present: Vec<&str> = c
-        .values
-        .iter()
-        .flatten()
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-        .collect();
+    let present: Vec<&str> = present_values(c).collect();
     let ids = present
         .iter()
         .filter(|v| {
@@ -1060,13 +1059,7 @@ fn pair(l: &Column, r: &Column, pairs: &[(usize, usize)]) -> Option<(f64, Field)
                 let left_out: BTreeSet<&str> = ambiguous.iter().map(|a| a.split(" (").next().unwrap_or(a)).collect();
                 let mut alone = Vec::new();
                 for (column, into) in [(l, &mut left), (r, &mut right)] {
-                    let seen: BTreeSet<&str> = column
-                        .values
-                        .iter()
-                        .flatten()
-                        .map(|v| v.trim())
-                        .filter(|v| !v.is_empty())
-                        .collect();
+                    let seen: BTreeSet<&str> = present_values(column).collect();
                     for v in seen {
                         if !into.contains_key(v) && !left_out.contains(v) {
                             into.insert(v.to_string(), canonical(v));
