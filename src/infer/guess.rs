@@ -703,6 +703,18 @@ const TEXT_STEPS: [&[&str]; 6] = [
     &["digits_only"],
 ];
 
+/// Regions tried for phone numbers without a country code, in order of
+/// preference when they explain as many rows.
+const PHONE_REGIONS: [&str; 10] = ["CN", "US", "GB", "DE", "FR", "IN", "JP", "SG", "HK", "AU"];
+
+/// Whether a value looks like a phone number: 7 to 15 digits among
+/// `+ - . ( )` and spaces only.
+fn phone_like(v: &str) -> bool {
+    let v = v.trim();
+    let digits = v.chars().filter(char::is_ascii_digit).count();
+    (7..=15).contains(&digits) && v.chars().all(|c| c.is_ascii_digit() || "+-.() ".contains(c))
+}
+
 /// Personal-data detectors tried, the most specific first.
 const DETECTORS: [&str; 6] = ["cn_resident_id", "cn_mobile", "bank_card", "email", "iban", "cn_uscc"];
 
@@ -1014,11 +1026,28 @@ fn pair(l: &Column, r: &Column, pairs: &[(usize, usize)]) -> Option<(f64, Field)
         (s, "as they are".to_string())
     } else {
         let mut best = (-1.0, Vec::new());
-        for steps in TEXT_STEPS {
-            let parsed_steps = parsed(steps);
+        let mut tried: Vec<Vec<String>> = TEXT_STEPS
+            .iter()
+            .map(|s| s.iter().map(|x| x.to_string()).collect())
+            .collect();
+        // Phone numbers: E.164 in the region that explains most rows.
+        if [0, 1]
+            .iter()
+            .any(|&i| share(&side(i).collect::<Vec<_>>(), |v| phone_like(v)) >= 0.8)
+        {
+            for region in PHONE_REGIONS {
+                tried.push(vec![
+                    "trim".into(),
+                    "empty_is_null".into(),
+                    format!("phone_e164:{region}"),
+                ]);
+            }
+        }
+        for steps in &tried {
+            let parsed_steps = parsed(&steps.iter().map(String::as_str).collect::<Vec<_>>());
             let s = share(&values, |(a, b)| same(&parsed_steps, a, b));
             if s > best.0 + 1e-9 {
-                best = (s, steps.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+                best = (s, steps.clone());
             }
         }
         field.normalize = [best.1.clone(), best.1.clone()];
@@ -1264,6 +1293,23 @@ mod tests {
             .map(|i| if i % 2 == 0 { ("a", "a") } else { ("b", "b") })
             .collect();
         assert!(code_map(&same).is_none());
+    }
+
+    #[test]
+    fn phone_numbers_are_compared_in_the_region_that_explains_them() {
+        let local: Vec<String> = (0..12).map(|i| format!("(415) 555-26{:02}", 10 + i)).collect();
+        let e164: Vec<String> = (0..12).map(|i| format!("+1415555 26{:02}", 10 + i)).collect();
+        let l = col("Mobile", &local.iter().map(String::as_str).collect::<Vec<_>>());
+        let r = col("phone", &e164.iter().map(String::as_str).collect::<Vec<_>>());
+        let pairs: Vec<(usize, usize)> = (0..12).map(|i| (i, i)).collect();
+        let (_, f) = pair(&l, &r, &pairs).expect("paired");
+        assert_eq!(f.normalize[0], ["trim", "empty_is_null", "phone_e164:US"]);
+        assert!(
+            f.evidence[0].contains("100% of 12 matched rows agree"),
+            "{:?}",
+            f.evidence
+        );
+        assert!(phone_like("+86 139 1234 5678") && !phone_like("12") && !phone_like("call me"));
     }
 
     #[test]
