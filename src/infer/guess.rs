@@ -509,6 +509,9 @@ fn matched_rows(samples: &[Sample; 2], key: &Key) -> Vec<(usize, usize)> {
 /// How alike two column names are (0..1): equal once case, separators and
 /// CRM suffixes (`__c`) are set aside; one inside the other; shared words.
 pub fn name_score(a: &str, b: &str) -> f64 {
+    // Chinese names are compared by their pinyin (客户编号 ~ kehu_bianhao).
+    let (a, b) = (romanized(a), romanized(b));
+    let (a, b) = (a.as_str(), b.as_str());
     let plain = |s: &str| -> String {
         let s = s.strip_suffix("__c").unwrap_or(s);
         s.chars()
@@ -552,6 +555,26 @@ pub fn name_score(a: &str, b: &str) -> f64 {
         0 => 0.0,
         n => 0.7 * wa.intersection(&wb).count() as f64 / n as f64,
     }
+}
+
+/// `name` with each Chinese character as its pinyin syllable (plain, no
+/// tone) and a `_` between syllables and words.
+fn romanized(name: &str) -> String {
+    use pinyin::ToPinyin;
+    let mut out = String::new();
+    for c in name.chars() {
+        match c.to_pinyin() {
+            Some(p) => {
+                if !out.is_empty() && !out.ends_with('_') {
+                    out.push('_');
+                }
+                out.push_str(p.plain());
+                out.push('_');
+            }
+            None => out.push(c),
+        }
+    }
+    out.trim_end_matches('_').to_string()
 }
 
 /// The field's name: the left column's, in lower snake case.
@@ -1235,6 +1258,11 @@ mod tests {
         assert_eq!(name_score("full_name", "Name"), 0.8);
         assert!(name_score("last_login", "LastLoginDate") >= 0.8);
         assert_eq!(name_score("state", "StatusCode"), 0.0);
+        // Chinese names against pinyin ones, whatever the separators.
+        assert_eq!(name_score("客户编号", "kehu_bianhao"), 1.0);
+        assert_eq!(name_score("KeHuBianHao", "客户编号"), 1.0);
+        assert!(name_score("手机号码", "shouji") >= 0.8);
+        assert!(name_score("客户编号", "金额") < 0.5);
         assert_eq!(name_score("", "x"), 0.0);
         assert!(key_like("cust_no") && key_like("External_Id__c") && key_like("id") && key_like("CaseNumber"));
         assert!(!key_like("amount") && !key_like("status") && !key_like("name"));
