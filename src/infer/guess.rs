@@ -68,7 +68,10 @@ pub enum Ty {
         no: Vec<String>,
     },
     Date,
-    Timestamp,
+    /// `epoch`: a side holds seconds since 1970 (`%s` beside the defaults).
+    Timestamp {
+        epoch: bool,
+    },
     /// Elements split by each side's separator (None: a list column).
     Set([Option<String>; 2]),
 }
@@ -81,9 +84,19 @@ impl Ty {
             Ty::Decimal(s) => format!("decimal(38,{s})"),
             Ty::Bool { .. } => "bool".into(),
             Ty::Date => "date".into(),
-            Ty::Timestamp => "timestamp".into(),
+            Ty::Timestamp { .. } => "timestamp".into(),
             Ty::Set(_) => "set".into(),
         }
+    }
+
+    /// A timestamp's formats when not the defaults: the defaults, then `%s`.
+    pub fn formats(&self) -> Vec<String> {
+        let mut out: Vec<String> = crate::normalize::types::DEFAULT_TIMESTAMP_FORMATS
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        out.push("%s".into());
+        out
     }
 
     /// The recon type this stands for (bool with its spellings).
@@ -92,6 +105,9 @@ impl Ty {
         if let Ty::Bool { yes, no } = self {
             opts.true_values = Some(yes.clone());
             opts.false_values = Some(no.clone());
+        }
+        if let Ty::Timestamp { epoch: true } = self {
+            opts.formats = Some(self.formats());
         }
         FieldType::from_spec(&self.spec_name(), &opts, chrono_tz::UTC).ok()
     }
@@ -686,8 +702,8 @@ fn type_of<'a>(values: impl Iterator<Item = &'a str> + Clone) -> Ty {
     if all(&Ty::Date) {
         return Ty::Date;
     }
-    if all(&Ty::Timestamp) {
-        return Ty::Timestamp;
+    if all(&Ty::Timestamp { epoch: false }) {
+        return Ty::Timestamp { epoch: false };
     }
     Ty::String
 }
@@ -699,6 +715,8 @@ fn join(a: Ty, b: Ty) -> Option<Ty> {
         (a, b) if a == b => Some(a),
         (Ty::Int, Ty::Decimal(s)) | (Ty::Decimal(s), Ty::Int) => Some(Ty::Decimal(s)),
         (Ty::Decimal(a), Ty::Decimal(b)) => Some(Ty::Decimal(a.max(b))),
+        // Seconds since 1970 on one side (the agreement tells whether they are).
+        (Ty::Int, Ty::Timestamp { .. }) | (Ty::Timestamp { .. }, Ty::Int) => Some(Ty::Timestamp { epoch: true }),
         (Ty::Bool { yes: y1, no: n1 }, Ty::Bool { yes: y2, no: n2 }) => {
             let merge = |a: Vec<String>, b: Vec<String>| -> Vec<String> {
                 let mut v: Vec<String> = a.into_iter().chain(b).collect::<BTreeSet<_>>().into_iter().collect();
@@ -962,7 +980,7 @@ fn pair(l: &Column, r: &Column, pairs: &[(usize, usize)]) -> Option<(f64, Field)
         field.normalize = [vec!["trim".to_string()], vec!["trim".to_string()]];
         let how = format!("as {}", ty.spec_name());
         let mut agree = agree;
-        if let (Ty::Timestamp, true) = (&ty, agree < SURE) {
+        if let (Ty::Timestamp { .. }, true) = (&ty, agree < SURE) {
             if let Some((hours, explained)) = constant_offset(&values, &ft) {
                 field.review = true;
                 field.compare = false;
@@ -976,12 +994,14 @@ fn pair(l: &Column, r: &Column, pairs: &[(usize, usize)]) -> Option<(f64, Field)
         // One unit apart (a cent, a second) on a few rows at least:
         // rounding between the systems, proposed as a tolerance.
         let unit = match &ty {
-            Ty::Decimal(_) => Some(("0.01", 0.011, "cents")),
-            Ty::Int => Some(("1", 1.0, "one unit")),
+            Ty::Decimal(_) => Some(("abs = 0.01", 0.011, "cents")),
+            Ty::Int => Some(("abs = 1", 1.0, "one unit")),
+            Ty::Timestamp { .. } if field.compare => Some(("seconds = 1", 1.0, "a second")),
             _ => None,
         };
         if let Some((abs, within, what)) = unit {
             let close = share(&values, |(a, b)| match (conv(a), conv(b)) {
+                (Some(Value::Ts(x)), Some(Value::Ts(y))) => (x.nanos() - y.nanos()).abs() as f64 <= within * 1e9,
                 (Some(Value::Dec { .. } | Value::Int(_)), Some(Value::Dec { .. } | Value::Int(_))) => {
                     let f = |x: &str| x.trim().parse::<f64>().unwrap_or(f64::NAN);
                     (f(a) - f(b)).abs() <= within
@@ -991,7 +1011,7 @@ fn pair(l: &Column, r: &Column, pairs: &[(usize, usize)]) -> Option<(f64, Field)
             let rows = ((close - agree) * values.len() as f64).round();
             if rows >= 2.0 && close - agree >= 0.005 {
                 evidence.push(format!(
-                    "{:.0}% agree within {abs} ({what}): a tolerance proposed",
+                    "{:.0}% agree within {what} ({abs}): a tolerance proposed",
                     100.0 * close
                 ));
                 field.tolerance = Some(abs.into());
@@ -1293,7 +1313,14 @@ mod tests {
             }
         );
         assert_eq!(t(&["2026-12-07", "2026-01-31"]), Ty::Date);
-        assert_eq!(t(&["2026-12-07 02:00:00", "2026-12-07T02:00:00Z"]), Ty::Timestamp);
+        assert_eq!(
+            t(&["2026-12-07 02:00:00", "2026-12-07T02:00:00Z"]),
+            Ty::Timestamp { epoch: false }
+        );
+        assert_eq!(
+            join(Ty::Int, Ty::Timestamp { epoch: false }),
+            Some(Ty::Timestamp { epoch: true })
+        );
         // One bad value in twenty is a finding, not another type.
         let mut many = vec!["5"; 19];
         many.push("n/a");
@@ -1338,6 +1365,26 @@ mod tests {
             f.evidence
         );
         assert!(phone_like("+86 139 1234 5678") && !phone_like("12") && !phone_like("call me"));
+    }
+
+    #[test]
+    fn epoch_seconds_pair_with_timestamps_and_seconds_apart_get_a_tolerance() {
+        let epoch: Vec<String> = (0..12).map(|i| (1_733_536_800 + 3_600 * i).to_string()).collect();
+        let text: Vec<String> = (0..12).map(|i| format!("2024-12-07 {:02}:00:00", 2 + i)).collect();
+        let l = col("created", &epoch.iter().map(String::as_str).collect::<Vec<_>>());
+        let r = col("CreatedDate", &text.iter().map(String::as_str).collect::<Vec<_>>());
+        let pairs: Vec<(usize, usize)> = (0..12).map(|i| (i, i)).collect();
+        let (_, f) = pair(&l, &r, &pairs).expect("paired");
+        assert_eq!(f.ty, Ty::Timestamp { epoch: true });
+        assert!(f.evidence[0].contains("100% of 12"), "{:?}", f.evidence);
+        // A second apart on three rows: a tolerance of a second.
+        let later: Vec<String> = (0..12)
+            .map(|i| format!("2024-12-07 {:02}:00:0{}", 2 + i, if i < 3 { 1 } else { 0 }))
+            .collect();
+        let r = col("CreatedDate", &later.iter().map(String::as_str).collect::<Vec<_>>());
+        let l = col("created_at", &text.iter().map(String::as_str).collect::<Vec<_>>());
+        let (_, f) = pair(&l, &r, &pairs).expect("paired");
+        assert_eq!(f.tolerance.as_deref(), Some("seconds = 1"), "{:?}", f.evidence);
     }
 
     #[test]

@@ -110,8 +110,11 @@ fn field(out: &mut String, f: &Field) {
         Ty::Date => {
             let _ = writeln!(out, "  type = \"date\"");
         }
-        Ty::Timestamp => {
+        Ty::Timestamp { epoch } => {
             let _ = writeln!(out, "  type = \"timestamp\"");
+            if *epoch {
+                let _ = writeln!(out, "  formats = {}", list(&f.ty.formats()));
+            }
         }
         Ty::Set([l, r]) => {
             let _ = writeln!(out, "  type = \"set\"");
@@ -146,7 +149,7 @@ fn field(out: &mut String, f: &Field) {
         let _ = writeln!(out, "  map = {{ left = {}, right = {} }}", table(ml), table(mr));
     }
     if let Some(abs) = &f.tolerance {
-        let _ = writeln!(out, "  tolerance = {{ abs = {abs} }}");
+        let _ = writeln!(out, "  tolerance = {{ {abs} }}");
     }
     if f.scan {
         let _ = writeln!(out, "  scan = true");
