@@ -67,36 +67,48 @@ pub enum Ty {
         yes: Vec<String>,
         no: Vec<String>,
     },
-    Date,
-    /// `epoch`: a side holds seconds since 1970 (`%s` beside the defaults).
+    /// Formats beyond recon's defaults (`%d/%m/%Y`), tried after them.
+    Date {
+        extra: Vec<String>,
+    },
+    /// Formats beyond recon's defaults (`%s`: seconds since 1970).
     Timestamp {
-        epoch: bool,
+        extra: Vec<String>,
     },
     /// Elements split by each side's separator (None: a list column).
     Set([Option<String>; 2]),
 }
 
 impl Ty {
-    fn spec_name(&self) -> String {
+    pub fn spec_name(&self) -> String {
         match self {
             Ty::String => "string".into(),
             Ty::Int => "int".into(),
             Ty::Decimal(s) => format!("decimal(38,{s})"),
             Ty::Bool { .. } => "bool".into(),
-            Ty::Date => "date".into(),
+            Ty::Date { .. } => "date".into(),
             Ty::Timestamp { .. } => "timestamp".into(),
             Ty::Set(_) => "set".into(),
         }
     }
 
-    /// A timestamp's formats when not the defaults: the defaults, then `%s`.
+    /// A date's or timestamp's formats: recon's defaults, then the extra
+    /// ones (empty for other types and when there are none).
     pub fn formats(&self) -> Vec<String> {
-        let mut out: Vec<String> = crate::normalize::types::DEFAULT_TIMESTAMP_FORMATS
+        use crate::normalize::types::{DEFAULT_DATE_FORMATS, DEFAULT_TIMESTAMP_FORMATS};
+        let (defaults, extra) = match self {
+            Ty::Date { extra } => (DEFAULT_DATE_FORMATS, extra),
+            Ty::Timestamp { extra } => (DEFAULT_TIMESTAMP_FORMATS, extra),
+            _ => return Vec::new(),
+        };
+        if extra.is_empty() {
+            return Vec::new();
+        }
+        defaults
             .iter()
             .map(|f| f.to_string())
-            .collect();
-        out.push("%s".into());
-        out
+            .chain(extra.iter().cloned())
+            .collect()
     }
 
     /// The recon type this stands for (bool with its spellings).
@@ -106,8 +118,9 @@ impl Ty {
             opts.true_values = Some(yes.clone());
             opts.false_values = Some(no.clone());
         }
-        if let Ty::Timestamp { epoch: true } = self {
-            opts.formats = Some(self.formats());
+        let formats = self.formats();
+        if !formats.is_empty() {
+            opts.formats = Some(formats);
         }
         FieldType::from_spec(&self.spec_name(), &opts, chrono_tz::UTC).ok()
     }
@@ -699,14 +712,55 @@ fn type_of<'a>(values: impl Iterator<Item = &'a str> + Clone) -> Ty {
             return Ty::Bool { yes: y, no: n };
         }
     }
-    if all(&Ty::Date) {
-        return Ty::Date;
+    // Recon's default formats first, then common others, one at a time.
+    if all(&Ty::Date { extra: Vec::new() }) {
+        return Ty::Date { extra: Vec::new() };
     }
-    if all(&Ty::Timestamp { epoch: false }) {
-        return Ty::Timestamp { epoch: false };
+    if all(&Ty::Timestamp { extra: Vec::new() }) {
+        return Ty::Timestamp { extra: Vec::new() };
+    }
+    for f in EXTRA_DATES {
+        let ty = Ty::Date {
+            extra: vec![f.to_string()],
+        };
+        if all(&ty) {
+            return ty;
+        }
+    }
+    for f in EXTRA_TIMESTAMPS {
+        let ty = Ty::Timestamp {
+            extra: vec![f.to_string()],
+        };
+        if all(&ty) {
+            return ty;
+        }
     }
     Ty::String
 }
+
+/// `a`'s items, then `b`'s that `a` lacks.
+fn union(a: Vec<String>, b: Vec<String>) -> Vec<String> {
+    let mut out = a;
+    for x in b {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
+}
+
+/// Dates in formats beyond recon's defaults, tried in this order (day
+/// first before month first: an export that fits both is read day first,
+/// and the agreement with the other side tells whether that was right).
+const EXTRA_DATES: [&str; 5] = ["%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y年%m月%d日", "%d-%m-%Y"];
+
+/// Timestamps in formats beyond recon's defaults.
+const EXTRA_TIMESTAMPS: [&str; 4] = [
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M:%S",
+    "%Y%m%d%H%M%S",
+];
 
 /// The type of a pair: both sides' types joined (int and decimal give
 /// decimal, two bools join their spellings); None when they differ.
@@ -716,7 +770,11 @@ fn join(a: Ty, b: Ty) -> Option<Ty> {
         (Ty::Int, Ty::Decimal(s)) | (Ty::Decimal(s), Ty::Int) => Some(Ty::Decimal(s)),
         (Ty::Decimal(a), Ty::Decimal(b)) => Some(Ty::Decimal(a.max(b))),
         // Seconds since 1970 on one side (the agreement tells whether they are).
-        (Ty::Int, Ty::Timestamp { .. }) | (Ty::Timestamp { .. }, Ty::Int) => Some(Ty::Timestamp { epoch: true }),
+        (Ty::Int, Ty::Timestamp { extra }) | (Ty::Timestamp { extra }, Ty::Int) => Some(Ty::Timestamp {
+            extra: union(extra, vec!["%s".to_string()]),
+        }),
+        (Ty::Date { extra: a }, Ty::Date { extra: b }) => Some(Ty::Date { extra: union(a, b) }),
+        (Ty::Timestamp { extra: a }, Ty::Timestamp { extra: b }) => Some(Ty::Timestamp { extra: union(a, b) }),
         (Ty::Bool { yes: y1, no: n1 }, Ty::Bool { yes: y2, no: n2 }) => {
             let merge = |a: Vec<String>, b: Vec<String>| -> Vec<String> {
                 let mut v: Vec<String> = a.into_iter().chain(b).collect::<BTreeSet<_>>().into_iter().collect();
@@ -1312,14 +1370,28 @@ mod tests {
                 no: vec!["false".into()]
             }
         );
-        assert_eq!(t(&["2026-12-07", "2026-01-31"]), Ty::Date);
+        assert_eq!(t(&["2026-12-07", "2026-01-31"]), Ty::Date { extra: Vec::new() });
         assert_eq!(
-            t(&["2026-12-07 02:00:00", "2026-12-07T02:00:00Z"]),
-            Ty::Timestamp { epoch: false }
+            t(&["07/12/2026", "31/01/2026"]),
+            Ty::Date {
+                extra: vec!["%d/%m/%Y".into()]
+            }
         );
         assert_eq!(
-            join(Ty::Int, Ty::Timestamp { epoch: false }),
-            Some(Ty::Timestamp { epoch: true })
+            t(&["12/07/2026", "01/31/2026"]),
+            Ty::Date {
+                extra: vec!["%m/%d/%Y".into()]
+            }
+        );
+        assert_eq!(
+            t(&["2026-12-07 02:00:00", "2026-12-07T02:00:00Z"]),
+            Ty::Timestamp { extra: Vec::new() }
+        );
+        assert_eq!(
+            join(Ty::Int, Ty::Timestamp { extra: Vec::new() }),
+            Some(Ty::Timestamp {
+                extra: vec!["%s".into()]
+            })
         );
         // One bad value in twenty is a finding, not another type.
         let mut many = vec!["5"; 19];
@@ -1327,7 +1399,7 @@ mod tests {
         assert_eq!(t(&many), Ty::Int);
         assert_eq!(t(&["5", "n/a"]), Ty::String);
         assert_eq!(join(Ty::Int, Ty::Decimal(2)), Some(Ty::Decimal(2)));
-        assert_eq!(join(Ty::Int, Ty::Date), None);
+        assert_eq!(join(Ty::Int, Ty::Date { extra: Vec::new() }), None);
     }
 
     #[test]
@@ -1375,7 +1447,12 @@ mod tests {
         let r = col("CreatedDate", &text.iter().map(String::as_str).collect::<Vec<_>>());
         let pairs: Vec<(usize, usize)> = (0..12).map(|i| (i, i)).collect();
         let (_, f) = pair(&l, &r, &pairs).expect("paired");
-        assert_eq!(f.ty, Ty::Timestamp { epoch: true });
+        assert_eq!(
+            f.ty,
+            Ty::Timestamp {
+                extra: vec!["%s".into()]
+            }
+        );
         assert!(f.evidence[0].contains("100% of 12"), "{:?}", f.evidence);
         // A second apart on three rows: a tolerance of a second.
         let later: Vec<String> = (0..12)

@@ -107,13 +107,11 @@ fn field(out: &mut String, f: &Field) {
         Ty::Decimal(s) => {
             let _ = writeln!(out, "  type = \"decimal(38,{s})\"");
         }
-        Ty::Date => {
-            let _ = writeln!(out, "  type = \"date\"");
-        }
-        Ty::Timestamp { epoch } => {
-            let _ = writeln!(out, "  type = \"timestamp\"");
-            if *epoch {
-                let _ = writeln!(out, "  formats = {}", list(&f.ty.formats()));
+        Ty::Date { .. } | Ty::Timestamp { .. } => {
+            let _ = writeln!(out, "  type = {}", toml_string(&f.ty.spec_name()));
+            let formats = f.ty.formats();
+            if !formats.is_empty() {
+                let _ = writeln!(out, "  formats = {}", list(&formats));
             }
         }
         Ty::Set([l, r]) => {

@@ -19,7 +19,7 @@ pub(super) const MAX_PRECISION: u32 = 38;
 
 const DEFAULT_TRUE: &[&str] = &["true", "1", "yes", "y", "t"];
 const DEFAULT_FALSE: &[&str] = &["false", "0", "no", "n", "f"];
-const DEFAULT_DATE_FORMATS: &[&str] = &["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"];
+pub const DEFAULT_DATE_FORMATS: &[&str] = &["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"];
 pub const DEFAULT_TIMESTAMP_FORMATS: &[&str] = &[
     RFC3339_FORMAT,
     "%Y-%m-%d %H:%M:%S%.f",
