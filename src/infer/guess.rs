@@ -964,8 +964,8 @@ pub struct Facts {
     set: Option<Option<String>>,
     free: bool,
     phone: bool,
-    /// Few distinct values: maybe codes.
-    codes: bool,
+    /// Distinct values when few (maybe codes), else None.
+    codes: Option<usize>,
 }
 
 /// The facts of a column, from its first [`JUDGED_ROWS`] values.
@@ -1007,7 +1007,7 @@ fn facts(c: &Column) -> Facts {
         set: set_shape(&values),
         free: free_text(&values),
         phone: share(&values, |v| phone_like(v)) >= 0.8,
-        codes: (2..=CODES).contains(&distinct.len()),
+        codes: (2..=CODES).contains(&distinct.len()).then_some(distinct.len()),
     }
 }
 
@@ -1040,7 +1040,8 @@ fn pair_with(l: &Column, r: &Column, pairs: &[(usize, usize)], f: [&Facts; 2]) -
         || typed
         || times
         || (f[0].phone && f[1].phone)
-        || (f[0].codes && f[1].codes)
+        // Two code lists of (nearly) one length: a map may join them.
+        || matches!((f[0].codes, f[1].codes), (Some(a), Some(b)) if a.abs_diff(b) <= 1)
         || !f[0].pii.is_empty()
         || !f[1].pii.is_empty()
         || f[0].set.is_some()
