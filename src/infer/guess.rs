@@ -40,6 +40,17 @@ pub struct Key {
 }
 
 impl Key {
+    /// A guessed key of `columns`, with the normalizer under which they overlap most.
+    fn guessed(samples: &[Sample; 2], columns: Vec<[String; 2]>) -> Key {
+        let (normalize, overlap) = key_overlap(samples, &columns);
+        Key {
+            columns,
+            normalize,
+            overlap,
+            declared: false,
+        }
+    }
+
     /// `a ↔ b`, parts joined by ` + `.
     pub fn describe(&self) -> String {
         let side = |s: usize| {
@@ -419,11 +430,12 @@ fn guess_key(samples: &[Sample; 2]) -> Option<Key> {
     // uniqueness and alike names.
     let mut best: Option<(KeyRank, Key)> = None;
     let mut consider = |columns: Vec<[String; 2]>, rank_extra: (bool, bool, f64, f64)| {
-        let (normalize, overlap) = key_overlap(samples, &columns);
+        let key = Key::guessed(samples, columns);
         // Half the keys at least: two unrelated files never get a key.
-        if overlap < 0.5 {
+        if key.overlap < 0.5 {
             return;
         }
+        let overlap = key.overlap;
         let rank = (
             (overlap * 100.0).round() as i64,
             rank_extra.0,
@@ -433,17 +445,9 @@ fn guess_key(samples: &[Sample; 2]) -> Option<Key> {
         );
         if best
             .as_ref()
-            .is_none_or(|(r, k)| rank > *r || (rank == *r && columns < k.columns))
+            .is_none_or(|(r, k)| rank > *r || (rank == *r && key.columns < k.columns))
         {
-            best = Some((
-                rank,
-                Key {
-                    columns,
-                    normalize,
-                    overlap,
-                    declared: false,
-                },
-            ));
+            best = Some((rank, key));
         }
     };
     for l in &ls {
@@ -494,17 +498,7 @@ fn guess_key(samples: &[Sample; 2]) -> Option<Key> {
                 }
             }
             if let Some((_, part)) = second {
-                let columns = vec![key.columns[0].clone(), part];
-                let (normalize, overlap) = key_overlap(samples, &columns);
-                best = Some((
-                    rank,
-                    Key {
-                        columns,
-                        normalize,
-                        overlap,
-                        declared: false,
-                    },
-                ));
+                best = Some((rank, Key::guessed(samples, vec![key.columns[0].clone(), part])));
             }
         }
     }
