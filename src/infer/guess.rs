@@ -450,20 +450,64 @@ fn guess_key(samples: &[Sample; 2]) -> Option<Key> {
             best = Some((rank, key));
         }
     };
-    for l in &ls {
-        for r in &rs {
-            let (ul, ur) = (singles[0][l.name.as_str()], singles[1][r.name.as_str()]);
-            if ul >= 0.95 && ur >= 0.95 {
-                consider(
-                    vec![[l.name.clone(), r.name.clone()]],
-                    (
-                        key_like(&l.name) && key_like(&r.name),
-                        id_like(l) && id_like(r),
-                        ul.min(ur),
-                        name_score(&l.name, &r.name),
-                    ),
-                );
+    // Which unique columns share values at all (trimmed, upper case): an
+    // index of the left's values, looked up with the right's, so that a
+    // wide file's 40,000 column pairs are not each compared in full.
+    let keyed = |s: usize, cols: &[&Column]| -> Vec<(usize, std::collections::HashSet<u64>)> {
+        cols.iter()
+            .enumerate()
+            .filter(|(_, c)| singles[s][c.name.as_str()] >= 0.95)
+            .map(|(i, c)| {
+                let set = present_values(c)
+                    .map(|v| {
+                        use std::hash::{Hash, Hasher};
+                        let mut h = std::collections::hash_map::DefaultHasher::new();
+                        v.to_uppercase().hash(&mut h);
+                        h.finish()
+                    })
+                    .collect();
+                (i, set)
+            })
+            .collect()
+    };
+    let (lk, rk) = (keyed(0, &ls), keyed(1, &rs));
+    let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, set) in &lk {
+        for h in set {
+            index.entry(*h).or_default().push(*i);
+        }
+    }
+    let ids: [Vec<bool>; 2] = [
+        ls.iter().map(|c| id_like(c)).collect(),
+        rs.iter().map(|c| id_like(c)).collect(),
+    ];
+    for (j, set) in &rk {
+        let mut shared: BTreeMap<usize, usize> = BTreeMap::new();
+        for h in set {
+            for &i in index.get(h).into_iter().flatten() {
+                *shared.entry(i).or_default() += 1;
             }
+        }
+        for (i, n) in shared {
+            let small = lk
+                .iter()
+                .find(|(x, _)| *x == i)
+                .map_or(0, |(_, l)| l.len())
+                .min(set.len());
+            if small == 0 || (n as f64) < 0.3 * small as f64 {
+                continue;
+            }
+            let (l, r) = (ls[i], rs[*j]);
+            let (ul, ur) = (singles[0][l.name.as_str()], singles[1][r.name.as_str()]);
+            consider(
+                vec![[l.name.clone(), r.name.clone()]],
+                (
+                    key_like(&l.name) && key_like(&r.name),
+                    ids[0][i] && ids[1][*j],
+                    ul.min(ur),
+                    name_score(&l.name, &r.name),
+                ),
+            );
         }
     }
     // A key whose values repeat (a call with several legs) takes a second
@@ -474,9 +518,23 @@ fn guess_key(samples: &[Sample; 2]) -> Option<Key> {
             let mut second: Option<(f64, [String; 2])> = None;
             // A second part numbers the rows of one key (a leg, a line, a
             // version): few distinct values, alike names.
-            let few = |c: &Column| c.values.iter().flatten().collect::<BTreeSet<_>>().len() <= 20;
-            for l in ls.iter().filter(|c| &c.name != l1 && few(c)) {
-                for r in rs.iter().filter(|c| &c.name != r1 && few(c)) {
+            let few_of = |c: &Column| c.values.iter().flatten().collect::<BTreeSet<_>>().len() <= 20;
+            let few: [Vec<bool>; 2] = [
+                ls.iter().map(|c| few_of(c)).collect(),
+                rs.iter().map(|c| few_of(c)).collect(),
+            ];
+            for l in ls
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| &c.name != l1 && few[0][*i])
+                .map(|(_, c)| c)
+            {
+                for r in rs
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, c)| &c.name != r1 && few[1][*j])
+                    .map(|(_, c)| c)
+                {
                     let alike = name_score(&l.name, &r.name);
                     if alike < 0.5 {
                         continue;
