@@ -85,13 +85,14 @@ fn run(env: &Env, spec: &Path, out: &str, run_id: &str, extra: &[&str]) -> std::
     reports.join(run_id)
 }
 
-fn summary(run: &Path) -> Json {
+pub(crate) fn summary(run: &Path) -> Json {
     serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
 }
 
-/// summary.json without what legitimately differs between the modes:
-/// timings, the bucket plan, and distinct counts (estimated when bucketed).
-fn comparable(run: &Path) -> Json {
+/// summary.json without what differs between two runs of the same data:
+/// timings and the layout (`metrics`), and the age a `fresh` rule observed
+/// (it moves with the run's start).
+pub(crate) fn timeless(run: &Path) -> Json {
     let mut s = summary(run);
     for k in ["started_at", "finished_at", "duration_ms", "metrics"] {
         s.as_object_mut().unwrap().remove(k);
@@ -102,6 +103,14 @@ fn comparable(run: &Path) -> Json {
                 side.as_object_mut().map(|o| o.remove("age_s"));
             }
         }
+    }
+    s
+}
+
+/// [`timeless`], also without distinct counts (estimated when bucketed).
+fn comparable(run: &Path) -> Json {
+    let mut s = timeless(run);
+    for (_, e) in s["entities"].as_object_mut().unwrap() {
         for (_, field) in e["quality"]["fields"].as_object_mut().unwrap() {
             for (_, side) in field.as_object_mut().unwrap() {
                 let side = side.as_object_mut().unwrap();

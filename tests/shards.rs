@@ -11,7 +11,7 @@ use std::process::Output;
 
 use recon::generate::{generate, Config};
 
-use crate::bucketed::{demo_with_cross_row_rules, json_diff};
+use crate::bucketed::{demo_with_cross_row_rules, json_diff, summary, timeless};
 use crate::util::*;
 
 type Json = serde_json::Value;
@@ -84,30 +84,9 @@ fn sharded(env: &Env, spec: &Path, out: &Path, id: &str, count: usize, buckets: 
     out.join(id)
 }
 
-fn summary(run: &Path) -> Json {
-    serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
-}
-
-/// summary.json but for timings and the layout (`metrics`), and the age a
-/// `fresh` rule observed (a single run measures it from its own start, the
-/// shards from the run id's time).
-fn comparable(run: &Path) -> Json {
-    let mut s = summary(run);
-    for k in ["started_at", "finished_at", "duration_ms", "metrics"] {
-        s.as_object_mut().unwrap().remove(k);
-    }
-    for (_, e) in s["entities"].as_object_mut().unwrap() {
-        for (_, rule) in e["quality"]["rules"].as_object_mut().unwrap() {
-            for (_, side) in rule["observed"].as_object_mut().into_iter().flatten() {
-                side.as_object_mut().map(|o| o.remove("age_s"));
-            }
-        }
-    }
-    s
-}
-
 /// The merged run is the single run: files byte for byte, findings row
-/// for row (a `fresh` detail's age aside, see [`comparable`]), the summary
+/// for row (a `fresh` detail's age aside: a single run measures it from its own
+/// start, the shards from the run id's time), the summary
 /// but for timings; `exact_findings` asks findings.parquet byte for byte.
 fn assert_identical(single: &Path, merged: &Path, exact_findings: bool) {
     for file in SAME_BYTES {
@@ -145,7 +124,7 @@ fn assert_identical(single: &Path, merged: &Path, exact_findings: bool) {
         }
     }
     let mut diffs = Vec::new();
-    json_diff("", &comparable(single), &comparable(merged), &mut diffs);
+    json_diff("", &timeless(single), &timeless(merged), &mut diffs);
     assert!(diffs.is_empty(), "summary.json differs:\n{}", diffs.join("\n"));
     let shards = &summary(merged)["metrics"]["shards"];
     assert!(shards["count"].as_u64().unwrap() >= 1, "{shards}");
