@@ -102,7 +102,7 @@ impl<'a> Spills<'a> {
                 let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
                 Ok(columnar::buffered(file))
             };
-            let w = columnar::opened(&mut self.writers[b], &schema, open, |e| spill_err(&path, e))?;
+            let w = columnar::opened(&mut self.writers[b], &schema, &[], open, |e| spill_err(&path, e))?;
             w.write_plain(n, &mut bucket).map_err(|e| spill_err(&path, e))?;
         }
         Ok(())

@@ -14,7 +14,7 @@ mod plain;
 mod scatter;
 mod writer;
 
-pub use plain::{push_plain, Dictionary, PlainColumn};
+pub use plain::{push_plain, Dictionary, PlainColumn, Stored};
 pub use scatter::scatter_values;
 pub use writer::{buffered, opened, WorkingWriter};
 

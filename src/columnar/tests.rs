@@ -202,15 +202,19 @@ fn pushed_values_are_paged_as_a_walk_over_them_would_page_them() {
             pushed.push(&value(i));
             push_plain(&mut walked.values, &value(i));
         }
-        let a = pushed.pages(rows, &descriptor).unwrap_or_else(|e| panic!("{e}"));
-        let b = walked.pages(rows, &descriptor).unwrap_or_else(|e| panic!("{e}"));
+        let a = pushed
+            .pages(rows, &descriptor, Stored::Plain)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let b = walked
+            .pages(rows, &descriptor, Stored::Plain)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(a.len(), b.len(), "{rows} rows");
         assert!(rows < 20_000 || a.len() > 2, "{rows} rows in {} pages", a.len());
         for (a, b) in a.iter().zip(&b) {
             assert_eq!((a.buffer(), a.num_values()), (b.buffer(), b.num_values()));
         }
         // Pushed for other rows than written: refused.
-        assert!(pushed.pages(rows + 1, &descriptor).is_err());
+        assert!(pushed.pages(rows + 1, &descriptor, Stored::Plain).is_err());
         pushed.clear();
         assert!(pushed.values.is_empty() && pushed.marks.is_empty() && pushed.pushed == 0);
     }
@@ -265,7 +269,7 @@ fn a_file_without_rows_still_has_the_columns() {
     let schema = Schema::from_iter([Field::new("key".into(), DataType::String)]);
     let mut writer = None;
     let open = || std::fs::File::create(&path).map_err(|e| Error::io(&path, e));
-    opened(&mut writer, &schema, open, |e| {
+    opened(&mut writer, &schema, &[], open, |e| {
         Error::polars("opening a working file", e)
     })
     .unwrap_or_else(|e| panic!("{e}"));
@@ -277,4 +281,113 @@ fn a_file_without_rows_still_has_the_columns() {
     let read = ParquetReader::new(file).finish().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(read.height(), 0);
     assert_eq!(read.get_column_names(), ["key"]);
+}
+
+#[test]
+fn sorted_and_fixed_columns_read_back_as_written_across_pages_and_row_groups() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("s.parquet");
+    // Keys sharing their beginnings (some not: a shorter one, an empty
+    // one, a null), pushed as the state pushes them or given with
+    // validity; 16-byte values beside them.
+    let key = |i: usize| match i % 11 {
+        0 => None,
+        // Only in the first page: a page with one stays plain.
+        1 if i < 100 => Some(String::new()),
+        2 => Some(format!("{}", i % 5)),
+        _ => Some(format!("{{\"id\":\"K{i:010}\",\"part\":{}}}", i % 3)),
+    };
+    let hash = |i: usize| -> Vec<u8> { (0..16u8).map(|b| (i as u8).wrapping_mul(31).wrapping_add(b)).collect() };
+    let schema = Schema::from_iter([
+        Field::new("k".into(), DataType::String),
+        Field::new("h".into(), DataType::Binary),
+        Field::new("p".into(), DataType::String),
+    ]);
+    let storage = [Stored::Sorted, Stored::Fixed(16), Stored::Sorted];
+    let file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut writer = WorkingWriter::with_storage(file, &schema, &storage).unwrap_or_else(|e| panic!("{e}"));
+    let groups = [(0, 90_000), (90_000, 1), (90_001, 7)];
+    for (from, n) in groups {
+        let mut k = PlainColumn::default();
+        let mut valid = polars_arrow::bitmap::MutableBitmap::new();
+        let (mut h, mut p) = (PlainColumn::default(), PlainColumn::default());
+        for i in from..from + n {
+            valid.push(key(i).is_some());
+            if let Some(v) = key(i) {
+                push_plain(&mut k.values, v.as_bytes());
+            }
+            h.push(&hash(i));
+            p.push(format!("pushed {i:08}").as_bytes());
+        }
+        k.validity = Some(valid.into());
+        assert!(n < 90_000 || k.values.len() > PAGE_BYTES && h.values.len() > PAGE_BYTES);
+        writer.write_plain(n, &mut [k, h, p]).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // A value of another width in a fixed column is refused.
+    let mut h = PlainColumn::default();
+    h.push(&[1u8; 15]);
+    let (mut k, mut p) = (PlainColumn::default(), PlainColumn::default());
+    k.push(b"a");
+    p.push(b"b");
+    assert!(writer.write_plain(1, &mut [k, h, p]).is_err());
+    writer.finish().unwrap_or_else(|e| panic!("{e}"));
+
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut reader = ParquetReader::new(file);
+    let meta = reader.get_metadata().cloned().unwrap_or_else(|e| panic!("{e}"));
+    let read = reader.finish().unwrap_or_else(|e| panic!("{e}"));
+    let rows = 90_008;
+    let keys: Vec<Option<String>> = (0..rows).map(key).collect();
+    let hashes: Vec<Vec<u8>> = (0..rows).map(hash).collect();
+    let pushed: Vec<String> = (0..rows).map(|i| format!("pushed {i:08}")).collect();
+    let expected = DataFrame::new(
+        rows,
+        vec![
+            Column::new("k".into(), keys),
+            Column::new("h".into(), hashes),
+            Column::new("p".into(), pushed),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(read.equals_missing(&expected));
+    assert_eq!(meta.row_groups.len(), groups.len());
+    for group in &meta.row_groups {
+        let columns: Vec<_> = group.parquet_columns().iter().collect();
+        use polars_parquet::parquet::schema::types::PhysicalType;
+        assert_eq!(columns[0].compression(), Compression::Zstd);
+        assert_eq!(columns[1].compression(), Compression::Uncompressed);
+        assert_eq!(columns[1].physical_type(), PhysicalType::FixedLenByteArray(16));
+        assert_eq!(columns[2].compression(), Compression::Zstd);
+    }
+    // Fixed storage is for binary columns only.
+    assert!(WorkingWriter::with_storage(Vec::new(), &schema, &[Stored::Fixed(16)]).is_err());
+}
+
+#[test]
+fn a_sorted_page_is_delta_encoded_unless_a_value_is_a_shorter_prefix_of_the_one_before() {
+    use polars_parquet::parquet::encoding::Encoding;
+    let schema = Schema::from_iter([Field::new("k".into(), DataType::String)]);
+    let writer = WorkingWriter::with_storage(Vec::new(), &schema, &[Stored::Sorted]).unwrap_or_else(|e| panic!("{e}"));
+    let descriptor = Descriptor {
+        primitive_type: match &writer.fields[0] {
+            ParquetType::PrimitiveType(p) => p.clone(),
+            other => panic!("{other:?}"),
+        },
+        max_def_level: 1,
+        max_rep_level: 0,
+    };
+    for (values, encoding) in [
+        (vec!["100", "101", "11", "2"], Encoding::DeltaByteArray),
+        (vec!["100", "100", "1000"], Encoding::DeltaByteArray),
+        (vec!["100", "10"], Encoding::Plain),
+        (vec!["a", ""], Encoding::Plain),
+    ] {
+        let mut column = PlainColumn::default();
+        values.iter().for_each(|v| column.push(v.as_bytes()));
+        let pages = column
+            .pages(values.len(), &descriptor, Stored::Sorted)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(pages.len(), 1);
+        assert_eq!(pages[0].encoding(), encoding, "{values:?}");
+    }
 }

@@ -12,7 +12,7 @@ mod metrics;
 pub mod page;
 pub mod summary;
 
-pub use crate::columnar::{buffered, opened, push_plain, Dictionary, PlainColumn, WorkingWriter};
+pub use crate::columnar::{buffered, opened, push_plain, Dictionary, PlainColumn, Stored, WorkingWriter};
 pub use baseline::{choose_baseline, BaselineInfo};
 pub use folder::{claim, owner_tag, previous_runs, release, sweep_stale, validate_run_id, PreviousRun, RunFolder};
 pub use lock::{hostname, parse_wait, read_holder, HistoryLock, LockHolder, DEFAULT_WAIT, LOCK_FILE};

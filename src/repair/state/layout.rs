@@ -21,7 +21,7 @@ use polars::prelude::*;
 
 use super::FIELD_HASH_BYTES;
 use crate::error::{Error, Result};
-use crate::report::PlainColumn;
+use crate::report::{PlainColumn, Stored};
 use crate::spec::Side;
 
 /// The base is the field's own hash.
@@ -65,6 +65,24 @@ impl Layout {
                 text("fields"),
                 text("format"),
             ]),
+        }
+    }
+
+    /// How each column is laid out on disk, in the schema's order. Layout
+    /// 3 stores its keys (sorted within each run of rows) as
+    /// DELTA_BYTE_ARRAY with zstd and its row hashes as 16-byte
+    /// fixed-length values: at 1M keys, 5.6 → 1.7 MB and 20.1 → 16.1 MB.
+    /// Layouts 1 and 2 are written (by tests) plainly, as the builds that
+    /// wrote them did. Any Parquet reader reads each the same.
+    fn storage(self) -> Vec<Stored> {
+        match self {
+            Layout::V1 | Layout::V2 => Vec::new(),
+            Layout::V3 => vec![
+                Stored::Plain,
+                Stored::Plain,
+                Stored::Sorted,
+                Stored::Fixed(std::mem::size_of::<super::Hash>()),
+            ],
         }
     }
 
@@ -274,7 +292,7 @@ pub(super) fn write_batch<W: std::io::Write>(
     path: &Path,
 ) -> Result<()> {
     let internal = |e: PolarsError| Error::polars(format!("writing {}", path.display()), e);
-    let w = crate::report::opened(writer, &batch.layout.schema(), open, internal)?;
+    let w = crate::report::opened(writer, &batch.layout.schema(), &batch.layout.storage(), open, internal)?;
     batch.write_to(w).map_err(internal)
 }
 
