@@ -143,6 +143,11 @@ fn recon_run(dir: &Path, spec: &str, memory_limit: Option<&str>) -> Result<(u8, 
     let _ = std::fs::remove_dir_all(&work);
     let key = work.join("keys/recon.key");
     recon::evidence::write_keypair(&key).map_err(|e| e.to_string())?;
+    // The pairs have personal data (phone numbers): tokens need a token
+    // key, made here like the signing key (this phase is its own process).
+    let token_key = work.join("keys/token.key");
+    recon::keys::write_token_key(&token_key).map_err(|e| e.to_string())?;
+    std::env::set_var("RECON_TOKEN_KEY_FILE", &token_key);
     let opts = recon::run::RunOptions {
         spec: dir.join(spec),
         out: work.join("reports"),
@@ -428,6 +433,17 @@ fn main() {
                 .expect("run phase");
             let v: serde_json::Value = serde_json::from_slice(&out.stdout)
                 .unwrap_or_else(|_| serde_json::json!({ "error": String::from_utf8_lossy(&out.stderr).to_string() }));
+            // A phase that failed has no time worth reporting.
+            let failed = v.get("error").map(|e| e.to_string()).or_else(|| {
+                v.get("detail")
+                    .and_then(|d| d.as_str())
+                    .filter(|d| d.starts_with("error"))
+                    .map(str::to_string)
+            });
+            if let Some(why) = failed {
+                eprintln!("error: phase {phase} failed: {why}");
+                std::process::exit(2);
+            }
             rounds.entry(phase.to_string()).or_default().push(v);
         }
         if let Some(python) = &python {
