@@ -31,6 +31,10 @@ pub enum Stored {
     /// state's keys: 5.6 bytes a key in plain LZ4, 1.7 in this (1M keys
     /// `{"id":"K0000000010"}`).
     Sorted,
+    /// Parquet's plain encoding, always LZ4-compressed: a column whose
+    /// files must come out the same however they are cut (the change
+    /// state, whose per-bucket files a merge copies page for page).
+    Lz4,
     /// Values of exactly this many bytes each (hashes):
     /// FIXED_LEN_BYTE_ARRAY, without plain's 4-byte length per value, and
     /// uncompressed (random bytes do not compress).
@@ -294,7 +298,7 @@ fn page_with_levels(
     let mut body = Vec::with_capacity(plain.len() + rows / 8 + 16);
     write_def_levels(&mut body, true, validity, rows, Version::V1)?;
     let encoding = match stored {
-        Stored::Plain => {
+        Stored::Plain | Stored::Lz4 => {
             body.extend_from_slice(plain);
             Encoding::Plain
         }

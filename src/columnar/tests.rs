@@ -391,3 +391,76 @@ fn a_sorted_page_is_delta_encoded_unless_a_value_is_a_shorter_prefix_of_the_one_
         assert_eq!(pages[0].encoding(), encoding, "{values:?}");
     }
 }
+
+#[test]
+fn copied_row_groups_are_the_bytes_their_writer_wrote() {
+    let schema = Schema::from_iter([
+        Field::new("s".into(), DataType::String),
+        Field::new("k".into(), DataType::String),
+        Field::new("h".into(), DataType::Binary),
+    ]);
+    let storage = [Stored::Lz4, Stored::Sorted, Stored::Fixed(16)];
+    let batch = |from: usize, n: usize| -> [PlainColumn; 3] {
+        let mut c: [PlainColumn; 3] = Default::default();
+        for i in from..from + n {
+            c[0].push(if i % 3 == 0 { b"both" } else { b"left" });
+            c[1].push(format!("{{\"id\":\"K{i:010}\"}}").as_bytes());
+            c[2].push(&[(i % 256) as u8; 16]);
+        }
+        c
+    };
+    let whole = {
+        let file = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
+        let mut w = WorkingWriter::with_storage(
+            std::fs::File::create(file.path()).unwrap_or_else(|e| panic!("{e}")),
+            &schema,
+            &storage,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        for (from, n) in [(0, 70_000), (70_000, 5), (70_005, 40_000)] {
+            w.write_plain(n, &mut batch(from, n)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        w.finish().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::read(file.path()).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let part = |groups: &[(usize, usize)]| -> Vec<u8> {
+        let file = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
+        let mut w = WorkingWriter::with_storage(
+            std::fs::File::create(file.path()).unwrap_or_else(|e| panic!("{e}")),
+            &schema,
+            &storage,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        for &(from, n) in groups {
+            w.write_plain(n, &mut batch(from, n)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        w.finish().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::read(file.path()).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let copied = {
+        let file = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
+        let mut w = WorkingWriter::with_storage(
+            std::fs::File::create(file.path()).unwrap_or_else(|e| panic!("{e}")),
+            &schema,
+            &storage,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        w.copy_row_groups(part(&[(0, 70_000), (70_000, 5)]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        w.write_plain(40_000, &mut batch(70_005, 40_000))
+            .unwrap_or_else(|e| panic!("{e}"));
+        w.finish().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::read(file.path()).unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert!(whole == copied, "a copy differs from the file written whole");
+
+    // Another schema, or a writer with learned codecs: refused.
+    let other = Schema::from_iter([Field::new("s".into(), DataType::String)]);
+    let mut w = WorkingWriter::with_storage(Vec::new(), &other, &[Stored::Lz4]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(w.copy_row_groups(part(&[(0, 10)])).is_err());
+    let mut w = WorkingWriter::with_storage(Vec::new(), &schema, &[Stored::Plain]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(w.copy_row_groups(part(&[(0, 10)])).is_err());
+    // Not Parquet at all: refused.
+    let mut w = WorkingWriter::with_storage(Vec::new(), &schema, &storage).unwrap_or_else(|e| panic!("{e}"));
+    assert!(w.copy_row_groups(b"not parquet".to_vec()).is_err());
+}

@@ -159,7 +159,9 @@ impl<W: Write> WorkingWriter<W> {
                     ColumnPages::Raw(column.pages(rows, &descriptor, stored)?.into_iter())
                 }
                 (false, Stored::Sorted, _) => ColumnPages::Zstd(column.pages(rows, &descriptor, stored)?.into_iter()),
-                (false, Stored::Plain, _) => ColumnPages::Lz4(column.pages(rows, &descriptor, stored)?.into_iter()),
+                (false, Stored::Plain | Stored::Lz4, _) => {
+                    ColumnPages::Lz4(column.pages(rows, &descriptor, stored)?.into_iter())
+                }
             };
             // A plain column's first chunk teaches its codec.
             let learn = (!indexed && stored == Stored::Plain && *codec == Codec::Unknown).then_some(codec);
@@ -170,6 +172,65 @@ impl<W: Write> WorkingWriter<W> {
             })));
         }
         self.writer.write(rows as u64, DynIter::new(out.into_iter()))
+    }
+
+    /// Appends every row group of `file`, a whole Parquet file written
+    /// with this writer's schema and storage, page for page as stored:
+    /// nothing is decoded or compressed again, so the output holds the
+    /// very bytes the file's writer produced (a shard's change state,
+    /// copied by the merge). A file of another schema or storage is
+    /// refused, as is one with dictionary pages or learned codecs, whose
+    /// copies would not be what one writer writes.
+    pub fn copy_row_groups(&mut self, file: Vec<u8>) -> PolarsResult<()> {
+        use polars_parquet::parquet::read::{read_metadata, PageReader};
+        polars_ensure!(
+            self.storage.iter().all(|s| *s != Stored::Plain),
+            ComputeError: "a writer with learned codecs copies no row groups"
+        );
+        let buffer = polars_buffer::Buffer::from(file);
+        let meta = read_metadata(&mut std::io::Cursor::new(buffer.clone()))?;
+        let same = meta.schema().fields().len() == self.fields.len()
+            && meta
+                .schema()
+                .fields()
+                .iter()
+                .zip(&self.fields)
+                .all(|(a, b)| a.name() == b.name() && physical(a) == physical(b));
+        polars_ensure!(same, ComputeError: "a file of another schema");
+        for group in &meta.row_groups {
+            let mut columns = Vec::with_capacity(self.fields.len());
+            for (chunk, &stored) in group.parquet_columns().iter().zip(&self.storage) {
+                let expected = match stored {
+                    Stored::Sorted => Compression::Zstd,
+                    Stored::Fixed(_) => Compression::Uncompressed,
+                    Stored::Plain | Stored::Lz4 => Compression::Lz4Raw,
+                };
+                polars_ensure!(
+                    chunk.compression() == expected && chunk.dictionary_page_offset().is_none(),
+                    ComputeError: "column {} stored otherwise than this writer stores it", chunk.descriptor().path_in_schema.join(".")
+                );
+                let mut cursor = std::io::Cursor::new(buffer.clone());
+                std::io::Seek::seek(&mut cursor, std::io::SeekFrom::Start(chunk.byte_range().start))?;
+                let pages = PageReader::new(cursor, chunk, Vec::new(), usize::MAX)
+                    .map(|page| {
+                        let mut page = page?;
+                        if let CompressedPage::Data(data) = &mut page {
+                            // Flat columns: a row per value.
+                            data.num_rows = Some(data.num_values());
+                        }
+                        Ok(page)
+                    })
+                    .collect::<PolarsResult<Vec<CompressedPage>>>()?;
+                columns.push(Ok(DynStreamingIterator::new(Pages {
+                    pages: ColumnPages::Ready(pages.into_iter()),
+                    current: None,
+                    learn: None,
+                })));
+            }
+            self.writer
+                .write(group.num_rows() as u64, DynIter::new(columns.into_iter()))?;
+        }
+        Ok(())
     }
 
     /// Writes the footer and flushes the output; returns the file's size.
@@ -226,10 +287,18 @@ fn lz4_page(data: DataPage, learn: Option<&mut Codec>) -> PolarsResult<Compresse
     compressed_page(data, CowBuffer::Owned(out), size, Compression::Lz4Raw)
 }
 
+/// The physical type of a flat column (None for a group).
+fn physical(column: &ParquetType) -> Option<ParquetPhysicalType> {
+    match column {
+        ParquetType::PrimitiveType(p) => Some(p.physical_type),
+        _ => None,
+    }
+}
+
 /// Whether a Parquet column of `physical` type holds values laid out as `stored`.
 fn holds(physical: ParquetPhysicalType, stored: Stored) -> bool {
     match (physical, stored) {
-        (ParquetPhysicalType::ByteArray, Stored::Plain | Stored::Sorted) => true,
+        (ParquetPhysicalType::ByteArray, Stored::Plain | Stored::Lz4 | Stored::Sorted) => true,
         (ParquetPhysicalType::FixedLenByteArray(n), Stored::Fixed(width)) => n == width,
         _ => false,
     }

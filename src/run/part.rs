@@ -28,8 +28,10 @@ pub const SHARDS_DIR: &str = ".shards";
 pub const PART_FILE: &str = "part.json";
 /// The completion marker, written last.
 pub const DONE_FILE: &str = "done.json";
-/// The part layout this build writes and reads.
-pub const PART_FORMAT: u32 = 1;
+/// The part layout this build writes and reads (2: state files with
+/// sorted keys, fixed-length row hashes and fixed codecs, copied by the
+/// merge page for page).
+pub const PART_FORMAT: u32 = 2;
 
 /// The folder of shard `index`'s part of run `run_id` under `out`.
 pub fn part_dir(out: &Path, run_id: &str, index: usize) -> PathBuf {

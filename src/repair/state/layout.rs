@@ -43,7 +43,7 @@ pub(super) enum Layout {
 
 impl Layout {
     /// The columns of the layout, in order.
-    fn schema(self) -> Schema {
+    pub(super) fn schema(self) -> Schema {
         let text = |n: &str| Field::new(n.into(), DataType::String);
         let bin = |n: &str| Field::new(n.into(), DataType::Binary);
         match self {
@@ -74,14 +74,20 @@ impl Layout {
     /// fixed-length values: at 1M keys, 5.6 → 1.7 MB and 20.1 → 16.1 MB.
     /// Layouts 1 and 2 are written (by tests) plainly, as the builds that
     /// wrote them did. Any Parquet reader reads each the same.
-    fn storage(self) -> Vec<Stored> {
+    pub(super) fn storage(self) -> Vec<Stored> {
         match self {
             Layout::V1 | Layout::V2 => Vec::new(),
+            // No learned codecs: a merge copies the shards' files page
+            // for page, and they must hold what one writer writes.
             Layout::V3 => vec![
-                Stored::Plain,
-                Stored::Plain,
+                Stored::Lz4,
+                Stored::Lz4,
                 Stored::Sorted,
                 Stored::Fixed(std::mem::size_of::<super::Hash>()),
+                Stored::Lz4,
+                Stored::Lz4,
+                Stored::Lz4,
+                Stored::Lz4,
             ],
         }
     }

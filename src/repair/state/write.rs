@@ -57,9 +57,14 @@ impl StateWriter {
         Error::polars(format!("writing {}", self.path.display()), e)
     }
 
+    /// Appends one entity's state (a bucket's, in a bucketed run) and ends
+    /// its row group: the file's row groups are cut where its parts end,
+    /// so a run merged from shards, whose per-bucket files are copied row
+    /// group by row group ([`StateWriter::append_file`]), writes the same
+    /// bytes as one machine.
     pub fn append(&mut self, entity: &str, st: &EntityState) -> Result<()> {
         let clock = std::time::Instant::now();
-        let appended = self.append_rows(entity, st);
+        let appended = self.append_rows(entity, st).and_then(|()| self.flush());
         self.busy += clock.elapsed();
         appended
     }
@@ -120,15 +125,18 @@ impl StateWriter {
         Ok(())
     }
 
-    /// Appends the rows of a state file this build wrote (a shard's state
-    /// of one bucket), exactly as stored: a run merged from shards writes
-    /// the rows, batches and bytes a single machine would have written.
+    /// Appends a state file this build wrote with [`StateWriter::append`]
+    /// (a shard's state of one bucket) as stored: its row groups copied
+    /// page for page, not decoded and encoded again (the merge's longest
+    /// step when it did), so a run merged from shards writes the rows,
+    /// row groups and bytes a single machine writes.
     pub fn append_file(&mut self, path: &Path) -> Result<()> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let df = polars::prelude::ParquetReader::new(file)
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let format = polars::prelude::ParquetReader::new(std::io::Cursor::new(&bytes))
+            .with_columns(Some(vec!["format".into()]))
             .finish()
             .map_err(|e| Error::input(path, format!("state part unreadable: {e}")))?;
-        let layout = Layout::of(path, &df)?;
+        let layout = Layout::of(path, &format)?;
         if layout != self.batch.layout() {
             return Err(Error::input(
                 path,
@@ -136,13 +144,19 @@ impl StateWriter {
             ));
         }
         let clock = std::time::Instant::now();
-        super::layout::for_each_row(path, &df, layout, |row| {
-            self.batch.push(&row);
-            if self.batch.len >= STATE_BATCH || self.batch.bytes >= STATE_BATCH_BYTES {
-                self.flush()?;
-            }
-            Ok(())
-        })?;
+        self.flush()?;
+        let (file, own) = (&self.file, &self.path);
+        let open = || {
+            let clone = file.get_ref().try_clone().map_err(|e| Error::io(own, e))?;
+            Ok(crate::report::buffered(file.share(clone)))
+        };
+        let schema = self.batch.layout().schema();
+        let storage = self.batch.layout().storage();
+        let internal = |e: PolarsError| Error::polars(format!("writing {}", own.display()), e);
+        let w = crate::report::opened(&mut self.writer, &schema, &storage, open, internal)?;
+        w.copy_row_groups(bytes)
+            .map_err(|e| Error::input(path, format!("state part not copied: {e}")))?;
+        crate::report::start_writeback(self.file.get_ref());
         self.busy += clock.elapsed();
         Ok(())
     }
