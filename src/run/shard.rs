@@ -236,10 +236,10 @@ pub fn merge_shards(opts: &MergeOptions) -> Result<RunOutcome> {
     }
     let clock = Instant::now();
     let marked = part::read_markers(&root, &opts.run_id)?;
-    // The state: every bucket's rows, in entity and bucket order, copied on
-    // a thread of its own from now on, beside the parts, while the parts
-    // are parsed, checked, added up and written (its copy is the merge's
-    // longest step); moved into the run folder before it is sealed.
+    // The state: every bucket's file, in entity and bucket order, its row
+    // groups copied page for page on a thread of its own from now on,
+    // while the parts are parsed, checked, added up and written; moved
+    // into the run folder before it is sealed.
     let mut state_parts: Vec<(usize, usize, PathBuf)> = marked.iter().flat_map(|m| m.state_files()).collect();
     state_parts.sort();
     let partial = root.join(".state.parquet.partial");
