@@ -409,49 +409,29 @@ fn copied_row_groups_are_the_bytes_their_writer_wrote() {
         }
         c
     };
-    let whole = {
+    // The bytes of a file written by `fill`.
+    let written = |fill: &dyn Fn(&mut WorkingWriter<std::fs::File>)| -> Vec<u8> {
         let file = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
-        let mut w = WorkingWriter::with_storage(
-            std::fs::File::create(file.path()).unwrap_or_else(|e| panic!("{e}")),
-            &schema,
-            &storage,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        for (from, n) in [(0, 70_000), (70_000, 5), (70_005, 40_000)] {
-            w.write_plain(n, &mut batch(from, n)).unwrap_or_else(|e| panic!("{e}"));
-        }
+        let out = std::fs::File::create(file.path()).unwrap_or_else(|e| panic!("{e}"));
+        let mut w = WorkingWriter::with_storage(out, &schema, &storage).unwrap_or_else(|e| panic!("{e}"));
+        fill(&mut w);
         w.finish().unwrap_or_else(|e| panic!("{e}"));
         std::fs::read(file.path()).unwrap_or_else(|e| panic!("{e}"))
     };
-    let part = |groups: &[(usize, usize)]| -> Vec<u8> {
-        let file = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
-        let mut w = WorkingWriter::with_storage(
-            std::fs::File::create(file.path()).unwrap_or_else(|e| panic!("{e}")),
-            &schema,
-            &storage,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        for &(from, n) in groups {
-            w.write_plain(n, &mut batch(from, n)).unwrap_or_else(|e| panic!("{e}"));
+    let write = |groups: &'static [(usize, usize)]| {
+        move |w: &mut WorkingWriter<std::fs::File>| {
+            for &(from, n) in groups {
+                w.write_plain(n, &mut batch(from, n)).unwrap_or_else(|e| panic!("{e}"));
+            }
         }
-        w.finish().unwrap_or_else(|e| panic!("{e}"));
-        std::fs::read(file.path()).unwrap_or_else(|e| panic!("{e}"))
     };
-    let copied = {
-        let file = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
-        let mut w = WorkingWriter::with_storage(
-            std::fs::File::create(file.path()).unwrap_or_else(|e| panic!("{e}")),
-            &schema,
-            &storage,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+    let whole = written(&write(&[(0, 70_000), (70_000, 5), (70_005, 40_000)]));
+    let part = |groups: &'static [(usize, usize)]| written(&write(groups));
+    let copied = written(&|w| {
         w.copy_row_groups(part(&[(0, 70_000), (70_000, 5)]))
             .unwrap_or_else(|e| panic!("{e}"));
-        w.write_plain(40_000, &mut batch(70_005, 40_000))
-            .unwrap_or_else(|e| panic!("{e}"));
-        w.finish().unwrap_or_else(|e| panic!("{e}"));
-        std::fs::read(file.path()).unwrap_or_else(|e| panic!("{e}"))
-    };
+        write(&[(70_005, 40_000)])(w);
+    });
     assert!(whole == copied, "a copy differs from the file written whole");
 
     // Another schema, or a writer with learned codecs: refused.

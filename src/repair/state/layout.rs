@@ -74,7 +74,7 @@ impl Layout {
     /// fixed-length values: at 1M keys, 5.6 → 1.7 MB and 20.1 → 16.1 MB.
     /// Layouts 1 and 2 are written (by tests) plainly, as the builds that
     /// wrote them did. Any Parquet reader reads each the same.
-    pub(super) fn storage(self) -> Vec<Stored> {
+    fn storage(self) -> Vec<Stored> {
         match self {
             Layout::V1 | Layout::V2 => Vec::new(),
             // No learned codecs: a merge copies the shards' files page
@@ -222,6 +222,9 @@ pub(super) struct StateBatch {
     columns: Vec<PlainColumn>,
     /// Which rows are header rows (`fields`, and `format` in layout 2).
     has_fields: crate::columnar::MutableBitmap,
+    /// How the columns are stored ([`Layout::storage`]; tests store layout
+    /// 3 plainly, as the builds before session 20 did).
+    pub(super) storage: Vec<Stored>,
 }
 
 impl StateBatch {
@@ -233,6 +236,7 @@ impl StateBatch {
             bytes: 0,
             columns: (0..n).map(|_| PlainColumn::default()).collect(),
             has_fields: Default::default(),
+            storage: layout.storage(),
         }
     }
 
@@ -298,7 +302,7 @@ pub(super) fn write_batch<W: std::io::Write>(
     path: &Path,
 ) -> Result<()> {
     let internal = |e: PolarsError| Error::polars(format!("writing {}", path.display()), e);
-    let w = crate::report::opened(writer, &batch.layout.schema(), &batch.layout.storage(), open, internal)?;
+    let w = crate::report::opened(writer, &batch.layout.schema(), &batch.storage, open, internal)?;
     batch.write_to(w).map_err(internal)
 }
 

@@ -151,7 +151,7 @@ impl StateWriter {
             Ok(crate::report::buffered(file.share(clone)))
         };
         let schema = self.batch.layout().schema();
-        let storage = self.batch.layout().storage();
+        let storage = self.batch.storage.clone();
         let internal = |e: PolarsError| Error::polars(format!("writing {}", own.display()), e);
         let w = crate::report::opened(&mut self.writer, &schema, &storage, open, internal)?;
         w.copy_row_groups(bytes)
@@ -430,6 +430,37 @@ mod tests {
         st.sides[1]
             .bases
             .set(c_right * 2 + v, Some([5u8; 16]), st.sides[1].hashes[c_right * 2 + v]);
+        // Layout 3 as this build stores it (sorted keys, fixed-length row
+        // hashes) reads back as the plain layout 3 of earlier builds.
+        let mut read_back = Vec::new();
+        for plain in [false, true] {
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let path = dir.path().join(STATE_FILE);
+            let mut writer = StateWriter::create_in(&path, Layout::V3).unwrap_or_else(|e| panic!("{e}"));
+            if plain {
+                writer.batch.storage = Vec::new();
+            }
+            writer.append("e", &st).unwrap_or_else(|e| panic!("{e}"));
+            writer.finish().unwrap_or_else(|e| panic!("{e}"));
+            let df = ParquetReader::new(std::fs::File::open(&path).unwrap_or_else(|e| panic!("{e}")))
+                .finish()
+                .unwrap_or_else(|e| panic!("{e}"));
+            let state = super::super::read::read_state_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            // What it holds, without the key index and its random seed.
+            let held: Vec<String> = state
+                .values()
+                .flat_map(|e| &e.sides)
+                .map(|s| {
+                    format!(
+                        "{:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                        s.slots, s.keys, s.hashes, s.row_hashes, s.bases, s.compact, s.compact_fields
+                    )
+                })
+                .collect();
+            read_back.push((df, held));
+        }
+        assert!(read_back[0].0.equals_missing(&read_back[1].0));
+        assert_eq!(read_back[0].1, read_back[1].1);
         for layout in [Layout::V2, Layout::V3] {
             let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
             let path = dir.path().join(STATE_FILE);
