@@ -221,4 +221,29 @@ mod tests {
         assert_eq!(bare.sides[0].keys.len(), 2);
         assert_eq!(changes(&bare, &bare, Side::Left), Changes::default());
     }
+
+    #[test]
+    fn a_bucket_s_changes_add_up_count_by_count() {
+        // Bucketed runs and merged shards add up each part's counts.
+        let mut total = Changes {
+            inserted: 4,
+            updated: 5,
+            deleted: 6,
+        };
+        total.absorb(&Changes {
+            inserted: 1,
+            updated: 2,
+            deleted: 3,
+        });
+        assert_eq!(
+            total,
+            Changes {
+                inserted: 5,
+                updated: 7,
+                deleted: 9
+            }
+        );
+        total.absorb(&Changes::default());
+        assert_eq!((total.inserted, total.updated, total.deleted), (5, 7, 9));
+    }
 }
