@@ -109,6 +109,24 @@ mod tests {
     const ABC: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
     #[test]
+    fn a_file_that_cannot_be_read_is_an_error_not_a_retry() {
+        // A directory opens but does not read (EISDIR): only an
+        // interrupted read is retried.
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        assert!(sha256_file(dir.path()).is_err());
+    }
+
+    #[test]
+    fn a_hashing_writer_flushes_what_it_wraps() {
+        use std::io::Write;
+        let mut w = HashingWriter::new(std::io::BufWriter::new(Vec::new()));
+        w.write_all(b"abc").unwrap_or_else(|e| panic!("{e}"));
+        assert!(w.get_ref().get_ref().is_empty(), "still in the buffer");
+        w.flush().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(w.get_ref().get_ref().as_slice(), b"abc");
+    }
+
+    #[test]
     fn a_hashing_writer_digests_what_it_writes() {
         use std::io::Write;
         let mut w = HashingWriter::new(Vec::new());

@@ -123,6 +123,22 @@ mod tests {
     use crate::normalize::{values_equal, FieldType, Tolerance, TypeOptions, Value};
     use chrono_tz::{America::New_York, Asia::Shanghai, UTC};
 
+    // --- lexing: why a text is not a number -----------------------------------
+
+    #[test]
+    fn a_text_that_is_not_a_number_says_why() {
+        use super::{lex_number, ConvertError};
+        for (text, why) in [
+            ("1.2.3", ConvertError::SecondDecimalPoint),
+            ("1e5", ConvertError::ScientificNotation),
+            ("1,000", ConvertError::ThousandsSeparator),
+            ("12a", ConvertError::NotANumber),
+            ("-", ConvertError::NoDigits),
+        ] {
+            assert_eq!(lex_number(text).err(), Some(why), "{text}");
+        }
+    }
+
     // --- convert: int ---------------------------------------------------------
 
     #[test]
