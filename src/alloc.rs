@@ -20,9 +20,10 @@ const ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 /// (`madvise(MADV_HUGEPAGE)`), and the kernel then zeroes 2 MiB at each
 /// first touch, most of it memory the run never uses (`clear_page_erms`
 /// was still 23-30% of a 1M-row profile after the purge settings). Paired
-/// runs (session 20, farm-bench, medians): 1M rows per side -18% CPU and
-/// wall (system time 1.6 → 0.5 s), 10M -6.5% CPU and -6% wall (system
-/// time 4.9 → 1.2 s), peak RSS unchanged. The process-wide switch
+/// runs (session 20, farm-bench, medians): 1M rows per side -14% CPU and
+/// -13% wall (system time 1.6 → 0.5 s with `MIMALLOC_ALLOW_THP=0`, the
+/// same switch set from outside), 10M -6.5% CPU and -6% wall
+/// (system time 4.9 → 1.2 s), peak RSS unchanged. The process-wide switch
 /// (`PR_SET_THP_DISABLE`) also covers the arenas mimalloc reserved before
 /// `main`, and machines whose THP setting is `always`.
 /// Only has an effect when mimalloc is the global allocator.

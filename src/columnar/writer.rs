@@ -153,14 +153,21 @@ impl<W: Write> WorkingWriter<W> {
                 max_rep_level: 0,
             };
             let indexed = column.dictionary.is_some();
-            let pages = match (indexed, stored, *codec) {
-                (true, ..) => ColumnPages::Ready(column.indexed_pages(rows, &descriptor)?.into_iter()),
-                (false, Stored::Fixed(_), _) | (false, Stored::Plain, Codec::Raw) => {
-                    ColumnPages::Raw(column.pages(rows, &descriptor, stored)?.into_iter())
-                }
-                (false, Stored::Sorted, _) => ColumnPages::Zstd(column.pages(rows, &descriptor, stored)?.into_iter()),
-                (false, Stored::Plain | Stored::Lz4, _) => {
-                    ColumnPages::Lz4(column.pages(rows, &descriptor, stored)?.into_iter())
+            let pages = match indexed {
+                true => ColumnPages::Ready(column.indexed_pages(rows, &descriptor)?.into_iter()),
+                false => {
+                    let plain = column.pages(rows, &descriptor, stored)?.into_iter();
+                    // A plain column's codec is the learned one (LZ4 until
+                    // its first page says otherwise).
+                    let learned = match *codec {
+                        Codec::Raw => Compression::Uncompressed,
+                        Codec::Unknown | Codec::Lz4 => Compression::Lz4Raw,
+                    };
+                    match stored.codec().unwrap_or(learned) {
+                        Compression::Zstd => ColumnPages::Zstd(plain),
+                        Compression::Uncompressed => ColumnPages::Raw(plain),
+                        _ => ColumnPages::Lz4(plain),
+                    }
                 }
             };
             // A plain column's first chunk teaches its codec.
@@ -184,7 +191,7 @@ impl<W: Write> WorkingWriter<W> {
     pub fn copy_row_groups(&mut self, file: Vec<u8>) -> PolarsResult<()> {
         use polars_parquet::parquet::read::{read_metadata, PageReader};
         polars_ensure!(
-            self.storage.iter().all(|s| *s != Stored::Plain),
+            self.storage.iter().all(|s| s.codec().is_some()),
             ComputeError: "a writer with learned codecs copies no row groups"
         );
         let buffer = polars_buffer::Buffer::from(file);
@@ -200,13 +207,8 @@ impl<W: Write> WorkingWriter<W> {
         for group in &meta.row_groups {
             let mut columns = Vec::with_capacity(self.fields.len());
             for (chunk, &stored) in group.parquet_columns().iter().zip(&self.storage) {
-                let expected = match stored {
-                    Stored::Sorted => Compression::Zstd,
-                    Stored::Fixed(_) => Compression::Uncompressed,
-                    Stored::Plain | Stored::Lz4 => Compression::Lz4Raw,
-                };
                 polars_ensure!(
-                    chunk.compression() == expected && chunk.dictionary_page_offset().is_none(),
+                    Some(chunk.compression()) == stored.codec() && chunk.dictionary_page_offset().is_none(),
                     ComputeError: "column {} stored otherwise than this writer stores it", chunk.descriptor().path_in_schema.join(".")
                 );
                 let mut cursor = std::io::Cursor::new(buffer.clone());
@@ -285,6 +287,19 @@ fn lz4_page(data: DataPage, learn: Option<&mut Codec>) -> PolarsResult<Compresse
     }
     let size = raw.len();
     compressed_page(data, CowBuffer::Owned(out), size, Compression::Lz4Raw)
+}
+
+impl Stored {
+    /// The codec of the column's pages; None for [`Stored::Plain`], whose
+    /// codec the writer learns from its first page.
+    fn codec(self) -> Option<Compression> {
+        match self {
+            Stored::Plain => None,
+            Stored::Lz4 => Some(Compression::Lz4Raw),
+            Stored::Sorted => Some(Compression::Zstd),
+            Stored::Fixed(_) => Some(Compression::Uncompressed),
+        }
+    }
 }
 
 /// The physical type of a flat column (None for a group).

@@ -43,7 +43,7 @@ pub(super) enum Layout {
 
 impl Layout {
     /// The columns of the layout, in order.
-    pub(super) fn schema(self) -> Schema {
+    fn schema(self) -> Schema {
         let text = |n: &str| Field::new(n.into(), DataType::String);
         let bin = |n: &str| Field::new(n.into(), DataType::Binary);
         match self {

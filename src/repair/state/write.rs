@@ -144,16 +144,15 @@ impl StateWriter {
             ));
         }
         let clock = std::time::Instant::now();
+        // Ends the rows before it in their own row group, and opens the
+        // file's writer if this is its first part.
         self.flush()?;
-        let (file, own) = (&self.file, &self.path);
-        let open = || {
-            let clone = file.get_ref().try_clone().map_err(|e| Error::io(own, e))?;
-            Ok(crate::report::buffered(file.share(clone)))
+        let Some(w) = self.writer.as_mut() else {
+            return Err(Error::Internal(format!(
+                "{}: no writer after a flush",
+                self.path.display()
+            )));
         };
-        let schema = self.batch.layout().schema();
-        let storage = self.batch.storage.clone();
-        let internal = |e: PolarsError| Error::polars(format!("writing {}", own.display()), e);
-        let w = crate::report::opened(&mut self.writer, &schema, &storage, open, internal)?;
         w.copy_row_groups(bytes)
             .map_err(|e| Error::input(path, format!("state part not copied: {e}")))?;
         crate::report::start_writeback(self.file.get_ref());
