@@ -107,6 +107,16 @@ impl KeyRing {
         }
     }
 
+    /// A key ring whose token key is `key` (tests: no file, no environment).
+    #[cfg(test)]
+    pub(crate) fn with_token_key(key: &[u8]) -> KeyRing {
+        let ring = KeyRing::new(None);
+        let _ = ring
+            .tokenizer
+            .set(Tokenizer::new(key).expect("a test token key of 16 bytes or more"));
+        ring
+    }
+
     /// Missing default keys are created rather than an error (`--create-keys`).
     pub fn creating(mut self, create: bool) -> KeyRing {
         self.create |= create;

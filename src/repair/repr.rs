@@ -384,6 +384,55 @@ right = {{ path = "r.csv" }}
     }
 
     #[test]
+    fn a_precondition_holds_the_target_own_text() {
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "status"
+  map = { left = { "1" = "active", "0" = "inactive" }, right = { "A" = "active", "I" = "inactive", "Inactive" = "inactive" } }"#,
+        );
+        let e = &s.entities[0];
+        let ring = KeyRing::new(None);
+        let active = Cell::Val(Value::Str("active".into()));
+        // What the target holds, in its own spelling: `A` on the right, `1` on the left.
+        assert_eq!(expected_of(e, 1, Side::Right, &active, &ring), Some("A".into()));
+        assert_eq!(expected_of(e, 1, Side::Left, &active, &ring), Some("1".into()));
+        // No exact inverse (two right spellings of `inactive`): the canonical display.
+        let inactive = Cell::Val(Value::Str("inactive".into()));
+        assert_eq!(
+            expected_of(e, 1, Side::Right, &inactive, &ring),
+            Some("inactive".into())
+        );
+        assert_eq!(expected_of(e, 1, Side::Right, &Cell::Null, &ring), None);
+        assert_eq!(expected_of(e, 1, Side::Right, &Cell::Bad, &ring), None);
+    }
+
+    #[test]
+    fn personal_data_preconditions_are_macs_kept_apart_by_field() {
+        let s = spec(
+            r#"  [[entity.field]]
+  name = "phone"
+  pii = "cn_mobile"
+  [[entity.field]]
+  name = "backup_phone"
+  pii = "cn_mobile""#,
+        );
+        let e = &s.entities[0];
+        assert_eq!(domain(e, 1), "e.phone");
+        assert_eq!(domain(e, 2), "e.backup_phone");
+        let key = [7u8; 32];
+        let ring = KeyRing::with_token_key(&key);
+        let tokens = crate::pii::Tokenizer::new(&key).unwrap();
+        let cell = Cell::Val(Value::Str("13800138000".into()));
+        let phone = expected_of(e, 1, Side::Right, &cell, &ring).unwrap();
+        let backup = expected_of(e, 2, Side::Right, &cell, &ring).unwrap();
+        // The MAC of the value under its field's domain, never the value itself.
+        assert_eq!(phone, tokens.mac_hex("e.phone", "13800138000"));
+        assert_eq!(backup, tokens.mac_hex("e.backup_phone", "13800138000"));
+        assert_ne!(phone, backup, "one value in two fields must not link");
+        assert!(!phone.contains("13800138000"));
+    }
+
+    #[test]
     fn null_is_written_only_when_it_reads_back_as_null() {
         let s = spec(
             r#"  [[entity.field]]
