@@ -322,6 +322,9 @@ fn mismatch_detail(a: &Cell, b: &Cell, exact: bool) -> String {
 }
 
 #[cfg(test)]
+mod tests;
+
+#[cfg(test)]
 mod coverage_tests {
     use super::Coverage;
 

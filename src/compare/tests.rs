@@ -1,0 +1,189 @@
+//! `compare` on small prepared sides: each row's place in the coverage, the
+//! findings it gives, the pairs and which fields are compared.
+
+use super::{compare, Coverage};
+use crate::display::ReportDisplay;
+use crate::keys::KeyRing;
+use crate::normalize::{ConvertError, Value};
+use crate::prepare::key::{side_keys, KeyIndex};
+use crate::prepare::{BadCell, Cell, PreparedField, PreparedSide};
+use crate::spec::{Side, Spec};
+
+fn spec() -> Spec {
+    let text = r#"
+[run]
+name = "t"
+[sides]
+left = "a"
+right = "b"
+[[entity]]
+name = "e"
+key = ["id"]
+left = { path = "l.csv" }
+right = { path = "r.csv" }
+  [[entity.field]]
+  name = "id"
+  [[entity.field]]
+  name = "name"
+  [[entity.field]]
+  name = "note"
+  compare = false
+  [[entity.field]]
+  name = "phone"
+  pii = "cn_mobile"
+  mask = { left = "clear", right = "full" }
+  [[entity.field]]
+  name = "city"
+  [[entity.field]]
+  name = "amount"
+"#;
+    crate::spec::parse(std::path::Path::new("t.toml"), text, String::new()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn cell(v: &str) -> Cell {
+    match v {
+        "<null>" => Cell::Null,
+        "<bad>" => Cell::Bad,
+        _ => Cell::Val(Value::Str(v.into())),
+    }
+}
+
+/// A side from rows of six texts (field order); `city_present` false: the
+/// source has no `city` column. A `<bad>` key carries its bad cell.
+fn side(side: Side, rows: &[[&str; 6]], city_present: bool) -> PreparedSide {
+    let fields = (0..6)
+        .map(|f| PreparedField {
+            present: f != 4 || city_present,
+            cells: rows.iter().map(|r| cell(r[f])).collect(),
+            bad: rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r[f] == "<bad>")
+                .map(|(row, _)| BadCell {
+                    row,
+                    raw: "x".into(),
+                    reason: ConvertError::NotANumber,
+                })
+                .collect(),
+        })
+        .collect();
+    PreparedSide {
+        side,
+        rows: rows.len(),
+        fields,
+    }
+}
+
+#[test]
+fn every_row_lands_in_one_coverage_bucket_with_its_finding() {
+    let spec = spec();
+    let entity = &spec.entities[0];
+    let p = "13800138000";
+    let q = "13900139000";
+    let left = side(
+        Side::Left,
+        &[
+            ["1", "<null>", "n1", p, "c", "<bad>"], // 0: matched; names both null; note and phone differ (neither compared)
+            ["2", "bob", "n", p, "c", "20"],        // 1: matched; name differs
+            ["3", "cy", "n", p, "c", "30"],         // 2-4: key 3 three times, not on the right
+            ["3", "cy", "n", p, "c", "30"],
+            ["3", "cy", "n", p, "c", "30"],
+            ["4", "dan", "n", p, "c", "40"], // 5: one left row paired with two right rows
+            ["<null>", "e", "n", p, "c", "0"], // 6: null key
+            ["<bad>", "f", "n", p, "c", "0"], // 7: unconvertible key
+            ["6", "gus", "n", p, "c", "60"], // 8: left only
+            ["8", "<null>", "n", p, "c", "80"], // 9: matched; name null on the left only, amount differs
+        ],
+        true,
+    );
+    let right = side(
+        Side::Right,
+        &[
+            ["1", "<null>", "n2", q, "", "10"], // 0
+            ["2", "rob", "n", p, "", "20"],     // 1
+            ["5", "eve", "n", p, "", "50"],     // 2: right only
+            ["4", "dan", "n", p, "", "40"],     // 3-4: key 4 twice
+            ["4", "dan", "n", p, "", "40"],
+            ["8", "hal", "n", p, "", "81"],   // 5
+            ["<null>", "i", "n", p, "", "0"], // 6-7: null keys
+            ["<null>", "j", "n", p, "", "0"],
+            ["<bad>", "k", "n", p, "", "0"], // 8
+            ["9", "kim", "n", p, "", "90"],  // 9: right only
+        ],
+        false,
+    );
+    let ring = KeyRing::new(None);
+    let display = ReportDisplay { keys: &ring };
+    let keys = [side_keys(entity, &left, &display), side_keys(entity, &right, &display)];
+    let index = KeyIndex::new([&keys[0], &keys[1]]);
+    let drift = compare(
+        entity,
+        [&left, &right],
+        [&keys[0], &keys[1]],
+        &index,
+        chrono_tz::UTC,
+        &display,
+    );
+
+    // `name` and `amount` only: not the key, not `note` (compare = false),
+    // not `phone` (one side shows nothing), not `city` (absent on the right).
+    assert_eq!(
+        drift.coverage,
+        [
+            Coverage {
+                rows_read: 10,
+                rows_matched: 3,
+                rows_missing_other_side: 1,
+                rows_duplicate_key: 3,
+                rows_paired_with_duplicate: 1,
+                rows_null_key: 1,
+                rows_unconvertible_key: 1,
+                fields_compared_per_matched_row: 2,
+                cells_compared: 2 * 3,
+            },
+            Coverage {
+                rows_read: 10,
+                rows_matched: 3,
+                rows_missing_other_side: 2,
+                rows_duplicate_key: 2,
+                rows_paired_with_duplicate: 0,
+                rows_null_key: 2,
+                rows_unconvertible_key: 1,
+                fields_compared_per_matched_row: 2,
+                cells_compared: 2 * 3,
+            },
+        ]
+    );
+    assert!(drift.coverage.iter().all(Coverage::adds_up));
+    assert_eq!(drift.pairs, [(0, 0), (1, 1), (9, 5)]);
+    assert_eq!(drift.only, [(Side::Left, 8), (Side::Right, 2), (Side::Right, 9)]);
+
+    let mut found: Vec<String> = drift
+        .findings
+        .iter()
+        .map(|f| format!("{} {} {} {}", f.kind, f.side, f.key, f.field.as_deref().unwrap_or("-")))
+        .collect();
+    found.sort();
+    let mut expected = vec![
+        r#"duplicate_key left {"id":"3"} -"#,
+        r#"duplicate_key right {"id":"4"} -"#,
+        r#"missing_left left {"id":"5"} -"#,
+        r#"missing_left left {"id":"9"} -"#,
+        r#"missing_right right {"id":"3"} -"#,
+        r#"missing_right right {"id":"6"} -"#,
+        r#"null_key left {"id":null} -"#,
+        r#"null_key right {"id":null} -"#,
+        r#"null_key right {"id":null} -"#,
+        r#"unconvertible left {"id":"1"} amount"#,
+        r#"unconvertible left {"id":null} id"#,
+        r#"unconvertible right {"id":null} id"#,
+        r#"value_mismatch both {"id":"2"} name"#,
+        r#"value_mismatch both {"id":"8"} amount"#,
+        r#"value_mismatch both {"id":"8"} name"#,
+    ];
+    expected.sort();
+    assert_eq!(found, expected);
+    // Distinct keys with a finding: 1 to 6, 8, 9 and the null key. An
+    // unconvertible cell is its own finding, never also a mismatch.
+    assert_eq!(drift.drifted_keys, 9);
+}
