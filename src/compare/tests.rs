@@ -49,16 +49,25 @@ fn cell(v: &str) -> Cell {
 }
 
 /// A side from rows of six texts (field order); `city_present` false: the
-/// source has no `city` column. A `<bad>` key carries its bad cell.
+/// source has no `city` column.
 fn side(side: Side, rows: &[[&str; 6]], city_present: bool) -> PreparedSide {
-    let fields = (0..6)
+    let rows: Vec<Vec<Cell>> = rows.iter().map(|r| r.iter().map(|v| cell(v)).collect()).collect();
+    let mut prepared = typed_side(side, rows);
+    prepared.fields[4].present = city_present;
+    prepared
+}
+
+/// A side from rows of cells (field order); a `Cell::Bad` carries its bad cell.
+fn typed_side(side: Side, rows: Vec<Vec<Cell>>) -> PreparedSide {
+    let width = rows.first().map_or(0, Vec::len);
+    let fields = (0..width)
         .map(|f| PreparedField {
-            present: f != 4 || city_present,
-            cells: rows.iter().map(|r| cell(r[f])).collect(),
+            present: true,
+            cells: rows.iter().map(|r| r[f].clone()).collect(),
             bad: rows
                 .iter()
                 .enumerate()
-                .filter(|(_, r)| r[f] == "<bad>")
+                .filter(|(_, r)| r[f] == Cell::Bad)
                 .map(|(row, _)| BadCell {
                     row,
                     raw: "x".into(),
@@ -72,6 +81,30 @@ fn side(side: Side, rows: &[[&str; 6]], city_present: bool) -> PreparedSide {
         rows: rows.len(),
         fields,
     }
+}
+
+/// The drift findings of two prepared sides, as `key field: detail`.
+fn mismatches(spec: &Spec, left: &PreparedSide, right: &PreparedSide) -> Vec<String> {
+    let entity = &spec.entities[0];
+    let ring = KeyRing::new(None);
+    let display = ReportDisplay { keys: &ring };
+    let keys = [side_keys(entity, left, &display), side_keys(entity, right, &display)];
+    let index = KeyIndex::new([&keys[0], &keys[1]]);
+    let drift = compare(
+        entity,
+        [left, right],
+        [&keys[0], &keys[1]],
+        &index,
+        chrono_tz::UTC,
+        &display,
+    );
+    let mut found: Vec<String> = drift
+        .findings
+        .iter()
+        .map(|f| format!("{} {}: {}", f.key, f.field.as_deref().unwrap_or("-"), f.detail))
+        .collect();
+    found.sort();
+    found
 }
 
 #[test]
@@ -186,4 +219,133 @@ fn every_row_lands_in_one_coverage_bucket_with_its_finding() {
     // Distinct keys with a finding: 1 to 6, 8, 9 and the null key. An
     // unconvertible cell is its own finding, never also a mismatch.
     assert_eq!(drift.drifted_keys, 9);
+}
+
+#[test]
+fn masked_sides_sets_and_tolerances_give_their_own_verdict_and_detail() {
+    let text = r#"
+[run]
+name = "t"
+[sides]
+left = "a"
+right = "b"
+[[entity]]
+name = "e"
+key = ["id"]
+left = { path = "l.csv" }
+right = { path = "r.csv" }
+  [[entity.field]]
+  name = "id"
+  [[entity.field]]
+  name = "masked_left"
+  pii = "cn_mobile"
+  mask = { left = "phone", right = "clear" }
+  [[entity.field]]
+  name = "masked_right"
+  pii = "cn_mobile"
+  mask = { left = "clear", right = "phone" }
+  [[entity.field]]
+  name = "tags"
+  type = "set"
+  [[entity.field]]
+  name = "amount"
+  type = "decimal(10,2)"
+  tolerance = { abs = 0.01 }
+  [[entity.field]]
+  name = "code"
+  [[entity.field]]
+  name = "emails"
+  type = "set"
+  pii = "email"
+"#;
+    let spec =
+        crate::spec::parse(std::path::Path::new("t.toml"), text, String::new()).unwrap_or_else(|e| panic!("{e}"));
+    let s = |v: &str| Cell::Val(Value::Str(v.into()));
+    let set = |v: &[&str]| Cell::Val(crate::normalize::set::canonical(v.iter().copied()).unwrap());
+    let dec = |units: i128| Cell::Val(Value::dec(units, 2));
+    let (clear, agrees, contradicts) = ("13800138000", "138****8000", "139****8000");
+    const MAIL: &str = "ann@example.com";
+    const OTHER: &str = "bob@example.com";
+    let left = typed_side(
+        Side::Left,
+        vec![
+            // 1: every field agrees: masks consistent with the clear value, equal sets, within 0.01
+            vec![
+                s("1"),
+                s(agrees),
+                s(clear),
+                set(&["a", "b"]),
+                dec(100),
+                s("x"),
+                set(&[MAIL]),
+            ],
+            // 2: every field differs
+            vec![
+                s("2"),
+                s(contradicts),
+                s(clear),
+                set(&["a", "b"]),
+                dec(100),
+                s("x"),
+                set(&[MAIL]),
+            ],
+            // 3: a null on one side
+            vec![
+                s("3"),
+                s(agrees),
+                s(clear),
+                set(&["a"]),
+                dec(100),
+                Cell::Null,
+                set(&[MAIL]),
+            ],
+        ],
+    );
+    let right = typed_side(
+        Side::Right,
+        vec![
+            vec![
+                s("1"),
+                s(clear),
+                s(agrees),
+                set(&["b", "a"]),
+                dec(101),
+                s("x"),
+                set(&[MAIL]),
+            ],
+            vec![
+                s("2"),
+                s(clear),
+                s(contradicts),
+                set(&["b", "c"]),
+                dec(102),
+                s("y"),
+                set(&[MAIL, OTHER]),
+            ],
+            vec![
+                s("3"),
+                s(clear),
+                s(agrees),
+                set(&["a", "d"]),
+                Cell::Null,
+                s("y"),
+                set(&[MAIL]),
+            ],
+        ],
+    );
+    assert_eq!(
+        mismatches(&spec, &left, &right),
+        [
+            r#"{"id":"2"} amount: values differ beyond the declared tolerance"#,
+            r#"{"id":"2"} code: values differ"#,
+            // a set of personal data never names its elements
+            r#"{"id":"2"} emails: values differ"#,
+            r#"{"id":"2"} masked_left: values differ"#,
+            r#"{"id":"2"} masked_right: values differ"#,
+            r#"{"id":"2"} tags: only left: "a"; only right: "c""#,
+            r#"{"id":"3"} amount: left has a value, right is null"#,
+            r#"{"id":"3"} code: left is null, right has a value"#,
+            r#"{"id":"3"} tags: only right: "d""#,
+        ]
+    );
 }
