@@ -222,6 +222,10 @@ mod tests {
         assert_eq!(tol(Some("+0.5"), None, None, false).abs, Some((5, 1)));
         assert_eq!(tol(Some("0.0"), None, None, false).abs, Some((0, 0)));
         assert_eq!(tol(Some("10e-1"), None, None, false).abs, Some((1, 0)));
+        // An exponent beyond the fraction's digits multiplies the units.
+        assert_eq!(tol(Some("1e2"), None, None, false).abs, Some((100, 0)));
+        assert_eq!(tol(Some("2.5E2"), None, None, false).abs, Some((250, 0)));
+        assert!(Tolerance::from_spec(Some("1e39"), None, None, false).is_err());
         let long = format!("1.{}", "0".repeat(60));
         assert_eq!(tol(Some(&long), None, None, false).abs, Some((1, 0)));
         for bad in ["-0.01", "abc", "", ".", "1e", "inf", "nan", "1e400", "0.1.2"] {
