@@ -393,6 +393,35 @@ mod tests {
         let err = seal_with(&run, "r", Value::Null, &key, &[("state.parquet", stale.clone())]).unwrap_err();
         assert!(err.to_string().contains("state.parquet"), "{err}");
         assert!(seal_with(&run, "r", Value::Null, &key, &[("gone.parquet", stale)]).is_err());
+        // A known digest for a file the manifest does not list (here the
+        // manifest itself, of the right size) is refused too.
+        let manifest = FileDigest {
+            sha256: "ab".repeat(32),
+            size: fs::metadata(run.join(MANIFEST)).unwrap().len(),
+        };
+        assert!(seal_with(&run, "r", Value::Null, &key, &[(MANIFEST, manifest)]).is_err());
+        // The only file of a folder, known, is taken.
+        let lone = dir.path().join("run-2");
+        fs::create_dir_all(&lone).unwrap();
+        fs::write(lone.join("state.parquet"), b"PAR1state").unwrap();
+        let right = FileDigest {
+            sha256: sha256_hex(b"PAR1state"),
+            size: 9,
+        };
+        seal_with(&lone, "r", Value::Null, &key, &[("state.parquet", right)]).unwrap();
+    }
+
+    #[test]
+    fn a_missing_manifest_is_none_and_an_unreadable_one_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(manifest_sha256(dir.path()).unwrap(), None);
+        fs::write(dir.path().join(MANIFEST), b"{}").unwrap();
+        assert_eq!(manifest_sha256(dir.path()).unwrap(), Some(sha256_hex(b"{}")));
+        // A manifest that exists but cannot be read must not start a new
+        // chain as if there were no previous run.
+        fs::remove_file(dir.path().join(MANIFEST)).unwrap();
+        fs::create_dir(dir.path().join(MANIFEST)).unwrap();
+        assert!(manifest_sha256(dir.path()).is_err());
     }
 
     #[test]

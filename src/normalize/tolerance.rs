@@ -306,6 +306,15 @@ mod tests {
         assert!(eq(&d2("100"), &d2("101"), &t));
         assert!(eq(&d2("-100"), &d2("-101"), &t));
         assert!(!eq(&Value::Int(0), &Value::Int(1), &t));
+        // A relative tolerance that from_spec refuses, set directly, never
+        // makes different numbers equal (infinite or NaN is no tolerance).
+        for rel in [f64::INFINITY, f64::NAN, -1.0] {
+            let t = Tolerance {
+                rel: Some(rel),
+                ..Tolerance::default()
+            };
+            assert!(!eq(&Value::Int(100), &Value::Int(101), &t), "{rel}");
+        }
     }
 
     #[test]

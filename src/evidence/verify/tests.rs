@@ -78,6 +78,8 @@ fn flipping_a_byte_in_a_data_file_is_named() {
         let r = verify_run(&dir, &key.public()).unwrap();
         assert_eq!(r.problems.len(), 1, "{name}: {:?}", r.problems);
         let what = &r.problems[0].what;
+        // What `recon verify` prints is the problem's sentence itself.
+        assert_eq!(&r.problems[0].to_string(), what);
         assert!(
             what.starts_with(&format!("{name}: sha256 mismatch (manifest ")),
             "{what}"
