@@ -275,6 +275,9 @@ fn statement_checks() {
         "subject": [
             {"name": "../etc/passwd", "digest": {"sha256": sha256_hex(b"a")}},
             {"name": "a.txt", "digest": {"sha256": "XYZ"}},
+            // 64 digits but upper case; lower-case hex but short
+            {"name": "b.txt", "digest": {"sha256": "AB".repeat(32)}},
+            {"name": "c.txt", "digest": {"sha256": "abc"}},
             {"digest": {"sha256": sha256_hex(b"a")}},
         ]
     }));
@@ -294,7 +297,9 @@ fn statement_checks() {
     assert!(mentions(&r, "predicateType is \"other\""), "{all:?}");
     assert!(mentions(&r, "invalid name \"../etc/passwd\""), "{all:?}");
     assert!(mentions(&r, "a.txt has no valid sha256"), "{all:?}");
-    assert!(mentions(&r, "subject 2 has no name"), "{all:?}");
+    assert!(mentions(&r, "b.txt has no valid sha256"), "{all:?}");
+    assert!(mentions(&r, "c.txt has no valid sha256"), "{all:?}");
+    assert!(mentions(&r, "subject 4 has no name"), "{all:?}");
     assert!(mentions(&r, "a.txt: file not listed"), "{all:?}");
     assert_eq!(r.checked_files, 0);
     assert!(!mentions(&r, DSSE) && !mentions(&r, MINISIG), "{all:?}");
