@@ -1,29 +1,18 @@
 //! `compare` on small prepared sides: each row's place in the coverage, the
 //! findings it gives, the pairs and which fields are compared.
 
-use super::{compare, Coverage};
+use super::{compare, Coverage, Drift};
 use crate::display::ReportDisplay;
 use crate::keys::KeyRing;
 use crate::normalize::{ConvertError, Value};
 use crate::prepare::key::{side_keys, KeyIndex};
 use crate::prepare::{BadCell, Cell, PreparedField, PreparedSide};
+use crate::spec::testing::one_entity;
 use crate::spec::{Side, Spec};
 
 fn spec() -> Spec {
-    let text = r#"
-[run]
-name = "t"
-[sides]
-left = "a"
-right = "b"
-[[entity]]
-name = "e"
-key = ["id"]
-left = { path = "l.csv" }
-right = { path = "r.csv" }
-  [[entity.field]]
-  name = "id"
-  [[entity.field]]
+    one_entity(
+        r#"  [[entity.field]]
   name = "name"
   [[entity.field]]
   name = "note"
@@ -36,8 +25,8 @@ right = { path = "r.csv" }
   name = "city"
   [[entity.field]]
   name = "amount"
-"#;
-    crate::spec::parse(std::path::Path::new("t.toml"), text, String::new()).unwrap_or_else(|e| panic!("{e}"))
+"#,
+    )
 }
 
 fn cell(v: &str) -> Cell {
@@ -83,21 +72,27 @@ fn typed_side(side: Side, rows: Vec<Vec<Cell>>) -> PreparedSide {
     }
 }
 
-/// The drift findings of two prepared sides, as `key field: detail`.
-fn mismatches(spec: &Spec, left: &PreparedSide, right: &PreparedSide) -> Vec<String> {
+/// `compare` of the spec's entity on two prepared sides, keyed and indexed
+/// as a run does.
+fn drift(spec: &Spec, left: &PreparedSide, right: &PreparedSide) -> Drift {
     let entity = &spec.entities[0];
     let ring = KeyRing::new(None);
     let display = ReportDisplay { keys: &ring };
     let keys = [side_keys(entity, left, &display), side_keys(entity, right, &display)];
     let index = KeyIndex::new([&keys[0], &keys[1]]);
-    let drift = compare(
+    compare(
         entity,
         [left, right],
         [&keys[0], &keys[1]],
         &index,
         chrono_tz::UTC,
         &display,
-    );
+    )
+}
+
+/// The drift findings of two prepared sides, as `key field: detail`.
+fn mismatches(spec: &Spec, left: &PreparedSide, right: &PreparedSide) -> Vec<String> {
+    let drift = drift(spec, left, right);
     let mut found: Vec<String> = drift
         .findings
         .iter()
@@ -110,7 +105,6 @@ fn mismatches(spec: &Spec, left: &PreparedSide, right: &PreparedSide) -> Vec<Str
 #[test]
 fn every_row_lands_in_one_coverage_bucket_with_its_finding() {
     let spec = spec();
-    let entity = &spec.entities[0];
     let p = "13800138000";
     let q = "13900139000";
     let left = side(
@@ -145,18 +139,7 @@ fn every_row_lands_in_one_coverage_bucket_with_its_finding() {
         ],
         false,
     );
-    let ring = KeyRing::new(None);
-    let display = ReportDisplay { keys: &ring };
-    let keys = [side_keys(entity, &left, &display), side_keys(entity, &right, &display)];
-    let index = KeyIndex::new([&keys[0], &keys[1]]);
-    let drift = compare(
-        entity,
-        [&left, &right],
-        [&keys[0], &keys[1]],
-        &index,
-        chrono_tz::UTC,
-        &display,
-    );
+    let drift = drift(&spec, &left, &right);
 
     // `name` and `amount` only: not the key, not `note` (compare = false),
     // not `phone` (one side shows nothing), not `city` (absent on the right).
@@ -223,20 +206,8 @@ fn every_row_lands_in_one_coverage_bucket_with_its_finding() {
 
 #[test]
 fn masked_sides_sets_and_tolerances_give_their_own_verdict_and_detail() {
-    let text = r#"
-[run]
-name = "t"
-[sides]
-left = "a"
-right = "b"
-[[entity]]
-name = "e"
-key = ["id"]
-left = { path = "l.csv" }
-right = { path = "r.csv" }
-  [[entity.field]]
-  name = "id"
-  [[entity.field]]
+    let spec = one_entity(
+        r#"  [[entity.field]]
   name = "masked_left"
   pii = "cn_mobile"
   mask = { left = "phone", right = "clear" }
@@ -257,9 +228,8 @@ right = { path = "r.csv" }
   name = "emails"
   type = "set"
   pii = "email"
-"#;
-    let spec =
-        crate::spec::parse(std::path::Path::new("t.toml"), text, String::new()).unwrap_or_else(|e| panic!("{e}"));
+"#,
+    );
     let s = |v: &str| Cell::Val(Value::Str(v.into()));
     let set = |v: &[&str]| Cell::Val(crate::normalize::set::canonical(v.iter().copied()).unwrap());
     let dec = |units: i128| Cell::Val(Value::dec(units, 2));

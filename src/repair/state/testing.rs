@@ -1,8 +1,6 @@
 //! Shorthands shared by the state unit tests: a spec with one entity, a
 //! prepared side from columns of cells, and the state of one side.
 
-use std::path::Path;
-
 use super::{entity_state, EntityState};
 use crate::keys::KeyRing;
 use crate::normalize::Value;
@@ -10,14 +8,7 @@ use crate::prepare::key::{KeyIndex, SideKeys};
 use crate::prepare::{Cell, PreparedSide};
 use crate::spec::{Entity, Side};
 
-pub(super) fn spec(fields: &str) -> crate::spec::Spec {
-    let text = format!(
-        "[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n\
-         [[entity]]\nname = \"e\"\nkey = [\"id\"]\nleft = {{ path = \"l.csv\" }}\nright = {{ path = \"r.csv\" }}\n\
-         [[entity.field]]\nname = \"id\"\n{fields}"
-    );
-    crate::spec::parse(Path::new("t.toml"), &text, String::new()).unwrap_or_else(|e| panic!("{e}"))
-}
+pub(super) use crate::spec::testing::one_entity as spec;
 
 /// A prepared side from typed columns (field order), with `bad` rows.
 pub(super) fn prepared(side: Side, columns: Vec<Vec<Cell>>, bad: &[(usize, usize, &str)]) -> PreparedSide {
