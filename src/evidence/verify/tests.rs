@@ -65,6 +65,33 @@ fn not_a_run_folder() {
         verify_run(&tmp.path().join("nope"), &pk),
         Err(EvidenceError::Io { .. })
     ));
+    // A manifest that is there but cannot be read is an error reading it,
+    // not a folder without one.
+    fs::create_dir(tmp.path().join(MANIFEST)).unwrap();
+    let err = verify_run(tmp.path(), &pk).unwrap_err();
+    assert!(matches!(err, EvidenceError::Io { .. }), "{err}");
+}
+
+#[test]
+fn a_run_is_named_with_its_folder_when_they_differ() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate().unwrap();
+    let missing = "ab".repeat(32);
+    make_run(tmp.path(), "run-a", "2024-01-01T00:00:00Z", Some(&missing), &key);
+    let named = |reports: &Vec<Report>| reports[0].problems.iter().map(|p| p.what.clone()).collect::<Vec<_>>();
+    let same = verify_chain(tmp.path(), &key.public()).unwrap();
+    assert!(
+        named(&same)[0].starts_with("run run-a: first run links to a missing run"),
+        "{:?}",
+        named(&same)
+    );
+    fs::rename(tmp.path().join("run-a"), tmp.path().join("renamed")).unwrap();
+    let moved = verify_chain(tmp.path(), &key.public()).unwrap();
+    assert!(
+        named(&moved)[0].starts_with("run run-a (folder renamed): first run links to a missing run"),
+        "{:?}",
+        named(&moved)
+    );
 }
 
 #[test]
