@@ -73,6 +73,21 @@ fn not_a_run_folder() {
 }
 
 #[test]
+fn an_unreadable_signature_is_an_error_not_a_missing_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate().unwrap();
+    for name in [DSSE, MINISIG] {
+        let (dir, _) = make_run(tmp.path(), name, "2024-01-01T00:00:00Z", None, &key);
+        fs::remove_file(dir.join(name)).unwrap();
+        let r = verify_run(&dir, &key.public()).unwrap();
+        assert!(mentions(&r, &format!("{name}: missing")), "{:?}", r.problems);
+        fs::create_dir(dir.join(name)).unwrap();
+        let err = verify_run(&dir, &key.public()).unwrap_err();
+        assert!(matches!(err, EvidenceError::Io { .. }), "{name}: {err}");
+    }
+}
+
+#[test]
 fn a_run_is_named_with_its_folder_when_they_differ() {
     let tmp = tempfile::tempdir().unwrap();
     let key = SigningKey::generate().unwrap();
