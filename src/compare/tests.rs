@@ -4,9 +4,10 @@
 use super::{compare, Coverage, Drift};
 use crate::display::ReportDisplay;
 use crate::keys::KeyRing;
-use crate::normalize::{ConvertError, Value};
+use crate::normalize::Value;
 use crate::prepare::key::{side_keys, KeyIndex};
-use crate::prepare::{BadCell, Cell, PreparedField, PreparedSide};
+use crate::prepare::testing::prepared;
+use crate::prepare::{Cell, PreparedSide};
 use crate::spec::testing::one_entity;
 use crate::spec::{Side, Spec};
 
@@ -49,27 +50,18 @@ fn side(side: Side, rows: &[[&str; 6]], city_present: bool) -> PreparedSide {
 /// A side from rows of cells (field order); a `Cell::Bad` carries its bad cell.
 fn typed_side(side: Side, rows: Vec<Vec<Cell>>) -> PreparedSide {
     let width = rows.first().map_or(0, Vec::len);
-    let fields = (0..width)
-        .map(|f| PreparedField {
-            present: true,
-            cells: rows.iter().map(|r| r[f].clone()).collect(),
-            bad: rows
-                .iter()
+    let bad: Vec<(usize, usize, &str)> = (0..width)
+        .flat_map(|f| {
+            rows.iter()
                 .enumerate()
-                .filter(|(_, r)| r[f] == Cell::Bad)
-                .map(|(row, _)| BadCell {
-                    row,
-                    raw: "x".into(),
-                    reason: ConvertError::NotANumber,
-                })
-                .collect(),
+                .filter(move |(_, r)| r[f] == Cell::Bad)
+                .map(move |(row, _)| (f, row, "x"))
         })
         .collect();
-    PreparedSide {
-        side,
-        rows: rows.len(),
-        fields,
-    }
+    let columns = (0..width)
+        .map(|f| rows.iter().map(|r| r[f].clone()).collect())
+        .collect();
+    prepared(side, columns, &bad)
 }
 
 /// `compare` of the spec's entity on two prepared sides, keyed and indexed

@@ -9,6 +9,8 @@
 //! joins the two sides' keys.
 
 pub mod key;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::borrow::Cow;
 

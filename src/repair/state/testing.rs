@@ -8,30 +8,8 @@ use crate::prepare::key::{KeyIndex, SideKeys};
 use crate::prepare::{Cell, PreparedSide};
 use crate::spec::{Entity, Side};
 
+pub(super) use crate::prepare::testing::prepared;
 pub(super) use crate::spec::testing::one_entity as spec;
-
-/// A prepared side from typed columns (field order), with `bad` rows.
-pub(super) fn prepared(side: Side, columns: Vec<Vec<Cell>>, bad: &[(usize, usize, &str)]) -> PreparedSide {
-    let rows = columns.first().map_or(0, Vec::len);
-    let fields = columns
-        .into_iter()
-        .enumerate()
-        .map(|(f, cells)| crate::prepare::PreparedField {
-            present: true,
-            cells,
-            bad: bad
-                .iter()
-                .filter(|b| b.0 == f)
-                .map(|&(_, row, raw)| crate::prepare::BadCell {
-                    row,
-                    raw: raw.into(),
-                    reason: crate::normalize::ConvertError::NotANumber,
-                })
-                .collect(),
-        })
-        .collect();
-    PreparedSide { side, rows, fields }
-}
 
 /// The state of `side` standing for both sides (no pairs).
 pub(super) fn one_side_state(entity: &Entity, side: &PreparedSide, keys: &SideKeys, ring: &KeyRing) -> EntityState {
