@@ -494,3 +494,95 @@ fn chain_restart_copy_and_tampered_member() {
     let c_report = reports.iter().find(|r| r.run_dir == c).unwrap();
     assert!(!c_report.ok());
 }
+
+/// A trusted checkpoint in `reports` that lists `pruned` (oldest first) as
+/// removed by a prune.
+fn write_checkpoint(reports: &Path, pruned: &[(&str, &str, &str, Option<&str>)], key: &SigningKey) {
+    use crate::evidence::checkpoint::{self, Checkpoint, PrunedRun};
+    let pruned = pruned
+        .iter()
+        .map(|&(run_id, started_at, sha, previous)| PrunedRun {
+            run_id: run_id.into(),
+            started_at: started_at.into(),
+            manifest_sha256: sha.into(),
+            previous_manifest_sha256: previous.map(String::from),
+        })
+        .collect();
+    let c = Checkpoint {
+        pruned,
+        written_at: "2024-02-01T00:00:00Z".into(),
+        signing_key_id: key.key_id_hex(),
+    };
+    checkpoint::write(reports, &c, key).unwrap();
+}
+
+fn folders(reports: &[Report]) -> Vec<String> {
+    reports
+        .iter()
+        .map(|r| r.run_dir.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn a_checkpoint_stands_for_the_runs_it_lists() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate().unwrap();
+    let [(a, a_sha), _, _] = three_runs(tmp.path(), &key);
+    write_checkpoint(tmp.path(), &[("run-a", "2024-01-01T00:00:00Z", &a_sha, None)], &key);
+
+    // an interrupted prune: run-a is listed and still there; it is left out
+    // of the chain, and run-b, which the checkpoint does not list, chains to it
+    let reports = verify_chain(tmp.path(), &key.public()).unwrap();
+    assert_eq!(
+        folders(&reports),
+        [crate::evidence::checkpoint::CHECKPOINT, "run-b", "run-c"]
+    );
+    assert!(chain_problems(&reports).is_empty(), "{:?}", chain_problems(&reports));
+
+    // the prune finished: the first kept run links to the checkpoint's last manifest
+    fs::remove_dir_all(&a).unwrap();
+    let reports = verify_chain(tmp.path(), &key.public()).unwrap();
+    assert_eq!(
+        folders(&reports),
+        [crate::evidence::checkpoint::CHECKPOINT, "run-b", "run-c"]
+    );
+    assert!(chain_problems(&reports).is_empty(), "{:?}", chain_problems(&reports));
+}
+
+#[test]
+fn a_chain_restarted_after_a_checkpoint_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate().unwrap();
+    let (a, a_sha) = make_run(tmp.path(), "run-a", "2024-01-01T00:00:00Z", None, &key);
+    write_checkpoint(tmp.path(), &[("run-a", "2024-01-01T00:00:00Z", &a_sha, None)], &key);
+    fs::remove_dir_all(&a).unwrap();
+    // the first kept run starts a new chain instead of linking to run-a
+    make_run(tmp.path(), "run-b", "2024-01-02T00:00:00Z", None, &key);
+    let p = chain_problems(&verify_chain(tmp.path(), &key.public()).unwrap());
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("run run-b: previous_manifest_sha256 is null, but the checkpoint of pruned runs ends with"),
+        "{p:?}"
+    );
+    assert!(p[0].contains(&a_sha), "{p:?}");
+}
+
+#[test]
+fn a_first_run_linking_to_a_later_one_was_reordered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate().unwrap();
+    // run-x was sealed first; run-y links to it but claims an earlier start
+    let (_, x_sha) = make_run(tmp.path(), "run-x", "2024-01-05T00:00:00Z", None, &key);
+    make_run(tmp.path(), "run-y", "2024-01-01T00:00:00Z", Some(&x_sha), &key);
+    let reports = verify_chain(tmp.path(), &key.public()).unwrap();
+    assert_eq!(folders(&reports), ["run-y", "run-x"]);
+    let p = chain_problems(&reports);
+    assert!(
+        p.iter().any(
+            |m| m.starts_with("run run-y: first run by started_at, but it links to run run-x")
+                && m.ends_with("which starts later: runs were reordered")
+        ),
+        "{p:?}"
+    );
+    assert!(!p.iter().any(|m| m.contains("links to itself")), "{p:?}");
+}
