@@ -8,11 +8,11 @@ use crate::normalize::Value;
 use crate::prepare::key::{side_keys, KeyIndex};
 use crate::prepare::testing::prepared;
 use crate::prepare::{Cell, PreparedSide};
-use crate::spec::testing::one_entity;
 use crate::spec::{Side, Spec};
+use crate::test_support::keyed_by_id;
 
 fn spec() -> Spec {
-    one_entity(
+    keyed_by_id(
         r#"  [[entity.field]]
   name = "name"
   [[entity.field]]
@@ -198,7 +198,7 @@ fn every_row_lands_in_one_coverage_bucket_with_its_finding() {
 
 #[test]
 fn masked_sides_sets_and_tolerances_give_their_own_verdict_and_detail() {
-    let spec = one_entity(
+    let spec = keyed_by_id(
         r#"  [[entity.field]]
   name = "masked_left"
   pii = "cn_mobile"

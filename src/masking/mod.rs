@@ -435,6 +435,127 @@ mod tests {
     }
 
     #[test]
+    fn each_pair_of_mask_policies_is_compared_plainly_mask_aware_or_not_at_all() {
+        use MaskStyle::*;
+        let field = |l: MaskStyle, r: MaskStyle| {
+            let mut spec = keyed_by_id("[[entity.field]]\nname = \"ph\"\npii = \"cn_mobile\"\n");
+            let mut field = spec.entities.remove(0).fields.remove(1);
+            field.mask = [l, r];
+            field
+        };
+        let aware = |masked| Comparison::MaskAware { masked };
+        for (l, r, want) in [
+            (Clear, Clear, Comparison::Plain),
+            (Phone, Phone, Comparison::Plain),
+            (Full, Full, Comparison::Plain),
+            (Clear, Phone, aware(Side::Right)),
+            (Phone, Clear, aware(Side::Left)),
+            (Clear, Full, Comparison::Skip),
+            (Token, Clear, Comparison::Skip),
+            (Absent, Phone, Comparison::Skip),
+            (Phone, Token, Comparison::Skip),
+            (Phone, Card, Comparison::Skip),
+        ] {
+            assert_eq!(comparison(&field(l, r)), want, "{l:?} / {r:?}");
+        }
+    }
+
+    #[test]
+    fn a_right_cell_under_another_policy_is_audited_even_when_its_twin_is_clean() {
+        // The left mask is right for `card`; the same text breaks the
+        // right side's `full`, so the twin's verdict cannot be reused.
+        let spec = keyed_by_id(
+            "[[entity.field]]\nname = \"card\"\npii = \"bank_card\"\nmask = { left = \"card\", right = \"full\" }\n",
+        );
+        let entity = &spec.entities[0];
+        let masked = Some("621226*********0128");
+        let left = loaded(&[("id", &[Some("1")]), ("card", &[masked])]);
+        let right = loaded(&[("id", &[Some("1")]), ("card", &[masked])]);
+        let sides = [
+            crate::prepare::prepare(entity, Side::Left, &left),
+            crate::prepare::prepare(entity, Side::Right, &right),
+        ];
+        let keys = [0, 1].map(|i| crate::prepare::side_keys(entity, &sides[i], &Plain));
+        let found = |twins: &[u32]| -> Vec<(String, String)> {
+            audit_rows(entity, [&sides[0], &sides[1]], [&keys[0], &keys[1]], twins, &Plain)
+                .into_iter()
+                .map(|f| (f.side.to_string(), f.kind))
+                .collect()
+        };
+        let want = [("right".to_string(), "wrong_mask".to_string())];
+        assert_eq!(found(&[]), want);
+        assert_eq!(found(&[0]), want);
+    }
+
+    #[test]
+    fn a_right_cell_that_differs_from_its_clean_twin_is_audited() {
+        let spec = keyed_by_id(
+            "[[entity.field]]\nname = \"ph\"\npii = \"cn_mobile\"\nmask = { left = \"phone\", right = \"phone\" }\n",
+        );
+        let entity = &spec.entities[0];
+        let left = loaded(&[("id", &[Some("1")]), ("ph", &[Some("139****5678")])]);
+        let right = loaded(&[("id", &[Some("1")]), ("ph", &[Some("13912345678")])]);
+        let sides = [
+            crate::prepare::prepare(entity, Side::Left, &left),
+            crate::prepare::prepare(entity, Side::Right, &right),
+        ];
+        let keys = [0, 1].map(|i| crate::prepare::side_keys(entity, &sides[i], &Plain));
+        let found = audit_rows(entity, [&sides[0], &sides[1]], [&keys[0], &keys[1]], &[0], &Plain);
+        let found: Vec<(&str, &str)> = found.iter().map(|f| (f.side, f.kind.as_str())).collect();
+        assert_eq!(found, [("right", "unmasked")]);
+    }
+
+    #[test]
+    fn visible_characters_that_contradict_the_clear_side_are_inconsistent_masks() {
+        let spec = keyed_by_id(
+            "[[entity.field]]\nname = \"ph\"\npii = \"cn_mobile\"\nmask = { left = \"clear\", right = \"phone\" }\n",
+        );
+        let entity = &spec.entities[0];
+        let ids = [Some("1"), Some("2"), Some("3"), Some("4"), Some("5")];
+        let left = loaded(&[("id", &ids), ("ph", &[Some("13912345678"); 5])]);
+        let right = loaded(&[
+            ("id", &ids),
+            (
+                "ph",
+                &[
+                    Some("139****5678"), // well-formed, agrees
+                    Some("139****5679"), // well-formed, contradicts
+                    Some("*******5679"), // over-masked, contradicts
+                    Some("1391234567*"), // under-masked: the policy audit's, not compared
+                    None,
+                ],
+            ),
+        ]);
+        let sides = [
+            crate::prepare::prepare(entity, Side::Left, &left),
+            crate::prepare::prepare(entity, Side::Right, &right),
+        ];
+        let keys = [0, 1].map(|i| crate::prepare::side_keys(entity, &sides[i], &Plain));
+        let pairs: Vec<(u32, u32)> = (0..5).map(|i| (i, i)).collect();
+        let found = audit_pairs(entity, [&sides[0], &sides[1]], [&keys[0], &keys[1]], &pairs, &Plain);
+        let found: Vec<(&str, &str, &str, &str)> = found
+            .iter()
+            .map(|f| (f.side, f.key.as_str(), f.kind.as_str(), f.detail.as_str()))
+            .collect();
+        let contradicts = "visible characters contradict the left side's clear value";
+        assert_eq!(
+            found,
+            [
+                ("right", "{\"id\":\"2\"}", "inconsistent_mask", contradicts),
+                ("right", "{\"id\":\"3\"}", "inconsistent_mask", contradicts),
+            ]
+        );
+        // A side without the field (its cells left out) is not read.
+        let mut without = crate::prepare::prepare(entity, Side::Right, &right);
+        without.fields[1] = crate::prepare::PreparedField {
+            present: false,
+            cells: Vec::new(),
+            bad: Vec::new(),
+        };
+        assert!(audit_pairs(entity, [&sides[0], &without], [&keys[0], &keys[1]], &pairs, &Plain).is_empty());
+    }
+
+    #[test]
     fn wrong_mask_details_say_which_way_and_over_masks_are_still_compared() {
         let id = MaskStyle::CnId;
         let verdict = |v: &str| pii::audit(v, id, Some(pii::Validator::CnResidentId));
@@ -450,6 +571,10 @@ mod tests {
         assert_eq!(
             detail("110105********0X21"),
             format!("mask does not have the shape of policy `cn_id` ({visible_10}, policy shows 10)")
+        );
+        assert_eq!(
+            detail("1101081990****1438"),
+            "mask shows more than policy `cn_id` (14 of 18 characters visible, policy shows 10)"
         );
         assert_eq!(
             detail("**************1438"),

@@ -16,8 +16,6 @@ mod model;
 mod params;
 mod resolved;
 pub mod rule;
-#[cfg(test)]
-pub(crate) mod testing;
 pub mod write;
 
 use std::path::Path;

@@ -9,7 +9,7 @@ use crate::prepare::{Cell, PreparedSide};
 use crate::spec::{Entity, Side};
 
 pub(super) use crate::prepare::testing::prepared;
-pub(super) use crate::spec::testing::one_entity as spec;
+pub(super) use crate::test_support::keyed_by_id as spec;
 
 /// The state of `side` standing for both sides (no pairs).
 pub(super) fn one_side_state(entity: &Entity, side: &PreparedSide, keys: &SideKeys, ring: &KeyRing) -> EntityState {
