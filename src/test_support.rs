@@ -33,10 +33,16 @@ pub fn loaded(columns: &[(&str, &[Option<&str>])]) -> Loaded {
 /// read from `l.csv` and `r.csv`, with the further `fields` (their
 /// `[[entity.field]]` tables).
 pub fn keyed_by_id(fields: &str) -> Spec {
+    entity_keyed_by_id("", fields)
+}
+
+/// [`keyed_by_id`] with the further `settings` of the entity (lines of its
+/// table, e.g. `authority = "b"`), between sides `a` (left) and `b`.
+pub fn entity_keyed_by_id(settings: &str, fields: &str) -> Spec {
     let text = format!(
         "[run]\nname = \"t\"\n[sides]\nleft = \"a\"\nright = \"b\"\n\
          [[entity]]\nname = \"e\"\nkey = [\"id\"]\nleft = {{ path = \"l.csv\" }}\nright = {{ path = \"r.csv\" }}\n\
-         [[entity.field]]\nname = \"id\"\n{fields}"
+         {settings}\n[[entity.field]]\nname = \"id\"\n{fields}"
     );
     crate::spec::parse(std::path::Path::new("t.toml"), &text, String::new()).unwrap_or_else(|e| panic!("{e}"))
 }

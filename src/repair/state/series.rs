@@ -263,10 +263,16 @@ fn short_field_hashes_colliding_under_a_differing_row_hash_still_change_the_row(
             r#"review {"id":"1"} Some("name") both None three_way"#,
         ]
     );
-    assert!(
-        collided.repairs[0].detail.contains("cannot tell"),
-        "{}",
-        collided.repairs[0].detail
+    assert_eq!(
+        collided.repairs[0].detail,
+        "the row changed on a since run 1, but its change state cannot tell whether `amount` did; a person decides"
+    );
+    assert_eq!(
+        (
+            collided.repairs[0].entity.as_str(),
+            collided.repairs[0].target_side.as_str()
+        ),
+        ("e", "both")
     );
     assert_eq!(collided.repairs[2..], honest.repairs[2..]);
 }

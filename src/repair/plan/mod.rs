@@ -419,3 +419,6 @@ pub fn plan(inp: &Inputs<'_>) -> Vec<Repair> {
     out.extend(only);
     out
 }
+
+#[cfg(test)]
+mod tests;
