@@ -586,3 +586,6 @@ impl Writer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

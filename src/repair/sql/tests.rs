@@ -1,0 +1,119 @@
+//! The script's parts on their own: an instruction left for a person as a
+//! comment naming it, the counts in the footer, keys written as JSON
+//! numbers, and inserts of one column mapped from two fields.
+
+use super::{Dialect, Writer};
+use crate::repair::Repair;
+use crate::spec::{Entity, Side, Spec};
+use crate::test_support::keyed_by_id;
+
+fn spec() -> Spec {
+    keyed_by_id(
+        "[[entity.field]]\nname = \"name\"\n\
+         [[entity.field]]\nname = \"alias\"\nleft = \"name\"\nright = \"name\"\n\
+         [[entity.field]]\nname = \"note\"\n",
+    )
+}
+
+fn insert(field: &str, value: &str) -> Repair {
+    Repair {
+        repair_id: format!("r-{field}"),
+        entity: "e".into(),
+        target: "b".into(),
+        target_side: "right".into(),
+        action: "insert".into(),
+        key: r#"{"id":"1"}"#.into(),
+        field: Some(field.into()),
+        new_value: Some(value.into()),
+        reason: "only_on:a".into(),
+        ..Repair::default()
+    }
+}
+
+/// The lines of `w`'s script after its header.
+fn body(w: &Writer) -> Vec<&str> {
+    w.out.lines().filter(|l| !l.is_empty()).collect()
+}
+
+#[test]
+fn an_instruction_left_for_a_person_is_a_comment_naming_it_and_is_counted() {
+    let mut w = Writer::new(Dialect::Postgres, Side::Right);
+    let r = Repair {
+        repair_id: "r1".into(),
+        action: "review".into(),
+        key: "{\"id\":\"1\nDROP\"}".into(),
+        field: Some("name".into()),
+        value_ref: Some("{\"mac\":\"ab\"}".into()),
+        ..Repair::default()
+    };
+    w.comment(&r, "review: both changed\nit");
+    w.footer();
+    let lines = body(&w);
+    assert_eq!(
+        lines[0],
+        "-- r1 review {\"id\":\"1 DROP\"} name: review: both changed it"
+    );
+    assert_eq!(lines[1], "--   value_ref {\"mac\":\"ab\"}");
+    assert_eq!(
+        lines.last().copied(),
+        Some("-- 0 guarded statement(s), 1 instruction(s) left for a person")
+    );
+}
+
+#[test]
+fn a_key_written_as_a_json_number_is_the_same_key_as_its_text() {
+    let spec = spec();
+    let entity: &Entity = &spec.entities[0];
+    for d in [Dialect::Postgres, Dialect::Mysql] {
+        let w = Writer::new(d, Side::Right);
+        let text = w.key_where(entity, r#"{"id":"42"}"#).map_err(|e| e.0).unwrap();
+        let number = w.key_where(entity, r#"{"id":42}"#).map_err(|e| e.0).unwrap();
+        assert_eq!(number, text);
+        let none = w.key_where(entity, r#"{"id":true}"#).map(|_| ()).map_err(|e| e.0);
+        assert_eq!(none, Err("the key has no value for `id`".to_string()));
+    }
+}
+
+#[test]
+fn a_column_of_two_fields_is_inserted_once_when_they_agree() {
+    let spec = spec();
+    let entity = &spec.entities[0];
+    let mut w = Writer::new(Dialect::Mysql, Side::Right);
+    w.insert(entity, &[insert("id", "1"), insert("name", "x"), insert("alias", "x")]);
+    let lines = body(&w);
+    assert_eq!(lines[0], "-- r-id insert {\"id\":\"1\"} (only_on:a)");
+    assert!(
+        lines[1].starts_with("INSERT INTO  (`id`, `name`) SELECT '1', 'x' FROM DUAL WHERE NOT EXISTS"),
+        "{lines:?}"
+    );
+    assert_eq!((w.statements, w.comments), (1, 0));
+
+    let mut w = Writer::new(Dialect::Mysql, Side::Right);
+    w.insert(entity, &[insert("id", "1"), insert("name", "x"), insert("alias", "y")]);
+    assert_eq!((w.statements, w.comments), (0, 3));
+    assert!(
+        body(&w)[0].ends_with("insert left for a person: two fields give column `name` different values"),
+        "{:?}",
+        body(&w)
+    );
+}
+
+#[test]
+fn a_value_given_by_reference_is_never_inserted_in_its_place() {
+    // An instruction with a value_ref has no new_value: inserting it would
+    // write NULL (say the spec given to `recon sql` no longer marks the
+    // field as personal data).
+    let spec = spec();
+    let entity = &spec.entities[0];
+    let mut w = Writer::new(Dialect::Postgres, Side::Right);
+    let mut by_ref = insert("note", "");
+    by_ref.new_value = None;
+    by_ref.value_ref = Some("{\"mac\":\"ab\"}".into());
+    w.insert(entity, &[insert("id", "1"), by_ref]);
+    assert_eq!((w.statements, w.comments), (0, 2));
+    assert!(
+        body(&w)[0].contains("insert of a row with personal data (`note`)"),
+        "{:?}",
+        body(&w)
+    );
+}
