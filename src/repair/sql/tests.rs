@@ -117,3 +117,33 @@ fn a_value_given_by_reference_is_never_inserted_in_its_place() {
         body(&w)
     );
 }
+
+#[test]
+fn a_delete_is_guarded_by_every_column_null_included() {
+    let spec = spec();
+    let entity = &spec.entities[0];
+    let delete = Repair {
+        repair_id: "r-del".into(),
+        action: "delete".into(),
+        key: r#"{"id":"1"}"#.into(),
+        guard: Some(r#"{"name":"x","note":null}"#.into()),
+        reason: "authority:a".into(),
+        ..Repair::default()
+    };
+    let mut w = Writer::new(Dialect::Mysql, Side::Right);
+    w.delete(entity, &delete);
+    assert_eq!((w.statements, w.comments), (1, 0));
+    assert_eq!(
+        body(&w)[1],
+        "DELETE FROM  WHERE (`id` = '1' AND CAST(`id` AS BINARY) = CAST('1' AS BINARY)) \
+         AND (`name` <=> 'x' AND CAST(`name` AS BINARY) <=> CAST('x' AS BINARY)) AND `note` <=> NULL;",
+        "{:?}",
+        body(&w)
+    );
+    let mut number = delete.clone();
+    number.guard = Some(r#"{"name":1}"#.into());
+    let mut w = Writer::new(Dialect::Mysql, Side::Right);
+    w.delete(entity, &number);
+    assert_eq!((w.statements, w.comments), (0, 1));
+    assert!(body(&w)[0].ends_with("delete left for a person: the guard's `name` is not text"));
+}
