@@ -11,7 +11,8 @@ fn spec() -> Spec {
     keyed_by_id(
         "[[entity.field]]\nname = \"name\"\n\
          [[entity.field]]\nname = \"alias\"\nleft = \"name\"\nright = \"name\"\n\
-         [[entity.field]]\nname = \"note\"\n",
+         [[entity.field]]\nname = \"note\"\n\
+         [[entity.field]]\nname = \"amount\"\ntype = \"decimal(18,2)\"\n",
     )
 }
 
@@ -99,7 +100,7 @@ fn a_column_of_two_fields_is_inserted_once_when_they_agree() {
 }
 
 #[test]
-fn a_value_given_by_reference_is_never_inserted_in_its_place() {
+fn a_value_given_by_reference_is_never_written_in_its_place() {
     // An instruction with a value_ref has no new_value: inserting it would
     // write NULL (say the spec given to `recon sql` no longer marks the
     // field as personal data).
@@ -126,7 +127,7 @@ fn a_delete_is_guarded_by_every_column_null_included() {
         repair_id: "r-del".into(),
         action: "delete".into(),
         key: r#"{"id":"1"}"#.into(),
-        guard: Some(r#"{"name":"x","note":null}"#.into()),
+        guard: Some(r#"{"amount":"2.50","name":"x","note":null}"#.into()),
         reason: "authority:a".into(),
         ..Repair::default()
     };
@@ -136,7 +137,7 @@ fn a_delete_is_guarded_by_every_column_null_included() {
     assert_eq!(
         body(&w)[1],
         "DELETE FROM  WHERE (`id` = '1' AND CAST(`id` AS BINARY) = CAST('1' AS BINARY)) \
-         AND (`name` <=> 'x' AND CAST(`name` AS BINARY) <=> CAST('x' AS BINARY)) AND `note` <=> NULL;",
+         AND `amount` <=> 2.50 AND (`name` <=> 'x' AND CAST(`name` AS BINARY) <=> CAST('x' AS BINARY)) AND `note` <=> NULL;",
         "{:?}",
         body(&w)
     );
@@ -146,4 +147,22 @@ fn a_delete_is_guarded_by_every_column_null_included() {
     w.delete(entity, &number);
     assert_eq!((w.statements, w.comments), (0, 1));
     assert!(body(&w)[0].ends_with("delete left for a person: the guard's `name` is not text"));
+}
+
+#[test]
+fn an_update_by_reference_is_left_for_a_person() {
+    let spec = spec();
+    let entity = &spec.entities[0];
+    let update = Repair {
+        repair_id: "r-up".into(),
+        action: "update".into(),
+        key: r#"{"id":"1"}"#.into(),
+        field: Some("note".into()),
+        value_ref: Some("{\"mac\":\"ab\"}".into()),
+        ..Repair::default()
+    };
+    let mut w = Writer::new(Dialect::Postgres, Side::Right);
+    w.update(entity, &update);
+    assert_eq!((w.statements, w.comments), (0, 1));
+    assert!(body(&w)[0].contains("update of personal data"), "{:?}", body(&w));
 }
