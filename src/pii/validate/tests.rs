@@ -279,3 +279,23 @@ fn hostile_inputs_do_not_panic() {
         }
     }
 }
+
+#[test]
+fn province_codes_and_check_characters_need_digits_exactly() {
+    assert!(is_cn_province_code(b'1', b'1') && is_cn_province_code(b'9', b'1'));
+    assert!(!is_cn_province_code(b'1', b'0') && !is_cn_province_code(b'9', b'2'));
+    // A byte just past `9` must not count as a digit worth ten (`1;` would
+    // read as 21, a province).
+    for (d0, d1) in [(b'1', b';'), (b';', b'1'), (b'/', b'1'), (b'1', b'/'), (b'A', b'1')] {
+        assert!(!is_cn_province_code(d0, d1), "{}{}", d0 as char, d1 as char);
+    }
+    assert_eq!(cn_id_check_char(b"11010519491231002"), Some(b'X'));
+    for first in [
+        &b"1101051949123100"[..],
+        b"110105194912310021",
+        b"1101051949123100X",
+        b"",
+    ] {
+        assert_eq!(cn_id_check_char(first), None, "{}", String::from_utf8_lossy(first));
+    }
+}
