@@ -434,9 +434,7 @@ pub(crate) fn iban_compact_ok(b: &[u8]) -> bool {
     if !(15..=34).contains(&b.len()) {
         return false;
     }
-    if !b[0].is_ascii_uppercase() || !b[1].is_ascii_uppercase() {
-        return false;
-    }
+    // The country code's letters are checked by the registry lookup below.
     if !b[2].is_ascii_digit() || !b[3].is_ascii_digit() {
         return false;
     }

@@ -299,3 +299,57 @@ fn province_codes_and_check_characters_need_digits_exactly() {
         assert_eq!(cn_id_check_char(first), None, "{}", String::from_utf8_lossy(first));
     }
 }
+
+/// A valid domain of exactly `n` bytes (n ≥ 6): labels of up to 63 letters, then `.com`.
+fn domain_of(n: usize) -> String {
+    let mut d = String::new();
+    while d.len() + 4 < n {
+        if !d.is_empty() {
+            d.push('.');
+        }
+        let room = (n - 4 - d.len()).min(63);
+        // never leave room for an empty label
+        let take = if n - 4 - d.len() - room == 1 { room - 1 } else { room };
+        d.push_str(&"b".repeat(take));
+    }
+    d.push_str(".com");
+    assert_eq!(d.len(), n, "{d}");
+    d
+}
+
+#[test]
+fn email_lengths_are_allowed_up_to_their_limits_and_not_beyond() {
+    let label = |n: usize| format!("{}.com", "b".repeat(n));
+    assert!(is_email_domain(label(63).as_bytes()));
+    assert!(!is_email_domain(label(64).as_bytes()));
+    assert!(is_email_domain(domain_of(253).as_bytes()));
+    assert!(!is_email_domain(domain_of(254).as_bytes()));
+    assert!(!is_email_domain(b""));
+    assert!(is_email_local("a".repeat(64).as_bytes()));
+    assert!(!is_email_local("a".repeat(65).as_bytes()));
+    // 254 bytes in all is the most an address may have.
+    let v = Validator::Email;
+    let local = "a".repeat(64);
+    assert!(v.is_valid(&format!("{local}@{}", domain_of(189))));
+    assert!(!v.is_valid(&format!("{local}@{}", domain_of(190))));
+    assert!(is_email_domain(domain_of(190).as_bytes()));
+}
+
+#[test]
+fn an_iban_country_code_is_two_letters_of_the_registry_in_either_case() {
+    let v = Validator::Iban;
+    for ok in [
+        "DE89370400440532013000",
+        "de89370400440532013000",
+        "dE89 3704 0044 0532 0130 00",
+    ] {
+        assert!(v.is_valid(ok), "{ok}");
+    }
+    for bad in [
+        "1E89370400440532013000",
+        "D889370400440532013000",
+        "ZZ89370400440532013000",
+    ] {
+        assert!(!v.is_valid(bad), "{bad}");
+    }
+}
