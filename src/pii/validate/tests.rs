@@ -345,10 +345,13 @@ fn an_iban_country_code_is_two_letters_of_the_registry_in_either_case() {
     ] {
         assert!(v.is_valid(ok), "{ok}");
     }
+    // Check digits must be digits, even where a letter would pass mod 97.
     for bad in [
         "1E89370400440532013000",
         "D889370400440532013000",
         "ZZ89370400440532013000",
+        "DET9370400440532013000",
+        "DE8Y370400440532010000",
     ] {
         assert!(!v.is_valid(bad), "{bad}");
     }
