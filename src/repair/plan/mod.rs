@@ -421,4 +421,6 @@ pub fn plan(inp: &Inputs<'_>) -> Vec<Repair> {
 }
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;

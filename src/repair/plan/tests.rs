@@ -2,13 +2,9 @@
 //! a row on one side only becomes (an insert, a delete, a review), and the
 //! guard a delete carries.
 
-use super::{plan, Inputs};
-use crate::compare::compare;
-use crate::display::ReportDisplay;
-use crate::keys::KeyRing;
-use crate::prepare::key::{side_keys, KeyIndex};
+use super::testing::planned;
 use crate::prepare::prepare;
-use crate::repair::state::{entity_state, EntityState};
+use crate::repair::state::EntityState;
 use crate::repair::Repair;
 use crate::spec::{Side, Spec};
 use crate::test_support::{entity_keyed_by_id, loaded};
@@ -17,38 +13,14 @@ use crate::test_support::{entity_keyed_by_id, loaded};
 type Columns<'a> = [(&'a str, &'a [Option<&'a str>])];
 
 /// One run of the spec's entity over `left` and `right` against the state
-/// of an earlier run ("run 1"): this run's state and its repairs, sorted by
-/// key, field and action.
+/// of "run 1": this run's state and its repairs, sorted.
 fn run(spec: &Spec, left: &Columns, right: &Columns, previous: Option<&EntityState>) -> (EntityState, Vec<Repair>) {
     let entity = &spec.entities[0];
-    let ring = KeyRing::new(None);
-    let display = ReportDisplay { keys: &ring };
     let sides = [
         prepare(entity, Side::Left, &loaded(left)),
         prepare(entity, Side::Right, &loaded(right)),
     ];
-    let keys = [
-        side_keys(entity, &sides[0], &display),
-        side_keys(entity, &sides[1], &display),
-    ];
-    let index = KeyIndex::new([&keys[0], &keys[1]]);
-    let (sides, keys) = ([&sides[0], &sides[1]], [&keys[0], &keys[1]]);
-    let drift = compare(entity, sides, keys, &index, chrono_tz::UTC, &display);
-    let mut state = entity_state(entity, sides, keys, &index, &ring, &drift.pairs);
-    state.set_bases(entity, sides, keys, &drift, previous);
-    let mut repairs = plan(&Inputs {
-        entity,
-        side_names: &spec.sides,
-        sides,
-        keys,
-        drift: &drift,
-        current: &state,
-        previous,
-        previous_run: Some("1"),
-        ring: &ring,
-    });
-    repairs.sort_by(|a, b| (&a.key, &a.field, &a.action).cmp(&(&b.key, &b.field, &b.action)));
-    (state, repairs)
+    planned(spec, [&sides[0], &sides[1]], previous)
 }
 
 /// Each repair as `action key field target new_value reason: detail`.

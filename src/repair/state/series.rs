@@ -8,10 +8,8 @@ use super::layout::Layout;
 use super::legacy::write_v1;
 use super::read::read_state_file;
 use super::testing::{prepared, text};
-use super::{changes, entity_state, Changes, EntityState, RowComparer, StateWriter, STATE_FILE};
-use crate::keys::KeyRing;
-use crate::prepare::key::KeyIndex;
-use crate::repair::plan::{plan, Inputs};
+use super::{changes, Changes, EntityState, RowComparer, StateWriter, STATE_FILE};
+use crate::repair::plan::testing::planned;
 use crate::repair::Repair;
 use crate::spec::Side;
 
@@ -47,9 +45,6 @@ struct Run {
 fn run(left: &[[&str; 3]], right: &[[&str; 3]], previous: Option<&EntityState>) -> Run {
     let spec =
         crate::spec::parse(std::path::Path::new("t.toml"), SPEC, String::new()).unwrap_or_else(|e| panic!("{e}"));
-    let entity = &spec.entities[0];
-    let ring = KeyRing::new(None);
-    let display = crate::display::ReportDisplay { keys: &ring };
     let columns = |rows: &[[&str; 3]]| {
         (0..3)
             .map(|c| text(&rows.iter().map(|r| r[c]).collect::<Vec<_>>()))
@@ -59,27 +54,7 @@ fn run(left: &[[&str; 3]], right: &[[&str; 3]], previous: Option<&EntityState>) 
         prepared(Side::Left, columns(left), &[]),
         prepared(Side::Right, columns(right), &[]),
     ];
-    let keys = [
-        crate::prepare::key::side_keys(entity, &sides[0], &display),
-        crate::prepare::key::side_keys(entity, &sides[1], &display),
-    ];
-    let index = KeyIndex::new([&keys[0], &keys[1]]);
-    let (sides, keys) = ([&sides[0], &sides[1]], [&keys[0], &keys[1]]);
-    let drift = crate::compare::compare(entity, sides, keys, &index, chrono_tz::UTC, &display);
-    let mut state = entity_state(entity, sides, keys, &index, &ring, &drift.pairs);
-    state.set_bases(entity, sides, keys, &drift, previous);
-    let mut repairs = plan(&Inputs {
-        entity,
-        side_names: &spec.sides,
-        sides,
-        keys,
-        drift: &drift,
-        current: &state,
-        previous,
-        previous_run: Some("1"),
-        ring: &ring,
-    });
-    repairs.sort_by(|a, b| (&a.key, &a.field, &a.action).cmp(&(&b.key, &b.field, &b.action)));
+    let (state, repairs) = planned(&spec, [&sides[0], &sides[1]], previous);
     let changes = previous.map(|p| Side::BOTH.map(|s| changes(p, &state, s)));
     Run {
         state,
