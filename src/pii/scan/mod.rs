@@ -83,10 +83,9 @@ pub struct Hit {
     pub masked: String,
 }
 
-/// Maximum digits in any digit-based candidate (19-digit cards).
+/// Maximum digits in any digit-based candidate (19-digit cards), and so
+/// the digits stored per group (a longer group is never part of one).
 const MAX_CAND_DIGITS: usize = 19;
-/// Digits stored per group (groups longer than this can never be used).
-const MAX_STORED_GROUP: usize = MAX_CAND_DIGITS + 1;
 
 /// Scan free text for personal identifiers. Hits are sorted by offset and do
 /// not overlap.
@@ -228,7 +227,7 @@ impl State<'_> {
             let dstart = self.digits.len();
             let mut dlen = 0usize;
             while let Some((d, w)) = digit_at(b, i) {
-                if dlen < MAX_STORED_GROUP {
+                if dlen < MAX_CAND_DIGITS {
                     self.digits.push(d);
                 }
                 dlen += 1;
