@@ -60,6 +60,17 @@ fn digit_boundaries() {
 }
 
 #[test]
+fn only_full_width_digits_count_as_digits() {
+    // 编 (U+7F16) is E7 BC 96 in UTF-8 and ０ (U+FF10) EF BC 90: their last
+    // two bytes alike, only the second is a digit. Ten digits and 编 are
+    // not a mobile number; ten digits and a full-width ６ are. (The ticket
+    // number gets the text past the scan's precheck.)
+    assert!(scan("工单 2231：请拨1391234567编号").is_empty());
+    assert!(scan("工单 2231：请拨1391234567㼘号").is_empty());
+    one("工单 2231：请拨1391234567６号", CnMobile, "139****5676");
+}
+
+#[test]
 fn overlap_longer_wins() {
     one("13912345678@qq.com", Email, "1***@qq.com");
     one("+8613912345678", CnMobile, "139****5678");
