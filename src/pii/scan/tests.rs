@@ -57,6 +57,10 @@ fn digit_boundaries() {
     // X followed by a digit cannot end an ID.
     assert!(scan("11010519491231002X5").iter().all(|h| h.detector != CnResidentId));
     one("11010519491231002Xab", CnResidentId, "110105********002X");
+    // Seventeen digits are an ID only with their X, in the ID's own grouping.
+    assert!(scan("11010519491231002 ab").iter().all(|h| h.detector != CnResidentId));
+    assert!(scan("11010 519491231002X").iter().all(|h| h.detector != CnResidentId));
+    one("110105 19491231 002X", CnResidentId, "110105********002X");
 }
 
 #[test]
