@@ -325,10 +325,8 @@ impl State<'_> {
         if gstart < 2 || !b[gstart].is_ascii_digit() {
             return;
         }
+        // Two upper-case letters: the registry lookup below checks them.
         let (c0, c1) = (b[gstart - 2], b[gstart - 1]);
-        if !c0.is_ascii_uppercase() || !c1.is_ascii_uppercase() {
-            return;
-        }
         let s = gstart - 2;
         if s > 0 && b[s - 1].is_ascii_alphanumeric() {
             return;

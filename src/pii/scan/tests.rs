@@ -61,6 +61,8 @@ fn digit_boundaries() {
     assert!(scan("11010519491231002 ab").iter().all(|h| h.detector != CnResidentId));
     assert!(scan("11010 519491231002X").iter().all(|h| h.detector != CnResidentId));
     one("110105 19491231 002X", CnResidentId, "110105********002X");
+    assert!(scan("11010 5194912311006").iter().all(|h| h.detector != CnResidentId));
+    one("110105 19491231 1006", CnResidentId, "110105********1006");
 }
 
 #[test]
@@ -98,6 +100,8 @@ fn iban_boundaries() {
     assert!(scan("de89370400440532013000").is_empty());
     one("DE89 3704 0044 0532 0130 00", Iban, "******************3000");
     assert!(scan("DE89 37040 044 0532 0130 00").is_empty());
+    assert!(scan("dE89370400440532013000").is_empty());
+    assert!(scan("DE89  3704 0044 0532 0130 00").is_empty());
 }
 
 #[test]
