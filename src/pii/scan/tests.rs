@@ -102,6 +102,8 @@ fn iban_boundaries() {
     assert!(scan("DE89 37040 044 0532 0130 00").is_empty());
     assert!(scan("dE89370400440532013000").is_empty());
     assert!(scan("DE89  3704 0044 0532 0130 00").is_empty());
+    // nor one followed by a full-width digit
+    assert!(scan("DE89370400440532013000１").is_empty());
 }
 
 #[test]
@@ -357,4 +359,35 @@ fn throughput() {
         "pre-check-only throughput: {:.1} MiB/s",
         (prose.len() * iters) as f64 / (1024.0 * 1024.0) / secs
     );
+}
+
+#[test]
+fn an_email_address_leaves_out_the_dots_and_hyphens_around_it() {
+    for (text, at) in [
+        ("reply to ..alice@example.com please", 11),
+        ("write to alice@example.com.", 9),
+        ("write to alice@example.com-", 9),
+        ("write to alice@example.com.- ok", 9),
+    ] {
+        let hits = scan(text);
+        assert_eq!(hits.len(), 1, "{text}");
+        assert_eq!(
+            (hits[0].detector, hits[0].char_offset, hits[0].char_len),
+            (Email, at, 17),
+            "{text}"
+        );
+    }
+    assert!(scan("mail ...@example.com").is_empty());
+}
+
+#[test]
+fn a_card_is_grouped_in_fours_with_a_shorter_last_group_or_as_amex() {
+    one("card 6212 2612 3456 7890 128 exp", BankCard, "621226*********0128");
+    for text in [
+        "card 62122 6123 4567 8901 28 exp",
+        "card 6212 2612 3456 7890128 exp",
+        "card 621 2261 2345 6789 0128 exp",
+    ] {
+        assert!(scan(text).iter().all(|h| h.detector != BankCard), "{text}");
+    }
 }
