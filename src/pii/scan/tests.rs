@@ -391,3 +391,61 @@ fn a_card_is_grouped_in_fours_with_a_shorter_last_group_or_as_amex() {
         assert!(scan(text).iter().all(|h| h.detector != BankCard), "{text}");
     }
 }
+
+#[test]
+fn a_mobile_number_may_carry_86_or_0086_in_front() {
+    for text in [
+        "008613912345678",
+        "0086 13912345678",
+        "0086 139 1234 5678",
+        "8613912345678",
+        "86 13912345678",
+    ] {
+        let hits = scan(text);
+        assert_eq!(hits.len(), 1, "{text}");
+        assert_eq!(
+            (hits[0].detector, hits[0].char_offset, hits[0].char_len),
+            (CnMobile, 0, text.chars().count()),
+            "{text}"
+        );
+    }
+    // Other prefixes are not a country code: the number alone, or nothing.
+    assert!(scan("008713912345678").is_empty());
+    assert!(scan("8713912345678").is_empty());
+    let hits = scan("0087 13912345678");
+    assert_eq!((hits.len(), hits[0].char_offset, hits[0].char_len), (1, 5, 11));
+}
+
+#[test]
+fn card_iins_and_lengths() {
+    let plausible = |d: &str| card_iin_plausible(d.as_bytes());
+    let z = |prefix: &str, n: usize| format!("{prefix}{}", "0".repeat(n - prefix.len()));
+    for (prefix, n) in [
+        ("2200", 16),
+        ("2221", 16),
+        ("3528", 16),
+        ("300", 14),
+        ("36", 14),
+        ("50", 13),
+        ("56", 16),
+        ("63", 13),
+        ("67", 19),
+        ("81", 16),
+        ("90", 16),
+    ] {
+        assert!(plausible(&z(prefix, n)), "{prefix} {n}");
+    }
+    for (prefix, n) in [
+        ("2210", 16),
+        ("2205", 16),
+        ("2221", 13),
+        ("3527", 16),
+        ("306", 14),
+        ("36", 13),
+        ("81", 15),
+        ("90", 15),
+    ] {
+        assert!(!plausible(&z(prefix, n)), "{prefix} {n}");
+    }
+    assert!(!plausible("40") && !plausible(""));
+}
