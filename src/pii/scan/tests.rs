@@ -378,6 +378,9 @@ fn an_email_address_leaves_out_the_dots_and_hyphens_around_it() {
         );
     }
     assert!(scan("mail ...@example.com").is_empty());
+    // Far into a text: the 254-byte bound is on the address, not its offset.
+    let far = format!("{} alice@example.com", "x".repeat(300));
+    assert_eq!(scan(&far).len(), 1);
 }
 
 #[test]
