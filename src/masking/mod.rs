@@ -351,6 +351,20 @@ mod tests {
     use super::*;
     use crate::test_support::{keyed_by_id, loaded, Plain};
 
+    /// Both sides of `entity` prepared from `left` and `right`, and their keys.
+    fn sides_and_keys(
+        entity: &Entity,
+        left: &crate::source::Loaded,
+        right: &crate::source::Loaded,
+    ) -> ([PreparedSide; 2], [SideKeys; 2]) {
+        let sides = [
+            crate::prepare::prepare(entity, Side::Left, left),
+            crate::prepare::prepare(entity, Side::Right, right),
+        ];
+        let keys = [0, 1].map(|i| crate::prepare::side_keys(entity, &sides[i], &Plain));
+        (sides, keys)
+    }
+
     #[test]
     fn remembered_clean_texts_scan_as_the_scan_does() {
         // Repeated clean texts, repeated texts with a phone number, and a
@@ -408,11 +422,7 @@ mod tests {
             ("card", &[Some("x"), None, card, card, card, card]),
             ("note", &[quiet, said, quiet, said, said, said]),
         ]);
-        let sides = [
-            crate::prepare::prepare(entity, Side::Left, &left),
-            crate::prepare::prepare(entity, Side::Right, &right),
-        ];
-        let keys = [0, 1].map(|i| crate::prepare::side_keys(entity, &sides[i], &Plain));
+        let (sides, keys) = sides_and_keys(entity, &left, &right);
         let twins = crate::prepare::KeyIndex::new([&keys[0], &keys[1]]).twins(6);
         assert_eq!(twins, [3, 2, 1, 0, u32::MAX, u32::MAX]);
         let audit = |twins: &[u32]| -> Vec<(String, String, String, String)> {
@@ -471,11 +481,7 @@ mod tests {
         let masked = Some("621226*********0128");
         let left = loaded(&[("id", &[Some("1")]), ("card", &[masked])]);
         let right = loaded(&[("id", &[Some("1")]), ("card", &[masked])]);
-        let sides = [
-            crate::prepare::prepare(entity, Side::Left, &left),
-            crate::prepare::prepare(entity, Side::Right, &right),
-        ];
-        let keys = [0, 1].map(|i| crate::prepare::side_keys(entity, &sides[i], &Plain));
+        let (sides, keys) = sides_and_keys(entity, &left, &right);
         let found = |twins: &[u32]| -> Vec<(String, String)> {
             audit_rows(entity, [&sides[0], &sides[1]], [&keys[0], &keys[1]], twins, &Plain)
                 .into_iter()
@@ -495,11 +501,7 @@ mod tests {
         let entity = &spec.entities[0];
         let left = loaded(&[("id", &[Some("1")]), ("ph", &[Some("139****5678")])]);
         let right = loaded(&[("id", &[Some("1")]), ("ph", &[Some("13912345678")])]);
-        let sides = [
-            crate::prepare::prepare(entity, Side::Left, &left),
-            crate::prepare::prepare(entity, Side::Right, &right),
-        ];
-        let keys = [0, 1].map(|i| crate::prepare::side_keys(entity, &sides[i], &Plain));
+        let (sides, keys) = sides_and_keys(entity, &left, &right);
         let found = audit_rows(entity, [&sides[0], &sides[1]], [&keys[0], &keys[1]], &[0], &Plain);
         let found: Vec<(&str, &str)> = found.iter().map(|f| (f.side, f.kind.as_str())).collect();
         assert_eq!(found, [("right", "unmasked")]);
@@ -526,11 +528,7 @@ mod tests {
                 ],
             ),
         ]);
-        let sides = [
-            crate::prepare::prepare(entity, Side::Left, &left),
-            crate::prepare::prepare(entity, Side::Right, &right),
-        ];
-        let keys = [0, 1].map(|i| crate::prepare::side_keys(entity, &sides[i], &Plain));
+        let (sides, keys) = sides_and_keys(entity, &left, &right);
         let pairs: Vec<(u32, u32)> = (0..5).map(|i| (i, i)).collect();
         let found = audit_pairs(entity, [&sides[0], &sides[1]], [&keys[0], &keys[1]], &pairs, &Plain);
         let found: Vec<(&str, &str, &str, &str)> = found
