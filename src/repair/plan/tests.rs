@@ -90,6 +90,12 @@ fn latest_takes_the_side_with_the_newer_updated_at() {
 fn deleted_since_run_1(spec: &Spec, gone_from: Side) -> Vec<Repair> {
     let both: &Columns = &[("id", &[Some("1"), Some("2")]), ("name", &[Some("x"), Some("y")])];
     let one: &Columns = &[("id", &[Some("1")]), ("name", &[Some("x")])];
+    row_gone_since_run_1(spec, both, one, gone_from)
+}
+
+/// The repairs of a run where `gone_from` holds `one` against run 1, where
+/// both sides held `both`.
+fn row_gone_since_run_1(spec: &Spec, both: &Columns, one: &Columns, gone_from: Side) -> Vec<Repair> {
     let (first, _) = run(spec, both, both, None);
     let (left, right) = match gone_from {
         Side::Left => (one, both),
@@ -150,31 +156,18 @@ fn a_delete_is_guarded_only_by_text_it_knows_exactly() {
         Some(r#"{"name":"y"}"#)
     );
     // Two that do not (`2.5` as text and as `2.50`): no exact guard.
-    let amounts = |cells: [&str; 2]| -> Vec<Repair> {
+    let amounts = |cell: &str| -> Vec<Repair> {
         let spec = entity_keyed_by_id(
             "authority = \"b\"",
             "[[entity.field]]\nname = \"amount\"\n\
              [[entity.field]]\nname = \"cents\"\ntype = \"decimal(18,2)\"\nleft = \"amount\"\nright = \"amount\"\n",
         );
-        let both: &Columns = &[
-            ("id", &[Some("1"), Some("2")]),
-            ("amount", &[Some("1.00"), Some(cells[0])]),
-        ];
+        let both: &Columns = &[("id", &[Some("1"), Some("2")]), ("amount", &[Some("1.00"), Some(cell)])];
         let one: &Columns = &[("id", &[Some("1")]), ("amount", &[Some("1.00")])];
-        let (first, _) = run(&spec, both, both, None);
-        run(
-            &spec,
-            &[both[0], ("amount", &[Some("1.00"), Some(cells[1])])],
-            one,
-            Some(&first),
-        )
-        .1
+        row_gone_since_run_1(&spec, both, one, Side::Right)
     };
-    assert_eq!(
-        amounts(["2.50", "2.50"])[0].guard.as_deref(),
-        Some(r#"{"amount":"2.50"}"#)
-    );
-    assert_eq!(amounts(["2.5", "2.5"])[0].guard, None);
+    assert_eq!(amounts("2.50")[0].guard.as_deref(), Some(r#"{"amount":"2.50"}"#));
+    assert_eq!(amounts("2.5")[0].guard, None);
 }
 
 #[test]
